@@ -1,0 +1,45 @@
+// Where the local stack keeps its runtimes, data and logs (all under the ignored .local/), and
+// the ports it binds on 127.0.0.1. Ports can be moved with STACK_* variables.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
+export const LOCAL = `${ROOT}/.local`;
+export const STATE_FILE = `${LOCAL}/stack.json`;
+
+export const KAFKA_VERSION = '4.4.0';
+// Apicurio Registry 3.0.x is the newest line that runs on Java 17; 3.1+ needs Java 21.
+export const APICURIO_VERSION = '3.0.9';
+
+function port(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > 65535)
+    throw new Error(`${name} must be a port number`);
+  return value;
+}
+
+export const PORTS = {
+  kafka: port('STACK_KAFKA_PORT', 19092),
+  controller: port('STACK_CONTROLLER_PORT', 19093),
+  registry: port('STACK_REGISTRY_PORT', 18081),
+  simulator: port('STACK_SIMULATOR_PORT', 18080),
+};
+
+export const ADDRESSES = {
+  brokers: `127.0.0.1:${PORTS.kafka}`,
+  registry: `http://127.0.0.1:${PORTS.registry}/apis/ccompat/v7`,
+  simulator: `http://127.0.0.1:${PORTS.simulator}`,
+};
+
+export function javaBin(): string {
+  return process.env.JAVA_HOME ? `${process.env.JAVA_HOME}/bin/java` : 'java';
+}
+
+export function mvn(args: string[]): void {
+  execFileSync('mvn', ['-q', '-B', '-Dstyle.color=never', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+}

@@ -1,0 +1,52 @@
+// Reads a block of environment variables against a zod schema whose keys are the variable names,
+// so every error names the variable to fix. Every schema in this folder documents each key with
+// `.describe()`; test/config.test.ts checks that the README lists them all.
+import { z } from 'zod';
+import { CdrError, ErrorCodes } from '../errors.ts';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): Readonly<z.infer<S>> {
+  // An empty variable counts as unset, as in most twelve-factor tools.
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const key = issue.path.length > 0 ? issue.path.map(String).join('.') : '(config)';
+      return `${key}: ${issue.message}`;
+    });
+    throw new CdrError(ErrorCodes.CONFIG_INVALID, `invalid configuration: ${problems.join('; ')}`, {
+      details: { keys: result.error.issues.map((i) => String(i.path[0] ?? '')) },
+    });
+  }
+  return Object.freeze(result.data);
+}
+
+/** The documented keys of a schema: [variable, description, default]. */
+export function describeSchema(schema: z.ZodObject): Array<[string, string, string]> {
+  return Object.entries(schema.shape).map(([key, field]) => {
+    const f = field as z.ZodType;
+    const def = f instanceof z.ZodDefault ? JSON.stringify(f.def.defaultValue) : '(required)';
+    return [key, f.description ?? '', def];
+  });
+}
+
+export const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+export const share = () => z.coerce.number().min(0).max(1);
+export const bool = () => z.stringbool();
+export const json = <T extends z.ZodType>(inner: T) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(inner);

@@ -1,0 +1,84 @@
+// The one error type of the project. Callers branch on `code` or `retriable`, never on message
+// text. Messages never carry secrets: the feed URL with its query string, passwords and SASL
+// credentials are kept out by the code that builds them (see feed/url.ts).
+
+export const ErrorCodes = {
+  /** A configuration value is missing or malformed; the message names the key. */
+  CONFIG_INVALID: 'CDR_CONFIG_INVALID',
+  /** The feed answered 401/403: wrong login or password. */
+  FEED_AUTH: 'CDR_FEED_AUTH',
+  /** The feed answered 429 or 5xx; `retryAfterMs` may say when to come back. */
+  FEED_UNAVAILABLE: 'CDR_FEED_UNAVAILABLE',
+  /** The feed answered a status the contract does not name. */
+  FEED_STATUS: 'CDR_FEED_STATUS',
+  /** A 200 whose body does not start with the CSV header (an HTML login page, a text error). */
+  FEED_NOT_CSV: 'CDR_FEED_NOT_CSV',
+  /** The connection failed, or the body stopped arriving, or ended mid-row. */
+  FEED_NETWORK: 'CDR_FEED_NETWORK',
+  /** The request or the body went idle for longer than the configured timeout. */
+  FEED_TIMEOUT: 'CDR_FEED_TIMEOUT',
+  /** The CSV header lacks a required column. */
+  FEED_HEADER: 'CDR_FEED_HEADER',
+  /** One CDR row is invalid; the error names the line, the id when known, and the field. */
+  ROW_INVALID: 'CDR_ROW_INVALID',
+  /** A value could not be encoded with the Avro schema; names the field path. */
+  ENCODE_FAILED: 'CDR_ENCODE_FAILED',
+  /** The schema registry refused or could not be reached. */
+  REGISTRY: 'CDR_REGISTRY',
+  /** A topic exists with settings the pipeline cannot use (e.g. cursor topic not compacted). */
+  TOPIC_MISCONFIGURED: 'CDR_TOPIC_MISCONFIGURED',
+  /** Another producer with the same transactional id took over. Not retried. */
+  FENCED: 'CDR_FENCED',
+  /** A Kafka operation failed. */
+  KAFKA: 'CDR_KAFKA',
+  /** Retries ran out; `cause` holds the last failure. */
+  RETRIES_EXHAUSTED: 'CDR_RETRIES_EXHAUSTED',
+  /** A local-stack process (broker, registry, simulator) failed to start or died. */
+  STACK: 'CDR_STACK',
+  /** Shutdown was requested while the operation was waiting. */
+  ABORTED: 'CDR_ABORTED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export interface CdrErrorOptions {
+  cause?: unknown;
+  retriable?: boolean;
+  details?: Record<string, unknown>;
+}
+
+export class CdrError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: CdrErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CdrError';
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    this.details = options.details ?? {};
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      retriable: this.retriable,
+      details: this.details,
+      cause: serializeCause(this.cause),
+    };
+  }
+}
+
+function serializeCause(cause: unknown): unknown {
+  if (cause === undefined) return undefined;
+  if (cause instanceof CdrError) return cause.toJSON();
+  if (cause instanceof Error) return { name: cause.name, message: cause.message };
+  return String(cause);
+}
+
+export function isCdrError(err: unknown, code?: ErrorCode): err is CdrError {
+  return err instanceof CdrError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,169 @@
+// The feed simulator's HTTP server: `GET /billing/feed?login&password&fromid` as the feed contract
+// describes it, plus `/healthz`. Rows are generated and written as the socket drains, so a response
+// of millions of rows costs no more memory than one of ten.
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { csvHeader, csvRow } from './csv-writer.ts';
+import { type FaultPlan, type FaultRule, takeFault } from './faults.ts';
+import { CdrGenerator, type GeneratorOptions, type SimAccountData } from './generator.ts';
+
+export interface SimAccount {
+  login: string;
+  password: string;
+  firstId: number;
+}
+
+export interface SimulatorOptions extends GeneratorOptions {
+  host: string;
+  port: number;
+  accounts: SimAccount[];
+  /** Start the body with a UTF-8 byte order mark. */
+  bom: boolean;
+  eol: '\n' | '\r\n';
+  faults: FaultPlan;
+}
+
+export interface RunningSimulator {
+  server: Server;
+  url: string;
+  port: number;
+  generator: CdrGenerator;
+  /** Requests served to `/billing/feed`, by outcome. */
+  stats: { requests: number; rowsSent: number };
+  close(): Promise<void>;
+}
+
+const CHUNK_CHARS = 64 * 1024;
+const HTML_PAGE =
+  '<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body><form action="/login">' +
+  '<input name="login"><input name="password" type="password"></form></body></html>\n';
+
+export async function startSimulator(options: SimulatorOptions, logger: Logger): Promise<RunningSimulator> {
+  const generator = new CdrGenerator(options);
+  const accounts = options.accounts.map((a, index) => ({ ...a, index }));
+  const stats = { requests: 0, rowsSent: 0 };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger.error({ err }, 'simulator request failed');
+      res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://simulator');
+    if (url.pathname === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    if (url.pathname !== '/billing/feed' || req.method !== 'GET') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    stats.requests += 1;
+    const login = url.searchParams.get('login') ?? '';
+    const account = accounts.find(
+      (a) => a.login === login && a.password === (url.searchParams.get('password') ?? ''),
+    );
+    const fromText = url.searchParams.get('fromid') ?? '';
+    // Logged without the password: the simulator keeps the same rule as the product.
+    logger.debug({ login, fromid: fromText, request: stats.requests }, 'feed request');
+    if (options.faults.latencyMs > 0) await sleep(options.faults.latencyMs);
+    if (!account) {
+      res.writeHead(401, { 'content-type': 'text/plain' }).end('Invalid login or password\n');
+      return;
+    }
+    if (!/^\d{1,16}$/.test(fromText) || !Number.isSafeInteger(Number(fromText))) {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('fromid must be a whole number\n');
+      return;
+    }
+    const fault = takeFault(options.faults);
+    if (fault?.kind === 'status') {
+      const headers: Record<string, string> = { 'content-type': 'text/plain' };
+      if (fault.retryAfterSeconds !== undefined) headers['retry-after'] = String(fault.retryAfterSeconds);
+      res.writeHead(fault.status, headers).end('Service temporarily unavailable\n');
+      return;
+    }
+    if (fault?.kind === 'html') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(HTML_PAGE);
+      return;
+    }
+    await streamRows(res, account, Number(fromText), fault);
+  }
+
+  async function streamRows(
+    res: ServerResponse,
+    account: SimAccountData,
+    fromId: number,
+    fault: FaultRule | undefined,
+  ): Promise<void> {
+    // The rows that exist when the request arrives; growth after that shows in the next poll.
+    const end = generator.rowCountAt(Date.now());
+    const start = Math.max(0, fromId - account.firstId);
+    res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8' });
+    let chunk = (options.bom ? '\ufeff' : '') + csvHeader(options.eol);
+    let sent = 0;
+    for (let n = start; n < end; n++) {
+      if (res.destroyed) return;
+      const line = csvRow(generator.row(account, n), options.eol);
+      if (fault?.kind === 'truncate' && sent === fault.afterRows) {
+        res.write(chunk + line.slice(0, Math.max(1, Math.floor(line.length / 2))));
+        // Let the partial row leave before the reset, so the client sees a body cut mid-row.
+        await sleep(50);
+        res.destroy();
+        return;
+      }
+      if (fault?.kind === 'stall' && sent === fault.afterRows) {
+        if (!res.write(chunk)) await drained(res);
+        chunk = '';
+        await sleep(fault.stallMs);
+      }
+      chunk += line;
+      sent += 1;
+      stats.rowsSent += 1;
+      if (chunk.length >= CHUNK_CHARS) {
+        if (!res.write(chunk)) await drained(res);
+        chunk = '';
+      }
+    }
+    res.end(chunk);
+  }
+
+  server.listen(options.port, options.host);
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${options.host}:${port}`;
+  logger.info({ host: options.host, port, accounts: accounts.length }, 'feed simulator listening');
+  return {
+    server,
+    url,
+    port,
+    generator,
+    stats,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Resolves on 'drain' or 'close', and leaves no listener behind (a response drains thousands of times). */
+function drained(res: ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
