@@ -3,22 +3,35 @@
 // component, run it until SIGTERM/SIGINT. Exit codes: 0 after a clean stop, 1 on a runtime
 // failure, 2 on bad configuration.
 import { Command } from 'commander';
+import { loadProducerConfig } from './config/producer.ts';
 import { loadSimulatorConfig } from './config/simulator.ts';
 import { CdrError, ErrorCodes, isCdrError } from './errors.ts';
 import { createLogger } from './ops/logger.ts';
+import { routeProcessWarnings } from './ops/warnings.ts';
+import { startProducer } from './producer/index.ts';
 import { simulatorOptions, startSimulator } from './simulator/index.ts';
 
 const env = process.env;
 const logger = createLogger({ level: env.LOG_LEVEL ?? 'info' });
+routeProcessWarnings(logger);
 
-function onStop(stop: () => Promise<void>): void {
+/** Exit code of a producer fenced by another instance of the same account. */
+const EXIT_FENCED = 3;
+
+function onStop(stop: () => Promise<void>, timeoutMs = 20_000): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
+    setTimeout(() => {
+      logger.error({ timeoutMs }, 'graceful stop took too long; exiting');
+      logger.flush();
+      process.exit(1);
+    }, timeoutMs).unref();
     stop().then(
       () => {
+        logger.info('stopped');
         logger.flush();
         process.exitCode = process.exitCode ?? 0;
       },
@@ -38,9 +51,24 @@ async function simulate(): Promise<void> {
   onStop(() => sim.close());
 }
 
+async function produce(): Promise<void> {
+  const config = loadProducerConfig(env);
+  const producer = await startProducer(config, logger);
+  onStop(() => producer.stop(), config.env.SHUTDOWN_TIMEOUT_MS);
+  producer.done.catch((err: unknown) => {
+    process.exitCode = isCdrError(err, ErrorCodes.FENCED) ? EXIT_FENCED : 1;
+    if (!isCdrError(err, ErrorCodes.FENCED)) logger.fatal({ err }, 'producer failed');
+    producer.stop().finally(() => logger.flush());
+  });
+}
+
 const program = new Command('cdr-pipeline')
   .description('A carrier CDR billing feed as an exactly-once Kafka stream')
   .showHelpAfterError();
+program
+  .command('produce')
+  .description('Poll the billing feed and publish every CDR to Kafka exactly once')
+  .action(produce);
 program
   .command('simulate')
   .description('Serve a deterministic billing feed (the feed contract)')

@@ -1,0 +1,55 @@
+// Money as exact decimals. The feed's `cost` is a decimal string (at most 12 integer and 6
+// fraction digits, may be negative); Avro carries it as `decimal(18, 6)`: the unscaled value as a
+// big-endian two's-complement integer in the fewest bytes. No binary float touches it.
+
+export const COST_PRECISION = 18;
+export const COST_SCALE = 6;
+const COST_PATTERN = /^(-?)(\d{1,12})(?:\.(\d{1,6}))?$/;
+
+export function isCostText(text: string): boolean {
+  return COST_PATTERN.test(text);
+}
+
+/** "0.417" -> 417000n at scale 6. Throws RangeError on text that is not a contract decimal. */
+export function unscaledCost(text: string): bigint {
+  const m = COST_PATTERN.exec(text);
+  if (!m) throw new RangeError(`not a decimal with at most 12 integer and 6 fraction digits: ${text}`);
+  const digits = BigInt((m[2] as string) + (m[3] ?? '').padEnd(COST_SCALE, '0'));
+  return m[1] === '-' ? -digits : digits;
+}
+
+export function bigintToTwosComplement(value: bigint): Buffer {
+  let bytes = 1;
+  while (value >= 1n << BigInt(bytes * 8 - 1) || value < -(1n << BigInt(bytes * 8 - 1))) bytes++;
+  const out = Buffer.allocUnsafe(bytes);
+  let v = BigInt.asUintN(bytes * 8, value);
+  for (let i = bytes - 1; i >= 0; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+export function twosComplementToBigint(bytes: Uint8Array): bigint {
+  let v = 0n;
+  for (const b of bytes) v = (v << 8n) | BigInt(b);
+  return bytes.length > 0 ? BigInt.asIntN(bytes.length * 8, v) : 0n;
+}
+
+/** Encodes a contract cost string as Avro decimal bytes. */
+export function costToBytes(text: string): Buffer {
+  return bigintToTwosComplement(unscaledCost(text));
+}
+
+/** Avro decimal bytes back to a plain decimal string with `scale` fraction digits: "-0.000500". */
+export function bytesToDecimalString(bytes: Uint8Array, scale = COST_SCALE): string {
+  const v = twosComplementToBigint(bytes);
+  const abs = (v < 0n ? -v : v).toString().padStart(scale + 1, '0');
+  const text = scale > 0 ? `${abs.slice(0, -scale)}.${abs.slice(-scale)}` : abs;
+  return v < 0n ? `-${text}` : text;
+}
+
+/** Canonical form of a contract decimal string at scale 6, for comparing feed text and decoded values. */
+export function canonicalCost(text: string): string {
+  return bytesToDecimalString(costToBytes(text));
+}

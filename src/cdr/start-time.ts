@@ -1,0 +1,45 @@
+// `start_time`: ISO 8601 with an offset (`2026-11-03T09:15:02+11:00`), or `YYYY-MM-DD HH:MM:SS`
+// in the feed's configured zone (read with the "compatible" rule, see time-zone.ts).
+import type { TimeZone } from './time-zone.ts';
+
+const WITH_OFFSET =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?(Z|([+-])(\d{2}):(\d{2}))$/;
+const LOCAL = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
+
+/** Epoch milliseconds, or undefined when the text is not a valid contract time. */
+export function parseStartTime(text: string, zone: TimeZone): number | undefined {
+  let m = WITH_OFFSET.exec(text);
+  if (m) {
+    const wall = wallClock(m);
+    if (wall === undefined) return undefined;
+    if (m[8] === 'Z') return wall;
+    const oh = Number(m[10]);
+    const om = Number(m[11]);
+    if (oh > 18 || om > 59) return undefined;
+    const offset = (oh * 60 + om) * (m[9] === '-' ? -1 : 1);
+    return wall - offset * 60_000;
+  }
+  m = LOCAL.exec(text);
+  if (m) {
+    const wall = wallClock(m);
+    return wall === undefined ? undefined : zone.instantOf(wall);
+  }
+  return undefined;
+}
+
+function wallClock(m: RegExpExecArray): number | undefined {
+  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i])) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const ms = m[7] ? Number(m[7].padEnd(3, '0')) : 0;
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
+  const t = Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  // Rejects 2026-02-30 and the like: Date.UTC would roll them into the next month.
+  if (new Date(t).getUTCDate() !== d) return undefined;
+  return t;
+}

@@ -1,0 +1,3 @@
+export * from './registry.ts';
+export * from './schemas.ts';
+export * from './wire.ts';

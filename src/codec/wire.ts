@@ -1,0 +1,44 @@
+// The Confluent wire format: magic byte 0, the schema id as a 4-byte big-endian integer, then the
+// Avro binary body. Framed here rather than through the registry client's `encode`, which awaits
+// per record; the schema id is looked up once at start.
+import type avro from 'avsc';
+import { CdrError, ErrorCodes } from '../errors.ts';
+
+export const MAGIC_BYTE = 0;
+export const HEADER_BYTES = 5;
+
+export function frame(schemaId: number, body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
+  out[0] = MAGIC_BYTE;
+  out.writeInt32BE(schemaId, 1);
+  body.copy(out, HEADER_BYTES);
+  return out;
+}
+
+export function unframe(payload: Buffer): { schemaId: number; body: Buffer } {
+  if (payload.length < HEADER_BYTES || payload[0] !== MAGIC_BYTE) {
+    throw new CdrError(
+      ErrorCodes.ENCODE_FAILED,
+      'not a Confluent wire-format payload (magic byte 0 and a 4-byte id)',
+    );
+  }
+  return { schemaId: payload.readInt32BE(1), body: payload.subarray(HEADER_BYTES) };
+}
+
+/** Encodes with `type`, naming every failing field path when the value does not fit the schema. */
+export function encodeValue(type: avro.Type, schemaId: number, value: unknown): Buffer {
+  try {
+    return frame(schemaId, type.toBuffer(value));
+  } catch (cause) {
+    const paths: string[] = [];
+    type.isValid(value, { errorHook: (path) => paths.push(path.join('.')) });
+    throw new CdrError(
+      ErrorCodes.ENCODE_FAILED,
+      `value does not fit schema at: ${paths.join(', ') || '(unknown)'}`,
+      {
+        cause,
+        details: { paths },
+      },
+    );
+  }
+}

@@ -1,0 +1,201 @@
+// Configuration of `cdr-pipeline produce`. Secrets can come from files (a mounted Kubernetes
+// secret): FEED_PASSWORD_FILE, KAFKA_SASL_PASSWORD_FILE, SCHEMA_REGISTRY_PASSWORD_FILE, and the
+// passwordFile of each entry of FEED_ACCOUNTS_FILE.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { isValidTimeZone } from '../cdr/time-zone.ts';
+import { CdrError, ErrorCodes } from '../errors.ts';
+import { bool, type Env, int, parseEnv } from './env.ts';
+import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
+
+export const producerEnvSchema = z.object({
+  FEED_URL: z
+    .url({ protocol: /^https?$/ })
+    .describe('Base URL of the billing feed (…/billing/feed is appended)'),
+  FEED_LOGIN: z.string().optional().describe('Feed login (account number), for a single account'),
+  FEED_PASSWORD: z.string().optional().describe('Feed password for FEED_LOGIN (prefer FEED_PASSWORD_FILE)'),
+  FEED_PASSWORD_FILE: z.string().optional().describe('File holding the feed password for FEED_LOGIN'),
+  FEED_ACCOUNTS_FILE: z
+    .string()
+    .optional()
+    .describe('JSON file: [{"login", "password" or "passwordFile"}], several accounts in one process'),
+  FEED_POLL_INTERVAL_MS: int(100).default(5000).describe('Pause between two successful polls of an account'),
+  FEED_START_ID: int(0).default(0).describe('fromid of the first poll when an account has no cursor yet'),
+  FEED_TIMEZONE: z
+    .string()
+    .refine(isValidTimeZone, 'is not an IANA time zone')
+    .default('Australia/Sydney')
+    .describe('Zone of start_time values sent without an offset'),
+  FEED_HEADERS_TIMEOUT_MS: int(100).default(30_000).describe('Time to wait for the feed response headers'),
+  FEED_BODY_IDLE_TIMEOUT_MS: int(100)
+    .default(60_000)
+    .describe('Longest silence allowed inside a response body'),
+  FEED_BACKOFF_MIN_MS: int(1).default(1000).describe('First retry delay after a feed failure'),
+  FEED_BACKOFF_MAX_MS: int(1).default(60_000).describe('Longest retry delay after repeated feed failures'),
+  FEED_AUTH_RETRY_MS: int(100)
+    .default(300_000)
+    .describe('Retry delay after the feed refused the login (401/403)'),
+  BATCH_MAX_ROWS: int(1, 100_000).default(5000).describe('Rows per Kafka transaction at most'),
+  BATCH_MAX_MS: int(1).default(1000).describe('Age of a batch at which it is committed even if not full'),
+  TRANSACTION_TIMEOUT_MS: int(1000).default(60_000).describe('Kafka transaction timeout'),
+  TRANSACTIONAL_ID_PREFIX: z
+    .string()
+    .min(1)
+    .default('cdr-producer')
+    .describe('Prefix of the per-account transactional id (<prefix>-<login>)'),
+  NO_GROUP_KEY_PREFIX: z
+    .string()
+    .default('account:')
+    .describe('Key of a CDR with an empty billing group: this prefix and the account'),
+  TOPIC_RAW: z.string().min(1).default('cdr.raw').describe('Topic of the CDRs'),
+  TOPIC_CURSOR: z
+    .string()
+    .min(1)
+    .default('cdr.cursor')
+    .describe('Compacted topic of the per-account cursors'),
+  TOPIC_DLQ: z.string().min(1).default('cdr.dlq').describe('Dead-letter topic of invalid rows'),
+  TOPIC_RAW_PARTITIONS: int(1, 10_000)
+    .default(6)
+    .describe('Partitions of cdr.raw when the producer creates it'),
+  TOPIC_REPLICATION_FACTOR: int(1, 10)
+    .default(3)
+    .describe('Replication factor of the topics the producer creates'),
+  TOPIC_RAW_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(-1)
+    .default(400 * 24 * 3600 * 1000)
+    .describe('retention.ms of cdr.raw when created (default 400 days; -1 keeps forever)'),
+  TOPIC_DLQ_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(-1)
+    .default(90 * 24 * 3600 * 1000)
+    .describe('retention.ms of cdr.dlq when created (default 90 days)'),
+  SCHEMA_REGISTRY_URL: z.url().describe('Confluent-compatible schema registry (Apicurio: …/apis/ccompat/v7)'),
+  SCHEMA_REGISTRY_USERNAME: z.string().optional().describe('Registry basic-auth user'),
+  SCHEMA_REGISTRY_PASSWORD: z.string().optional().describe('Registry basic-auth password'),
+  SCHEMA_REGISTRY_PASSWORD_FILE: z.string().optional().describe('File holding the registry password'),
+  HTTP_HOST: z.string().default('0.0.0.0').describe('Address of the health and metrics server'),
+  HTTP_PORT: int(0, 65535)
+    .default(9464)
+    .describe('Port of /healthz, /readyz and /metrics (0: any free port)'),
+  READY_POLL_STALE_MS: int(1000)
+    .default(120_000)
+    .describe('/readyz fails when an account has not polled for this long'),
+  SHUTDOWN_TIMEOUT_MS: int(100)
+    .default(20_000)
+    .describe('Longest graceful stop before the process exits anyway'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino level'),
+  LOG_PROGRESS: bool().default(true).describe('Log a progress line per committed batch (info level)'),
+});
+
+export interface FeedAccount {
+  login: string;
+  password: string;
+}
+
+export interface ProducerConfig {
+  env: Readonly<z.infer<typeof producerEnvSchema>>;
+  accounts: readonly FeedAccount[];
+  kafka: KafkaConfig;
+  registry: { url: string; username?: string; password?: string };
+}
+
+const accountsFileSchema = z
+  .array(
+    z
+      .object({
+        login: z.string().min(1),
+        password: z.string().min(1).optional(),
+        passwordFile: z.string().optional(),
+      })
+      .refine(
+        (a) => (a.password === undefined) !== (a.passwordFile === undefined),
+        'needs password or passwordFile',
+      ),
+  )
+  .min(1);
+
+export function loadProducerConfig(env: Env): Readonly<ProducerConfig> {
+  const cfg = parseEnv(producerEnvSchema, env);
+  const kafka = readKafkaConfig(parseEnv(kafkaEnvSchema, env));
+  if (cfg.FEED_BACKOFF_MAX_MS < cfg.FEED_BACKOFF_MIN_MS)
+    fail('FEED_BACKOFF_MAX_MS', 'must be >= FEED_BACKOFF_MIN_MS');
+  const registryPassword = secret(
+    cfg.SCHEMA_REGISTRY_PASSWORD,
+    cfg.SCHEMA_REGISTRY_PASSWORD_FILE,
+    'SCHEMA_REGISTRY_PASSWORD',
+  );
+  return Object.freeze({
+    env: cfg,
+    accounts: Object.freeze(readAccounts(cfg)),
+    kafka,
+    registry: Object.freeze({
+      url: cfg.SCHEMA_REGISTRY_URL,
+      ...(cfg.SCHEMA_REGISTRY_USERNAME ? { username: cfg.SCHEMA_REGISTRY_USERNAME } : {}),
+      ...(registryPassword !== undefined ? { password: registryPassword } : {}),
+    }),
+  });
+}
+
+function readAccounts(cfg: z.infer<typeof producerEnvSchema>): FeedAccount[] {
+  const accounts: FeedAccount[] = [];
+  if (cfg.FEED_ACCOUNTS_FILE) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(cfg.FEED_ACCOUNTS_FILE, 'utf8'));
+    } catch (err) {
+      fail(
+        'FEED_ACCOUNTS_FILE',
+        `cannot be read as JSON (${(err as NodeJS.ErrnoException).code ?? 'invalid JSON'})`,
+      );
+    }
+    const result = accountsFileSchema.safeParse(parsed);
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      fail('FEED_ACCOUNTS_FILE', `entry ${issue?.path.join('.')}: ${issue?.message}`);
+    }
+    for (const [i, a] of result.data.entries()) {
+      accounts.push({
+        login: a.login,
+        password: secret(a.password, a.passwordFile, `FEED_ACCOUNTS_FILE[${i}].password`) as string,
+      });
+    }
+  }
+  if (cfg.FEED_LOGIN) {
+    const password = secret(cfg.FEED_PASSWORD, cfg.FEED_PASSWORD_FILE, 'FEED_PASSWORD');
+    if (password === undefined) fail('FEED_PASSWORD', 'is required with FEED_LOGIN (or FEED_PASSWORD_FILE)');
+    accounts.push({ login: cfg.FEED_LOGIN, password });
+  }
+  if (accounts.length === 0)
+    fail('FEED_LOGIN', 'set FEED_LOGIN and FEED_PASSWORD(_FILE), or FEED_ACCOUNTS_FILE');
+  const logins = accounts.map((a) => a.login);
+  const dup = logins.find((l, i) => logins.indexOf(l) !== i);
+  if (dup !== undefined) fail('FEED_ACCOUNTS_FILE', `account ${dup} is listed twice`);
+  return accounts;
+}
+
+/** A secret given inline or as a file; both at once is an error. Never echoes the value. */
+export function secret(
+  inline: string | undefined,
+  file: string | undefined,
+  key: string,
+): string | undefined {
+  if (inline !== undefined && file !== undefined) fail(key, `set either ${key} or ${key}_FILE, not both`);
+  if (file === undefined) return inline;
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    fail(`${key}_FILE`, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+function fail(key: string, message: string): never {
+  throw new CdrError(ErrorCodes.CONFIG_INVALID, `invalid configuration: ${key}: ${message}`, {
+    details: { keys: [key] },
+  });
+}

@@ -1,0 +1,73 @@
+// Prometheus metrics of the producer. Labels are account logins and error kinds: never a URL or
+// a password.
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export function producerMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    rowsFetched: new Counter({
+      name: 'cdr_feed_rows_fetched_total',
+      help: 'Rows read from the feed (header excluded), including those dropped as already published',
+      labelNames: ['account'],
+      registers,
+    }),
+    rowsPublished: new Counter({
+      name: 'cdr_rows_published_total',
+      help: 'CDRs committed to the raw topic',
+      labelNames: ['account'],
+      registers,
+    }),
+    rowsDeadLettered: new Counter({
+      name: 'cdr_rows_dead_lettered_total',
+      help: 'Invalid rows committed to the dead-letter topic',
+      labelNames: ['account'],
+      registers,
+    }),
+    rowsSkipped: new Counter({
+      name: 'cdr_rows_skipped_total',
+      help: 'Rows not published because their id is not above the cursor (repeat or id going backwards)',
+      labelNames: ['account', 'reason'],
+      registers,
+    }),
+    feedErrors: new Counter({
+      name: 'cdr_feed_errors_total',
+      help: 'Failed polls by kind (error code)',
+      labelNames: ['account', 'kind'],
+      registers,
+    }),
+    transactionsAborted: new Counter({
+      name: 'cdr_transactions_failed_total',
+      help: 'Transactions that failed to commit (aborted or lost with their producer)',
+      labelNames: ['account'],
+      registers,
+    }),
+    pollDuration: new Histogram({
+      name: 'cdr_poll_duration_seconds',
+      help: 'Duration of one poll: request, streaming and committing every batch of the response',
+      labelNames: ['account'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers,
+    }),
+    commitDuration: new Histogram({
+      name: 'cdr_commit_duration_seconds',
+      help: 'Duration of one transaction (send and commit of a batch)',
+      labelNames: ['account'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    cursorId: new Gauge({
+      name: 'cdr_cursor_id',
+      help: 'Last feed id committed for the account',
+      labelNames: ['account'],
+      registers,
+    }),
+    lastPollSuccess: new Gauge({
+      name: 'cdr_last_successful_poll_timestamp_seconds',
+      help: 'When the last poll of the account ended without error',
+      labelNames: ['account'],
+      registers,
+    }),
+  };
+}
+
+export type ProducerMetrics = ReturnType<typeof producerMetrics>;

@@ -1,0 +1,265 @@
+// The producer against the real broker and registry, fed by the simulator in this process.
+import type { Kafka } from 'kafkajs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { canonicalCost } from '../../src/cdr/decimal.ts';
+import type { RunningSimulator, SimulatorOptions } from '../../src/simulator/index.ts';
+import { readAll, testKafka } from '../helpers/kafka.ts';
+import { decodeRaw, metricValue, producerEnv, startTestProducer, waitFor } from '../helpers/producer.ts';
+import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
+
+const A = SIM_ACCOUNTS[0] as (typeof SIM_ACCOUNTS)[0];
+const B = SIM_ACCOUNTS[1] as (typeof SIM_ACCOUNTS)[0];
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+async function sim(overrides: Partial<SimulatorOptions>): Promise<RunningSimulator> {
+  const s = await startTestSimulator(overrides);
+  cleanups.push(() => s.close());
+  return s;
+}
+
+async function producer(env: Record<string, string>) {
+  const started = await startTestProducer(env);
+  cleanups.push(() => started.producer.stop());
+  return started;
+}
+
+async function cursorReaches(port: number, login: string, id: number, timeoutMs = 90_000, atLeast = false) {
+  await waitFor(
+    `cursor ${id}`,
+    async () => {
+      const cursor = (await metricValue(port, 'cdr_cursor_id', { account: login })) ?? -1;
+      return cursor === id || (atLeast && cursor > id) ? true : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+async function readRaw(kafka: Kafka, topic: string, count: number) {
+  const received = await readAll(kafka, [topic], (r) => r.length >= count, {
+    settleMs: 1000,
+    timeoutMs: 60_000,
+  });
+  return received.map((r) => ({
+    key: r.message.key?.toString(),
+    cdr: decodeRaw(r.message),
+    partition: r.partition,
+  }));
+}
+
+function expectEachIdOnce(ids: number[], first: number, count: number): void {
+  expect(ids).toHaveLength(count);
+  expect(new Set(ids).size).toBe(count);
+  expect(Math.min(...ids)).toBe(first);
+  expect(Math.max(...ids)).toBe(first + count - 1);
+}
+
+describe('producer: feed to cdr.raw', () => {
+  it('publishes every CDR exactly once with the feed values, keyed by billing group', async () => {
+    const s = await sim({ historyRows: 3000, unknownShare: 0.05 });
+    const env = producerEnv(s.url, A);
+    const { producer: p, log } = await producer(env);
+    await cursorReaches(p.ops.port, A.login, A.firstId + 2999);
+
+    const records = await readRaw(testKafka(), env.TOPIC_RAW, 3000);
+    expectEachIdOnce(
+      records.map((r) => r.cdr.id),
+      A.firstId,
+      3000,
+    );
+    const account = { login: A.login, firstId: A.firstId, index: 0 };
+    for (const { key, cdr } of records) {
+      const row = s.generator.row(account, cdr.id - A.firstId);
+      expect(cdr).toMatchObject({
+        account: row.account,
+        billing_group: row.billing_group,
+        billing_period: row.billing_period,
+        start_time_text: row.start_time,
+        from: row.from,
+        to: row.to,
+        seconds: Number(row.seconds),
+        type: row.type,
+        sub_type: row.sub_type,
+        cost_text: row.cost,
+        description: row.description,
+        extra: { carrier_ref: row.carrier_ref },
+      });
+      expect(cdr.cost).toBe(canonicalCost(row.cost));
+      if (row.start_time.includes('T')) expect(cdr.start_time).toBe(Date.parse(row.start_time));
+      expect(key).toBe(row.billing_group === '' ? `account:${row.account}` : row.billing_group);
+    }
+    // The hard values really were in the feed: quotes, commas, line breaks, non-ASCII, credits.
+    const descriptions = records.map((r) => r.cdr.description);
+    expect(descriptions.some((d) => d.includes('\r\n') && d.includes('"'))).toBe(true);
+    expect(descriptions.some((d) => d.includes('東京'))).toBe(true);
+    expect(records.some((r) => r.cdr.cost.startsWith('-'))).toBe(true);
+    // Same billing group, same partition.
+    const partitions = new Map<string, Set<number>>();
+    for (const r of records)
+      partitions.set(r.key as string, (partitions.get(r.key as string) ?? new Set()).add(r.partition));
+    for (const set of partitions.values()) expect(set.size).toBe(1);
+
+    const metrics = await (await fetch(`http://127.0.0.1:${p.ops.port}/metrics`)).text();
+    expect(await metricValue(p.ops.port, 'cdr_rows_published_total', { account: A.login })).toBe(3000);
+    expect((await fetch(`http://127.0.0.1:${p.ops.port}/readyz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${p.ops.port}/healthz`)).status).toBe(200);
+    // The password is nowhere: logs, metrics, records.
+    expect(log.lines.join('\n')).not.toContain(A.password);
+    expect(metrics).not.toContain(A.password);
+    expect(records.some((r) => JSON.stringify(r.cdr).includes(A.password))).toBe(false);
+  });
+
+  it('keeps ids past 2^32 whole and resumes from the cursor as the feed grows', async () => {
+    const s = await sim({ historyRows: 200, growthPerSecond: 100, epochMs: Date.now() });
+    const env = producerEnv(s.url, B);
+    const { producer: p } = await producer(env);
+    await cursorReaches(p.ops.port, B.login, B.firstId + 399, 30_000, true);
+    await p.stop();
+
+    // A second run picks up at the committed cursor: no id twice, none missing.
+    const second = await producer(env);
+    await cursorReaches(second.producer.ops.port, B.login, B.firstId + 699, 30_000, true);
+    await second.producer.stop();
+    const cursorNow = (await readAll(testKafka(), [env.TOPIC_CURSOR], () => false, { timeoutMs: 3000 })).map(
+      (r) => JSON.parse(r.message.value?.toString() ?? '{}') as { lastId: number },
+    );
+    const last = cursorNow[cursorNow.length - 1]?.lastId as number;
+    const records = await readRaw(testKafka(), env.TOPIC_RAW, last - B.firstId + 1);
+    expectEachIdOnce(
+      records.map((r) => r.cdr.id),
+      B.firstId,
+      last - B.firstId + 1,
+    );
+    expect(records.some((r) => r.cdr.id === 5_000_000_000_000)).toBe(true);
+  });
+
+  it('dead-letters invalid rows with their reasons and publishes the rows after them', async () => {
+    const s = await sim({ historyRows: 2000, malformedShare: 0.05 });
+    const env = producerEnv(s.url, A);
+    const { producer: p } = await producer(env);
+    await cursorReaches(p.ops.port, A.login, A.firstId + 1999);
+    const dead = await metricValue(p.ops.port, 'cdr_rows_dead_lettered_total', { account: A.login });
+    expect(dead).toBeGreaterThan(40);
+
+    const kafka = testKafka();
+    const records = await readRaw(kafka, env.TOPIC_RAW, 2000 - (dead as number));
+    const dlq = (
+      await readAll(kafka, [env.TOPIC_DLQ], (r) => r.length >= (dead as number), { settleMs: 500 })
+    ).map((r) => JSON.parse(r.message.value?.toString() ?? '') as Record<string, string | number>);
+    expect(dlq).toHaveLength(dead as number);
+    const published = new Set(records.map((r) => r.cdr.id));
+    const deadIds = dlq.map((d) => Number(d.id));
+    // Every id exactly once across cdr.raw and cdr.dlq.
+    expect(published.size + deadIds.length).toBe(2000);
+    for (const id of deadIds) expect(published.has(id)).toBe(false);
+    for (const d of dlq) {
+      expect(d.errorCode).toBe('CDR_ROW_INVALID');
+      expect(['seconds', 'billing_period', 'cost', 'start_time', 'account', '(row)']).toContain(d.field);
+      expect(String(d.reason)).toContain(`id ${d.id}`);
+      expect(String(d.raw)).toContain(String(d.id));
+      expect(d.account).toBe(A.login);
+      expect(JSON.stringify(d)).not.toContain(A.password);
+    }
+    expect(new Set(dlq.map((d) => d.field)).size).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe('producer: feed faults', () => {
+  it('backs off on 503 with Retry-After, then publishes everything once', async () => {
+    const s = await sim({
+      historyRows: 1000,
+      faults: { latencyMs: 0, rules: [{ kind: 'status', status: 503, retryAfterSeconds: 1, count: 2 }] },
+    });
+    const env = producerEnv(s.url, A);
+    const { producer: p, log } = await producer(env);
+    await cursorReaches(p.ops.port, A.login, A.firstId + 999);
+    const failures = log.entries().filter((e) => e.msg === 'poll failed');
+    expect(failures.map((e) => [e.code, e.retryInMs])).toEqual([
+      ['CDR_FEED_UNAVAILABLE', 1000],
+      ['CDR_FEED_UNAVAILABLE', 1000],
+    ]);
+    expect(await metricValue(p.ops.port, 'cdr_feed_errors_total', { kind: 'CDR_FEED_UNAVAILABLE' })).toBe(2);
+    const records = await readRaw(testKafka(), env.TOPIC_RAW, 1000);
+    expectEachIdOnce(
+      records.map((r) => r.cdr.id),
+      A.firstId,
+      1000,
+    );
+  });
+
+  it('treats 401 as an auth failure: not ready, cursor untouched, slow retries, no password anywhere', async () => {
+    const s = await sim({ historyRows: 100 });
+    const env = producerEnv(
+      s.url,
+      { login: A.login, password: 'a-wrong-password-xyz' },
+      { FEED_AUTH_RETRY_MS: '700' },
+    );
+    const { producer: p, log } = await producer(env);
+    await waitFor('two auth failures', () => (s.stats.requests >= 2 ? true : undefined), 10_000);
+    const ready = await fetch(`http://127.0.0.1:${p.ops.port}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({
+      accounts: [{ account: A.login, authFailing: true, lastError: 'CDR_FEED_AUTH' }],
+    });
+    const failures = log.entries().filter((e) => e.msg === 'poll failed');
+    expect(failures.every((e) => e.code === 'CDR_FEED_AUTH' && e.retryInMs === 700)).toBe(true);
+    expect(await metricValue(p.ops.port, 'cdr_rows_published_total', { account: A.login })).toBeUndefined();
+    const cursors = await readAll(testKafka(), [env.TOPIC_CURSOR], () => false, { timeoutMs: 2000 });
+    expect(cursors).toHaveLength(0);
+    const metrics = await (await fetch(`http://127.0.0.1:${p.ops.port}/metrics`)).text();
+    for (const text of [log.lines.join('\n'), metrics]) expect(text).not.toContain('a-wrong-password-xyz');
+  });
+
+  it('rejects an HTML page sent with status 200 and recovers on the next poll', async () => {
+    const s = await sim({ historyRows: 800, faults: { latencyMs: 0, rules: [{ kind: 'html', count: 1 }] } });
+    const env = producerEnv(s.url, A);
+    const { producer: p } = await producer(env);
+    await cursorReaches(p.ops.port, A.login, A.firstId + 799);
+    expect(await metricValue(p.ops.port, 'cdr_feed_errors_total', { kind: 'CDR_FEED_NOT_CSV' })).toBe(1);
+    const records = await readRaw(testKafka(), env.TOPIC_RAW, 800);
+    expectEachIdOnce(
+      records.map((r) => r.cdr.id),
+      A.firstId,
+      800,
+    );
+  });
+
+  it('keeps the rows received before a body cut mid-row, then resumes from the cursor', async () => {
+    const s = await sim({
+      historyRows: 3000,
+      faults: { latencyMs: 0, rules: [{ kind: 'truncate', afterRows: 1700, count: 1 }] },
+    });
+    const env = producerEnv(s.url, A);
+    const { producer: p, log } = await producer(env);
+    await cursorReaches(p.ops.port, A.login, A.firstId + 2999);
+    expect(await metricValue(p.ops.port, 'cdr_feed_errors_total', { kind: 'CDR_FEED_NETWORK' })).toBe(1);
+    // The first poll committed the rows before the cut; the second asked from there.
+    const committed = log.entries().filter((e) => e.msg === 'poll committed');
+    expect(committed.length).toBeGreaterThanOrEqual(1);
+    const records = await readRaw(testKafka(), env.TOPIC_RAW, 3000);
+    expectEachIdOnce(
+      records.map((r) => r.cdr.id),
+      A.firstId,
+      3000,
+    );
+  });
+
+  it('times out a body that goes idle and resumes from the cursor', async () => {
+    const s = await sim({
+      historyRows: 1500,
+      faults: { latencyMs: 0, rules: [{ kind: 'stall', afterRows: 600, stallMs: 3000, count: 1 }] },
+    });
+    const env = producerEnv(s.url, A, { FEED_BODY_IDLE_TIMEOUT_MS: '500' });
+    const { producer: p } = await producer(env);
+    await cursorReaches(p.ops.port, A.login, A.firstId + 1499);
+    expect(await metricValue(p.ops.port, 'cdr_feed_errors_total', { kind: 'CDR_FEED_TIMEOUT' })).toBe(1);
+    const records = await readRaw(testKafka(), env.TOPIC_RAW, 1500);
+    expectEachIdOnce(
+      records.map((r) => r.cdr.id),
+      A.firstId,
+      1500,
+    );
+  });
+});
