@@ -3,7 +3,7 @@
 import { Writable } from 'node:stream';
 import type { KafkaMessage } from 'kafkajs';
 import { pino } from 'pino';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { bytesToDecimalString } from '../../src/cdr/decimal.ts';
 import { avroType } from '../../src/codec/schemas.ts';
 import { unframe } from '../../src/codec/wire.ts';
@@ -115,4 +115,18 @@ export async function metricValue(
     if (want.every((w) => line.includes(w))) return Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return undefined;
+}
+
+/** Every id from `first` to `last` exactly once (no gap, no duplicate). */
+export function expectEachIdOnce(ids: readonly number[], first: number, last: number): void {
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (const id of ids) {
+    if (id < min) min = id;
+    if (id > max) max = id;
+  }
+  expect(new Set(ids).size).toBe(ids.length);
+  expect(ids).toHaveLength(last - first + 1);
+  expect(min).toBe(first);
+  expect(max).toBe(last);
 }

@@ -4,7 +4,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { canonicalCost } from '../../src/cdr/decimal.ts';
 import type { RunningSimulator, SimulatorOptions } from '../../src/simulator/index.ts';
 import { readAll, testKafka } from '../helpers/kafka.ts';
-import { decodeRaw, metricValue, producerEnv, startTestProducer, waitFor } from '../helpers/producer.ts';
+import {
+  decodeRaw,
+  expectEachIdOnce,
+  metricValue,
+  producerEnv,
+  startTestProducer,
+  waitFor,
+} from '../helpers/producer.ts';
 import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
 
 const A = SIM_ACCOUNTS[0] as (typeof SIM_ACCOUNTS)[0];
@@ -49,13 +56,6 @@ async function readRaw(kafka: Kafka, topic: string, count: number) {
   }));
 }
 
-function expectEachIdOnce(ids: number[], first: number, count: number): void {
-  expect(ids).toHaveLength(count);
-  expect(new Set(ids).size).toBe(count);
-  expect(Math.min(...ids)).toBe(first);
-  expect(Math.max(...ids)).toBe(first + count - 1);
-}
-
 describe('producer: feed to cdr.raw', () => {
   it('publishes every CDR exactly once with the feed values, keyed by billing group', async () => {
     const s = await sim({ historyRows: 3000, unknownShare: 0.05 });
@@ -67,7 +67,7 @@ describe('producer: feed to cdr.raw', () => {
     expectEachIdOnce(
       records.map((r) => r.cdr.id),
       A.firstId,
-      3000,
+      A.firstId + 3000 - 1,
     );
     const account = { login: A.login, firstId: A.firstId, index: 0 };
     for (const { key, cdr } of records) {
@@ -130,7 +130,7 @@ describe('producer: feed to cdr.raw', () => {
     expectEachIdOnce(
       records.map((r) => r.cdr.id),
       B.firstId,
-      last - B.firstId + 1,
+      B.firstId + last - B.firstId + 1 - 1,
     );
     expect(records.some((r) => r.cdr.id === 5_000_000_000_000)).toBe(true);
   });
@@ -185,7 +185,7 @@ describe('producer: feed faults', () => {
     expectEachIdOnce(
       records.map((r) => r.cdr.id),
       A.firstId,
-      1000,
+      A.firstId + 1000 - 1,
     );
   });
 
@@ -222,7 +222,7 @@ describe('producer: feed faults', () => {
     expectEachIdOnce(
       records.map((r) => r.cdr.id),
       A.firstId,
-      800,
+      A.firstId + 800 - 1,
     );
   });
 
@@ -242,7 +242,7 @@ describe('producer: feed faults', () => {
     expectEachIdOnce(
       records.map((r) => r.cdr.id),
       A.firstId,
-      3000,
+      A.firstId + 3000 - 1,
     );
   });
 
@@ -259,7 +259,7 @@ describe('producer: feed faults', () => {
     expectEachIdOnce(
       records.map((r) => r.cdr.id),
       A.firstId,
-      1500,
+      A.firstId + 1500 - 1,
     );
   });
 });

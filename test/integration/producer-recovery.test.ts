@@ -1,0 +1,159 @@
+// Faults injected at the edges: the producer process killed with SIGKILL, a second producer for
+// the same account, the broker stopped and started again. Nothing lost, nothing twice.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { Kafka } from 'kafkajs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { down, up } from '../../scripts/stack/index.ts';
+import { isCdrError } from '../../src/errors.ts';
+import { readAll, testKafka } from '../helpers/kafka.ts';
+import {
+  decodeRaw,
+  expectEachIdOnce,
+  metricValue,
+  producerEnv,
+  startTestProducer,
+  waitFor,
+} from '../helpers/producer.ts';
+import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
+
+const A = SIM_ACCOUNTS[0] as (typeof SIM_ACCOUNTS)[0];
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+interface ChildProducer {
+  child: ChildProcess;
+  port: Promise<number>;
+  lines: string[];
+  exit: Promise<number | null>;
+}
+
+function spawnProducer(env: Record<string, string>): ChildProducer {
+  const child = spawn(process.execPath, ['src/cli.ts', 'produce'], {
+    env: { ...process.env, ...env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const port = new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      lines.push(line);
+      const entry = JSON.parse(line) as { msg?: string; port?: number };
+      if (entry.msg === 'producer started' && entry.port) resolve(entry.port);
+    });
+    child.on('exit', (code) => reject(new Error(`producer exited with ${code} before starting`)));
+  });
+  port.catch(() => undefined);
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => lines.push(line));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  cleanups.push(async () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  return { child, port, lines, exit };
+}
+
+async function cursorAtLeast(port: number, id: number, timeoutMs = 120_000): Promise<number> {
+  return waitFor(
+    `cursor >= ${id}`,
+    async () => {
+      const v = await metricValue(port, 'cdr_cursor_id', { account: A.login }).catch(() => undefined);
+      return v !== undefined && v >= id ? v : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+async function lastCursor(kafka: Kafka, topic: string): Promise<number> {
+  const records = await readAll(kafka, [topic], () => false, { timeoutMs: 3000 });
+  const values = records.map((r) => JSON.parse(r.message.value?.toString() ?? '{}') as { lastId: number });
+  return values[values.length - 1]?.lastId ?? 0;
+}
+
+async function publishedIds(kafka: Kafka, topic: string, count: number): Promise<number[]> {
+  const received = await readAll(kafka, [topic], (r) => r.length >= count, {
+    settleMs: 2000,
+    timeoutMs: 120_000,
+  });
+  return received.map((r) => decodeRaw(r.message).id);
+}
+
+describe('producer recovery', () => {
+  it('survives SIGKILL in the middle of a large response: every id once, cursor at the last id', async () => {
+    const rows = 150_000;
+    const s = await startTestSimulator({ historyRows: rows });
+    cleanups.push(() => s.close());
+    const env = producerEnv(s.url, A, { BATCH_MAX_ROWS: '2000', LOG_PROGRESS: 'false' });
+
+    const first = spawnProducer(env);
+    const firstPort = await first.port;
+    const before = await cursorAtLeast(firstPort, A.firstId + 20_000);
+    first.child.kill('SIGKILL');
+    expect(await first.exit).toBeNull();
+    // Killed mid-response: the feed had rows left to send.
+    expect(before).toBeLessThan(A.firstId + rows - 1);
+
+    const second = spawnProducer(env);
+    const secondPort = await second.port;
+    await cursorAtLeast(secondPort, A.firstId + rows - 1);
+    second.child.kill('SIGTERM');
+    expect(await second.exit).toBe(0);
+    expect(second.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
+
+    const kafka = testKafka();
+    expect(await lastCursor(kafka, env.TOPIC_CURSOR)).toBe(A.firstId + rows - 1);
+    expectEachIdOnce(await publishedIds(kafka, env.TOPIC_RAW, rows), A.firstId, A.firstId + rows - 1);
+    for (const line of [...first.lines, ...second.lines]) expect(line).not.toContain(A.password);
+  });
+
+  it('lets a second producer on the same account fence the first, which stops with a clear log line', async () => {
+    const s = await startTestSimulator({ historyRows: 2000, growthPerSecond: 200, epochMs: Date.now() });
+    cleanups.push(() => s.close());
+    const env = producerEnv(s.url, A);
+    const one = await startTestProducer(env);
+    cleanups.push(() => one.producer.stop());
+    await cursorAtLeast(one.producer.ops.port, A.firstId + 1999);
+
+    const two = await startTestProducer(env);
+    cleanups.push(() => two.producer.stop());
+    const outcome = await one.producer.done.then(
+      () => 'stopped',
+      (err: unknown) => (isCdrError(err) ? err.code : String(err)),
+    );
+    expect(outcome).toBe('CDR_FENCED');
+    expect(one.log.entries().some((e) => e.level === 60 && String(e.msg).startsWith('fenced'))).toBe(true);
+
+    const reached = await cursorAtLeast(two.producer.ops.port, A.firstId + 2500);
+    await two.producer.stop();
+    const kafka = testKafka();
+    const last = await lastCursor(kafka, env.TOPIC_CURSOR);
+    expect(last).toBeGreaterThanOrEqual(reached);
+    expectEachIdOnce(await publishedIds(kafka, env.TOPIC_RAW, last - A.firstId + 1), A.firstId, last);
+  });
+
+  it('rides out the broker stopped and started again mid-run', async () => {
+    const s = await startTestSimulator({ historyRows: 5000, growthPerSecond: 300, epochMs: Date.now() });
+    cleanups.push(() => s.close());
+    const env = producerEnv(s.url, A);
+    const { producer: p, log } = await startTestProducer(env);
+    cleanups.push(() => p.stop());
+    await cursorAtLeast(p.ops.port, A.firstId + 4999);
+
+    await down(['kafka']);
+    cleanups.push(() => up(['kafka']));
+    // With the broker gone, polls fail on Kafka and readiness stays false until it is back.
+    await waitFor(
+      'a Kafka failure',
+      () => (log.entries().some((e) => e.code === 'CDR_KAFKA') ? true : undefined),
+      60_000,
+    );
+    await up(['kafka']);
+
+    const before = (await metricValue(p.ops.port, 'cdr_cursor_id', { account: A.login })) as number;
+    await cursorAtLeast(p.ops.port, before + 1000);
+    await p.stop();
+    const kafka = testKafka();
+    const last = await lastCursor(kafka, env.TOPIC_CURSOR);
+    expectEachIdOnce(await publishedIds(kafka, env.TOPIC_RAW, last - A.firstId + 1), A.firstId, last);
+  });
+});
