@@ -30,7 +30,12 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): Readonly<z
 export function describeSchema(schema: z.ZodObject): Array<[string, string, string]> {
   return Object.entries(schema.shape).map(([key, field]) => {
     const f = field as z.ZodType;
-    const def = f instanceof z.ZodDefault ? JSON.stringify(f.def.defaultValue) : '(required)';
+    const def =
+      f instanceof z.ZodDefault
+        ? JSON.stringify(f.def.defaultValue)
+        : f instanceof z.ZodOptional
+          ? '(unset)'
+          : '(required)';
     return [key, f.description ?? '', def];
   });
 }

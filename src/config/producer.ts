@@ -20,7 +20,9 @@ export const producerEnvSchema = z.object({
     .optional()
     .describe('JSON file: [{"login", "password" or "passwordFile"}], several accounts in one process'),
   FEED_POLL_INTERVAL_MS: int(100).default(5000).describe('Pause between two successful polls of an account'),
-  FEED_START_ID: int(0).default(0).describe('fromid of the first poll when an account has no cursor yet'),
+  FEED_START_ID: int(0)
+    .default(0)
+    .describe('First id to publish when an account has no cursor yet (0: the whole history)'),
   FEED_TIMEZONE: z
     .string()
     .refine(isValidTimeZone, 'is not an IANA time zone')
@@ -42,7 +44,7 @@ export const producerEnvSchema = z.object({
     .string()
     .min(1)
     .default('cdr-producer')
-    .describe('Prefix of the per-account transactional id (<prefix>-<login>)'),
+    .describe('Prefix of the per-account transactional id (prefix-login)'),
   NO_GROUP_KEY_PREFIX: z
     .string()
     .default('account:')

@@ -1,0 +1,80 @@
+// `./dev start` (npm start): the main job on this machine. Brings up the local stack (Kafka,
+// registry, feed simulator), runs the producer against the simulator's two accounts, and prints a
+// progress line every few seconds until Ctrl-C. Any variable of the README set in the environment
+// wins over the local defaults here (point FEED_URL at a real feed, for example).
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { DEFAULT_SIM_ACCOUNTS } from '../src/config/simulator.ts';
+import { ADDRESSES, up } from './stack/index.ts';
+import { LOCAL, ROOT } from './stack/paths.ts';
+
+const PROGRESS_MS = 5000;
+
+async function main(): Promise<void> {
+  console.log('starting the local stack (first run downloads Kafka and the registry: a few minutes)...');
+  await up(undefined, (line) => console.log(`  ${line}`));
+  console.log(`  Kafka ${ADDRESSES.brokers} | registry ${ADDRESSES.registry} | feed ${ADDRESSES.simulator}`);
+
+  mkdirSync(`${LOCAL}/run`, { recursive: true });
+  const accountsFile = `${LOCAL}/run/simulator-accounts.json`;
+  // The simulator's demo accounts; a real deployment mounts this file from a Secret.
+  writeFileSync(
+    accountsFile,
+    JSON.stringify(DEFAULT_SIM_ACCOUNTS.map(({ login, password }) => ({ login, password }))),
+    {
+      mode: 0o600,
+    },
+  );
+  const httpPort = process.env.HTTP_PORT ?? '9464';
+  const env: NodeJS.ProcessEnv = {
+    FEED_URL: ADDRESSES.simulator,
+    FEED_ACCOUNTS_FILE: accountsFile,
+    KAFKA_BROKERS: ADDRESSES.brokers,
+    SCHEMA_REGISTRY_URL: ADDRESSES.registry,
+    TOPIC_REPLICATION_FACTOR: '1',
+    HTTP_HOST: '127.0.0.1',
+    LOG_PROGRESS: 'false',
+    ...process.env,
+    HTTP_PORT: httpPort,
+  };
+  const producer = spawn(process.execPath, [`${ROOT}/src/cli.ts`, 'produce'], {
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  console.log(
+    `producer started (pid ${producer.pid}); metrics http://127.0.0.1:${httpPort}/metrics; Ctrl-C stops it`,
+  );
+
+  const timer = setInterval(() => {
+    progress(httpPort).catch(() => undefined);
+  }, PROGRESS_MS);
+  const stop = () => producer.kill('SIGTERM');
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const code = await new Promise<number | null>((resolve) => producer.on('exit', resolve));
+  clearInterval(timer);
+  console.log(`producer exited (${code}); the local stack keeps running: ./dev local:down stops it`);
+  process.exitCode = code ?? 1;
+}
+
+async function progress(port: string): Promise<void> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const sum = (name: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(`${name}{`))
+      .reduce((total, l) => total + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  const cursors = text
+    .split('\n')
+    .filter((l) => l.startsWith('cdr_cursor_id{'))
+    .map((l) => `${/account="([^"]+)"/.exec(l)?.[1]}@${l.slice(l.lastIndexOf(' ') + 1)}`);
+  console.log(
+    `[progress] published ${sum('cdr_rows_published_total')}  dead-lettered ${sum('cdr_rows_dead_lettered_total')}  ` +
+      `feed errors ${sum('cdr_feed_errors_total')}  cursors ${cursors.join(' ')}`,
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,133 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { describeSchema } from '../../src/config/env.ts';
+import { kafkaEnvSchema } from '../../src/config/kafka.ts';
+import { loadProducerConfig, producerEnvSchema } from '../../src/config/producer.ts';
+import { loadSimulatorConfig, simulatorEnvSchema } from '../../src/config/simulator.ts';
+import type { CdrError } from '../../src/errors.ts';
+import { createLogger } from '../../src/ops/logger.ts';
+
+const BASE = {
+  FEED_URL: 'https://feed.example',
+  FEED_LOGIN: '40021',
+  FEED_PASSWORD: 'hunter2-secret',
+  KAFKA_BROKERS: 'k1:9092,k2:9092',
+  SCHEMA_REGISTRY_URL: 'http://registry:8080/apis/ccompat/v7',
+};
+
+function configError(env: Record<string, string>): CdrError {
+  try {
+    loadProducerConfig(env);
+  } catch (err) {
+    return err as CdrError;
+  }
+  throw new Error('expected a configuration error');
+}
+
+describe('producer config', () => {
+  it('reads a valid environment into a frozen config with defaults', () => {
+    const cfg = loadProducerConfig(BASE);
+    expect(cfg.accounts).toEqual([{ login: '40021', password: 'hunter2-secret' }]);
+    expect(cfg.kafka.brokers).toEqual(['k1:9092', 'k2:9092']);
+    expect(cfg.env.TOPIC_RAW).toBe('cdr.raw');
+    expect(cfg.env.BATCH_MAX_ROWS).toBe(5000);
+    expect(Object.isFrozen(cfg) && Object.isFrozen(cfg.env)).toBe(true);
+  });
+
+  it.each([
+    [{ FEED_URL: undefined }, 'FEED_URL'],
+    [{ FEED_URL: 'not a url' }, 'FEED_URL'],
+    [{ KAFKA_BROKERS: 'k1' }, 'KAFKA_BROKERS'],
+    [{ FEED_POLL_INTERVAL_MS: 'soon' }, 'FEED_POLL_INTERVAL_MS'],
+    [{ FEED_TIMEZONE: 'Mars/Olympus' }, 'FEED_TIMEZONE'],
+    [{ FEED_LOGIN: undefined }, 'FEED_LOGIN'],
+    [{ FEED_PASSWORD: undefined }, 'FEED_PASSWORD'],
+    [{ FEED_PASSWORD_FILE: '/nonexistent/pw' }, 'FEED_PASSWORD'],
+    [{ KAFKA_SASL_MECHANISM: 'plain' }, 'KAFKA_SASL_USERNAME'],
+    [{ FEED_BACKOFF_MIN_MS: '5000', FEED_BACKOFF_MAX_MS: '10' }, 'FEED_BACKOFF_MAX_MS'],
+  ])('fails at start naming the key: %j', (change, key) => {
+    const env: Record<string, string> = { ...BASE };
+    for (const [k, v] of Object.entries(change)) {
+      if (v === undefined) delete env[k];
+      else env[k] = v;
+    }
+    const err = configError(env);
+    expect(err.code).toBe('CDR_CONFIG_INVALID');
+    expect(err.message).toContain(key);
+    expect(err.message).not.toContain('hunter2-secret');
+  });
+
+  it('reads passwords from files and several accounts from FEED_ACCOUNTS_FILE', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cdr-config-'));
+    writeFileSync(join(dir, 'pw'), 'from-a-file\n');
+    writeFileSync(
+      join(dir, 'accounts.json'),
+      JSON.stringify([
+        { login: 'a', password: 'pa' },
+        { login: 'b', passwordFile: join(dir, 'pw') },
+      ]),
+    );
+    const { FEED_LOGIN: _l, FEED_PASSWORD: _p, ...rest } = BASE;
+    const cfg = loadProducerConfig({ ...rest, FEED_ACCOUNTS_FILE: join(dir, 'accounts.json') });
+    expect(cfg.accounts).toEqual([
+      { login: 'a', password: 'pa' },
+      { login: 'b', password: 'from-a-file' },
+    ]);
+    writeFileSync(
+      join(dir, 'dup.json'),
+      JSON.stringify([
+        { login: 'a', password: 'x' },
+        { login: 'a', password: 'y' },
+      ]),
+    );
+    expect(configError({ ...rest, FEED_ACCOUNTS_FILE: join(dir, 'dup.json') }).message).toContain(
+      'listed twice',
+    );
+    expect(configError({ ...BASE, FEED_PASSWORD_FILE: join(dir, 'pw') }).message).toContain('not both');
+  });
+
+  it('validates the simulator config too', () => {
+    expect(loadSimulatorConfig({}).SIM_PORT).toBe(18080);
+    expect(() => loadSimulatorConfig({ SIM_FAULTS: '[{"kind":"status","status":200}]' })).toThrow(
+      /SIM_FAULTS/,
+    );
+  });
+
+  it('is documented: the README lists every variable of every schema', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const schema of [producerEnvSchema, kafkaEnvSchema, simulatorEnvSchema]) {
+      for (const [key, description] of describeSchema(schema)) {
+        expect(description, key).not.toBe('');
+        expect(readme, key).toContain(`\`${key}\``);
+      }
+    }
+  });
+});
+
+describe('logger', () => {
+  it('redacts secrets wherever the fixed paths put them', () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk, _e, cb) {
+        lines.push(chunk.toString());
+        cb();
+      },
+    });
+    const logger = createLogger({ destination });
+    logger.info(
+      {
+        password: 'p1',
+        account: { password: 'p2' },
+        url: 'https://x/?password=p3',
+        sasl: { password: 'p4' },
+      },
+      'm',
+    );
+    const out = lines.join('');
+    for (const secret of ['p1', 'p2', 'p3', 'p4']) expect(out).not.toContain(secret);
+    expect(out).toContain('[redacted]');
+  });
+});
