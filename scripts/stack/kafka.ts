@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
+import './quiet-warnings.ts';
 import { javaBin, KAFKA_VERSION, LOCAL, mvn, PORTS, ROOT } from './paths.ts';
 import { type Started, startDetached } from './processes.ts';
 

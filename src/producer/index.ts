@@ -9,6 +9,7 @@ import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { createKafka } from '../kafka/client.ts';
 import { TransactionalSender } from '../kafka/transactions.ts';
 import { type Check, type OpsServer, startOpsServer } from '../ops/http-server.ts';
+import { cachedCheck, probeRegistry } from '../ops/reachability.ts';
 import { AccountPoller } from './account-poller.ts';
 import { producerMetrics } from './metrics.ts';
 import { ensureTopics } from './topics.ts';
@@ -109,6 +110,16 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
     ),
   ).then(() => undefined);
 
+  // Readiness also needs Kafka and the registry reachable; one admin connection serves the probe.
+  const probeAdmin = kafka.admin();
+  const kafkaReachable = cachedCheck(async () => {
+    await probeAdmin.connect();
+    await probeAdmin.describeCluster();
+  });
+  const registryReachable = cachedCheck(() =>
+    probeRegistry(config.registry.url, config.registry.username, config.registry.password),
+  );
+
   const live = (): Check => ({
     ok: running === pollers.length || controller.signal.aborted,
     details: { pollers: running },
@@ -144,6 +155,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
       controller.abort();
       await done.catch(() => undefined);
       await Promise.all(senders.map((s) => s.discard()));
+      await probeAdmin.disconnect().catch(() => undefined);
       await ops.close();
     },
   };
