@@ -132,12 +132,15 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
       lastSuccessAgoMs: p.health.lastSuccessAt === undefined ? null : now - p.health.lastSuccessAt,
       lastError: p.health.lastErrorCode ?? null,
     }));
+    const [kafkaOk, registryOk] = await Promise.all([kafkaReachable.check(), registryReachable.check()]);
     const ok =
       !controller.signal.aborted &&
+      kafkaOk &&
+      registryOk &&
       accounts.every(
         (a) => !a.authFailing && a.lastSuccessAgoMs !== null && a.lastSuccessAgoMs < env.READY_POLL_STALE_MS,
       );
-    return { ok, details: { accounts } };
+    return { ok, details: { kafka: kafkaOk, registry: registryOk, accounts } };
   };
   const ops = await startOpsServer({
     host: env.HTTP_HOST,

@@ -147,6 +147,9 @@ describe('producer recovery', () => {
       () => (log.entries().some((e) => e.code === 'CDR_KAFKA') ? true : undefined),
       60_000,
     );
+    const ready = await fetch(`http://127.0.0.1:${p.ops.port}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ kafka: false });
     await up(['kafka']);
 
     const before = (await metricValue(p.ops.port, 'cdr_cursor_id', { account: A.login })) as number;
