@@ -108,7 +108,7 @@ async function serveFile(path: string) {
 
 export async function benchProducer(
   rows: number,
-  options: { profile: boolean },
+  options: { profile: boolean; nodeFlags?: string[]; env?: Record<string, string> },
 ): Promise<ProducerBenchResult> {
   await up(['kafka', 'registry']);
   const { path } = await feedFile(rows);
@@ -116,6 +116,7 @@ export async function benchProducer(
   const run = `bench-${Date.now()}`;
   const profDir = `${LOCAL}/bench/prof-${run}`;
   const args = [
+    ...(options.nodeFlags ?? []),
     ...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
     `${ROOT}/src/cli.ts`,
     'produce',
@@ -137,6 +138,7 @@ export async function benchProducer(
       TRANSACTIONAL_ID_PREFIX: run,
       HTTP_PORT: '0',
       LOG_PROGRESS: 'false',
+      ...options.env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -255,7 +257,12 @@ export async function kafkaCeiling(
     'acks=all',
     'enable.idempotence=true',
   ]);
-  const line = out.split('\n').find((l) => / records sent, [\d.]+ records\/sec/.test(l)) ?? '';
+  // The last summary line is the total; the ones before it are progress reports.
+  const line =
+    out
+      .split('\n')
+      .filter((l) => / records sent, [\d.]+ records\/sec/.test(l))
+      .pop() ?? '';
   const m = / records sent, ([\d.]+) records\/sec/.exec(line);
   if (!m) throw new Error(`no summary line from ProducerPerformance:\n${out}`);
   return { recordsPerSecond: Math.round(Number(m[1])), line: line.trim() };

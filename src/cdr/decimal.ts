@@ -38,7 +38,29 @@ export function twosComplementToBigint(bytes: Uint8Array): bigint {
 
 /** Encodes a contract cost string as Avro decimal bytes. */
 export function costToBytes(text: string): Buffer {
+  const m = COST_PATTERN.exec(text);
+  if (!m) throw new RangeError(`not a decimal with at most 12 integer and 6 fraction digits: ${text}`);
+  const digits = (m[2] as string) + (m[3] ?? '').padEnd(COST_SCALE, '0');
+  // Up to 15 digits the unscaled value is an exact double; the BigInt path covers the rest.
+  if (digits.length <= 15) {
+    const v = Number(digits);
+    return safeIntToTwosComplement(m[1] === '-' ? -v : v);
+  }
   return bigintToTwosComplement(unscaledCost(text));
+}
+
+/** Two's complement of a safe integer in the fewest bytes, without BigInt. */
+function safeIntToTwosComplement(value: number): Buffer {
+  let bytes = 1;
+  while (value >= 2 ** (bytes * 8 - 1) || value < -(2 ** (bytes * 8 - 1))) bytes++;
+  const out = Buffer.allocUnsafe(bytes);
+  // value mod 2^(8*bytes), as a non-negative number, written big-endian byte by byte.
+  let v = value < 0 ? value + 2 ** (bytes * 8) : value;
+  for (let i = bytes - 1; i >= 0; i--) {
+    out[i] = v % 256;
+    v = Math.floor(v / 256);
+  }
+  return out;
 }
 
 /** Avro decimal bytes back to a plain decimal string with `scale` fraction digits: "-0.000500". */

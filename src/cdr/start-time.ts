@@ -38,8 +38,14 @@ function wallClock(m: RegExpExecArray): number | undefined {
   ];
   const ms = m[7] ? Number(m[7].padEnd(3, '0')) : 0;
   if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
-  const t = Date.UTC(y, mo - 1, d, h, mi, s, ms);
   // Rejects 2026-02-30 and the like: Date.UTC would roll them into the next month.
-  if (new Date(t).getUTCDate() !== d) return undefined;
-  return t;
+  if (d > daysInMonth(y, mo)) return undefined;
+  return Date.UTC(y, mo - 1, d, h, mi, s, ms);
+}
+
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return DAYS[month - 1] as number;
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
 }

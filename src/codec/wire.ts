@@ -25,10 +25,26 @@ export function unframe(payload: Buffer): { schemaId: number; body: Buffer } {
   return { schemaId: payload.readInt32BE(1), body: payload.subarray(HEADER_BYTES) };
 }
 
-/** Encodes with `type`, naming every failing field path when the value does not fit the schema. */
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * Encodes with `type` straight after a 5-byte header in a scratch buffer, then copies out the
+ * framed record: one allocation per record. Names every failing field path when the value does
+ * not fit the schema.
+ */
 export function encodeValue(type: avro.Type, schemaId: number, value: unknown): Buffer {
   try {
-    return frame(schemaId, type.toBuffer(value));
+    let end = type.encode(value, scratch, HEADER_BYTES);
+    if (end < 0) {
+      // avsc returns minus the number of bytes that did not fit.
+      scratch = Buffer.allocUnsafe(Math.max(scratch.length * 2, scratch.length - end));
+      end = type.encode(value, scratch, HEADER_BYTES);
+    }
+    const out = Buffer.allocUnsafe(end);
+    scratch.copy(out, HEADER_BYTES, HEADER_BYTES, end);
+    out[0] = MAGIC_BYTE;
+    out.writeInt32BE(schemaId, 1);
+    return out;
   } catch (cause) {
     const paths: string[] = [];
     type.isValid(value, { errorHook: (path) => paths.push(path.join('.')) });

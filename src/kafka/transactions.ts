@@ -61,8 +61,8 @@ export class TransactionalSender {
     let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;
     try {
       transaction = await producer.transaction();
-      const nonEmpty = topicMessages.filter((t) => t.messages.length > 0);
-      if (nonEmpty.length > 0) await transaction.sendBatch({ topicMessages: nonEmpty, acks: -1 });
+      for (const chunk of sendChunks(topicMessages, SEND_CHUNK))
+        await transaction.sendBatch({ topicMessages: chunk, acks: -1 });
       await transaction.commit();
     } catch (cause) {
       if (transaction?.isActive()) await transaction.abort().catch(() => undefined);
@@ -76,6 +76,34 @@ export class TransactionalSender {
     this.producer = undefined;
     await producer?.disconnect().catch(() => undefined);
   }
+}
+
+// kafkajs 2.2.4 groups a send's messages by partition with an array spread per message
+// (producer/groupMessagesPerPartition.js), which is quadratic in the messages per partition of
+// one send: 5,000 messages in one send cost ten times the CPU of ten sends of 500. A transaction
+// therefore sends in chunks, one after another, still in order.
+export const SEND_CHUNK = 500;
+
+/** Splits per-topic message lists into consecutive sends of at most `size` messages, in order. */
+export function sendChunks(topicMessages: readonly TopicMessages[], size: number): TopicMessages[][] {
+  const sends: TopicMessages[][] = [];
+  let current: TopicMessages[] = [];
+  let room = size;
+  for (const { topic, messages } of topicMessages) {
+    for (let i = 0; i < messages.length; ) {
+      const take = messages.slice(i, i + room);
+      current.push({ topic, messages: take });
+      i += take.length;
+      room -= take.length;
+      if (room === 0) {
+        sends.push(current);
+        current = [];
+        room = size;
+      }
+    }
+  }
+  if (current.length > 0) sends.push(current);
+  return sends;
 }
 
 const FENCED_TYPES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);

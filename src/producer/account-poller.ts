@@ -16,6 +16,7 @@ import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { retryDelay } from '../feed/backoff.ts';
 import { feedRows } from '../feed/csv-rows.ts';
 import { feedTarget, feedTransportError, openFeed } from '../feed/request.ts';
+import { KeyBuffers } from '../kafka/key-buffers.ts';
 import type { TransactionalSender } from '../kafka/transactions.ts';
 import { Batch } from './batch.ts';
 import { cursorMessage, readCursors } from './cursor.ts';
@@ -51,6 +52,7 @@ export class AccountPoller {
   private readonly labels: { account: string };
   private readonly feedHost: string;
   private lastProgressAt = 0;
+  private readonly keys = new KeyBuffers();
 
   constructor(deps: PollerDeps) {
     this.deps = deps;
@@ -220,7 +222,8 @@ export class AccountPoller {
     const key =
       cdr.billing_group === '' ? `${this.deps.env.NO_GROUP_KEY_PREFIX}${cdr.account}` : cdr.billing_group;
     try {
-      return { key, message: { key, value: encodeValue(this.deps.avroType, this.deps.schemaId, cdr) } };
+      const value = encodeValue(this.deps.avroType, this.deps.schemaId, cdr);
+      return { key, message: { key: this.keys.get(key), value } };
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       return {

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { sendChunks } from '../../src/kafka/transactions.ts';
+
+const msgs = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ value: `${prefix}${i}` }));
+
+describe('sendChunks', () => {
+  it('splits into sends of at most N messages, keeping every message once and in order', () => {
+    const input = [
+      { topic: 'raw', messages: msgs('r', 1203) },
+      { topic: 'dlq', messages: msgs('d', 3) },
+      { topic: 'cursor', messages: msgs('c', 1) },
+    ];
+    const sends = sendChunks(input, 500);
+    expect(sends.map((s) => s.reduce((n, t) => n + t.messages.length, 0))).toEqual([500, 500, 207]);
+    for (const topic of ['raw', 'dlq', 'cursor']) {
+      const flat = sends.flatMap((s) =>
+        s.filter((t) => t.topic === topic).flatMap((t) => t.messages.map((m) => m.value)),
+      );
+      expect(flat).toEqual(input.find((t) => t.topic === topic)?.messages.map((m) => m.value));
+    }
+    // A topic appears at most once per send: kafkajs keys a send's topics by name.
+    for (const s of sends) expect(new Set(s.map((t) => t.topic)).size).toBe(s.length);
+  });
+
+  it('drops empty topics and returns no send for no messages', () => {
+    expect(sendChunks([{ topic: 'a', messages: [] }], 10)).toEqual([]);
+  });
+});
