@@ -3,13 +3,13 @@
 // large response (with Node's default heap sizing and with the young generation capped, as the
 // container image runs it), and where CPU time went. Writes .local/bench/results.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { SERVICE_NODE_FLAGS } from '../scripts/node-flags.ts';
 import { LOCAL } from '../scripts/stack/paths.ts';
 import { benchProducer, feedFile, kafkaCeiling } from './producer.ts';
 
 const rows = Number(process.argv[2] ?? 1_000_000);
 const rssRows = Number(process.argv[3] ?? 5_000_000);
-/** What the container image and `./dev start` pass to Node (NODE_OPTIONS), see the README. */
-export const TUNED = ['--max-semi-space-size=8'];
+const TUNED = SERVICE_NODE_FLAGS;
 
 const fmt = (n: number) => n.toLocaleString('en');
 

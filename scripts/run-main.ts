@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { DEFAULT_SIM_ACCOUNTS } from '../src/config/simulator.ts';
+import { SERVICE_NODE_FLAGS } from './node-flags.ts';
 import { ADDRESSES, up } from './stack/index.ts';
 import { LOCAL, ROOT } from './stack/paths.ts';
 
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
     ...process.env,
     HTTP_PORT: httpPort,
   };
-  const producer = spawn(process.execPath, [`${ROOT}/src/cli.ts`, 'produce'], {
+  const producer = spawn(process.execPath, [...SERVICE_NODE_FLAGS, `${ROOT}/src/cli.ts`, 'produce'], {
     env,
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -1,7 +1,11 @@
 // The producer against the real broker and registry, fed by the simulator in this process.
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Kafka } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { canonicalCost } from '../../src/cdr/decimal.ts';
+import type { CdrError } from '../../src/errors.ts';
 import type { RunningSimulator, SimulatorOptions } from '../../src/simulator/index.ts';
 import { readAll, testKafka } from '../helpers/kafka.ts';
 import {
@@ -261,5 +265,61 @@ describe('producer: feed faults', () => {
       A.firstId,
       A.firstId + 1500 - 1,
     );
+  });
+});
+
+describe('producer: start checks and odd feeds', () => {
+  it('refuses to start on a cursor topic that is not compacted', async () => {
+    const s = await sim({ historyRows: 10 });
+    const env = producerEnv(s.url, A);
+    const admin = testKafka().admin();
+    await admin.connect();
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic: env.TOPIC_CURSOR,
+          numPartitions: 1,
+          replicationFactor: 1,
+          configEntries: [{ name: 'cleanup.policy', value: 'delete' }],
+        },
+      ],
+    });
+    await admin.disconnect();
+    const failure = await startTestProducer(env).then(
+      () => undefined,
+      (err: unknown) => err as CdrError,
+    );
+    expect(failure?.code).toBe('CDR_TOPIC_MISCONFIGURED');
+    expect(failure?.message).toContain(env.TOPIC_CURSOR);
+  });
+
+  it('counts and logs ids that go backwards, and never publishes an id twice', async () => {
+    // A feed that repeats ids out of order: 1, 2, 3, then 2 again, then 4.
+    const header =
+      'id,account,billing_group,billing_period,start_time,from,to,seconds,type,sub_type,cost,description\n';
+    const row = (id: number) =>
+      `${id},40021,Sales,2026-11,2026-11-03T09:15:02+11:00,6129,6141,60,M,M,0.5,call ${id}\n`;
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/csv' });
+      res.end(header + [1, 2, 3, 2, 4].map(row).join(''));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    const env = producerEnv(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, A);
+    const { producer: p, log } = await producer(env);
+    await cursorReaches(p.ops.port, A.login, 4, 30_000);
+    // Later polls (every 200 ms while readRaw settles) get the same body again: all at or below 4.
+    const records = await readRaw(testKafka(), env.TOPIC_RAW, 4);
+    expectEachIdOnce(
+      records.map((r) => r.cdr.id),
+      1,
+      4,
+    );
+    expect(
+      await metricValue(p.ops.port, 'cdr_rows_skipped_total', { account: A.login }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(log.entries().some((e) => e.msg === 'rows with ids not above the cursor were skipped')).toBe(true);
   });
 });
