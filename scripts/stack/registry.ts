@@ -1,8 +1,7 @@
 // Apicurio Registry 3.x with its default in-memory storage, the runnable archive Maven Central
 // serves as io.apicurio:apicurio-registry-app (classifier `all`). Clients use its Confluent API.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { APICURIO_VERSION, javaBin, LOCAL, mvn, PORTS, ROOT } from './paths.ts';
 import { type Started, startDetached } from './processes.ts';
 
@@ -11,11 +10,17 @@ const RUNNER = `${HOME}/apicurio-registry-app-${APICURIO_VERSION}-runner.jar`;
 
 export function registryRunner(): string {
   if (existsSync(RUNNER)) return RUNNER;
-  const artifact = `io.apicurio:apicurio-registry-app:${APICURIO_VERSION}:tar.gz:all`;
-  mvn(['dependency:get', '-Dtransitive=false', `-Dartifact=${artifact}`]);
-  const archive = `${homedir()}/.m2/repository/io/apicurio/apicurio-registry-app/${APICURIO_VERSION}/apicurio-registry-app-${APICURIO_VERSION}-all.tar.gz`;
-  mkdirSync(HOME, { recursive: true });
+  const download = `${HOME}/download`;
+  // dependency:copy resolves through the local Maven repository (~/.m2 by default, or whatever
+  // maven.repo.local says) and puts a copy where we can find it without guessing that path.
+  mvn([
+    'dependency:copy',
+    `-Dartifact=io.apicurio:apicurio-registry-app:${APICURIO_VERSION}:tar.gz:all`,
+    `-DoutputDirectory=${download}`,
+  ]);
+  const archive = `${download}/apicurio-registry-app-${APICURIO_VERSION}-all.tar.gz`;
   execFileSync('tar', ['xzf', archive, '-C', HOME]);
+  rmSync(download, { recursive: true, force: true });
   if (!existsSync(RUNNER)) throw new Error(`the Apicurio archive has no ${RUNNER}`);
   return RUNNER;
 }
