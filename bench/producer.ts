@@ -38,6 +38,8 @@ export interface ProducerBenchResult {
   seconds: number;
   cdrPerSecond: number;
   peakRssMiB: number;
+  /** The cdr.raw topic the run filled (the enricher benchmark reads it). */
+  rawTopic: string;
   profile?: Record<string, number>;
 }
 
@@ -171,6 +173,7 @@ export async function benchProducer(
     seconds: result.ms / 1000,
     cdrPerSecond: Math.round(rows / (result.ms / 1000)),
     peakRssMiB: Math.round(peakKb / 1024),
+    rawTopic: `${run}.raw`,
   };
   if (options.profile) {
     const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
@@ -188,12 +191,15 @@ export function summarizeProfile(file: string): Record<string, number> {
   const area = new Map<number, string>();
   for (const node of profile.nodes) {
     const { url, functionName } = node.callFrame;
-    let a = 'other (node internals, pino, undici...)';
+    let a = 'other';
     if (url.includes('/csv-parse/')) a = 'CSV parsing (csv-parse)';
     else if (url.includes('/avsc/')) a = 'Avro encoding (avsc)';
     else if (url.includes('/kafkajs/')) a = 'Kafka client (kafkajs: encoding, CRC, I/O)';
-    else if (url.includes('/src/cdr/')) a = 'row validation and conversion (src/cdr)';
-    else if (url.includes('/src/')) a = 'pipeline code (src/feed, producer, codec)';
+    else if (/\/(src|dist)\/cdr\//.test(url)) a = 'row validation and conversion (src/cdr)';
+    else if (/\/(src|dist)\//.test(url)) a = 'pipeline code (src/feed, producer, codec)';
+    else if (url.includes('/undici/')) a = 'HTTP client (undici)';
+    else if (url.includes('/pino/')) a = 'logging (pino)';
+    else if (url.startsWith('node:')) a = 'Node internals (buffers, streams, timers)';
     else if (functionName === '(garbage collector)') a = 'garbage collection';
     else if (functionName === '(idle)' || functionName === '(program)') a = 'idle / waiting';
     area.set(node.id, a);

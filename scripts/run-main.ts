@@ -42,37 +42,60 @@ async function main(): Promise<void> {
     env,
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  console.log(
-    `producer started (pid ${producer.pid}); metrics http://127.0.0.1:${httpPort}/metrics; Ctrl-C stops it`,
-  );
+  console.log(`producer started (pid ${producer.pid}); metrics http://127.0.0.1:${httpPort}/metrics`);
+  // Two enrichers in one consumer group share the partitions of cdr.raw.
+  const enricherPorts = ['9465', '9466'];
+  const enrichers = enricherPorts.map((port) => {
+    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, `${ROOT}/src/cli.ts`, 'enrich'], {
+      env: { ...env, HTTP_PORT: port },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    console.log(`enricher started (pid ${child.pid}); metrics http://127.0.0.1:${port}/metrics`);
+    return child;
+  });
+  console.log('Ctrl-C stops them');
 
   const timer = setInterval(() => {
-    progress(httpPort).catch(() => undefined);
+    progress(httpPort, enricherPorts).catch(() => undefined);
   }, PROGRESS_MS);
-  const stop = () => producer.kill('SIGTERM');
+  const stop = () => {
+    for (const c of [producer, ...enrichers]) c.kill('SIGTERM');
+  };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  const code = await new Promise<number | null>((resolve) => producer.on('exit', resolve));
+  const codes = await Promise.all(
+    [producer, ...enrichers].map((c) => new Promise<number | null>((resolve) => c.on('exit', resolve))),
+  );
   clearInterval(timer);
-  console.log(`producer exited (${code}); the local stack keeps running: ./dev local:down stops it`);
-  process.exitCode = code ?? 1;
+  console.log(
+    `stopped (exit codes ${codes.join(', ')}); the local stack keeps running: ./dev local:down stops it`,
+  );
+  process.exitCode = codes.every((c) => c === 0) ? 0 : 1;
 }
 
-async function progress(port: string): Promise<void> {
+async function progress(port: string, enricherPorts: string[]): Promise<void> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const sum = (name: string) =>
-    text
-      .split('\n')
-      .filter((l) => l.startsWith(`${name}{`))
-      .reduce((total, l) => total + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  let enriched = 0;
+  for (const p of enricherPorts) {
+    const t = await (await fetch(`http://127.0.0.1:${p}/metrics`)).text().catch(() => '');
+    enriched += sumOf(t, 'cdr_enrich_records_out_total');
+  }
+  const sum = (name: string) => sumOf(text, name);
   const cursors = text
     .split('\n')
     .filter((l) => l.startsWith('cdr_cursor_id{'))
     .map((l) => `${/account="([^"]+)"/.exec(l)?.[1]}@${l.slice(l.lastIndexOf(' ') + 1)}`);
   console.log(
-    `[progress] published ${sum('cdr_rows_published_total')}  dead-lettered ${sum('cdr_rows_dead_lettered_total')}  ` +
+    `[progress] published ${sum('cdr_rows_published_total')}  enriched ${enriched}  dead-lettered ${sum('cdr_rows_dead_lettered_total')}  ` +
       `feed errors ${sum('cdr_feed_errors_total')}  cursors ${cursors.join(' ')}`,
   );
+}
+
+function sumOf(text: string, name: string): number {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`))
+    .reduce((total, l) => total + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
 
 main().catch((err: unknown) => {

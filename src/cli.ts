@@ -3,8 +3,10 @@
 // component, run it until SIGTERM/SIGINT. Exit codes: 0 after a clean stop, 1 on a runtime
 // failure, 2 on bad configuration.
 import { Command } from 'commander';
+import { loadEnricherConfig } from './config/enricher.ts';
 import { loadProducerConfig } from './config/producer.ts';
 import { loadSimulatorConfig } from './config/simulator.ts';
+import { startEnricher } from './enrich/index.ts';
 import { CdrError, ErrorCodes, isCdrError } from './errors.ts';
 import { createLogger } from './ops/logger.ts';
 import { routeProcessWarnings } from './ops/warnings.ts';
@@ -62,6 +64,12 @@ async function produce(): Promise<void> {
   });
 }
 
+async function enrichCommand(): Promise<void> {
+  const config = loadEnricherConfig(env);
+  const enricher = await startEnricher(config, logger);
+  onStop(() => enricher.stop(), config.env.SHUTDOWN_TIMEOUT_MS);
+}
+
 const program = new Command('cdr-pipeline')
   .description('A carrier CDR billing feed as an exactly-once Kafka stream')
   .showHelpAfterError();
@@ -69,6 +77,10 @@ program
   .command('produce')
   .description('Poll the billing feed and publish every CDR to Kafka exactly once')
   .action(produce);
+program
+  .command('enrich')
+  .description('Enrich cdr.raw by call type and fan out to one topic per category, exactly once')
+  .action(enrichCommand);
 program
   .command('simulate')
   .description('Serve a deterministic billing feed (the feed contract)')

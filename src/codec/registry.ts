@@ -18,26 +18,65 @@ export function registryClient(options: RegistryOptions): SchemaRegistry {
   return new SchemaRegistry(auth ? { host: options.url, auth } : { host: options.url });
 }
 
-/** Registers schemas/<name>.avsc under `subject` and returns its id. */
+/**
+ * Registers schemas/<name>.avsc under `subject` and returns its id. Tried a few times: when two
+ * processes register a new subject at once, the second can see it before the first has set its
+ * compatibility level, and the client then reports a level mismatch that a retry does not.
+ */
 export async function registerSchema(
   registry: SchemaRegistry,
   name: SchemaName,
   subject: string,
+  attempts = 5,
 ): Promise<number> {
-  try {
-    const { id } = await registry.register(
-      { type: SchemaType.AVRO, schema: schemaText(name) },
-      { subject, compatibility: COMPATIBILITY.BACKWARD },
-    );
-    return id;
-  } catch (cause) {
-    throw new CdrError(
-      ErrorCodes.REGISTRY,
-      `registering ${name} under ${subject} failed: ${(cause as Error).message}`,
-      {
-        cause,
-        retriable: true,
-      },
-    );
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { id } = await registry.register(
+        { type: SchemaType.AVRO, schema: schemaText(name) },
+        { subject, compatibility: COMPATIBILITY.BACKWARD },
+      );
+      return id;
+    } catch (cause) {
+      if (attempt >= attempts) {
+        throw new CdrError(
+          ErrorCodes.REGISTRY,
+          `registering ${name} under ${subject} failed: ${(cause as Error).message}`,
+          {
+            cause,
+            retriable: true,
+          },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300 * attempt));
+    }
   }
+}
+
+/**
+ * The text of schema `id` (Confluent API `GET /schemas/ids/{id}`). Read with plain HTTP so the
+ * schema is parsed by our own avsc, the one the reader type comes from. Undefined for an unknown id.
+ */
+export async function fetchSchemaText(options: RegistryOptions, id: number): Promise<string | undefined> {
+  const headers: Record<string, string> = {
+    accept: 'application/vnd.schemaregistry.v1+json, application/json',
+  };
+  if (options.username !== undefined) {
+    headers.authorization = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`;
+  }
+  let res: Response;
+  try {
+    res = await fetch(`${options.url.replace(/\/$/, '')}/schemas/ids/${id}`, {
+      headers,
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (cause) {
+    throw new CdrError(ErrorCodes.REGISTRY, `fetching schema id ${id} failed`, { cause, retriable: true });
+  }
+  if (res.status === 404) return undefined;
+  if (!res.ok)
+    throw new CdrError(ErrorCodes.REGISTRY, `registry answered ${res.status} for schema id ${id}`, {
+      retriable: true,
+    });
+  const body = (await res.json()) as { schema?: string };
+  return body.schema;
 }

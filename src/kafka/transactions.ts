@@ -6,11 +6,14 @@
 import {
   type Kafka,
   type Logger as KafkaLogger,
+  type Offsets as KafkaOffsets,
   Partitioners,
   type Producer,
   type TopicMessages,
 } from 'kafkajs';
 import { CdrError, ErrorCodes } from '../errors.ts';
+
+export type Offsets = KafkaOffsets & { consumerGroupId: string };
 
 export interface TransactionalOptions {
   transactionalId: string;
@@ -54,8 +57,11 @@ export class TransactionalSender {
     this.producer = producer;
   }
 
-  /** Sends every message in one transaction and commits it. */
-  async commit(topicMessages: TopicMessages[]): Promise<void> {
+  /**
+   * Sends every message in one transaction and commits it; with `offsets`, the consumer offsets
+   * go into the same transaction (consume-transform-produce).
+   */
+  async commit(topicMessages: TopicMessages[], offsets?: Offsets): Promise<void> {
     await this.connect();
     const producer = this.producer as Producer;
     let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;
@@ -63,6 +69,7 @@ export class TransactionalSender {
       transaction = await producer.transaction();
       for (const chunk of sendChunks(topicMessages, SEND_CHUNK))
         await transaction.sendBatch({ topicMessages: chunk, acks: -1 });
+      if (offsets) await transaction.sendOffsets(offsets);
       await transaction.commit();
     } catch (cause) {
       if (transaction?.isActive()) await transaction.abort().catch(() => undefined);

@@ -1,0 +1,115 @@
+// Configuration of `cdr-pipeline enrich`.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { CATEGORIES } from '../enrich/catalogue.ts';
+import { CdrError, ErrorCodes } from '../errors.ts';
+import { type Env, int, parseEnv } from './env.ts';
+import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
+import { secret } from './producer.ts';
+
+export const enricherEnvSchema = z.object({
+  TOPIC_RAW: z.string().min(1).default('cdr.raw').describe('Topic the enrichers read'),
+  TOPIC_DLQ: z
+    .string()
+    .min(1)
+    .default('cdr.dlq')
+    .describe('Dead-letter topic (records that cannot be decoded)'),
+  ENRICH_TOPIC_PREFIX: z
+    .string()
+    .min(1)
+    .default('cdr.enriched.')
+    .describe('Output topic of a category: this prefix and the category'),
+  ENRICH_ROUTES_FILE: z
+    .string()
+    .optional()
+    .describe('JSON file {"category": "topic"} overriding the output topic of some categories'),
+  ENRICH_GROUP_ID: z
+    .string()
+    .min(1)
+    .default('cdr-enricher')
+    .describe('Consumer group shared by every enricher'),
+  ENRICH_TOPIC_PARTITIONS: int(1, 10_000)
+    .default(6)
+    .describe('Partitions of the output topics the enricher creates'),
+  ENRICH_SESSION_TIMEOUT_MS: int(6000, 300_000)
+    .default(30_000)
+    .describe('Consumer session timeout: how soon the partitions of a dead enricher move to another'),
+  ENRICH_PARTITIONS_CONCURRENTLY: int(1, 64)
+    .default(2)
+    .describe('Input partitions processed at once by one enricher'),
+  ENRICH_TRANSACTIONAL_ID_PREFIX: z
+    .string()
+    .min(1)
+    .default('cdr-enricher')
+    .describe('Prefix of the per-input-partition transactional id'),
+  TOPIC_REPLICATION_FACTOR: int(1, 10)
+    .default(3)
+    .describe('Replication factor of the topics the enricher creates'),
+  TRANSACTION_TIMEOUT_MS: int(1000).default(60_000).describe('Kafka transaction timeout'),
+  SCHEMA_REGISTRY_URL: z.url().describe('Confluent-compatible schema registry (Apicurio: …/apis/ccompat/v7)'),
+  SCHEMA_REGISTRY_USERNAME: z.string().optional().describe('Registry basic-auth user'),
+  SCHEMA_REGISTRY_PASSWORD: z.string().optional().describe('Registry basic-auth password'),
+  SCHEMA_REGISTRY_PASSWORD_FILE: z.string().optional().describe('File holding the registry password'),
+  HTTP_HOST: z.string().default('0.0.0.0').describe('Address of the health and metrics server'),
+  HTTP_PORT: int(0, 65535)
+    .default(9465)
+    .describe('Port of /healthz, /readyz and /metrics (0: any free port)'),
+  SHUTDOWN_TIMEOUT_MS: int(100)
+    .default(20_000)
+    .describe('Longest graceful stop before the process exits anyway'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino level'),
+});
+
+export interface EnricherConfig {
+  env: Readonly<z.infer<typeof enricherEnvSchema>>;
+  kafka: KafkaConfig;
+  registry: { url: string; username?: string; password?: string };
+  /** Output topic per category, `unknown` included. */
+  routes: Readonly<Record<string, string>>;
+}
+
+export function loadEnricherConfig(env: Env): Readonly<EnricherConfig> {
+  const cfg = parseEnv(enricherEnvSchema, env);
+  const kafka = readKafkaConfig(parseEnv(kafkaEnvSchema, env));
+  const password = secret(
+    cfg.SCHEMA_REGISTRY_PASSWORD,
+    cfg.SCHEMA_REGISTRY_PASSWORD_FILE,
+    'SCHEMA_REGISTRY_PASSWORD',
+  );
+  const routes: Record<string, string> = {};
+  for (const c of [...CATEGORIES, 'unknown']) routes[c] = `${cfg.ENRICH_TOPIC_PREFIX}${c}`;
+  if (cfg.ENRICH_ROUTES_FILE) Object.assign(routes, readRoutes(cfg.ENRICH_ROUTES_FILE));
+  return Object.freeze({
+    env: cfg,
+    kafka,
+    registry: Object.freeze({
+      url: cfg.SCHEMA_REGISTRY_URL,
+      ...(cfg.SCHEMA_REGISTRY_USERNAME ? { username: cfg.SCHEMA_REGISTRY_USERNAME } : {}),
+      ...(password !== undefined ? { password } : {}),
+    }),
+    routes: Object.freeze(routes),
+  });
+}
+
+function readRoutes(path: string): Record<string, string> {
+  const fail = (message: string): never => {
+    throw new CdrError(ErrorCodes.CONFIG_INVALID, `invalid configuration: ENRICH_ROUTES_FILE: ${message}`, {
+      details: { keys: ['ENRICH_ROUTES_FILE'] },
+    });
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    fail(`cannot be read as JSON (${(err as NodeJS.ErrnoException).code ?? 'invalid JSON'})`);
+  }
+  const result = z.record(z.string(), z.string().min(1)).safeParse(parsed);
+  if (!result.success) return fail('must be an object of category to topic name');
+  for (const category of Object.keys(result.data)) {
+    if (![...CATEGORIES, 'unknown'].includes(category)) fail(`unknown category "${category}"`);
+  }
+  return result.data;
+}

@@ -1,0 +1,61 @@
+// Decodes cdr.raw records written under any registered version of the raw schema into the
+// current reader schema (Avro schema resolution). The writer schema of each id is fetched from
+// the registry once; records are then decoded without an await.
+import avro from 'avsc';
+import type { RawCdr } from '../cdr/row.ts';
+import { fetchSchemaText, type RegistryOptions } from '../codec/registry.ts';
+import { HEADER_BYTES, MAGIC_BYTE, unframe } from '../codec/wire.ts';
+import { CdrError, ErrorCodes } from '../errors.ts';
+
+export class RawDecoder {
+  private readonly reader: avro.Type;
+  private readonly registry: RegistryOptions;
+  private readonly resolvers = new Map<number, avro.Resolver | Error>();
+
+  constructor(reader: avro.Type, registry: RegistryOptions) {
+    this.reader = reader;
+    this.registry = registry;
+  }
+
+  /** Makes sure the writer schema of each payload is known: one registry call per new id. */
+  async prepare(payloads: Iterable<Buffer | null>): Promise<void> {
+    for (const payload of payloads) {
+      if (!payload || payload.length < HEADER_BYTES || payload[0] !== MAGIC_BYTE) continue;
+      const id = payload.readInt32BE(1);
+      if (this.resolvers.has(id)) continue;
+      // Registry failures are retriable and thrown; an unknown or unreadable schema is remembered
+      // and reported per record (those records go to the DLQ).
+      const text = await fetchSchemaText(this.registry, id);
+      try {
+        if (text === undefined) throw new Error('the registry does not know this id');
+        const writer = avro.Type.forSchema(JSON.parse(text) as avro.Schema);
+        this.resolvers.set(id, this.reader.createResolver(writer));
+      } catch (err) {
+        this.resolvers.set(id, err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+  }
+
+  decode(payload: Buffer | null): RawCdr {
+    if (!payload) throw new CdrError(ErrorCodes.ENCODE_FAILED, 'record has no value');
+    const { schemaId, body } = unframe(payload);
+    const resolver = this.resolvers.get(schemaId);
+    if (resolver === undefined || resolver instanceof Error) {
+      throw new CdrError(
+        ErrorCodes.ENCODE_FAILED,
+        `schema id ${schemaId} cannot be read as cdr-raw: ${resolver?.message ?? 'not prepared'}`,
+      );
+    }
+    try {
+      return this.reader.fromBuffer(body, resolver) as RawCdr;
+    } catch (cause) {
+      throw new CdrError(
+        ErrorCodes.ENCODE_FAILED,
+        `cannot decode with schema id ${schemaId}: ${(cause as Error).message}`,
+        {
+          cause,
+        },
+      );
+    }
+  }
+}

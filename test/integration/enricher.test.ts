@@ -1,0 +1,308 @@
+// Enrichers against the real broker and registry: cdr.raw is filled by the real producer from the
+// simulator, then enriched; faults are a SIGKILL and a second member of the group.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import avro from 'avsc';
+import type { Kafka } from 'kafkajs';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { readHeader } from '../../src/cdr/header.ts';
+import { convertRow } from '../../src/cdr/row.ts';
+import { TimeZone } from '../../src/cdr/time-zone.ts';
+import { avroType, schemaPath } from '../../src/codec/schemas.ts';
+import { frame, unframe } from '../../src/codec/wire.ts';
+import { loadEnricherConfig } from '../../src/config/enricher.ts';
+import { CATALOGUE, CATEGORIES, lookupCallType } from '../../src/enrich/catalogue.ts';
+import { startEnricher } from '../../src/enrich/index.ts';
+import { readAll, testKafka, uniqueName } from '../helpers/kafka.ts';
+import { memoryLogger, metricValue, producerEnv, startTestProducer, waitFor } from '../helpers/producer.ts';
+import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
+
+const A = SIM_ACCOUNTS[0] as (typeof SIM_ACCOUNTS)[0];
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+const enrichedType = avroType('cdr-enriched');
+
+/** Fills a fresh cdr.raw with `rows` CDRs through the real producer; returns its env. */
+async function fillRaw(rows: number, unknownShare = 0.05) {
+  const s = await startTestSimulator({ historyRows: rows, unknownShare });
+  cleanups.push(() => s.close());
+  const env = producerEnv(s.url, A, { BATCH_MAX_ROWS: '5000', LOG_LEVEL: 'info', LOG_PROGRESS: 'false' });
+  const { producer } = await startTestProducer(env);
+  await waitFor(
+    'raw filled',
+    async () =>
+      (await metricValue(producer.ops.port, 'cdr_cursor_id', { account: A.login })) === A.firstId + rows - 1
+        ? true
+        : undefined,
+    120_000,
+  );
+  await producer.stop();
+  return env;
+}
+
+function enricherEnv(raw: { TOPIC_RAW: string }) {
+  const run = uniqueName('e');
+  return {
+    KAFKA_BROKERS: inject('brokers'),
+    SCHEMA_REGISTRY_URL: inject('registryUrl'),
+    TOPIC_RAW: raw.TOPIC_RAW,
+    TOPIC_DLQ: `${run}.dlq`,
+    ENRICH_TOPIC_PREFIX: `${run}.enriched.`,
+    ENRICH_GROUP_ID: `${run}-group`,
+    ENRICH_TRANSACTIONAL_ID_PREFIX: run,
+    ENRICH_TOPIC_PARTITIONS: '3',
+    TOPIC_REPLICATION_FACTOR: '1',
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: '0',
+    LOG_LEVEL: 'info',
+    ENRICH_SESSION_TIMEOUT_MS: '8000',
+  };
+}
+
+function outputTopics(env: { ENRICH_TOPIC_PREFIX: string }): string[] {
+  return [...CATEGORIES, 'unknown'].map((c) => `${env.ENRICH_TOPIC_PREFIX}${c}`);
+}
+
+async function readOutputs(kafka: Kafka, env: { ENRICH_TOPIC_PREFIX: string }, count: number) {
+  const received = await readAll(kafka, outputTopics(env), (r) => r.length >= count, {
+    settleMs: 2000,
+    timeoutMs: 120_000,
+  });
+  return received.map((r) => ({
+    topic: r.topic,
+    key: r.message.key?.toString(),
+    value: enrichedType.fromBuffer(unframe(r.message.value as Buffer).body) as Record<string, unknown> & {
+      id: number;
+      category: string;
+      type: string;
+      sub_type: string;
+      source: { offset: number; partition: number };
+    },
+  }));
+}
+
+function expectOncePerRawRecord(
+  values: Array<{ source: { partition: number; offset: number } }>,
+  total: number,
+) {
+  const positions = values.map((v) => `${v.source.partition}/${v.source.offset}`);
+  expect(new Set(positions).size).toBe(positions.length);
+  expect(positions).toHaveLength(total);
+}
+
+interface Child {
+  child: ChildProcess;
+  lines: string[];
+  port: Promise<number>;
+  exit: Promise<number | null>;
+}
+
+function spawnEnricher(env: Record<string, string>): Child {
+  const child = spawn(process.execPath, ['src/cli.ts', 'enrich'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const port = new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      lines.push(line);
+      const e = JSON.parse(line) as { msg?: string; port?: number };
+      if (e.msg === 'enricher started' && e.port) resolve(e.port);
+    });
+    child.on('exit', (code) => reject(new Error(`enricher exited with ${code}`)));
+  });
+  port.catch(() => undefined);
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => lines.push(line));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  cleanups.push(async () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  return { child, lines, port, exit };
+}
+
+describe('enricher', () => {
+  it('enriches every record exactly once into the topic of its category, for all 21 pairs and unknown ones', async () => {
+    const rows = 4000;
+    const raw = await fillRaw(rows, 0.05);
+    const kafka = testKafka();
+    // One record no reader can decode: it must reach the DLQ with its partition and offset.
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: raw.TOPIC_RAW,
+      messages: [{ key: 'bad', value: Buffer.from('not avro at all') }],
+    });
+    await producer.disconnect();
+
+    const env = enricherEnv(raw);
+    const { logger, log } = memoryLogger();
+    const enricher = await startEnricher(loadEnricherConfig(env), logger);
+    cleanups.push(() => enricher.stop());
+    await waitFor(
+      'all in',
+      async () =>
+        (await metricValue(enricher.ops.port, 'cdr_enrich_records_in_total')) === rows + 1 ? true : undefined,
+      120_000,
+    );
+    expect((await fetch(`http://127.0.0.1:${enricher.ops.port}/readyz`)).status).toBe(200);
+
+    const out = await readOutputs(kafka, env, rows);
+    expectOncePerRawRecord(
+      out.map((o) => o.value),
+      rows,
+    );
+    const seen = new Set<string>();
+    for (const { topic, key, value } of out) {
+      const info = lookupCallType(value.type, value.sub_type);
+      seen.add(info ? `${value.type}/${value.sub_type}` : 'unknown');
+      expect(topic).toBe(`${env.ENRICH_TOPIC_PREFIX}${info?.category ?? 'unknown'}`);
+      expect(value).toMatchObject({
+        call_type_known: info !== undefined,
+        category: info?.category ?? 'unknown',
+        call_description: info?.description ?? null,
+        direction: info?.direction ?? null,
+        network: info?.network ?? null,
+        network_detail: info?.networkDetail ?? null,
+        country: info?.country ?? null,
+      });
+      expect(key).toBe(value.billing_group === '' ? `account:${value.account}` : value.billing_group);
+    }
+    for (const c of CATALOGUE) expect(seen).toContain(`${c.type}/${c.subType}`);
+    expect(seen).toContain('unknown');
+
+    const dlq = await readAll(kafka, [env.TOPIC_DLQ], (r) => r.length >= 1, { settleMs: 500 });
+    expect(dlq).toHaveLength(1);
+    const entry = JSON.parse(dlq[0]?.message.value?.toString() ?? '{}') as Record<string, unknown>;
+    expect(entry).toMatchObject({ errorCode: 'CDR_ENCODE_FAILED', source: { topic: raw.TOPIC_RAW } });
+    expect(typeof (entry.source as { offset: string }).offset).toBe('string');
+    expect(log.lines.some((l) => l.includes('"msg":"enricher started"'))).toBe(true);
+  });
+
+  it('reads records written under an earlier cdr-raw schema version', async () => {
+    const raw = await fillRaw(10);
+    // An "earlier version": today's schema without `extra` (which today's has with a default).
+    const current = JSON.parse(readFileSync(schemaPath('cdr-raw'), 'utf8')) as {
+      fields: Array<{ name: string }>;
+    };
+    const older = { ...current, fields: current.fields.filter((f) => f.name !== 'extra') };
+    const registry = new SchemaRegistry({ host: inject('registryUrl') });
+    const subject = uniqueName('older-raw-value');
+    const { id } = await registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(older) },
+      { subject },
+    );
+    const olderType = avro.Type.forSchema(older as avro.Schema);
+    const header = readHeader(
+      'id,account,billing_group,billing_period,start_time,from,to,seconds,type,sub_type,cost,description'.split(
+        ',',
+      ),
+    );
+    const row = [
+      '77',
+      '40021',
+      'Old',
+      '2026-11',
+      '2026-11-03T09:15:02+11:00',
+      '6129',
+      '0412',
+      '60',
+      'M',
+      'MG',
+      '0.5',
+      'old',
+    ];
+    const converted = convertRow(row, header, new TimeZone('UTC'), {
+      ingested_at: 1,
+      feed_host: 'h:1',
+      line: 2,
+    });
+    if (!converted.ok) throw new Error('fixture row is invalid');
+    const { extra: _extra, ...value } = converted.cdr;
+    const kafka = testKafka();
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic: raw.TOPIC_RAW,
+      messages: [{ key: 'Old', value: frame(id, olderType.toBuffer(value)) }],
+    });
+    await producer.disconnect();
+
+    const env = enricherEnv(raw);
+    const { logger } = memoryLogger();
+    const enricher = await startEnricher(loadEnricherConfig(env), logger);
+    cleanups.push(() => enricher.stop());
+    const out = await readOutputs(kafka, env, 11);
+    const old = out.find((o) => o.value.id === 77);
+    expect(old?.topic).toBe(`${env.ENRICH_TOPIC_PREFIX}mobile`);
+    expect(old?.value).toMatchObject({ extra: {}, network_detail: 'GSM', billing_group: 'Old' });
+  });
+
+  it('survives an enricher killed with SIGKILL mid-run: every record once downstream', async () => {
+    const rows = 60_000;
+    const raw = await fillRaw(rows);
+    const env = enricherEnv(raw);
+    const first = spawnEnricher(env);
+    const port = await first.port;
+    await waitFor('first batches', async () => {
+      const v = (await metricValue(port, 'cdr_enrich_records_in_total').catch(() => undefined)) ?? 0;
+      return v >= 10_000 ? v : undefined;
+    });
+    first.child.kill('SIGKILL');
+    await first.exit;
+    const second = spawnEnricher(env);
+    await second.port;
+    const out = await readOutputs(testKafka(), env, rows);
+    expectOncePerRawRecord(
+      out.map((o) => o.value),
+      rows,
+    );
+    second.child.kill('SIGTERM');
+    expect(await second.exit).toBe(0);
+  });
+
+  it('shares partitions between two enrichers; when one dies the other takes over, nothing lost or twice', async () => {
+    const rows = 150_000;
+    const raw = await fillRaw(rows);
+    const env = enricherEnv(raw);
+    const one = spawnEnricher(env);
+    const two = spawnEnricher(env);
+    const [p1, p2] = await Promise.all([one.port, two.port]);
+    // Both members got partitions of the 3-partition input.
+    const assigned = (c: Child) =>
+      c.lines.some((l) => {
+        const e = JSON.parse(l) as { msg?: string; assigned?: Record<string, number[]> };
+        return e.msg === 'partitions assigned' && Object.values(e.assigned ?? {}).some((p) => p.length > 0);
+      });
+    await waitFor('both assigned', () => (assigned(one) && assigned(two) ? true : undefined), 60_000);
+    await waitFor('some work done', async () => {
+      const a = (await metricValue(p1, 'cdr_enrich_records_in_total').catch(() => 0)) ?? 0;
+      const b = (await metricValue(p2, 'cdr_enrich_records_in_total').catch(() => 0)) ?? 0;
+      return a + b >= 10_000 ? true : undefined;
+    });
+    const oneDid = (await metricValue(p1, 'cdr_enrich_records_in_total')) ?? 0;
+    one.child.kill('SIGKILL');
+    await one.exit;
+    // The survivor is given every partition after the dead member's session expires.
+    const assignments = () =>
+      two.lines
+        .map((l) => JSON.parse(l) as { msg?: string; assigned?: Record<string, number[]> })
+        .filter((e) => e.msg === 'partitions assigned')
+        .map((e) => Object.values(e.assigned ?? {}).flat().length);
+    await waitFor('takeover', () => (assignments().at(-1) === 3 ? true : undefined), 60_000);
+    const out = await readOutputs(testKafka(), env, rows);
+    expectOncePerRawRecord(
+      out.map((o) => o.value),
+      rows,
+    );
+    // The killed member had not finished its share: the survivor did part of it.
+    const twoDid = (await metricValue(p2, 'cdr_enrich_records_in_total')) ?? 0;
+    expect(oneDid).toBeLessThan(rows / 2);
+    expect(twoDid).toBeGreaterThan(rows - oneDid - 1);
+    two.child.kill('SIGTERM');
+    expect(await two.exit).toBe(0);
+  });
+});
