@@ -1,5 +1,6 @@
 // Prints the configuration tables of the README from the config schemas (the single source of
 // every key, its description and its default). test/unit/config.test.ts checks the README has them.
+import { enricherEnvSchema } from '../src/config/enricher.ts';
 import { describeSchema } from '../src/config/env.ts';
 import { kafkaEnvSchema } from '../src/config/kafka.ts';
 import { producerEnvSchema } from '../src/config/producer.ts';
@@ -7,6 +8,7 @@ import { simulatorEnvSchema } from '../src/config/simulator.ts';
 
 const sections = [
   ['Producer (`cdr-pipeline produce`)', producerEnvSchema],
+  ['Enricher (`cdr-pipeline enrich`)', enricherEnvSchema],
   ['Kafka connection (every command that talks to Kafka)', kafkaEnvSchema],
   ['Feed simulator (`cdr-pipeline simulate`)', simulatorEnvSchema],
 ] as const;

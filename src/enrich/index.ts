@@ -162,7 +162,10 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
             );
             const topic = routes[enriched.category] ?? (routes.unknown as string);
             let list = out.get(topic);
-            if (!list) out.set(topic, (list = []));
+            if (!list) {
+              list = [];
+              out.set(topic, list);
+            }
             list.push({ key: m.key, value: encodeValue(enrichedType, schemaId, enriched) });
             counts.set(enriched.category, (counts.get(enriched.category) ?? 0) + 1);
           } catch (err) {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { enricherEnvSchema, loadEnricherConfig } from '../../src/config/enricher.ts';
 import { describeSchema } from '../../src/config/env.ts';
 import { kafkaEnvSchema } from '../../src/config/kafka.ts';
 import { loadProducerConfig, producerEnvSchema } from '../../src/config/producer.ts';
@@ -98,12 +99,34 @@ describe('producer config', () => {
 
   it('is documented: the README lists every variable of every schema', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    for (const schema of [producerEnvSchema, kafkaEnvSchema, simulatorEnvSchema]) {
+    for (const schema of [producerEnvSchema, enricherEnvSchema, kafkaEnvSchema, simulatorEnvSchema]) {
       for (const [key, description] of describeSchema(schema)) {
         expect(description, key).not.toBe('');
         expect(readme, key).toContain(`\`${key}\``);
       }
     }
+  });
+});
+
+describe('enricher config', () => {
+  it('routes every category and unknown to <prefix><category>, overridable by a file', () => {
+    const base = { KAFKA_BROKERS: 'k:9092', SCHEMA_REGISTRY_URL: 'http://r:8080/apis/ccompat/v7' };
+    const cfg = loadEnricherConfig(base);
+    expect(cfg.routes.mobile).toBe('cdr.enriched.mobile');
+    expect(cfg.routes.unknown).toBe('cdr.enriched.unknown');
+    expect(Object.keys(cfg.routes)).toHaveLength(13);
+    const dir = mkdtempSync(join(tmpdir(), 'cdr-routes-'));
+    writeFileSync(
+      join(dir, 'routes.json'),
+      JSON.stringify({ mobile: 'billing.mobile', premium: 'billing.premium' }),
+    );
+    const custom = loadEnricherConfig({ ...base, ENRICH_ROUTES_FILE: join(dir, 'routes.json') });
+    expect(custom.routes.mobile).toBe('billing.mobile');
+    expect(custom.routes.local).toBe('cdr.enriched.local');
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ satellite: 'x' }));
+    expect(() => loadEnricherConfig({ ...base, ENRICH_ROUTES_FILE: join(dir, 'bad.json') })).toThrow(
+      /ENRICH_ROUTES_FILE.*satellite/,
+    );
   });
 });
 
