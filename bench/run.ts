@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { SERVICE_NODE_FLAGS } from '../scripts/node-flags.ts';
 import { LOCAL } from '../scripts/stack/paths.ts';
+import { benchEnricher, consumerCeiling, endToEndLatency } from './enricher.ts';
 import { benchProducer, feedFile, kafkaCeiling } from './producer.ts';
 
 const rows = Number(process.argv[2] ?? 1_000_000);
@@ -35,6 +36,13 @@ async function main(): Promise<void> {
   console.log(`producer, default Node flags: one ${fmt(rssRows)}-row response`);
   const largePlain = await benchProducer(rssRows, { profile: false });
 
+  console.log(`enricher, default Node flags: the ${fmt(rows)} records of ${plain.rawTopic}, exactly once`);
+  const enricher = await benchEnricher(plain.rawTopic, rows, []);
+  console.log(`Kafka ConsumerPerformance: the same ${fmt(rows)} records`);
+  const consumeCeiling = await consumerCeiling(plain.rawTopic, rows);
+  console.log('end-to-end latency: feed growing at 2,000 rows/s, polled every second, for 20 s');
+  const latency = await endToEndLatency(2000, 20, 1000, TUNED);
+
   const results = {
     date: new Date().toISOString(),
     rows,
@@ -45,6 +53,9 @@ async function main(): Promise<void> {
     ceiling,
     large,
     largePlain,
+    enricher,
+    consumeCeiling,
+    latency,
   };
   const line = (label: string, r: typeof plain) =>
     console.log(
@@ -61,6 +72,21 @@ async function main(): Promise<void> {
   console.log(`    ${ceiling.line}`);
   console.log(
     `  ratio (default flags / ceiling)              ${((100 * plain.cdrPerSecond) / ceiling.recordsPerSecond).toFixed(0)}%`,
+  );
+  console.log(
+    `  enricher, ${fmt(rows)} records, exactly once  ${fmt(enricher.recordsPerSecond).padStart(7)} rec/s  ${enricher.seconds.toFixed(1).padStart(6)} s  peak RSS ${enricher.peakRssMiB} MiB`,
+  );
+  console.log(
+    `  Kafka ConsumerPerformance (consume ceiling) ${fmt(consumeCeiling.recordsPerSecond).padStart(7)} rec/s`,
+  );
+  console.log(`    ${consumeCeiling.line}`);
+  const ceilingBoth = Math.min(consumeCeiling.recordsPerSecond, ceiling.recordsPerSecond);
+  console.log(
+    `  ratio (enricher / min(consume, produce))    ${((100 * enricher.recordsPerSecond) / ceilingBoth).toFixed(0)}%`,
+  );
+  console.log(
+    `  end-to-end latency feed row -> enriched topic at ${fmt(latency.rate)} rows/s, poll ${latency.pollMs} ms: ` +
+      `p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${fmt(latency.samples)} records)`,
   );
   console.log('where the producer CPU time went (self time, % of samples of the profiled run):');
   for (const [area, pct] of Object.entries(profiled.profile ?? {}))
