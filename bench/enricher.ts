@@ -138,18 +138,19 @@ function java(args: string[]): Promise<string> {
 /**
  * End-to-end latency under steady load: the simulator grows at `rate` rows/s, a producer polls it
  * every `pollMs`, an enricher forwards; latency = enriched record's timestamp minus the moment the
- * row appeared in the feed (for growth rows, the simulator's start_time is that moment, to the second).
+ * row appeared in the feed (the simulator's growth schedule gives that moment for each id).
  */
 export async function endToEndLatency(rate: number, seconds: number, pollMs: number, nodeFlags: string[]) {
   await up(['kafka', 'registry']);
   const run = `bench-e2e-${Date.now()}`;
+  const epochMs = Math.floor(Date.now() / 1000) * 1000;
   const sim = await startSimulator(
     {
       host: '127.0.0.1',
       port: 0,
       seed: 3,
       timeZone: 'UTC',
-      epochMs: Math.floor(Date.now() / 1000) * 1000,
+      epochMs,
       historyRows: 0,
       historySpacingMs: 1000,
       growthPerSecond: rate,
@@ -183,11 +184,11 @@ export async function endToEndLatency(rate: number, seconds: number, pollMs: num
       HTTP_PORT: '0',
       LOG_LEVEL: 'warn',
     },
-    stdio: 'ignore',
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
   const enricher = spawn(process.execPath, [...nodeFlags, `${ROOT}/dist/cli.js`, 'enrich'], {
     env: enricherEnv(`${run}.raw`, run),
-    stdio: 'ignore',
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
   // Warm-up, then measure the records whose row appeared during the measured window.
   await new Promise((resolve) => setTimeout(resolve, 5000));
@@ -195,6 +196,12 @@ export async function endToEndLatency(rate: number, seconds: number, pollMs: num
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   const to = Date.now();
   await new Promise((resolve) => setTimeout(resolve, pollMs + 5000));
+  // Stop the load, let the enricher drain, then stop it: the reader below then sees an end.
+  producer.kill('SIGTERM');
+  await once(producer, 'exit');
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  enricher.kill('SIGTERM');
+  await once(enricher, 'exit');
   const kafka = new Kafka({ brokers: [ADDRESSES.brokers], logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: `${run}-reader` });
   const latencies: number[] = [];
@@ -211,15 +218,15 @@ export async function endToEndLatency(rate: number, seconds: number, pollMs: num
   await consumer.run({
     eachMessage: async ({ message }) => {
       idleSince = Date.now();
-      const v = type.fromBuffer(unframe(message.value as Buffer).body) as { start_time: number };
-      if (v.start_time >= from && v.start_time < to) latencies.push(Number(message.timestamp) - v.start_time);
+      const v = type.fromBuffer(unframe(message.value as Buffer).body) as { id: number };
+      // Row n of a growing feed with no history appears at epoch + n / rate (the simulator's
+      // schedule), to the millisecond; its start_time text only keeps whole seconds.
+      const appearedAt = epochMs + ((v.id - 1) * 1000) / rate;
+      if (appearedAt >= from && appearedAt < to) latencies.push(Number(message.timestamp) - appearedAt);
     },
   });
   while (Date.now() - idleSince < 3000) await new Promise((resolve) => setTimeout(resolve, 200));
   await consumer.disconnect();
-  producer.kill('SIGTERM');
-  enricher.kill('SIGTERM');
-  await Promise.all([once(producer, 'exit'), once(enricher, 'exit')]);
   await sim.close();
   latencies.sort((a, b) => a - b);
   const pct = (p: number) =>
