@@ -9,9 +9,9 @@ import { createInterface } from 'node:readline';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { ADDRESSES, up } from '../scripts/stack/index.ts';
-import { kafkaClasspath } from '../scripts/stack/kafka.ts';
-import { javaBin, ROOT } from '../scripts/stack/paths.ts';
+import { ROOT } from '../scripts/stack/paths.ts';
 import { startSimulator } from '../src/simulator/index.ts';
+import { runKafkaTool } from './producer.ts';
 
 export interface EnricherBenchResult {
   records: number;
@@ -93,7 +93,7 @@ export async function consumerCeiling(
   topic: string,
   records: number,
 ): Promise<{ recordsPerSecond: number; line: string }> {
-  const out = await java([
+  const out = await runKafkaTool([
     'org.apache.kafka.tools.ConsumerPerformance',
     '--bootstrap-server',
     ADDRESSES.brokers,
@@ -117,22 +117,6 @@ export async function consumerCeiling(
   const rate = Number(cols[5]);
   if (!Number.isFinite(rate)) throw new Error(`no summary from ConsumerPerformance:\n${out}`);
   return { recordsPerSecond: Math.round(rate), line };
-}
-
-function java(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(javaBin(), ['-Xmx512m', '-cp', kafkaClasspath(), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    p.stdout.on('data', (d) => {
-      out += d;
-    });
-    p.stderr.on('data', (d) => {
-      out += d;
-    });
-    p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(out))));
-  });
 }
 
 /**

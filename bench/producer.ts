@@ -219,22 +219,7 @@ export async function kafkaCeiling(
   recordBytes: number,
 ): Promise<{ recordsPerSecond: number; line: string }> {
   const topic = `bench-ceiling-${Date.now()}`;
-  const classpath = kafkaClasspath();
-  const run = (args: string[]) =>
-    new Promise<string>((resolve, reject) => {
-      const p = spawn(javaBin(), ['-Xmx512m', '-cp', classpath, ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      p.stdout.on('data', (d) => {
-        out += d;
-      });
-      p.stderr.on('data', (d) => {
-        out += d;
-      });
-      p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(out))));
-    });
-  await run([
+  await runKafkaTool([
     'org.apache.kafka.tools.TopicCommand',
     '--bootstrap-server',
     ADDRESSES.brokers,
@@ -246,7 +231,7 @@ export async function kafkaCeiling(
     '--replication-factor',
     '1',
   ]);
-  const out = await run([
+  const out = await runKafkaTool([
     'org.apache.kafka.tools.ProducerPerformance',
     '--topic',
     topic,
@@ -277,3 +262,20 @@ export async function kafkaCeiling(
 }
 
 export const benchLogger = pino({ level: 'silent' });
+
+/** Runs one of Kafka's own command-line tools (a main class in the Kafka jars) to completion. */
+export function runKafkaTool(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(javaBin(), ['-Xmx512m', '-cp', kafkaClasspath(), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    p.stdout.on('data', (d) => {
+      out += d;
+    });
+    p.stderr.on('data', (d) => {
+      out += d;
+    });
+    p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(out))));
+  });
+}

@@ -1,7 +1,7 @@
 // One CSV row of the feed to one CDR value for `schemas/cdr-raw.avsc`, or the reason it is invalid.
 // Pure: no I/O, no clock (the caller passes the ingest metadata).
 import { costToBytes, isCostText } from './decimal.ts';
-import { type ContractColumn, type HeaderMap, OPTIONAL_VALUE_COLUMNS } from './header.ts';
+import { CONTRACT_COLUMNS, type ContractColumn, type HeaderMap, OPTIONAL_VALUE_COLUMNS } from './header.ts';
 import { parseStartTime } from './start-time.ts';
 import type { TimeZone } from './time-zone.ts';
 
@@ -41,6 +41,8 @@ export type RowResult =
   | { ok: false; id: number | undefined; problem: RowProblem };
 
 const DIGITS = /^\d{1,16}$/;
+/** Columns whose value may not be empty (the id is checked on its own, first). */
+const REQUIRED_VALUES = CONTRACT_COLUMNS.filter((c) => c !== 'id' && !OPTIONAL_VALUE_COLUMNS.has(c));
 const PERIOD = /^\d{4}-(0[1-9]|1[0-2])$/;
 
 /** The row's id when it is a valid contract id (1 to 2^53-1), else undefined. */
@@ -67,18 +69,8 @@ export function convertRow(
 
   const { index } = header;
   const get = (c: ContractColumn): string => (index[c] === -1 ? '' : (fields[index[c]] as string));
-  for (const c of [
-    'account',
-    'billing_period',
-    'start_time',
-    'from',
-    'to',
-    'seconds',
-    'type',
-    'sub_type',
-    'cost',
-  ] as const) {
-    if (!OPTIONAL_VALUE_COLUMNS.has(c) && get(c) === '') return bad(c, 'is required and empty');
+  for (const c of REQUIRED_VALUES) {
+    if (get(c) === '') return bad(c, 'is required and empty');
   }
   const period = get('billing_period');
   if (!PERIOD.test(period))

@@ -2,10 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CATEGORIES } from '../enrich/catalogue.ts';
-import { CdrError, ErrorCodes } from '../errors.ts';
-import { type Env, int, parseEnv } from './env.ts';
+import { configError, type Env, int, parseEnv } from './env.ts';
 import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
-import { secret } from './producer.ts';
+import { registryConfig } from './producer.ts';
+import { serviceEnvShape } from './service.ts';
 
 export const enricherEnvSchema = z.object({
   TOPIC_RAW: z.string().min(1).default('cdr.raw').describe('Topic the enrichers read'),
@@ -46,21 +46,7 @@ export const enricherEnvSchema = z.object({
     .default(3)
     .describe('Replication factor of the topics the enricher creates'),
   TRANSACTION_TIMEOUT_MS: int(1000).default(60_000).describe('Kafka transaction timeout'),
-  SCHEMA_REGISTRY_URL: z.url().describe('Confluent-compatible schema registry (Apicurio: …/apis/ccompat/v7)'),
-  SCHEMA_REGISTRY_USERNAME: z.string().optional().describe('Registry basic-auth user'),
-  SCHEMA_REGISTRY_PASSWORD: z.string().optional().describe('Registry basic-auth password'),
-  SCHEMA_REGISTRY_PASSWORD_FILE: z.string().optional().describe('File holding the registry password'),
-  HTTP_HOST: z.string().default('0.0.0.0').describe('Address of the health and metrics server'),
-  HTTP_PORT: int(0, 65535)
-    .default(9465)
-    .describe('Port of /healthz, /readyz and /metrics (0: any free port)'),
-  SHUTDOWN_TIMEOUT_MS: int(100)
-    .default(20_000)
-    .describe('Longest graceful stop before the process exits anyway'),
-  LOG_LEVEL: z
-    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-    .default('info')
-    .describe('pino level'),
+  ...serviceEnvShape(9465),
 });
 
 export interface EnricherConfig {
@@ -74,32 +60,19 @@ export interface EnricherConfig {
 export function loadEnricherConfig(env: Env): Readonly<EnricherConfig> {
   const cfg = parseEnv(enricherEnvSchema, env);
   const kafka = readKafkaConfig(parseEnv(kafkaEnvSchema, env));
-  const password = secret(
-    cfg.SCHEMA_REGISTRY_PASSWORD,
-    cfg.SCHEMA_REGISTRY_PASSWORD_FILE,
-    'SCHEMA_REGISTRY_PASSWORD',
-  );
   const routes: Record<string, string> = {};
   for (const c of [...CATEGORIES, 'unknown']) routes[c] = `${cfg.ENRICH_TOPIC_PREFIX}${c}`;
   if (cfg.ENRICH_ROUTES_FILE) Object.assign(routes, readRoutes(cfg.ENRICH_ROUTES_FILE));
   return Object.freeze({
     env: cfg,
     kafka,
-    registry: Object.freeze({
-      url: cfg.SCHEMA_REGISTRY_URL,
-      ...(cfg.SCHEMA_REGISTRY_USERNAME ? { username: cfg.SCHEMA_REGISTRY_USERNAME } : {}),
-      ...(password !== undefined ? { password } : {}),
-    }),
+    registry: registryConfig(cfg),
     routes: Object.freeze(routes),
   });
 }
 
 function readRoutes(path: string): Record<string, string> {
-  const fail = (message: string): never => {
-    throw new CdrError(ErrorCodes.CONFIG_INVALID, `invalid configuration: ENRICH_ROUTES_FILE: ${message}`, {
-      details: { keys: ['ENRICH_ROUTES_FILE'] },
-    });
-  };
+  const fail = (message: string): never => configError('ENRICH_ROUTES_FILE', message);
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));

@@ -26,6 +26,13 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): Readonly<z
   return Object.freeze(result.data);
 }
 
+/** A configuration error naming the key to fix. */
+export function configError(key: string, message: string): never {
+  throw new CdrError(ErrorCodes.CONFIG_INVALID, `invalid configuration: ${key}: ${message}`, {
+    details: { keys: [key] },
+  });
+}
+
 /** The documented keys of a schema: [variable, description, default]. */
 export function describeSchema(schema: z.ZodObject): Array<[string, string, string]> {
   return Object.entries(schema.shape).map(([key, field]) => {

@@ -2,8 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { KafkaConfig as KafkaJsConfig, SASLOptions } from 'kafkajs';
 import { z } from 'zod';
-import { CdrError, ErrorCodes } from '../errors.ts';
-import { bool } from './env.ts';
+import { bool, configError } from './env.ts';
 
 export const kafkaEnvSchema = z.object({
   KAFKA_BROKERS: z
@@ -35,15 +34,18 @@ export function readKafkaConfig(env: z.infer<typeof kafkaEnvSchema>): KafkaConfi
   let sasl: SASLOptions | undefined;
   if (env.KAFKA_SASL_MECHANISM) {
     if (env.KAFKA_SASL_PASSWORD !== undefined && env.KAFKA_SASL_PASSWORD_FILE !== undefined) {
-      fail('KAFKA_SASL_PASSWORD', 'set either KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE, not both');
+      configError(
+        'KAFKA_SASL_PASSWORD',
+        'set either KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE, not both',
+      );
     }
     const password =
       env.KAFKA_SASL_PASSWORD ??
       (env.KAFKA_SASL_PASSWORD_FILE
         ? readFile('KAFKA_SASL_PASSWORD_FILE', env.KAFKA_SASL_PASSWORD_FILE).trimEnd()
         : undefined);
-    if (!env.KAFKA_SASL_USERNAME) fail('KAFKA_SASL_USERNAME', 'is required with KAFKA_SASL_MECHANISM');
-    if (password === undefined) fail('KAFKA_SASL_PASSWORD', 'is required with KAFKA_SASL_MECHANISM');
+    if (!env.KAFKA_SASL_USERNAME) configError('KAFKA_SASL_USERNAME', 'is required with KAFKA_SASL_MECHANISM');
+    if (password === undefined) configError('KAFKA_SASL_PASSWORD', 'is required with KAFKA_SASL_MECHANISM');
     sasl = {
       mechanism: env.KAFKA_SASL_MECHANISM,
       username: env.KAFKA_SASL_USERNAME,
@@ -62,12 +64,6 @@ function readFile(key: string, path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    fail(key, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    configError(key, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-}
-
-function fail(key: string, message: string): never {
-  throw new CdrError(ErrorCodes.CONFIG_INVALID, `invalid configuration: ${key}: ${message}`, {
-    details: { keys: [key] },
-  });
 }

@@ -4,9 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { isValidTimeZone } from '../cdr/time-zone.ts';
-import { CdrError, ErrorCodes } from '../errors.ts';
-import { bool, type Env, int, parseEnv } from './env.ts';
+import { bool, configError, type Env, int, parseEnv } from './env.ts';
 import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
+import { serviceEnvShape } from './service.ts';
 
 export const producerEnvSchema = z.object({
   FEED_URL: z
@@ -74,24 +74,10 @@ export const producerEnvSchema = z.object({
     .min(-1)
     .default(90 * 24 * 3600 * 1000)
     .describe('retention.ms of cdr.dlq when created (default 90 days)'),
-  SCHEMA_REGISTRY_URL: z.url().describe('Confluent-compatible schema registry (Apicurio: …/apis/ccompat/v7)'),
-  SCHEMA_REGISTRY_USERNAME: z.string().optional().describe('Registry basic-auth user'),
-  SCHEMA_REGISTRY_PASSWORD: z.string().optional().describe('Registry basic-auth password'),
-  SCHEMA_REGISTRY_PASSWORD_FILE: z.string().optional().describe('File holding the registry password'),
-  HTTP_HOST: z.string().default('0.0.0.0').describe('Address of the health and metrics server'),
-  HTTP_PORT: int(0, 65535)
-    .default(9464)
-    .describe('Port of /healthz, /readyz and /metrics (0: any free port)'),
   READY_POLL_STALE_MS: int(1000)
     .default(120_000)
     .describe('/readyz fails when an account has not polled for this long'),
-  SHUTDOWN_TIMEOUT_MS: int(100)
-    .default(20_000)
-    .describe('Longest graceful stop before the process exits anyway'),
-  LOG_LEVEL: z
-    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-    .default('info')
-    .describe('pino level'),
+  ...serviceEnvShape(9464),
   LOG_PROGRESS: bool().default(true).describe('Log a progress line per committed batch (info level)'),
 });
 
@@ -126,21 +112,12 @@ export function loadProducerConfig(env: Env): Readonly<ProducerConfig> {
   const cfg = parseEnv(producerEnvSchema, env);
   const kafka = readKafkaConfig(parseEnv(kafkaEnvSchema, env));
   if (cfg.FEED_BACKOFF_MAX_MS < cfg.FEED_BACKOFF_MIN_MS)
-    fail('FEED_BACKOFF_MAX_MS', 'must be >= FEED_BACKOFF_MIN_MS');
-  const registryPassword = secret(
-    cfg.SCHEMA_REGISTRY_PASSWORD,
-    cfg.SCHEMA_REGISTRY_PASSWORD_FILE,
-    'SCHEMA_REGISTRY_PASSWORD',
-  );
+    configError('FEED_BACKOFF_MAX_MS', 'must be >= FEED_BACKOFF_MIN_MS');
   return Object.freeze({
     env: cfg,
     accounts: Object.freeze(readAccounts(cfg)),
     kafka,
-    registry: Object.freeze({
-      url: cfg.SCHEMA_REGISTRY_URL,
-      ...(cfg.SCHEMA_REGISTRY_USERNAME ? { username: cfg.SCHEMA_REGISTRY_USERNAME } : {}),
-      ...(registryPassword !== undefined ? { password: registryPassword } : {}),
-    }),
+    registry: registryConfig(cfg),
   });
 }
 
@@ -151,7 +128,7 @@ function readAccounts(cfg: z.infer<typeof producerEnvSchema>): FeedAccount[] {
     try {
       parsed = JSON.parse(readFileSync(cfg.FEED_ACCOUNTS_FILE, 'utf8'));
     } catch (err) {
-      fail(
+      configError(
         'FEED_ACCOUNTS_FILE',
         `cannot be read as JSON (${(err as NodeJS.ErrnoException).code ?? 'invalid JSON'})`,
       );
@@ -159,7 +136,7 @@ function readAccounts(cfg: z.infer<typeof producerEnvSchema>): FeedAccount[] {
     const result = accountsFileSchema.safeParse(parsed);
     if (!result.success) {
       const issue = result.error.issues[0];
-      fail('FEED_ACCOUNTS_FILE', `entry ${issue?.path.join('.')}: ${issue?.message}`);
+      configError('FEED_ACCOUNTS_FILE', `entry ${issue?.path.join('.')}: ${issue?.message}`);
     }
     for (const [i, a] of result.data.entries()) {
       accounts.push({
@@ -170,15 +147,35 @@ function readAccounts(cfg: z.infer<typeof producerEnvSchema>): FeedAccount[] {
   }
   if (cfg.FEED_LOGIN) {
     const password = secret(cfg.FEED_PASSWORD, cfg.FEED_PASSWORD_FILE, 'FEED_PASSWORD');
-    if (password === undefined) fail('FEED_PASSWORD', 'is required with FEED_LOGIN (or FEED_PASSWORD_FILE)');
+    if (password === undefined)
+      configError('FEED_PASSWORD', 'is required with FEED_LOGIN (or FEED_PASSWORD_FILE)');
     accounts.push({ login: cfg.FEED_LOGIN, password });
   }
   if (accounts.length === 0)
-    fail('FEED_LOGIN', 'set FEED_LOGIN and FEED_PASSWORD(_FILE), or FEED_ACCOUNTS_FILE');
+    configError('FEED_LOGIN', 'set FEED_LOGIN and FEED_PASSWORD(_FILE), or FEED_ACCOUNTS_FILE');
   const logins = accounts.map((a) => a.login);
   const dup = logins.find((l, i) => logins.indexOf(l) !== i);
-  if (dup !== undefined) fail('FEED_ACCOUNTS_FILE', `account ${dup} is listed twice`);
+  if (dup !== undefined) configError('FEED_ACCOUNTS_FILE', `account ${dup} is listed twice`);
   return accounts;
+}
+
+/** The registry connection: URL and, when set, basic-auth user and password (inline or file). */
+export function registryConfig(env: {
+  SCHEMA_REGISTRY_URL: string;
+  SCHEMA_REGISTRY_USERNAME?: string | undefined;
+  SCHEMA_REGISTRY_PASSWORD?: string | undefined;
+  SCHEMA_REGISTRY_PASSWORD_FILE?: string | undefined;
+}): { url: string; username?: string; password?: string } {
+  const password = secret(
+    env.SCHEMA_REGISTRY_PASSWORD,
+    env.SCHEMA_REGISTRY_PASSWORD_FILE,
+    'SCHEMA_REGISTRY_PASSWORD',
+  );
+  return Object.freeze({
+    url: env.SCHEMA_REGISTRY_URL,
+    ...(env.SCHEMA_REGISTRY_USERNAME ? { username: env.SCHEMA_REGISTRY_USERNAME } : {}),
+    ...(password !== undefined ? { password } : {}),
+  });
 }
 
 /** A secret given inline or as a file; both at once is an error. Never echoes the value. */
@@ -187,17 +184,12 @@ export function secret(
   file: string | undefined,
   key: string,
 ): string | undefined {
-  if (inline !== undefined && file !== undefined) fail(key, `set either ${key} or ${key}_FILE, not both`);
+  if (inline !== undefined && file !== undefined)
+    configError(key, `set either ${key} or ${key}_FILE, not both`);
   if (file === undefined) return inline;
   try {
     return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
   } catch (err) {
-    fail(`${key}_FILE`, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    configError(`${key}_FILE`, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-}
-
-function fail(key: string, message: string): never {
-  throw new CdrError(ErrorCodes.CONFIG_INVALID, `invalid configuration: ${key}: ${message}`, {
-    details: { keys: [key] },
-  });
 }

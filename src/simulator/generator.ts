@@ -2,19 +2,11 @@
 // can be served without generating what comes before it, and a history of millions of rows is
 // produced on the fly as it is streamed, never held in memory.
 import { CALL_TYPES, type CallType } from '../cdr/call-types.ts';
+import { CONTRACT_COLUMNS } from '../cdr/header.ts';
 import { formatOffset, pad2, TimeZone } from '../cdr/time-zone.ts';
 
 export const SIM_COLUMNS = [
-  'id',
-  'account',
-  'billing_group',
-  'billing_period',
-  'start_time',
-  'from',
-  'to',
-  'seconds',
-  'type',
-  'sub_type',
+  ...CONTRACT_COLUMNS.slice(0, CONTRACT_COLUMNS.indexOf('cost')),
   // Not in the contract: the feed may add columns, and consumers must carry them.
   'carrier_ref',
   'cost',
