@@ -1,0 +1,247 @@
+// docker-compose.yml and the Helm chart against what the code expects. No Docker engine or
+// cluster here: the compose file is read as data, the chart is rendered by a real `helm template`.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { enricherEnvSchema } from '../../src/config/enricher.ts';
+import { kafkaEnvSchema } from '../../src/config/kafka.ts';
+import { producerEnvSchema } from '../../src/config/producer.ts';
+import { DEFAULT_SIM_ACCOUNTS, simulatorEnvSchema } from '../../src/config/simulator.ts';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+type Doc = Record<string, unknown> & {
+  kind: string;
+  metadata: { name: string };
+  spec?: Record<string, unknown>;
+};
+
+describe('docker-compose.yml', () => {
+  const compose = parse(readFileSync(`${ROOT}docker-compose.yml`, 'utf8'), { merge: true }) as {
+    services: Record<
+      string,
+      {
+        image?: string;
+        command?: string[];
+        environment?: Record<string, string>;
+        healthcheck?: unknown;
+        depends_on?: Record<string, { condition: string }>;
+        secrets?: string[];
+      }
+    >;
+    secrets: Record<string, { file: string }>;
+  };
+  const s = compose.services;
+
+  it('runs Kafka 4.x in KRaft mode, a Confluent-compatible registry, the simulator, a producer and two enrichers', () => {
+    expect(Object.keys(s).sort()).toEqual([
+      'enricher-1',
+      'enricher-2',
+      'kafka',
+      'producer',
+      'registry',
+      'simulator',
+    ]);
+    expect(s.kafka?.image).toMatch(/^apache\/kafka:4\./);
+    expect(s.kafka?.environment?.KAFKA_PROCESS_ROLES).toBe('broker,controller');
+    expect(s.kafka?.environment?.KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR).toBe('1');
+    expect(s.registry?.image).toMatch(/^apicurio\/apicurio-registry:3\./);
+    expect(s.producer?.command).toEqual(['produce']);
+    expect(s['enricher-1']?.command).toEqual(['enrich']);
+    expect(s['enricher-2']?.command).toEqual(['enrich']);
+    expect(s.simulator?.command).toEqual(['simulate']);
+    for (const name of ['kafka', 'registry', 'simulator']) expect(s[name]?.healthcheck, name).toBeDefined();
+    expect(s.producer?.depends_on).toMatchObject({
+      kafka: { condition: 'service_healthy' },
+      registry: { condition: 'service_healthy' },
+      simulator: { condition: 'service_healthy' },
+    });
+  });
+
+  it('configures each command with variables its config schema knows, and the same topics everywhere', () => {
+    const known = (schemas: Array<{ shape: object }>) =>
+      new Set(schemas.flatMap((x) => Object.keys(x.shape)));
+    const producerKeys = known([producerEnvSchema, kafkaEnvSchema]);
+    const enricherKeys = known([enricherEnvSchema, kafkaEnvSchema]);
+    for (const key of Object.keys(s.producer?.environment ?? {})) expect(producerKeys, key).toContain(key);
+    for (const e of ['enricher-1', 'enricher-2']) {
+      for (const key of Object.keys(s[e]?.environment ?? {})) expect(enricherKeys, key).toContain(key);
+    }
+    for (const key of Object.keys(s.simulator?.environment ?? {}))
+      expect(known([simulatorEnvSchema]), key).toContain(key);
+    const topic = (env: Record<string, string> | undefined, key: string) => env?.[key] ?? 'default';
+    for (const key of ['TOPIC_RAW', 'TOPIC_DLQ']) {
+      expect(topic(s['enricher-1']?.environment, key)).toBe(topic(s.producer?.environment, key));
+    }
+    expect(s.producer?.environment?.FEED_URL).toBe(`http://simulator:${s.simulator?.environment?.SIM_PORT}`);
+    expect(s.producer?.environment?.KAFKA_BROKERS).toBe('kafka:9092');
+  });
+
+  it('gives the producer its feed credentials as a secret file, not an environment value', () => {
+    expect(s.producer?.environment?.FEED_ACCOUNTS_FILE).toBe('/run/secrets/feed-accounts');
+    expect(s.producer?.secrets).toEqual(['feed-accounts']);
+    const accounts = JSON.parse(
+      readFileSync(
+        `${ROOT}compose/${compose.secrets['feed-accounts']?.file.replace('./compose/', '')}`,
+        'utf8',
+      ),
+    );
+    expect(accounts).toEqual(DEFAULT_SIM_ACCOUNTS.map(({ login, password }) => ({ login, password })));
+    const env = JSON.stringify(Object.values(s).map((x) => x.environment));
+    for (const a of DEFAULT_SIM_ACCOUNTS) expect(env).not.toContain(a.password);
+  });
+});
+
+const HELM = process.env.HELM_BIN ?? `${ROOT}.tools/helm/helm`;
+const CHART = `${ROOT}helm/cdr-pipeline`;
+
+function render(extra: string[] = []): Doc[] {
+  if (!existsSync(HELM))
+    throw new Error(`helm not found at ${HELM}: run scripts/ensure-helm.sh (./dev setup does)`);
+  const out = execFileSync(HELM, ['template', 'rel', CHART, ...extra], { encoding: 'utf8' });
+  return parseAllDocuments(out)
+    .map((d) => d.toJS() as Doc)
+    .filter(Boolean);
+}
+
+describe('Helm chart', () => {
+  const multi = ['-f', `${CHART}/ci/multi-account-values.yaml`];
+
+  it('renders one single-replica, Recreate producer Deployment per account group', () => {
+    for (const [args, groups] of [
+      [[], ['main']],
+      [multi, ['east', 'west']],
+    ] as const) {
+      const producers = render([...args]).filter(
+        (d) => d.kind === 'Deployment' && d.metadata.name.includes('-producer-'),
+      );
+      expect(producers.map((d) => d.metadata.name)).toEqual(
+        groups.map((g) => `rel-cdr-pipeline-producer-${g}`),
+      );
+      for (const p of producers) {
+        expect(p.spec).toMatchObject({ replicas: 1, strategy: { type: 'Recreate' } });
+      }
+    }
+  });
+
+  it('bounds the enricher autoscaler by the partition count', () => {
+    const docs = render(multi);
+    const hpa = docs.find((d) => d.kind === 'HorizontalPodAutoscaler');
+    expect(hpa?.spec).toMatchObject({
+      maxReplicas: 4,
+      scaleTargetRef: { name: 'rel-cdr-pipeline-enricher' },
+    });
+    expect(render().find((d) => d.kind === 'HorizontalPodAutoscaler')?.spec).toMatchObject({
+      maxReplicas: 6,
+    });
+  });
+
+  it('keeps secrets in the Secret only, mounted as files', () => {
+    const docs = render(multi);
+    const secretValues = [
+      'ci-sasl-secret-value',
+      'ci-registry-secret-value',
+      'ci-feed-secret-east-1',
+      'ci-feed-secret-west-1',
+    ];
+    for (const d of docs.filter((x) => x.kind !== 'Secret')) {
+      const text = JSON.stringify(d);
+      for (const v of secretValues) expect(text, `${d.kind} ${d.metadata.name}`).not.toContain(v);
+    }
+    const secret = docs.find((d) => d.kind === 'Secret') as Doc & { stringData: Record<string, string> };
+    expect(Object.keys(secret.stringData).sort()).toEqual([
+      'east-accounts.json',
+      'kafka-sasl-password',
+      'schema-registry-password',
+      'west-accounts.json',
+    ]);
+    const pods = docs.filter((d) => d.kind === 'Deployment');
+    for (const d of pods) {
+      const pod = (
+        d.spec as {
+          template: {
+            spec: { containers: Array<Record<string, unknown>>; volumes: Array<Record<string, unknown>> };
+          };
+        }
+      ).template.spec;
+      expect(
+        pod.volumes.some(
+          (v) => (v.secret as { secretName?: string } | undefined)?.secretName === 'rel-cdr-pipeline-secrets',
+        ),
+      ).toBe(true);
+      const env = pod.containers[0]?.env as Array<{ name: string; value?: string }>;
+      for (const e of env)
+        expect(e.name.endsWith('PASSWORD') || e.name === 'FEED_PASSWORD', e.name).toBe(false);
+      expect(env.find((e) => e.name === 'KAFKA_SASL_PASSWORD_FILE')?.value).toBe(
+        '/etc/cdr-pipeline/secrets/kafka-sasl-password',
+      );
+    }
+    // With an existing Secret the chart makes none of its own.
+    const existing = render([...multi, '--set', 'secrets.existingSecret=mine']);
+    expect(existing.find((d) => d.kind === 'Secret')).toBeUndefined();
+  });
+
+  it('runs every container restricted, with probes and resources', () => {
+    for (const d of render(multi).filter((x) => x.kind === 'Deployment')) {
+      const pod = (
+        d.spec as {
+          template: { spec: Record<string, unknown> & { containers: Array<Record<string, unknown>> } };
+        }
+      ).template.spec;
+      expect(pod.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      const c = pod.containers[0] as Record<string, unknown>;
+      expect(c.securityContext).toEqual({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        runAsNonRoot: true,
+        capabilities: { drop: ['ALL'] },
+      });
+      expect(c.livenessProbe).toMatchObject({ httpGet: { path: '/healthz' } });
+      expect(c.readinessProbe).toMatchObject({ httpGet: { path: '/readyz' } });
+      expect(c.resources).toMatchObject({
+        requests: { memory: expect.any(String) },
+        limits: { memory: expect.any(String) },
+      });
+    }
+  });
+
+  it('has PodDisruptionBudgets, a metrics Service and an optional ServiceMonitor', () => {
+    const plain = render();
+    expect(plain.filter((d) => d.kind === 'PodDisruptionBudget')).toHaveLength(2);
+    expect(plain.find((d) => d.kind === 'Service')?.metadata.name).toBe('rel-cdr-pipeline-metrics');
+    expect(plain.find((d) => d.kind === 'ServiceMonitor')).toBeUndefined();
+    expect(render(multi).find((d) => d.kind === 'ServiceMonitor')).toBeDefined();
+  });
+
+  it('passes the routing table and topics through the ConfigMap', () => {
+    const cm = render(multi).find((d) => d.kind === 'ConfigMap') as Doc & { data: Record<string, string> };
+    expect(JSON.parse(cm.data['routes.json'] as string)).toEqual({ premium: 'billing.premium' });
+    expect(cm.data).toMatchObject({
+      TOPIC_RAW: 'cdr.raw',
+      TOPIC_RAW_PARTITIONS: '4',
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+    });
+    const known = new Set(
+      [producerEnvSchema, enricherEnvSchema, kafkaEnvSchema].flatMap((x) => Object.keys(x.shape)),
+    );
+    for (const key of Object.keys(cm.data).filter((k) => k !== 'routes.json'))
+      expect(known, key).toContain(key);
+  });
+
+  it('fails at render time on bad values (values.schema.json)', () => {
+    for (const bad of [
+      'kafka.brokers=not-a-broker',
+      'topics.rawPartitions=0',
+      'producer.groups=null',
+      'logLevel=loud',
+    ]) {
+      expect(
+        () => execFileSync(HELM, ['template', 'rel', CHART, '--set', bad], { stdio: 'pipe' }),
+        bad,
+      ).toThrow();
+    }
+  });
+});
