@@ -1,8 +1,6 @@
 // Enrichers against the real broker and registry: cdr.raw is filled by the real producer from the
 // simulator, then enriched; faults are a SIGKILL and a second member of the group.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import type { Kafka } from 'kafkajs';
@@ -15,6 +13,7 @@ import { frame, unframe } from '../../src/codec/wire.ts';
 import { loadEnricherConfig } from '../../src/config/enricher.ts';
 import { CATALOGUE, CATEGORIES, lookupCallType } from '../../src/enrich/catalogue.ts';
 import { startEnricher } from '../../src/enrich/index.ts';
+import { type CliProcess, spawnCli } from '../helpers/cli-process.ts';
 import { readAll, testKafka, uniqueName } from '../helpers/kafka.ts';
 import { memoryLogger, metricValue, producerEnv, startTestProducer, waitFor } from '../helpers/producer.ts';
 import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
@@ -94,34 +93,10 @@ function expectOncePerRawRecord(
   expect(positions).toHaveLength(total);
 }
 
-interface Child {
-  child: ChildProcess;
-  lines: string[];
-  port: Promise<number>;
-  exit: Promise<number | null>;
-}
-
-function spawnEnricher(env: Record<string, string>): Child {
-  const child = spawn(process.execPath, ['src/cli.ts', 'enrich'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  const port = new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      lines.push(line);
-      const e = JSON.parse(line) as { msg?: string; port?: number };
-      if (e.msg === 'enricher started' && e.port) resolve(e.port);
-    });
-    child.on('exit', (code) => reject(new Error(`enricher exited with ${code}`)));
-  });
-  port.catch(() => undefined);
-  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => lines.push(line));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  cleanups.push(async () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  return { child, lines, port, exit };
+function spawnEnricher(env: Record<string, string>): CliProcess {
+  const p = spawnCli('enrich', env);
+  cleanups.push(p.kill);
+  return p;
 }
 
 describe('enricher', () => {
@@ -272,7 +247,7 @@ describe('enricher', () => {
     const two = spawnEnricher(env);
     const [p1, p2] = await Promise.all([one.port, two.port]);
     // Both members got partitions of the 3-partition input.
-    const assigned = (c: Child) =>
+    const assigned = (c: CliProcess) =>
       c.lines.some((l) => {
         const e = JSON.parse(l) as { msg?: string; assigned?: Record<string, number[]> };
         return e.msg === 'partitions assigned' && Object.values(e.assigned ?? {}).some((p) => p.length > 0);

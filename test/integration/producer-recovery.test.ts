@@ -1,11 +1,10 @@
 // Faults injected at the edges: the producer process killed with SIGKILL, a second producer for
 // the same account, the broker stopped and started again. Nothing lost, nothing twice.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import type { Kafka } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { down, up } from '../../scripts/stack/index.ts';
 import { isCdrError } from '../../src/errors.ts';
+import { type CliProcess, spawnCli } from '../helpers/cli-process.ts';
 import { readAll, testKafka } from '../helpers/kafka.ts';
 import {
   decodeRaw,
@@ -23,34 +22,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
 
-interface ChildProducer {
-  child: ChildProcess;
-  port: Promise<number>;
-  lines: string[];
-  exit: Promise<number | null>;
-}
-
-function spawnProducer(env: Record<string, string>): ChildProducer {
-  const child = spawn(process.execPath, ['src/cli.ts', 'produce'], {
-    env: { ...process.env, ...env, LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  const port = new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      lines.push(line);
-      const entry = JSON.parse(line) as { msg?: string; port?: number };
-      if (entry.msg === 'producer started' && entry.port) resolve(entry.port);
-    });
-    child.on('exit', (code) => reject(new Error(`producer exited with ${code} before starting`)));
-  });
-  port.catch(() => undefined);
-  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => lines.push(line));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  cleanups.push(async () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  return { child, port, lines, exit };
+function spawnProducer(env: Record<string, string>): CliProcess {
+  const p = spawnCli('produce', { ...env, LOG_LEVEL: 'info' });
+  cleanups.push(p.kill);
+  return p;
 }
 
 async function cursorAtLeast(port: number, id: number, timeoutMs = 120_000): Promise<number> {

@@ -1,0 +1,42 @@
+// A `cdr-pipeline <command>` child process, for tests that kill it. Its JSON log lines are kept;
+// `port` resolves with the ops port from its "<command> started" line.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export interface CliProcess {
+  child: ChildProcess;
+  lines: string[];
+  port: Promise<number>;
+  exit: Promise<number | null>;
+  /** SIGKILL if still running (for afterEach). */
+  kill(): Promise<void>;
+}
+
+export function spawnCli(command: 'produce' | 'enrich', env: Record<string, string>): CliProcess {
+  const child = spawn(process.execPath, ['src/cli.ts', command], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const startedMsg = command === 'produce' ? 'producer started' : 'enricher started';
+  const lines: string[] = [];
+  const port = new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      lines.push(line);
+      const entry = JSON.parse(line) as { msg?: string; port?: number };
+      if (entry.msg === startedMsg && entry.port) resolve(entry.port);
+    });
+    child.on('exit', (code) => reject(new Error(`${command} exited with ${code} before starting`)));
+  });
+  port.catch(() => undefined);
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => lines.push(line));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    lines,
+    port,
+    exit,
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}
