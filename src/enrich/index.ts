@@ -13,6 +13,7 @@ import { createKafka } from '../kafka/client.ts';
 import { TransactionalSender } from '../kafka/transactions.ts';
 import { type Check, type OpsServer, startOpsServer } from '../ops/http-server.ts';
 import { cachedCheck, probeRegistry } from '../ops/reachability.ts';
+import { retryStartup } from '../ops/retry.ts';
 import { ensureTopics } from '../producer/topics.ts';
 import { RawDecoder } from './decoder.ts';
 import { enrich } from './enrich.ts';
@@ -72,36 +73,45 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
   const metrics = enricherMetrics(metricsRegistry);
   const outputTopics = [...new Set(Object.values(routes))];
 
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    // The producer creates cdr.raw; an enricher that starts first waits for it.
-    for (let waited = 0; !(await admin.listTopics()).includes(env.TOPIC_RAW); waited += 1000) {
-      if (waited % 10_000 === 0) log.info({ topic: env.TOPIC_RAW }, 'waiting for the input topic to exist');
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-    }
-    const created = await ensureTopics(admin, [
-      ...outputTopics.map((topic) => ({
-        topic,
-        numPartitions: env.ENRICH_TOPIC_PARTITIONS,
-        replicationFactor: env.TOPIC_REPLICATION_FACTOR,
-        cleanupPolicy: 'delete' as const,
-      })),
-      {
-        topic: env.TOPIC_DLQ,
-        numPartitions: 1,
-        replicationFactor: env.TOPIC_REPLICATION_FACTOR,
-        cleanupPolicy: 'delete',
-      },
-    ]);
-    if (created.length > 0) log.info({ topics: created }, 'topics created');
-  } finally {
-    await admin.disconnect();
-  }
+  await retryStartup(
+    'creating topics',
+    async () => {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        // The producer creates cdr.raw; an enricher that starts first waits for it.
+        for (let waited = 0; !(await admin.listTopics()).includes(env.TOPIC_RAW); waited += 1000) {
+          if (waited % 10_000 === 0)
+            log.info({ topic: env.TOPIC_RAW }, 'waiting for the input topic to exist');
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+        const created = await ensureTopics(admin, [
+          ...outputTopics.map((topic) => ({
+            topic,
+            numPartitions: env.ENRICH_TOPIC_PARTITIONS,
+            replicationFactor: env.TOPIC_REPLICATION_FACTOR,
+            cleanupPolicy: 'delete' as const,
+          })),
+          {
+            topic: env.TOPIC_DLQ,
+            numPartitions: 1,
+            replicationFactor: env.TOPIC_REPLICATION_FACTOR,
+            cleanupPolicy: 'delete',
+          },
+        ]);
+        if (created.length > 0) log.info({ topics: created }, 'topics created');
+      } finally {
+        await admin.disconnect();
+      }
+    },
+    log,
+  );
   const registry = registryClient(config.registry);
   // One subject per output topic (TopicNameStrategy); the same schema, so the same id.
-  const ids = await Promise.all(
-    outputTopics.map((t) => registerSchema(registry, 'cdr-enriched', `${t}-value`)),
+  const ids = await retryStartup(
+    'registering the schema',
+    () => Promise.all(outputTopics.map((t) => registerSchema(registry, 'cdr-enriched', `${t}-value`))),
+    log,
   );
   const schemaId = ids[0] as number;
   const enrichedType = avroType('cdr-enriched');

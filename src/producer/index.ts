@@ -10,6 +10,7 @@ import { createKafka } from '../kafka/client.ts';
 import { TransactionalSender } from '../kafka/transactions.ts';
 import { type Check, type OpsServer, startOpsServer } from '../ops/http-server.ts';
 import { cachedCheck, probeRegistry } from '../ops/reachability.ts';
+import { retryStartup } from '../ops/retry.ts';
 import { AccountPoller } from './account-poller.ts';
 import { producerMetrics } from './metrics.ts';
 import { ensureTopics } from './topics.ts';
@@ -31,36 +32,46 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
   const metricsRegistry = new Registry();
   const metrics = producerMetrics(metricsRegistry);
 
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const created = await ensureTopics(admin, [
-      {
-        topic: env.TOPIC_RAW,
-        numPartitions: env.TOPIC_RAW_PARTITIONS,
-        replicationFactor: env.TOPIC_REPLICATION_FACTOR,
-        cleanupPolicy: 'delete',
-        retentionMs: env.TOPIC_RAW_RETENTION_MS,
-      },
-      {
-        topic: env.TOPIC_CURSOR,
-        numPartitions: 1,
-        replicationFactor: env.TOPIC_REPLICATION_FACTOR,
-        cleanupPolicy: 'compact',
-      },
-      {
-        topic: env.TOPIC_DLQ,
-        numPartitions: 1,
-        replicationFactor: env.TOPIC_REPLICATION_FACTOR,
-        cleanupPolicy: 'delete',
-        retentionMs: env.TOPIC_DLQ_RETENTION_MS,
-      },
-    ]);
-    if (created.length > 0) log.info({ topics: created }, 'topics created');
-  } finally {
-    await admin.disconnect();
-  }
-  const schemaId = await registerSchema(registry, 'cdr-raw', `${env.TOPIC_RAW}${RAW_SUBJECT_SUFFIX}`);
+  await retryStartup(
+    'creating topics',
+    async () => {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const created = await ensureTopics(admin, [
+          {
+            topic: env.TOPIC_RAW,
+            numPartitions: env.TOPIC_RAW_PARTITIONS,
+            replicationFactor: env.TOPIC_REPLICATION_FACTOR,
+            cleanupPolicy: 'delete',
+            retentionMs: env.TOPIC_RAW_RETENTION_MS,
+          },
+          {
+            topic: env.TOPIC_CURSOR,
+            numPartitions: 1,
+            replicationFactor: env.TOPIC_REPLICATION_FACTOR,
+            cleanupPolicy: 'compact',
+          },
+          {
+            topic: env.TOPIC_DLQ,
+            numPartitions: 1,
+            replicationFactor: env.TOPIC_REPLICATION_FACTOR,
+            cleanupPolicy: 'delete',
+            retentionMs: env.TOPIC_DLQ_RETENTION_MS,
+          },
+        ]);
+        if (created.length > 0) log.info({ topics: created }, 'topics created');
+      } finally {
+        await admin.disconnect();
+      }
+    },
+    log,
+  );
+  const schemaId = await retryStartup(
+    'registering the schema',
+    () => registerSchema(registry, 'cdr-raw', `${env.TOPIC_RAW}${RAW_SUBJECT_SUFFIX}`),
+    log,
+  );
   log.info({ schemaId, subject: `${env.TOPIC_RAW}${RAW_SUBJECT_SUFFIX}` }, 'schema registered');
 
   const controller = new AbortController();
@@ -87,7 +98,11 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
     });
   });
   // Connecting first fences an older instance before we read the cursor it may still move.
-  await Promise.all(senders.map((s) => s.connect()));
+  await retryStartup(
+    'connecting the transactional producers',
+    () => Promise.all(senders.map((s) => s.connect())),
+    log,
+  );
 
   let running = pollers.length;
   const done = Promise.all(
