@@ -17,7 +17,11 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): Readonly<z
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       const key = issue.path.length > 0 ? issue.path.map(String).join('.') : '(config)';
-      return `${key}: ${issue.message}`;
+      const unset =
+        issue.code === 'invalid_type' &&
+        issue.path.length === 1 &&
+        input[String(issue.path[0])] === undefined;
+      return `${key}: ${unset ? 'is required and not set' : issue.message}`;
     });
     throw new CdrError(ErrorCodes.CONFIG_INVALID, `invalid configuration: ${problems.join('; ')}`, {
       details: { keys: result.error.issues.map((i) => String(i.path[0] ?? '')) },

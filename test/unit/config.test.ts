@@ -61,6 +61,11 @@ describe('producer config', () => {
     expect(err.message).not.toContain('hunter2-secret');
   });
 
+  it('says plainly when a required variable is not set', () => {
+    const { FEED_URL: _unset, ...env } = BASE;
+    expect(configError(env).message).toBe('invalid configuration: FEED_URL: is required and not set');
+  });
+
   it('reads passwords from files and several accounts from FEED_ACCOUNTS_FILE', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cdr-config-'));
     writeFileSync(join(dir, 'pw'), 'from-a-file\n');
