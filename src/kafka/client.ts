@@ -10,13 +10,15 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
-// kafkajs logs these without an error code, so they are recognised by text. Both are expected:
+// kafkajs logs these without an error code, so they are recognised by text. All are expected:
 // our transactional producers limit retries on purpose (a failed transaction is aborted and the
 // producer recreated, so no retry limit can break exactly-once), and CONCURRENT_TRANSACTIONS is
 // the broker still finishing the previous commit, which kafkajs retries.
 const EXPECTED = [
   /^Limiting retries for the idempotent producer/,
   /another concurrent operation on the same transaction/,
+  // Two processes creating the same topics at start: the loser's "already exists" is expected.
+  /^Topic creation errors/,
 ];
 
 function quiet(message: unknown, error: unknown): boolean {
