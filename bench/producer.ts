@@ -21,7 +21,6 @@ import {
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
-import { pino } from 'pino';
 import { ADDRESSES, up } from '../scripts/stack/index.ts';
 import { kafkaClasspath } from '../scripts/stack/kafka.ts';
 import { javaBin, LOCAL, ROOT } from '../scripts/stack/paths.ts';
@@ -260,8 +259,6 @@ export async function kafkaCeiling(
   if (!m) throw new Error(`no summary line from ProducerPerformance:\n${out}`);
   return { recordsPerSecond: Math.round(Number(m[1])), line: line.trim() };
 }
-
-export const benchLogger = pino({ level: 'silent' });
 
 /** Runs one of Kafka's own command-line tools (a main class in the Kafka jars) to completion. */
 export function runKafkaTool(args: string[]): Promise<string> {

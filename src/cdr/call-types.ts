@@ -35,9 +35,3 @@ export const CALL_TYPES: readonly CallType[] = Object.freeze([
 export function callTypeKey(type: string, subType: string): string {
   return `${type}/${subType}`;
 }
-
-const BY_KEY = new Map(CALL_TYPES.map((c) => [callTypeKey(c.type, c.subType), c]));
-
-export function findCallType(type: string, subType: string): CallType | undefined {
-  return BY_KEY.get(callTypeKey(type, subType));
-}

@@ -2,7 +2,6 @@
 // fraction digits, may be negative); Avro carries it as `decimal(18, 6)`: the unscaled value as a
 // big-endian two's-complement integer in the fewest bytes. No binary float touches it.
 
-export const COST_PRECISION = 18;
 export const COST_SCALE = 6;
 const COST_PATTERN = /^(-?)(\d{1,12})(?:\.(\d{1,6}))?$/;
 

@@ -4,8 +4,7 @@ import { z } from 'zod';
 import { CATEGORIES } from '../enrich/catalogue.ts';
 import { configError, type Env, int, parseEnv } from './env.ts';
 import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
-import { registryConfig } from './producer.ts';
-import { serviceEnvShape } from './service.ts';
+import { registryConfig, serviceEnvShape } from './service.ts';
 
 export const enricherEnvSchema = z.object({
   TOPIC_RAW: z.string().min(1).default('cdr.raw').describe('Topic the enrichers read'),

@@ -1,6 +1,7 @@
 // Reads a block of environment variables against a zod schema whose keys are the variable names,
 // so every error names the variable to fix. Every schema in this folder documents each key with
 // `.describe()`; test/config.test.ts checks that the README lists them all.
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CdrError, ErrorCodes } from '../errors.ts';
 
@@ -66,3 +67,19 @@ export const json = <T extends z.ZodType>(inner: T) =>
       }
     })
     .pipe(inner);
+
+/** A secret given inline or as a file; both at once is an error. Never echoes the value. */
+export function secret(
+  inline: string | undefined,
+  file: string | undefined,
+  key: string,
+): string | undefined {
+  if (inline !== undefined && file !== undefined)
+    configError(key, `set either ${key} or ${key}_FILE, not both`);
+  if (file === undefined) return inline;
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    configError(`${key}_FILE`, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}

@@ -4,9 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { isValidTimeZone } from '../cdr/time-zone.ts';
-import { bool, configError, type Env, int, parseEnv } from './env.ts';
+import { bool, configError, type Env, int, parseEnv, secret } from './env.ts';
 import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
-import { serviceEnvShape } from './service.ts';
+import { registryConfig, serviceEnvShape } from './service.ts';
 
 export const producerEnvSchema = z.object({
   FEED_URL: z
@@ -157,39 +157,4 @@ function readAccounts(cfg: z.infer<typeof producerEnvSchema>): FeedAccount[] {
   const dup = logins.find((l, i) => logins.indexOf(l) !== i);
   if (dup !== undefined) configError('FEED_ACCOUNTS_FILE', `account ${dup} is listed twice`);
   return accounts;
-}
-
-/** The registry connection: URL and, when set, basic-auth user and password (inline or file). */
-export function registryConfig(env: {
-  SCHEMA_REGISTRY_URL: string;
-  SCHEMA_REGISTRY_USERNAME?: string | undefined;
-  SCHEMA_REGISTRY_PASSWORD?: string | undefined;
-  SCHEMA_REGISTRY_PASSWORD_FILE?: string | undefined;
-}): { url: string; username?: string; password?: string } {
-  const password = secret(
-    env.SCHEMA_REGISTRY_PASSWORD,
-    env.SCHEMA_REGISTRY_PASSWORD_FILE,
-    'SCHEMA_REGISTRY_PASSWORD',
-  );
-  return Object.freeze({
-    url: env.SCHEMA_REGISTRY_URL,
-    ...(env.SCHEMA_REGISTRY_USERNAME ? { username: env.SCHEMA_REGISTRY_USERNAME } : {}),
-    ...(password !== undefined ? { password } : {}),
-  });
-}
-
-/** A secret given inline or as a file; both at once is an error. Never echoes the value. */
-export function secret(
-  inline: string | undefined,
-  file: string | undefined,
-  key: string,
-): string | undefined {
-  if (inline !== undefined && file !== undefined)
-    configError(key, `set either ${key} or ${key}_FILE, not both`);
-  if (file === undefined) return inline;
-  try {
-    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-  } catch (err) {
-    configError(`${key}_FILE`, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
 }

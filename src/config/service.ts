@@ -1,7 +1,7 @@
 // Keys every long-running command shares: the schema registry, the health/metrics server,
-// shutdown and logging. Spread into each command's schema; only HTTP_PORT's default differs.
+// shutdown and logging, and the registry connection read from them. Spread into each command's schema; only HTTP_PORT's default differs.
 import { z } from 'zod';
-import { int } from './env.ts';
+import { int, secret } from './env.ts';
 
 export function serviceEnvShape(defaultHttpPort: number) {
   return {
@@ -23,4 +23,23 @@ export function serviceEnvShape(defaultHttpPort: number) {
       .default('info')
       .describe('pino level'),
   };
+}
+
+/** The registry connection: URL and, when set, basic-auth user and password (inline or file). */
+export function registryConfig(env: {
+  SCHEMA_REGISTRY_URL: string;
+  SCHEMA_REGISTRY_USERNAME?: string | undefined;
+  SCHEMA_REGISTRY_PASSWORD?: string | undefined;
+  SCHEMA_REGISTRY_PASSWORD_FILE?: string | undefined;
+}): { url: string; username?: string; password?: string } {
+  const password = secret(
+    env.SCHEMA_REGISTRY_PASSWORD,
+    env.SCHEMA_REGISTRY_PASSWORD_FILE,
+    'SCHEMA_REGISTRY_PASSWORD',
+  );
+  return Object.freeze({
+    url: env.SCHEMA_REGISTRY_URL,
+    ...(env.SCHEMA_REGISTRY_USERNAME ? { username: env.SCHEMA_REGISTRY_USERNAME } : {}),
+    ...(password !== undefined ? { password } : {}),
+  });
 }

@@ -10,11 +10,11 @@ import { encodeValue } from '../codec/wire.ts';
 import type { EnricherConfig } from '../config/enricher.ts';
 import { ErrorCodes, isCdrError } from '../errors.ts';
 import { createKafka } from '../kafka/client.ts';
+import { setUpTopics } from '../kafka/topics.ts';
 import { TransactionalSender } from '../kafka/transactions.ts';
 import { type Check, type OpsServer, startOpsServer } from '../ops/http-server.ts';
-import { cachedCheck, probeRegistry } from '../ops/reachability.ts';
+import { dependencyChecks } from '../ops/reachability.ts';
 import { retryStartup } from '../ops/retry.ts';
-import { ensureTopics } from '../producer/topics.ts';
 import { RawDecoder } from './decoder.ts';
 import { enrich } from './enrich.ts';
 
@@ -73,38 +73,24 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
   const metrics = enricherMetrics(metricsRegistry);
   const outputTopics = [...new Set(Object.values(routes))];
 
-  await retryStartup(
-    'creating topics',
-    async () => {
-      const admin = kafka.admin();
-      await admin.connect();
-      try {
-        // The producer creates cdr.raw; an enricher that starts first waits for it.
-        for (let waited = 0; !(await admin.listTopics()).includes(env.TOPIC_RAW); waited += 1000) {
-          if (waited % 10_000 === 0)
-            log.info({ topic: env.TOPIC_RAW }, 'waiting for the input topic to exist');
-          await new Promise((resolve) => setTimeout(resolve, 1000));
-        }
-        const created = await ensureTopics(admin, [
-          ...outputTopics.map((topic) => ({
-            topic,
-            numPartitions: env.ENRICH_TOPIC_PARTITIONS,
-            replicationFactor: env.TOPIC_REPLICATION_FACTOR,
-            cleanupPolicy: 'delete' as const,
-          })),
-          {
-            topic: env.TOPIC_DLQ,
-            numPartitions: 1,
-            replicationFactor: env.TOPIC_REPLICATION_FACTOR,
-            cleanupPolicy: 'delete',
-          },
-        ]);
-        if (created.length > 0) log.info({ topics: created }, 'topics created');
-      } finally {
-        await admin.disconnect();
-      }
-    },
+  await setUpTopics(
+    kafka,
+    [
+      ...outputTopics.map((topic) => ({
+        topic,
+        numPartitions: env.ENRICH_TOPIC_PARTITIONS,
+        replicationFactor: env.TOPIC_REPLICATION_FACTOR,
+        cleanupPolicy: 'delete' as const,
+      })),
+      {
+        topic: env.TOPIC_DLQ,
+        numPartitions: 1,
+        replicationFactor: env.TOPIC_REPLICATION_FACTOR,
+        cleanupPolicy: 'delete',
+      },
+    ],
     log,
+    env.TOPIC_RAW,
   );
   const registry = registryClient(config.registry);
   // One subject per output topic (TopicNameStrategy); the same schema, so the same id.
@@ -179,15 +165,16 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
             list.push({ key: m.key, value: encodeValue(enrichedType, schemaId, enriched) });
             counts.set(enriched.category, (counts.get(enriched.category) ?? 0) + 1);
           } catch (err) {
+            const code = isCdrError(err) ? err.code : ErrorCodes.ENCODE_FAILED;
             dlq.push({
               key: m.key,
               value: JSON.stringify({
                 source: { topic: batch.topic, partition: batch.partition, offset: m.offset },
-                errorCode: isCdrError(err) ? err.code : ErrorCodes.ENCODE_FAILED,
+                errorCode: code,
                 reason: err instanceof Error ? err.message : String(err),
                 failedAt: new Date(now).toISOString(),
               }),
-              headers: { 'cdr-error-code': isCdrError(err) ? err.code : ErrorCodes.ENCODE_FAILED },
+              headers: { 'cdr-error-code': code },
             });
           }
         }
@@ -225,18 +212,7 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
     },
   });
 
-  const kafkaReachable = cachedCheck(async () => {
-    const probe = kafka.admin();
-    await probe.connect();
-    try {
-      await probe.describeCluster();
-    } finally {
-      await probe.disconnect();
-    }
-  });
-  const registryReachable = cachedCheck(() =>
-    probeRegistry(config.registry.url, config.registry.username, config.registry.password),
-  );
+  const dependencies = dependencyChecks(kafka, config.registry);
   let stopping = false;
   const ops = await startOpsServer({
     host: env.HTTP_HOST,
@@ -244,7 +220,7 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
     registry: metricsRegistry,
     live: (): Check => ({ ok: true, details: {} }),
     ready: async (): Promise<Check> => {
-      const [kafkaOk, registryOk] = await Promise.all([kafkaReachable.check(), registryReachable.check()]);
+      const { kafka: kafkaOk, registry: registryOk } = await dependencies.check();
       return {
         ok: !stopping && joined && kafkaOk && registryOk,
         details: { joined, kafka: kafkaOk, registry: registryOk },

@@ -5,7 +5,6 @@
 // completes whatever the old one left open. Being fenced is final: another process owns the id.
 import {
   type Kafka,
-  type Logger as KafkaLogger,
   type Offsets as KafkaOffsets,
   Partitioners,
   type Producer,
@@ -144,5 +143,3 @@ function kafkaError(message: string, cause: unknown): CdrError {
     retriable: true,
   });
 }
-
-export type { KafkaLogger };

@@ -1,3 +1,5 @@
+import type { Kafka } from 'kafkajs';
+
 // Is a dependency reachable? Checked on demand for /readyz, at most once per `ttlMs`, so a probe
 // storm does not become a load on Kafka or the registry.
 export interface Reachability {
@@ -21,6 +23,34 @@ export function cachedCheck(probe: () => Promise<unknown>, ttlMs = 10_000, timeo
           return ok;
         });
       return running;
+    },
+  };
+}
+
+/**
+ * The two dependencies every readiness check needs: Kafka (a short-lived admin client asks for
+ * the cluster) and the schema registry. Each is probed at most once per ttl.
+ */
+export function dependencyChecks(
+  kafka: Kafka,
+  registry: { url: string; username?: string; password?: string },
+): { check(): Promise<{ kafka: boolean; registry: boolean }> } {
+  const kafkaReachable = cachedCheck(async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.describeCluster();
+    } finally {
+      await admin.disconnect();
+    }
+  });
+  const registryReachable = cachedCheck(() =>
+    probeRegistry(registry.url, registry.username, registry.password),
+  );
+  return {
+    check: async () => {
+      const [kafkaOk, registryOk] = await Promise.all([kafkaReachable.check(), registryReachable.check()]);
+      return { kafka: kafkaOk, registry: registryOk };
     },
   };
 }

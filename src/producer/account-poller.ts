@@ -170,8 +170,8 @@ export class AccountPoller {
             line: ev.line,
           });
           if (result.ok) {
-            const message = this.encode(result.cdr, ev.line, ev.raw, fetchedAt);
-            (message.key === undefined ? batch.dlq : batch.raw).push(message.message);
+            const { dlq, message } = this.encode(result.cdr, ev.line, ev.raw, fetchedAt);
+            (dlq ? batch.dlq : batch.raw).push(message);
           } else {
             const { field, reason } = result.problem;
             batch.dlq.push(this.deadLetter(id, ev.line, ev.raw, field, reason, fetchedAt));
@@ -213,21 +213,22 @@ export class AccountPoller {
     }
   }
 
+  /** The cdr.raw record of a valid CDR, or its dead letter when it does not encode. */
   private encode(
     cdr: RawCdr,
     line: number,
     raw: string,
     fetchedAt: string,
-  ): { key: string; message: Message } | { key: undefined; message: Message } {
+  ): { dlq: boolean; message: Message } {
     const key =
       cdr.billing_group === '' ? `${this.deps.env.NO_GROUP_KEY_PREFIX}${cdr.account}` : cdr.billing_group;
     try {
       const value = encodeValue(this.deps.avroType, this.deps.schemaId, cdr);
-      return { key, message: { key: this.keys.get(key), value } };
+      return { dlq: false, message: { key: this.keys.get(key), value } };
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       return {
-        key: undefined,
+        dlq: true,
         message: this.deadLetter(cdr.id, line, raw, 'avro', reason, fetchedAt, ErrorCodes.ENCODE_FAILED),
       };
     }

@@ -5,15 +5,15 @@ import { Registry } from 'prom-client';
 import { TimeZone } from '../cdr/time-zone.ts';
 import { avroType, registerSchema, registryClient } from '../codec/index.ts';
 import type { ProducerConfig } from '../config/producer.ts';
-import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
+import { ErrorCodes, isCdrError } from '../errors.ts';
 import { createKafka } from '../kafka/client.ts';
+import { setUpTopics } from '../kafka/topics.ts';
 import { TransactionalSender } from '../kafka/transactions.ts';
 import { type Check, type OpsServer, startOpsServer } from '../ops/http-server.ts';
-import { cachedCheck, probeRegistry } from '../ops/reachability.ts';
+import { dependencyChecks } from '../ops/reachability.ts';
 import { retryStartup } from '../ops/retry.ts';
 import { AccountPoller } from './account-poller.ts';
 import { producerMetrics } from './metrics.ts';
-import { ensureTopics } from './topics.ts';
 
 export const RAW_SUBJECT_SUFFIX = '-value';
 
@@ -32,39 +32,30 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
   const metricsRegistry = new Registry();
   const metrics = producerMetrics(metricsRegistry);
 
-  await retryStartup(
-    'creating topics',
-    async () => {
-      const admin = kafka.admin();
-      await admin.connect();
-      try {
-        const created = await ensureTopics(admin, [
-          {
-            topic: env.TOPIC_RAW,
-            numPartitions: env.TOPIC_RAW_PARTITIONS,
-            replicationFactor: env.TOPIC_REPLICATION_FACTOR,
-            cleanupPolicy: 'delete',
-            retentionMs: env.TOPIC_RAW_RETENTION_MS,
-          },
-          {
-            topic: env.TOPIC_CURSOR,
-            numPartitions: 1,
-            replicationFactor: env.TOPIC_REPLICATION_FACTOR,
-            cleanupPolicy: 'compact',
-          },
-          {
-            topic: env.TOPIC_DLQ,
-            numPartitions: 1,
-            replicationFactor: env.TOPIC_REPLICATION_FACTOR,
-            cleanupPolicy: 'delete',
-            retentionMs: env.TOPIC_DLQ_RETENTION_MS,
-          },
-        ]);
-        if (created.length > 0) log.info({ topics: created }, 'topics created');
-      } finally {
-        await admin.disconnect();
-      }
-    },
+  await setUpTopics(
+    kafka,
+    [
+      {
+        topic: env.TOPIC_RAW,
+        numPartitions: env.TOPIC_RAW_PARTITIONS,
+        replicationFactor: env.TOPIC_REPLICATION_FACTOR,
+        cleanupPolicy: 'delete',
+        retentionMs: env.TOPIC_RAW_RETENTION_MS,
+      },
+      {
+        topic: env.TOPIC_CURSOR,
+        numPartitions: 1,
+        replicationFactor: env.TOPIC_REPLICATION_FACTOR,
+        cleanupPolicy: 'compact',
+      },
+      {
+        topic: env.TOPIC_DLQ,
+        numPartitions: 1,
+        replicationFactor: env.TOPIC_REPLICATION_FACTOR,
+        cleanupPolicy: 'delete',
+        retentionMs: env.TOPIC_DLQ_RETENTION_MS,
+      },
+    ],
     log,
   );
   const schemaId = await retryStartup(
@@ -125,15 +116,8 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
     ),
   ).then(() => undefined);
 
-  // Readiness also needs Kafka and the registry reachable; one admin connection serves the probe.
-  const probeAdmin = kafka.admin();
-  const kafkaReachable = cachedCheck(async () => {
-    await probeAdmin.connect();
-    await probeAdmin.describeCluster();
-  });
-  const registryReachable = cachedCheck(() =>
-    probeRegistry(config.registry.url, config.registry.username, config.registry.password),
-  );
+  // Readiness also needs Kafka and the registry reachable.
+  const dependencies = dependencyChecks(kafka, config.registry);
 
   const live = (): Check => ({
     ok: running === pollers.length || controller.signal.aborted,
@@ -147,7 +131,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
       lastSuccessAgoMs: p.health.lastSuccessAt === undefined ? null : now - p.health.lastSuccessAt,
       lastError: p.health.lastErrorCode ?? null,
     }));
-    const [kafkaOk, registryOk] = await Promise.all([kafkaReachable.check(), registryReachable.check()]);
+    const { kafka: kafkaOk, registry: registryOk } = await dependencies.check();
     const ok =
       !controller.signal.aborted &&
       kafkaOk &&
@@ -173,10 +157,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
       controller.abort();
       await done.catch(() => undefined);
       await Promise.all(senders.map((s) => s.discard()));
-      await probeAdmin.disconnect().catch(() => undefined);
       await ops.close();
     },
   };
 }
-
-export { CdrError };

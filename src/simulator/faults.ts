@@ -18,10 +18,6 @@ export interface FaultPlan {
   rules: FaultRule[];
 }
 
-export function emptyFaultPlan(): FaultPlan {
-  return { latencyMs: 0, rules: [] };
-}
-
 /** The rule that applies to the next request, consuming one use of it; undefined for none. */
 export function takeFault(plan: FaultPlan): FaultRule | undefined {
   while (plan.rules.length > 0) {

@@ -1,8 +1,10 @@
-// The producer's topics, created at start when missing. An existing topic with the wrong cleanup
+// The pipeline's topics, created at start when missing. An existing topic with the wrong cleanup
 // policy is a start error: a compacted cdr.raw would silently drop CDRs sharing a billing group,
 // and a cursor topic that is not compacted grows without bound.
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
 import { CdrError, ErrorCodes } from '../errors.ts';
+import { retryStartup } from '../ops/retry.ts';
 
 export interface TopicSpec {
   topic: string;
@@ -58,4 +60,35 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): P
     }
   }
   return missing.map((s) => s.topic);
+}
+
+/**
+ * Creates the missing topics and checks the existing ones, retrying while Kafka is not ready.
+ * With `waitFor`, first waits (without limit) until that topic exists: an enricher that starts
+ * before the producer waits for cdr.raw.
+ */
+export async function setUpTopics(
+  kafka: Kafka,
+  specs: readonly TopicSpec[],
+  log: Logger,
+  waitFor?: string,
+): Promise<void> {
+  await retryStartup(
+    'creating topics',
+    async () => {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        for (let waited = 0; waitFor && !(await admin.listTopics()).includes(waitFor); waited += 1000) {
+          if (waited % 10_000 === 0) log.info({ topic: waitFor }, 'waiting for the input topic to exist');
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+        const created = await ensureTopics(admin, specs);
+        if (created.length > 0) log.info({ topics: created }, 'topics created');
+      } finally {
+        await admin.disconnect();
+      }
+    },
+    log,
+  );
 }
