@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The `cdr-pipeline` command. It only wires things together: read config once, build the
 // component, run it until SIGTERM/SIGINT. Exit codes: 0 after a clean stop, 1 on a runtime
-// failure, 2 on bad configuration.
+// failure (an enricher whose consumer stopped for good among them), 2 on bad configuration, 3 when
+// every account of a producer was taken over by another producer.
 import { Command } from 'commander';
 import { loadEnricherConfig } from './config/enricher.ts';
 import { loadProducerConfig } from './config/producer.ts';
@@ -68,6 +69,11 @@ async function enrichCommand(): Promise<void> {
   const config = loadEnricherConfig(env);
   const enricher = await startEnricher(config, logger);
   onStop(() => enricher.stop(), config.env.SHUTDOWN_TIMEOUT_MS);
+  // A consumer that will not restart leaves a live but idle member: exit so a supervisor restarts it.
+  enricher.done.catch(() => {
+    process.exitCode = 1;
+    enricher.stop().finally(() => logger.flush());
+  });
 }
 
 const program = new Command('cdr-pipeline')

@@ -21,14 +21,29 @@ export const ErrorCodes = {
   FEED_HEADER: 'CDR_FEED_HEADER',
   /** One CDR row is invalid; the error names the line, the id when known, and the field. */
   ROW_INVALID: 'CDR_ROW_INVALID',
+  /** A row is larger than the configured limit (CSV record) or than Kafka takes (encoded record). */
+  ROW_TOO_LARGE: 'CDR_ROW_TOO_LARGE',
   /** A value could not be encoded with the Avro schema; names the field path. */
   ENCODE_FAILED: 'CDR_ENCODE_FAILED',
   /** The schema registry refused or could not be reached. */
   REGISTRY: 'CDR_REGISTRY',
+  /** The registry refused the schema as incompatible with the subject's versions (HTTP 409). Not retried. */
+  SCHEMA_INCOMPATIBLE: 'CDR_SCHEMA_INCOMPATIBLE',
   /** A topic exists with settings the pipeline cannot use (e.g. cursor topic not compacted). */
   TOPIC_MISCONFIGURED: 'CDR_TOPIC_MISCONFIGURED',
   /** Another producer with the same transactional id took over. Not retried. */
   FENCED: 'CDR_FENCED',
+  /**
+   * The broker no longer takes this producer's epoch (INVALID_PRODUCER_EPOCH): its transaction
+   * timed out, or another producer took over. Which of the two is checked before going on.
+   */
+  PRODUCER_EPOCH: 'CDR_PRODUCER_EPOCH',
+  /** Kafka refused a request as too large (MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE). */
+  MESSAGE_TOO_LARGE: 'CDR_MESSAGE_TOO_LARGE',
+  /** An enricher's partition moved to another member (its transactional id was fenced); it rejoins. */
+  PARTITION_MOVED: 'CDR_PARTITION_MOVED',
+  /** The enricher's Kafka consumer stopped and will not restart by itself. */
+  CONSUMER_STOPPED: 'CDR_CONSUMER_STOPPED',
   /** A Kafka operation failed. */
   KAFKA: 'CDR_KAFKA',
   /** Retries ran out; `cause` holds the last failure. */

@@ -47,8 +47,12 @@ const PERIOD = /^\d{4}-(0[1-9]|1[0-2])$/;
 
 /** The row's id when it is a valid contract id (1 to 2^53-1), else undefined. */
 export function rowId(fields: readonly string[], header: HeaderMap): number | undefined {
-  const text = fields[header.index.id] ?? '';
-  if (!DIGITS.test(text)) return undefined;
+  return parseId(fields[header.index.id]);
+}
+
+/** A contract id (1 to 2^53-1) from its text, else undefined. */
+export function parseId(text: string | undefined): number | undefined {
+  if (text === undefined || !DIGITS.test(text)) return undefined;
   const id = Number(text);
   return id >= 1 && Number.isSafeInteger(id) ? id : undefined;
 }

@@ -19,36 +19,34 @@ export function registryClient(options: RegistryOptions): SchemaRegistry {
 }
 
 /**
- * Registers schemas/<name>.avsc under `subject` and returns its id. Tried a few times: when two
- * processes register a new subject at once, the second can see it before the first has set its
- * compatibility level, and the client then reports a level mismatch that a retry does not.
+ * Registers schemas/<name>.avsc under `subject` and returns its id. One attempt: the caller
+ * retries (ops/retry.ts) what is retriable, such as the level mismatch the client reports when two
+ * processes register a new subject at once and the second sees it before its level is set. A 409
+ * is the registry saying the schema is incompatible with the subject's versions: never retried.
  */
 export async function registerSchema(
   registry: SchemaRegistry,
   name: SchemaName,
   subject: string,
-  attempts = 5,
 ): Promise<number> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const { id } = await registry.register(
-        { type: SchemaType.AVRO, schema: schemaText(name) },
-        { subject, compatibility: COMPATIBILITY.BACKWARD },
+  try {
+    const { id } = await registry.register(
+      { type: SchemaType.AVRO, schema: schemaText(name) },
+      { subject, compatibility: COMPATIBILITY.BACKWARD },
+    );
+    return id;
+  } catch (cause) {
+    if ((cause as { status?: number }).status === 409) {
+      throw new CdrError(
+        ErrorCodes.SCHEMA_INCOMPATIBLE,
+        `the registry refused schemas/${name}.avsc under ${subject} as incompatible with the versions it holds (HTTP 409): ${(cause as Error).message}`,
+        { cause, details: { subject } },
       );
-      return id;
-    } catch (cause) {
-      if (attempt >= attempts) {
-        throw new CdrError(
-          ErrorCodes.REGISTRY,
-          `registering ${name} under ${subject} failed: ${(cause as Error).message}`,
-          {
-            cause,
-            retriable: true,
-          },
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 300 * attempt));
     }
+    throw new CdrError(ErrorCodes.REGISTRY, `registering ${name} under ${subject} failed: ${(cause as Error).message}`, {
+      cause,
+      retriable: true,
+    });
   }
 }
 

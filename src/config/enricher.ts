@@ -4,15 +4,10 @@ import { z } from 'zod';
 import { CATEGORIES } from '../enrich/catalogue.ts';
 import { configError, type Env, int, parseEnv } from './env.ts';
 import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
-import { registryConfig, serviceEnvShape } from './service.ts';
+import { registryConfig, serviceEnvShape, topicEnvShape } from './service.ts';
 
 export const enricherEnvSchema = z.object({
   TOPIC_RAW: z.string().min(1).default('cdr.raw').describe('Topic the enrichers read'),
-  TOPIC_DLQ: z
-    .string()
-    .min(1)
-    .default('cdr.dlq')
-    .describe('Dead-letter topic (records that cannot be decoded)'),
   ENRICH_TOPIC_PREFIX: z
     .string()
     .min(1)
@@ -41,10 +36,13 @@ export const enricherEnvSchema = z.object({
     .min(1)
     .default('cdr-enricher')
     .describe('Prefix of the per-input-partition transactional id'),
-  TOPIC_REPLICATION_FACTOR: int(1, 10)
-    .default(3)
-    .describe('Replication factor of the topics the enricher creates'),
-  TRANSACTION_TIMEOUT_MS: int(1000).default(60_000).describe('Kafka transaction timeout'),
+  ENRICH_TOPIC_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(-1)
+    .default(400 * 24 * 3600 * 1000)
+    .describe('retention.ms of the output topics when created (default 400 days; -1 keeps forever)'),
+  ...topicEnvShape(),
   ...serviceEnvShape(9465),
 });
 

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { isValidTimeZone } from '../cdr/time-zone.ts';
 import { bool, configError, type Env, int, parseEnv, secret } from './env.ts';
 import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
-import { registryConfig, serviceEnvShape } from './service.ts';
+import { registryConfig, serviceEnvShape, topicEnvShape } from './service.ts';
 
 export const producerEnvSchema = z.object({
   FEED_URL: z
@@ -37,9 +37,14 @@ export const producerEnvSchema = z.object({
   FEED_AUTH_RETRY_MS: int(100)
     .default(300_000)
     .describe('Retry delay after the feed refused the login (401/403)'),
+  FEED_MAX_RECORD_CHARS: int(1024, 64 * 1024 * 1024)
+    .default(256 * 1024)
+    .describe('Longest CSV record read; a longer one is dead-lettered (raw text clipped) and reading goes on'),
+  DLQ_RAW_MAX_CHARS: int(256, 512 * 1024)
+    .default(64 * 1024)
+    .describe('Raw text of a row kept in its dead letter at most (the rest is clipped)'),
   BATCH_MAX_ROWS: int(1, 100_000).default(5000).describe('Rows per Kafka transaction at most'),
   BATCH_MAX_MS: int(1).default(1000).describe('Age of a batch at which it is committed even if not full'),
-  TRANSACTION_TIMEOUT_MS: int(1000).default(60_000).describe('Kafka transaction timeout'),
   TRANSACTIONAL_ID_PREFIX: z
     .string()
     .min(1)
@@ -55,28 +60,19 @@ export const producerEnvSchema = z.object({
     .min(1)
     .default('cdr.cursor')
     .describe('Compacted topic of the per-account cursors'),
-  TOPIC_DLQ: z.string().min(1).default('cdr.dlq').describe('Dead-letter topic of invalid rows'),
   TOPIC_RAW_PARTITIONS: int(1, 10_000)
     .default(6)
     .describe('Partitions of cdr.raw when the producer creates it'),
-  TOPIC_REPLICATION_FACTOR: int(1, 10)
-    .default(3)
-    .describe('Replication factor of the topics the producer creates'),
   TOPIC_RAW_RETENTION_MS: z.coerce
     .number()
     .int()
     .min(-1)
     .default(400 * 24 * 3600 * 1000)
     .describe('retention.ms of cdr.raw when created (default 400 days; -1 keeps forever)'),
-  TOPIC_DLQ_RETENTION_MS: z.coerce
-    .number()
-    .int()
-    .min(-1)
-    .default(90 * 24 * 3600 * 1000)
-    .describe('retention.ms of cdr.dlq when created (default 90 days)'),
   READY_POLL_STALE_MS: int(1000)
     .default(120_000)
     .describe('/readyz fails when an account has not polled for this long'),
+  ...topicEnvShape(),
   ...serviceEnvShape(9464),
   LOG_PROGRESS: bool().default(true).describe('Log a progress line per committed batch (info level)'),
 });

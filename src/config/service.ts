@@ -25,6 +25,28 @@ export function serviceEnvShape(defaultHttpPort: number) {
   };
 }
 
+/** Topic keys shared by the producer and the enrichers: whichever creates a topic creates it alike. */
+export function topicEnvShape() {
+  return {
+    TOPIC_DLQ: z
+      .string()
+      .min(1)
+      .default('cdr.dlq')
+      .describe('Dead-letter topic of invalid rows and undecodable records'),
+    TOPIC_DLQ_RETENTION_MS: z.coerce
+      .number()
+      .int()
+      .min(-1)
+      .default(90 * 24 * 3600 * 1000)
+      .describe('retention.ms of the dead-letter topic when created (default 90 days)'),
+    TOPIC_REPLICATION_FACTOR: int(1, 10).default(3).describe('Replication factor of the topics created'),
+    TOPIC_MIN_INSYNC_REPLICAS: int(1, 10)
+      .optional()
+      .describe('min.insync.replicas of the topics created (default 2 when the replication factor is 3+, else 1)'),
+    TRANSACTION_TIMEOUT_MS: int(1000).default(60_000).describe('Kafka transaction timeout'),
+  };
+}
+
 /** The registry connection: URL and, when set, basic-auth user and password (inline or file). */
 export function registryConfig(env: {
   SCHEMA_REGISTRY_URL: string;

@@ -23,6 +23,12 @@ const faultRule = z.discriminatedUnion('kind', [
     count: z.number().int().min(1).optional(),
   }),
   z.object({
+    kind: z.literal('cut'),
+    afterRows: z.number().int().min(0),
+    inside: z.enum(['field', 'quoted']),
+    count: z.number().int().min(1).optional(),
+  }),
+  z.object({
     kind: z.literal('stall'),
     afterRows: z.number().int().min(0),
     stallMs: z.number().int().min(1),
@@ -63,7 +69,18 @@ export const simulatorEnvSchema = z.object({
   SIM_LATENCY_MS: int(0).default(0).describe('Delay before every response'),
   SIM_FAULTS: json(z.array(faultRule))
     .default([])
-    .describe('JSON list of fault rules (status, html, truncate, stall), see src/simulator/faults.ts'),
+    .describe('JSON list of fault rules (status, html, truncate, stall, cut), see src/simulator/faults.ts'),
+  SIM_POISON_ROWS: json(
+    z.array(
+      z.object({
+        index: z.number().int().min(0),
+        kind: z.enum(['oversize', 'unclosed-quote']),
+        bytes: z.number().int().min(1).optional(),
+      }),
+    ),
+  )
+    .default([])
+    .describe('JSON list of rows always sent broken: {index, kind: oversize|unclosed-quote, bytes?}'),
 });
 
 export type SimulatorEnv = z.infer<typeof simulatorEnvSchema>;

@@ -1,68 +1,46 @@
 // `cdr-pipeline enrich`: consume cdr.raw, enrich by call type, fan out to one topic per category,
-// exactly once. Each batch of an input partition is one transaction holding its output records
-// and its consumer offset (consume-transform-produce). The transactional id is tied to the input
-// partition, so whichever enricher owns a partition after a rebalance fences the one before.
-import type { Message, TopicMessages } from 'kafkajs';
+// exactly once. Each slice of an input partition is one transaction holding its output records
+// and its consumer offset (consume-transform-produce). Which partitions this process may write for
+// is partition-owners.ts; turning records into output is transform.ts.
+//
+// A failed transaction means the partition may have moved: it is dropped and the consumer rejoins
+// the group (an error typed REBALANCE_IN_PROGRESS makes kafkajs rejoin at once), never a crash.
+// A consumer that stops for good (kafkajs will not restart it) ends the process: `done` rejects
+// and /healthz fails, so a supervisor restarts it instead of leaving a live, idle member.
+import type { KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { avroType, registerSchema, registryClient } from '../codec/index.ts';
 import { encodeValue } from '../codec/wire.ts';
 import type { EnricherConfig } from '../config/enricher.ts';
-import { ErrorCodes, isCdrError } from '../errors.ts';
+import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { createKafka } from '../kafka/client.ts';
+import { topicSpecs } from '../kafka/topic-specs.ts';
 import { setUpTopics } from '../kafka/topics.ts';
-import { TransactionalSender } from '../kafka/transactions.ts';
 import { type Check, type OpsServer, startOpsServer } from '../ops/http-server.ts';
 import { dependencyChecks } from '../ops/reachability.ts';
 import { retryStartup } from '../ops/retry.ts';
 import { RawDecoder } from './decoder.ts';
-import { enrich } from './enrich.ts';
+import { enricherMetrics } from './metrics.ts';
+import { PartitionOwners } from './partition-owners.ts';
+import { transformSlice } from './transform.ts';
 
 /** Records per transaction at most; a fetched batch larger than this commits in several. */
 const SLICE = 5000;
 
 export interface RunningEnricher {
   ops: OpsServer;
+  /** Rejects when the consumer stopped for good (CDR_CONSUMER_STOPPED). */
+  done: Promise<void>;
   stop(): Promise<void>;
 }
 
-function enricherMetrics(registry: Registry) {
-  const registers = [registry];
-  return {
-    recordsIn: new Counter({
-      name: 'cdr_enrich_records_in_total',
-      help: 'Records read from cdr.raw',
-      registers,
-    }),
-    recordsOut: new Counter({
-      name: 'cdr_enrich_records_out_total',
-      help: 'Enriched records committed, by category',
-      labelNames: ['category'],
-      registers,
-    }),
-    deadLettered: new Counter({
-      name: 'cdr_enrich_dead_lettered_total',
-      help: 'Records that could not be decoded, committed to the DLQ',
-      registers,
-    }),
-    lag: new Gauge({
-      name: 'cdr_enrich_consumer_lag',
-      help: 'Records behind the end of the input partition after the last batch',
-      labelNames: ['partition'],
-      registers,
-    }),
-    transaction: new Histogram({
-      name: 'cdr_enrich_transaction_duration_seconds',
-      help: 'One transaction: send, offsets, commit',
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers,
-    }),
-    failed: new Counter({
-      name: 'cdr_enrich_transactions_failed_total',
-      help: 'Transactions that did not commit',
-      registers,
-    }),
-  };
+/** An error kafkajs answers by rejoining the group (its isRebalancing test reads `type`). */
+function rejoin(message: string, partition: number): CdrError {
+  return Object.assign(
+    new CdrError(ErrorCodes.PARTITION_MOVED, message, { retriable: true, details: { partition } }),
+    { type: 'REBALANCE_IN_PROGRESS' },
+  );
 }
 
 export async function startEnricher(config: EnricherConfig, logger: Logger): Promise<RunningEnricher> {
@@ -72,22 +50,15 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
   const metricsRegistry = new Registry();
   const metrics = enricherMetrics(metricsRegistry);
   const outputTopics = [...new Set(Object.values(routes))];
+  const topics = { replicationFactor: env.TOPIC_REPLICATION_FACTOR, minInsyncReplicas: env.TOPIC_MIN_INSYNC_REPLICAS };
 
   await setUpTopics(
     kafka,
     [
-      ...outputTopics.map((topic) => ({
-        topic,
-        numPartitions: env.ENRICH_TOPIC_PARTITIONS,
-        replicationFactor: env.TOPIC_REPLICATION_FACTOR,
-        cleanupPolicy: 'delete' as const,
-      })),
-      {
-        topic: env.TOPIC_DLQ,
-        numPartitions: 1,
-        replicationFactor: env.TOPIC_REPLICATION_FACTOR,
-        cleanupPolicy: 'delete',
-      },
+      ...outputTopics.map((t) =>
+        topicSpecs.enriched(t, env.ENRICH_TOPIC_PARTITIONS, env.ENRICH_TOPIC_RETENTION_MS, topics),
+      ),
+      topicSpecs.dlq(env.TOPIC_DLQ, env.TOPIC_DLQ_RETENTION_MS, topics),
     ],
     log,
     env.TOPIC_RAW,
@@ -102,19 +73,22 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
   const schemaId = ids[0] as number;
   const enrichedType = avroType('cdr-enriched');
   const decoder = new RawDecoder(avroType('cdr-raw'), config.registry);
-
-  const senders = new Map<number, TransactionalSender>();
-  const senderFor = (partition: number) => {
-    let s = senders.get(partition);
-    if (!s) {
-      s = new TransactionalSender(kafka, {
-        transactionalId: `${env.ENRICH_TRANSACTIONAL_ID_PREFIX}-${env.TOPIC_RAW}-${partition}`,
-        transactionTimeoutMs: env.TRANSACTION_TIMEOUT_MS,
-      });
-      senders.set(partition, s);
-    }
-    return s;
+  const sliceDeps = {
+    decode: (value: Buffer | null) => decoder.decode(value),
+    encode: (value: object) => encodeValue(enrichedType, schemaId, value),
+    routes,
+    dlqTopic: env.TOPIC_DLQ,
   };
+  const owners = new PartitionOwners(
+    kafka,
+    {
+      inputTopic: env.TOPIC_RAW,
+      groupId: env.ENRICH_GROUP_ID,
+      transactionalIdPrefix: env.ENRICH_TRANSACTIONAL_ID_PREFIX,
+      transactionTimeoutMs: env.TRANSACTION_TIMEOUT_MS,
+    },
+    log,
+  );
 
   const consumer = kafka.consumer({
     groupId: env.ENRICH_GROUP_ID,
@@ -124,92 +98,96 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
     heartbeatInterval: Math.floor(env.ENRICH_SESSION_TIMEOUT_MS / 10),
   });
   let joined = false;
+  let stopped: CdrError | undefined;
+  let failDone: (err: CdrError) => void = () => {};
+  const done = new Promise<void>((_, reject) => {
+    failDone = reject;
+  });
+  done.catch(() => undefined);
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     joined = true;
+    owners.assigned(e.payload.memberAssignment[env.TOPIC_RAW] ?? []);
     log.info({ assigned: e.payload.memberAssignment }, 'partitions assigned');
   });
-  consumer.on(consumer.events.CRASH, (e) => {
-    log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+  consumer.on(consumer.events.REBALANCING, () => {
+    joined = false;
   });
+  consumer.on(consumer.events.CRASH, (e) => {
+    joined = false;
+    if (e.payload.restart) {
+      log.warn({ err: e.payload.error }, 'consumer crashed; kafkajs restarts it');
+      return;
+    }
+    stopped = new CdrError(ErrorCodes.CONSUMER_STOPPED, 'the Kafka consumer stopped and will not restart', {
+      cause: e.payload.error,
+    });
+    log.fatal({ err: e.payload.error, code: stopped.code }, stopped.message);
+    failDone(stopped);
+  });
+
+  /** Processes one fetched batch of an input partition in slices, one transaction each. */
+  const eachBatch = async ({
+    batch,
+    resolveOffset,
+    heartbeat,
+    isRunning,
+    isStale,
+  }: Parameters<NonNullable<Parameters<typeof consumer.run>[0]>['eachBatch'] & object>[0]) => {
+    if (batch.messages.length === 0) return;
+    const { partition } = batch;
+    const owner = await owners.acquire(partition);
+    if (!owner) throw rejoin(`partition ${partition} is not assigned to this enricher`, partition);
+    let messages: KafkaMessage[] = batch.messages;
+    if (owner.committed !== undefined) {
+      // Below the offset the previous owner committed: already enriched by it.
+      const committed = owner.committed;
+      const first = messages.findIndex((m) => BigInt(m.offset) >= committed);
+      const skipped = first === -1 ? messages.length : first;
+      if (skipped > 0) {
+        metrics.skippedCommitted.inc(skipped);
+        resolveOffset((messages[skipped - 1] as KafkaMessage).offset);
+        messages = messages.slice(skipped);
+      }
+    }
+    await decoder.prepare(messages.map((m) => m.value));
+    for (let start = 0; start < messages.length; start += SLICE) {
+      if (!isRunning() || isStale()) return;
+      const slice = messages.slice(start, start + SLICE);
+      const out = transformSlice(slice, { topic: batch.topic, partition }, sliceDeps, Date.now());
+      const last = (slice[slice.length - 1] as KafkaMessage).offset;
+      const end = metrics.transaction.startTimer();
+      try {
+        await owner.sender.commit(out.topicMessages, {
+          consumerGroupId: env.ENRICH_GROUP_ID,
+          topics: [{ topic: batch.topic, partitions: [{ partition, offset: String(BigInt(last) + 1n) }] }],
+        });
+      } catch (err) {
+        metrics.failed.inc();
+        // Nothing of this slice was committed. A sender of an earlier assignment: that batch is void.
+        if (!owners.isCurrent(partition, owner.sender)) return;
+        owners.drop(partition, owner.sender);
+        metrics.partitionsMoved.inc();
+        const code = isCdrError(err) ? err.code : undefined;
+        log.warn({ err, partition, code }, 'transaction failed: partition dropped; rejoining the group');
+        throw rejoin(`the transaction of partition ${partition} failed (${code ?? 'error'})`, partition);
+      }
+      end();
+      resolveOffset(last);
+      metrics.recordsIn.inc(slice.length);
+      metrics.deadLettered.inc(out.deadLettered);
+      for (const [category, n] of out.counts) metrics.recordsOut.inc({ category }, n);
+      await heartbeat();
+    }
+    metrics.lag.set({ partition: String(partition) }, Number(batch.offsetLag()));
+  };
+
   await consumer.connect();
   await consumer.subscribe({ topic: env.TOPIC_RAW, fromBeginning: true });
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: env.ENRICH_PARTITIONS_CONCURRENTLY,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-      if (batch.messages.length === 0) return;
-      await decoder.prepare(batch.messages.map((m) => m.value));
-      const sender = senderFor(batch.partition);
-      for (let start = 0; start < batch.messages.length; start += SLICE) {
-        if (!isRunning() || isStale()) return;
-        const slice = batch.messages.slice(start, start + SLICE);
-        const out = new Map<string, Message[]>();
-        const dlq: Message[] = [];
-        const counts = new Map<string, number>();
-        const now = Date.now();
-        for (const m of slice) {
-          try {
-            const raw = decoder.decode(m.value);
-            const enriched = enrich(
-              raw,
-              { topic: batch.topic, partition: batch.partition, offset: Number(m.offset) },
-              now,
-            );
-            const topic = routes[enriched.category] ?? (routes.unknown as string);
-            let list = out.get(topic);
-            if (!list) {
-              list = [];
-              out.set(topic, list);
-            }
-            list.push({ key: m.key, value: encodeValue(enrichedType, schemaId, enriched) });
-            counts.set(enriched.category, (counts.get(enriched.category) ?? 0) + 1);
-          } catch (err) {
-            const code = isCdrError(err) ? err.code : ErrorCodes.ENCODE_FAILED;
-            dlq.push({
-              key: m.key,
-              value: JSON.stringify({
-                source: { topic: batch.topic, partition: batch.partition, offset: m.offset },
-                errorCode: code,
-                reason: err instanceof Error ? err.message : String(err),
-                failedAt: new Date(now).toISOString(),
-              }),
-              headers: { 'cdr-error-code': code },
-            });
-          }
-        }
-        const last = (slice[slice.length - 1] as { offset: string }).offset;
-        const topicMessages: TopicMessages[] = [...out].map(([topic, messages]) => ({ topic, messages }));
-        if (dlq.length > 0) topicMessages.push({ topic: env.TOPIC_DLQ, messages: dlq });
-        const end = metrics.transaction.startTimer();
-        try {
-          await sender.commit(topicMessages, {
-            consumerGroupId: env.ENRICH_GROUP_ID,
-            topics: [
-              {
-                topic: batch.topic,
-                partitions: [{ partition: batch.partition, offset: String(BigInt(last) + 1n) }],
-              },
-            ],
-          });
-        } catch (err) {
-          metrics.failed.inc();
-          log.warn(
-            { err, partition: batch.partition, code: isCdrError(err) ? err.code : undefined },
-            'transaction failed',
-          );
-          // kafkajs restarts the consumer from the last resolved offset: nothing of this slice was committed.
-          throw err;
-        }
-        end();
-        resolveOffset(last);
-        metrics.recordsIn.inc(slice.length);
-        metrics.deadLettered.inc(dlq.length);
-        for (const [category, n] of counts) metrics.recordsOut.inc({ category }, n);
-        await heartbeat();
-      }
-      metrics.lag.set({ partition: String(batch.partition) }, Number(batch.offsetLag()));
-    },
+    eachBatch,
   });
 
   const dependencies = dependencyChecks(kafka, config.registry);
@@ -218,11 +196,11 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
     host: env.HTTP_HOST,
     port: env.HTTP_PORT,
     registry: metricsRegistry,
-    live: (): Check => ({ ok: true, details: {} }),
+    live: (): Check => ({ ok: stopped === undefined, details: stopped ? { error: stopped.code } : {} }),
     ready: async (): Promise<Check> => {
       const { kafka: kafkaOk, registry: registryOk } = await dependencies.check();
       return {
-        ok: !stopping && joined && kafkaOk && registryOk,
+        ok: !stopping && stopped === undefined && joined && kafkaOk && registryOk,
         details: { joined, kafka: kafkaOk, registry: registryOk },
       };
     },
@@ -233,10 +211,11 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
   );
   return {
     ops,
+    done,
     stop: async () => {
       stopping = true;
       await consumer.disconnect();
-      await Promise.all([...senders.values()].map((s) => s.discard()));
+      await owners.close();
       await ops.close();
     },
   };

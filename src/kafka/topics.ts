@@ -1,4 +1,4 @@
-// The pipeline's topics, created at start when missing. An existing topic with the wrong cleanup
+// The pipeline's topics (their settings: topic-specs.ts), created at start when missing. An existing topic with the wrong cleanup
 // policy is a start error: a compacted cdr.raw would silently drop CDRs sharing a billing group,
 // and a cursor topic that is not compacted grows without bound.
 import type { Admin, Kafka } from 'kafkajs';
@@ -11,7 +11,8 @@ export interface TopicSpec {
   numPartitions: number;
   replicationFactor: number;
   cleanupPolicy: 'delete' | 'compact';
-  retentionMs?: number;
+  /** Topic configs set at creation (retention, min.insync.replicas, compaction...). */
+  config: Record<string, string>;
 }
 
 export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): Promise<string[]> {
@@ -26,7 +27,7 @@ export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): P
         replicationFactor: s.replicationFactor,
         configEntries: [
           { name: 'cleanup.policy', value: s.cleanupPolicy },
-          ...(s.retentionMs === undefined ? [] : [{ name: 'retention.ms', value: String(s.retentionMs) }]),
+          ...Object.entries(s.config).map(([name, value]) => ({ name, value })),
         ],
       })),
     });
@@ -91,4 +92,20 @@ export async function setUpTopics(
     },
     log,
   );
+}
+
+/** The topic's max.message.bytes: the largest record batch, so the largest record, it takes. */
+export async function topicMaxMessageBytes(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: 2 /* TOPIC */, name: topic, configNames: ['max.message.bytes'] }],
+    });
+    const value = resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue;
+    return value === undefined ? 1_048_588 : Number(value);
+  } finally {
+    await admin.disconnect();
+  }
 }

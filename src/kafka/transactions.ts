@@ -2,10 +2,12 @@
 // transaction per producer, and concurrent sends on an idempotent producer lose messages, #598).
 // After a failed commit or abort the kafkajs producer is unusable (#1355), so it is thrown away and
 // the next transaction starts on a fresh one; connecting it (InitProducerId) also aborts or
-// completes whatever the old one left open. Being fenced is final: another process owns the id.
+// completes whatever the old one left open. Whether an epoch error means another process owns the
+// id is for the caller to find out (see kafkaError below).
 import {
   type Kafka,
   type Offsets as KafkaOffsets,
+  type Message,
   Partitioners,
   type Producer,
   type TopicMessages,
@@ -17,6 +19,8 @@ export type Offsets = KafkaOffsets & { consumerGroupId: string };
 export interface TransactionalOptions {
   transactionalId: string;
   transactionTimeoutMs: number;
+  /** Bytes of message keys and values per send at most (so no partition's batch nears max.message.bytes). */
+  maxSendBytes?: number;
 }
 
 export class TransactionalSender {
@@ -66,7 +70,7 @@ export class TransactionalSender {
     let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;
     try {
       transaction = await producer.transaction();
-      for (const chunk of sendChunks(topicMessages, SEND_CHUNK))
+      for (const chunk of sendChunks(topicMessages, SEND_CHUNK, this.options.maxSendBytes ?? SEND_CHUNK_BYTES))
         await transaction.sendBatch({ topicMessages: chunk, acks: -1 });
       if (offsets) await transaction.sendOffsets(offsets);
       await transaction.commit();
@@ -89,57 +93,93 @@ export class TransactionalSender {
 // one send: 5,000 messages in one send cost ten times the CPU of ten sends of 500. A transaction
 // therefore sends in chunks, one after another, still in order.
 export const SEND_CHUNK = 500;
+/**
+ * A send's records for one partition go to the broker as one record batch, which must stay under
+ * the topic's max.message.bytes (1 MiB by default): sends are also cut by size.
+ */
+export const SEND_CHUNK_BYTES = 512 * 1024;
 
-/** Splits per-topic message lists into consecutive sends of at most `size` messages, in order. */
-export function sendChunks(topicMessages: readonly TopicMessages[], size: number): TopicMessages[][] {
+/** Bytes a message adds to a send: key, value and headers (record framing is small and ignored). */
+export function messageBytes(m: Message): number {
+  let n = sizeOf(m.key) + sizeOf(m.value);
+  if (m.headers) for (const [k, v] of Object.entries(m.headers)) n += k.length + sizeOf(v as Buffer | string);
+  return n;
+}
+
+function sizeOf(v: Buffer | string | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+}
+
+/**
+ * Splits per-topic message lists into consecutive sends of at most `size` messages and about
+ * `maxBytes` bytes (a single larger message gets a send of its own), in order.
+ */
+export function sendChunks(
+  topicMessages: readonly TopicMessages[],
+  size: number,
+  maxBytes = Number.POSITIVE_INFINITY,
+): TopicMessages[][] {
   const sends: TopicMessages[][] = [];
   let current: TopicMessages[] = [];
-  let room = size;
+  let count = 0;
+  let bytes = 0;
+  const flush = () => {
+    if (count > 0) sends.push(current);
+    current = [];
+    count = 0;
+    bytes = 0;
+  };
   for (const { topic, messages } of topicMessages) {
-    for (let i = 0; i < messages.length; ) {
-      const take = messages.slice(i, i + room);
-      current.push({ topic, messages: take });
-      i += take.length;
-      room -= take.length;
-      if (room === 0) {
-        sends.push(current);
-        current = [];
-        room = size;
+    let from = 0;
+    for (let i = 0; i < messages.length; i++) {
+      const b = messageBytes(messages[i] as Message);
+      if (count > 0 && (count >= size || bytes + b > maxBytes)) {
+        if (i > from) current.push({ topic, messages: messages.slice(from, i) });
+        from = i;
+        flush();
       }
+      count++;
+      bytes += b;
     }
+    if (messages.length > from) current.push({ topic, messages: messages.slice(from) });
   }
-  if (current.length > 0) sends.push(current);
+  flush();
   return sends;
 }
 
-const FENCED_TYPES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);
-// INVALID_PRODUCER_EPOCH (47) and PRODUCER_FENCED (90); kafkajs 2.2.4 has no name for 90.
-const FENCED_CODES = new Set([47, 90]);
+// Kafka error codes by meaning. kafkajs 2.2.4 speaks old protocol versions, for which the broker
+// reports both a timed-out transaction and a takeover by another producer as
+// INVALID_PRODUCER_EPOCH (47): the caller tells the two apart (producer/ownership.ts). Only
+// PRODUCER_FENCED (90, which kafkajs has no name for) is a takeover by itself.
+const KAFKA_CODES = {
+  INVALID_PRODUCER_EPOCH: 47,
+  PRODUCER_FENCED: 90,
+  MESSAGE_TOO_LARGE: 10,
+  RECORD_LIST_TOO_LARGE: 18,
+} as const;
+type KafkaCodeName = keyof typeof KAFKA_CODES;
 
-/** Walks kafkajs's error chain (retriable wrappers keep `originalError`, others `cause`). */
-export function isFenced(err: unknown): boolean {
+/** Whether kafkajs's error chain (retriable wrappers keep `originalError`, others `cause`) holds this Kafka error. */
+export function hasKafkaError(err: unknown, name: KafkaCodeName): boolean {
   type Chain = { type?: string; code?: number; originalError?: unknown; cause?: unknown };
   for (let e = err as Chain | undefined, i = 0; e && i < 10; i++) {
-    if ((e.type && FENCED_TYPES.has(e.type)) || (typeof e.code === 'number' && FENCED_CODES.has(e.code)))
-      return true;
+    if (e.type === name || e.code === KAFKA_CODES[name]) return true;
     e = (e.originalError ?? e.cause) as typeof e;
   }
   return false;
 }
 
-function kafkaError(message: string, cause: unknown): CdrError {
+export function kafkaError(message: string, cause: unknown): CdrError {
   if (cause instanceof CdrError) return cause;
-  if (isFenced(cause)) {
-    return new CdrError(
-      ErrorCodes.FENCED,
-      `${message}: fenced by a newer producer with the same transactional id`,
-      {
-        cause,
-      },
-    );
-  }
-  return new CdrError(ErrorCodes.KAFKA, `${message}: ${(cause as Error).message}`, {
-    cause,
-    retriable: true,
-  });
+  const text = `${message}: ${(cause as Error).message}`;
+  if (hasKafkaError(cause, 'PRODUCER_FENCED'))
+    return new CdrError(ErrorCodes.FENCED, `${message}: fenced by a newer producer with the same transactional id`, {
+      cause,
+    });
+  if (hasKafkaError(cause, 'INVALID_PRODUCER_EPOCH'))
+    return new CdrError(ErrorCodes.PRODUCER_EPOCH, text, { cause, retriable: true });
+  if (hasKafkaError(cause, 'MESSAGE_TOO_LARGE') || hasKafkaError(cause, 'RECORD_LIST_TOO_LARGE'))
+    return new CdrError(ErrorCodes.MESSAGE_TOO_LARGE, text, { cause, retriable: true });
+  return new CdrError(ErrorCodes.KAFKA, text, { cause, retriable: true });
 }

@@ -1,27 +1,39 @@
-// The poll loop of one feed account: read the cursor, GET the feed from it, stream the body into
-// batches, commit each batch (CDRs, dead letters and the new cursor) as one Kafka transaction.
-// While batch k commits, batch k+1 is parsed and encoded; commits themselves run one at a time.
-// Any Kafka failure drops the in-memory cursor: the next attempt re-reads it from the cursor topic,
-// which is the only truth after an ambiguous commit.
+// The poll loop of one feed account: GET the feed from the cursor, stream the body into batches,
+// commit each batch (CDRs, dead letters and the new cursor) as one Kafka transaction. What each
+// row means is row-policy.ts; this file does the I/O. While batch k commits, batch k+1 is parsed
+// and encoded; commits themselves run one at a time.
+//
+// Ownership. Every cursor record names the process that wrote it (`owner`), and a poller claims
+// its account with a cursor record before its first poll. The broker reports a transaction that
+// timed out and a takeover by another process alike (INVALID_PRODUCER_EPOCH), so on that error
+// the poller reads the cursor back, without initialising a producer first (which would fence the
+// newcomer): if another process claimed the account since, this account stops; otherwise the
+// transaction only timed out, and the poller goes on.
+//
+// Recovery. Any other Kafka failure drops the in-memory cursor: a new transactional producer is
+// initialised first (InitProducerId aborts what the old one left open, so the read_committed
+// cursor read never waits on our own zombie), then the cursor is read back, which is the only
+// truth after an ambiguous commit.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type avro from 'avsc';
-import type { Kafka, Message } from 'kafkajs';
+import type { Message } from 'kafkajs';
 import type { Logger } from 'pino';
 import { type HeaderMap, readHeader } from '../cdr/header.ts';
-import { convertRow, type RawCdr, rowId } from '../cdr/row.ts';
+import { convertRow, parseId, type RawCdr, rowId } from '../cdr/row.ts';
 import type { TimeZone } from '../cdr/time-zone.ts';
 import { encodeValue } from '../codec/wire.ts';
 import type { FeedAccount, ProducerConfig } from '../config/producer.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
-import { retryDelay } from '../feed/backoff.ts';
-import { feedRows } from '../feed/csv-rows.ts';
+import { type FeedRow, feedRows } from '../feed/csv-rows.ts';
 import { feedTarget, feedTransportError, openFeed } from '../feed/request.ts';
 import { KeyBuffers } from '../kafka/key-buffers.ts';
-import type { TransactionalSender } from '../kafka/transactions.ts';
-import { Batch } from './batch.ts';
-import { cursorMessage, readCursors } from './cursor.ts';
+import { messageBytes, type TransactionalSender } from '../kafka/transactions.ts';
+import { retryDelay } from '../ops/retry.ts';
+import { Batch, type CursorState } from './batch.ts';
+import { type CursorReader, type CursorValue, cursorMessage } from './cursor.ts';
 import { dlqMessage } from './dlq.ts';
 import type { ProducerMetrics } from './metrics.ts';
+import { RowPolicy } from './row-policy.ts';
 
 export interface AccountHealth {
   lastSuccessAt?: number;
@@ -32,11 +44,15 @@ export interface AccountHealth {
 export interface PollerDeps {
   account: FeedAccount;
   env: ProducerConfig['env'];
-  kafka: Kafka;
   sender: TransactionalSender;
+  cursors: CursorReader;
+  /** This process, as named in the cursor records it writes. */
+  instanceId: string;
   avroType: avro.Type;
   schemaId: number;
   zone: TimeZone;
+  /** Largest record (key + value) cdr.raw takes: the topic's max.message.bytes less framing. */
+  maxMessageBytes: number;
   metrics: ProducerMetrics;
   logger: Logger;
   signal: AbortSignal;
@@ -46,42 +62,57 @@ const PROGRESS_EVERY_MS = 5000;
 
 export class AccountPoller {
   readonly health: AccountHealth = { authFailing: false };
-  /** The last id committed, as far as this process knows; undefined until read from Kafka. */
-  private cursor: number | undefined;
+  /** Where the account stands as far as this process knows; undefined until read from Kafka. */
+  private cursor: CursorState | undefined;
+  private claimed = false;
+  /** The last row the previous response held back (see row-policy.ts). */
+  private heldTail: string | undefined;
+  private maxMessageBytes: number;
   private readonly deps: PollerDeps;
   private readonly labels: { account: string };
   private readonly feedHost: string;
   private lastProgressAt = 0;
   private readonly keys = new KeyBuffers();
 
-  constructor(deps: PollerDeps) {
+  /** `initial`: the account's cursor as read at start, with the sender already connected. */
+  constructor(deps: PollerDeps, initial: CursorValue | undefined) {
     this.deps = deps;
     this.labels = { account: deps.account.login };
     this.feedHost = feedTarget(deps.env.FEED_URL).feedHost;
+    this.maxMessageBytes = deps.maxMessageBytes;
+    this.cursor = this.fromRecord(initial);
   }
 
-  /** Polls until the signal aborts. Rejects only when fenced (another process owns the account). */
+  /** Polls until the signal aborts. Rejects only when another process took the account over. */
   async run(): Promise<void> {
     const { env, logger, signal, metrics } = this.deps;
     let attempt = 0;
     while (!signal.aborted) {
       let delay = env.FEED_POLL_INTERVAL_MS;
       try {
-        if (this.cursor === undefined) this.cursor = await this.readCursor();
-        await this.pollOnce(this.cursor);
+        if (this.cursor === undefined) await this.recover();
+        if (!this.claimed) await this.claim();
+        await this.pollOnce(this.cursor as CursorState);
         attempt = 0;
         this.health.authFailing = false;
-        this.health.lastSuccessAt = Date.now();
+        this.markSuccess();
         delete this.health.lastErrorCode;
         metrics.lastPollSuccess.set(this.labels, Date.now() / 1000);
       } catch (err) {
         if (signal.aborted && (isCdrError(err, ErrorCodes.ABORTED) || !isCdrError(err))) break;
         if (isCdrError(err, ErrorCodes.FENCED)) throw err;
         const code = isCdrError(err) ? err.code : ErrorCodes.KAFKA;
-        if (!isCdrError(err) || err.code === ErrorCodes.KAFKA || err.code === ErrorCodes.REGISTRY)
-          this.cursor = undefined;
         this.health.lastErrorCode = code;
         metrics.feedErrors.inc({ ...this.labels, kind: code });
+        if (code === ErrorCodes.PRODUCER_EPOCH) {
+          // A timed-out transaction, or another process: the cursor topic tells which.
+          if (this.claimed) await this.stopIfTakenOver(err as CdrError);
+          this.cursor = undefined;
+          logger.warn({ account: this.labels.account, code }, 'transaction expired; starting a new one');
+          continue;
+        }
+        if (code === ErrorCodes.MESSAGE_TOO_LARGE) this.learnMessageLimit();
+        if (!isCdrError(err) || !err.code.startsWith('CDR_FEED')) this.cursor = undefined;
         if (code === ErrorCodes.FEED_AUTH) {
           this.health.authFailing = true;
           delay = env.FEED_AUTH_RETRY_MS;
@@ -99,28 +130,70 @@ export class AccountPoller {
     }
   }
 
-  private async readCursor(): Promise<number> {
-    const { kafka, env, account, metrics, logger } = this.deps;
-    const found = (await readCursors(kafka, env.TOPIC_CURSOR)).get(account.login);
+  private fromRecord(found: CursorValue | undefined): CursorState {
     // FEED_START_ID is the first id wanted; the cursor is the last id published.
-    const cursor = found?.lastId ?? Math.max(env.FEED_START_ID - 1, 0);
-    metrics.cursorId.set(this.labels, cursor);
-    logger.info(
-      { account: account.login, cursor, from: found ? 'cursor topic' : 'FEED_START_ID' },
-      'cursor read',
-    );
-    return cursor;
+    const lastId = found?.lastId ?? Math.max(this.deps.env.FEED_START_ID - 1, 0);
+    this.deps.metrics.cursorId.set(this.labels, lastId);
+    return { lastId, deadLetteredAfter: found?.deadLetteredAfter ?? 0 };
   }
 
-  private async pollOnce(cursor: number): Promise<void> {
+  /** A new transactional producer first, then the cursor as Kafka has it. */
+  private async recover(): Promise<void> {
+    const { sender, cursors, account, logger } = this.deps;
+    await sender.connect();
+    const found = (await cursors.readAll()).get(account.login);
+    if (this.claimed && this.ownedByAnother(found)) {
+      throw this.takenOver(found as CursorValue, new CdrError(ErrorCodes.KAFKA, 'claimed while recovering'));
+    }
+    this.cursor = this.fromRecord(found);
+    logger.info({ account: account.login, cursor: this.cursor.lastId }, 'cursor read');
+  }
+
+  /** Writes a cursor record naming this process, so a process it replaced can tell it was replaced. */
+  private async claim(): Promise<void> {
+    const cursor = this.cursor as CursorState;
+    await this.deps.sender.commit([{ topic: this.deps.env.TOPIC_CURSOR, messages: [this.cursorRecord(cursor, 0)] }]);
+    this.claimed = true;
+    this.deps.logger.info(
+      { account: this.labels.account, cursor: cursor.lastId, owner: this.deps.instanceId },
+      'account claimed',
+    );
+  }
+
+  private async stopIfTakenOver(cause: CdrError): Promise<void> {
+    const found = (await this.deps.cursors.readAll()).get(this.deps.account.login);
+    if (this.ownedByAnother(found)) throw this.takenOver(found as CursorValue, cause);
+  }
+
+  private ownedByAnother(found: CursorValue | undefined): boolean {
+    return found?.owner !== undefined && found.owner !== this.deps.instanceId;
+  }
+
+  private takenOver(found: CursorValue, cause: CdrError): CdrError {
+    return new CdrError(ErrorCodes.FENCED, `account ${found.account} was claimed by ${found.owner}`, {
+      cause,
+      details: { account: found.account, owner: found.owner },
+    });
+  }
+
+  private markSuccess(): void {
+    this.health.lastSuccessAt = Date.now();
+  }
+
+  private async pollOnce(cursor: CursorState): Promise<void> {
     const { env, account, signal, metrics, logger } = this.deps;
     const startedAt = Date.now();
     const endPoll = metrics.pollDuration.startTimer(this.labels);
-    // The feed's advice: ask from the last id collected (inclusive), and drop what is not above it.
+    const policy = new RowPolicy({
+      cursor: cursor.lastId,
+      deadLetteredAfter: cursor.deadLetteredAfter,
+      heldTail: this.heldTail,
+    });
+    // The feed's advice: ask from the last id collected (inclusive); the policy drops what is not above it.
     const body = await openFeed({
       baseUrl: env.FEED_URL,
       credentials: account,
-      fromId: cursor,
+      fromId: cursor.lastId,
       headersTimeoutMs: env.FEED_HEADERS_TIMEOUT_MS,
       bodyIdleTimeoutMs: env.FEED_BODY_IDLE_TIMEOUT_MS,
       signal,
@@ -143,88 +216,107 @@ export class AccountPoller {
       // Observed by the next `await inflight`; not an unhandled rejection meanwhile.
       inflight.catch(() => undefined);
     };
+    const rows = feedRows(body, {
+      delimiter: ',',
+      maxRecordChars: env.FEED_MAX_RECORD_CHARS,
+      rawClipChars: env.DLQ_RAW_MAX_CHARS,
+      acceptTail: policy.acceptTail,
+    });
 
     try {
-      for await (const ev of feedRows(body)) {
+      for await (const ev of rows) {
         if (ev.kind === 'header') {
           header = readHeader(ev.fields);
           continue;
         }
-        fetched++;
-        if (ev.kind === 'broken') {
-          batch.dlq.push(this.deadLetter(undefined, ev.line, ev.raw, 'csv', ev.reason, fetchedAt));
-        } else {
-          const h = header as HeaderMap;
-          const id = rowId(ev.fields, h);
-          if (id !== undefined && id <= batch.lastId) {
-            // The first row repeats the cursor by design; anything else at or below it went backwards.
-            if (id !== cursor || fetched !== 1) {
-              backwards++;
-              metrics.rowsSkipped.inc({ ...this.labels, reason: 'id_not_above_cursor' });
-            }
-            continue;
-          }
-          const result = convertRow(ev.fields, h, this.deps.zone, {
-            ingested_at: Date.now(),
-            feed_host: this.feedHost,
-            line: ev.line,
-          });
-          if (result.ok) {
-            const { dlq, message } = this.encode(result.cdr, ev.line, ev.raw, fetchedAt);
-            (dlq ? batch.dlq : batch.raw).push(message);
-          } else {
-            const { field, reason } = result.problem;
-            batch.dlq.push(this.deadLetter(id, ev.line, ev.raw, field, reason, fetchedAt));
-          }
-          if (id !== undefined) batch.lastId = id;
+        if (ev.kind === 'tail') {
+          policy.hold(ev.raw);
+          continue;
         }
+        fetched++;
+        const h = header as HeaderMap;
+        const id = ev.kind === 'row' ? rowId(ev.fields, h) : parseId(ev.leading[h.index.id]);
+        const decision = policy.decide(id);
+        if (decision.action === 'skip') {
+          if (decision.reason !== 'cursor_row')
+            metrics.rowsSkipped.inc({ ...this.labels, reason: decision.reason });
+          if (decision.reason === 'id_not_above_cursor') backwards++;
+          continue;
+        }
+        const { dlq, message } = this.take(ev, h, id, fetchedAt);
+        (dlq ? batch.dlq : batch.raw).push(message);
+        batch.lastId = policy.lastId;
+        batch.deadLetteredAfter = policy.deadLetteredAfter;
         if (batch.isFull(env.BATCH_MAX_ROWS, env.BATCH_MAX_MS, Date.now())) {
           await commitAsync(batch);
-          batch = new Batch(batch.lastId, Date.now());
+          batch = new Batch(batch, Date.now());
         }
       }
+      this.heldTail = policy.heldTail;
     } catch (err) {
       streamError = err;
     }
     metrics.rowsFetched.inc(this.labels, fetched);
     if (inflight) await inflight;
     // Rows fully received before a break are kept; a partial last row never reached the batch.
-    if (batch.size > 0 || batch.lastId > (this.cursor ?? cursor)) {
+    if (batch.moves(this.cursor ?? cursor)) {
       await commitAsync(batch);
       await inflight;
     }
     endPoll();
     if (backwards > 0) {
       logger.warn(
-        { account: account.login, rows: backwards, cursor },
+        { account: account.login, rows: backwards, cursor: cursor.lastId },
         'rows with ids not above the cursor were skipped',
+      );
+    }
+    if (policy.heldTail !== undefined && streamError === undefined) {
+      logger.info(
+        { account: account.login, line: fetched + 2, cursor: this.cursor?.lastId },
+        'the body ended without a line end after its last row: that row is held until the next poll',
       );
     }
     if (streamError !== undefined) {
       throw isCdrError(streamError)
         ? streamError
-        : feedTransportError(streamError, feedTarget(env.FEED_URL, cursor));
+        : feedTransportError(streamError, feedTarget(env.FEED_URL, cursor.lastId));
     }
     if (published + deadLettered > 0) {
       logger.info(
-        { account: account.login, published, deadLettered, cursor: this.cursor, ms: Date.now() - startedAt },
+        { account: account.login, published, deadLettered, cursor: this.cursor?.lastId, ms: Date.now() - startedAt },
         'poll committed',
       );
     }
   }
 
-  /** The cdr.raw record of a valid CDR, or its dead letter when it does not encode. */
-  private encode(
-    cdr: RawCdr,
-    line: number,
-    raw: string,
+  /** The record a taken row becomes: its cdr.raw record, or a dead letter. */
+  private take(
+    ev: Exclude<FeedRow, { kind: 'header' | 'tail' }>,
+    header: HeaderMap,
+    id: number | undefined,
     fetchedAt: string,
   ): { dlq: boolean; message: Message } {
+    if (ev.kind === 'broken') {
+      const code = ev.code === 'too_large' ? ErrorCodes.ROW_TOO_LARGE : ErrorCodes.ROW_INVALID;
+      return { dlq: true, message: this.deadLetter(id, ev.line, ev.raw, 'csv', ev.reason, fetchedAt, code) };
+    }
+    const result = convertRow(ev.fields, header, this.deps.zone, {
+      ingested_at: Date.now(),
+      feed_host: this.feedHost,
+      line: ev.line,
+    });
+    if (result.ok) return this.encode(result.cdr, ev.line, ev.raw, fetchedAt);
+    const { field, reason } = result.problem;
+    return { dlq: true, message: this.deadLetter(id, ev.line, ev.raw, field, reason, fetchedAt) };
+  }
+
+  /** The cdr.raw record of a valid CDR, or its dead letter when it does not encode or is too large. */
+  private encode(cdr: RawCdr, line: number, raw: string, fetchedAt: string): { dlq: boolean; message: Message } {
     const key =
       cdr.billing_group === '' ? `${this.deps.env.NO_GROUP_KEY_PREFIX}${cdr.account}` : cdr.billing_group;
+    let value: Buffer;
     try {
-      const value = encodeValue(this.deps.avroType, this.deps.schemaId, cdr);
-      return { dlq: false, message: { key: this.keys.get(key), value } };
+      value = encodeValue(this.deps.avroType, this.deps.schemaId, cdr);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       return {
@@ -232,6 +324,26 @@ export class AccountPoller {
         message: this.deadLetter(cdr.id, line, raw, 'avro', reason, fetchedAt, ErrorCodes.ENCODE_FAILED),
       };
     }
+    const message = { key: this.keys.get(key), value };
+    const size = messageBytes(message);
+    if (size > this.maxMessageBytes) {
+      const reason = `encoded record of ${size} bytes is over the ${this.maxMessageBytes} bytes ${this.deps.env.TOPIC_RAW} takes`;
+      return {
+        dlq: true,
+        message: this.deadLetter(cdr.id, line, raw, '(row)', reason, fetchedAt, ErrorCodes.ROW_TOO_LARGE),
+      };
+    }
+    return { dlq: false, message };
+  }
+
+  /** Kafka refused a batch as too large although each record was under our limit: lower the limit. */
+  private learnMessageLimit(): void {
+    const before = this.maxMessageBytes;
+    this.maxMessageBytes = Math.max(1024, Math.floor(before / 2));
+    this.deps.logger.warn(
+      { account: this.labels.account, before, now: this.maxMessageBytes },
+      'Kafka refused a record as too large; records over the lowered limit will be dead-lettered',
+    );
   }
 
   private deadLetter(
@@ -243,11 +355,13 @@ export class AccountPoller {
     fetchedAt: string,
     errorCode: string = ErrorCodes.ROW_INVALID,
   ): Message {
+    const max = this.deps.env.DLQ_RAW_MAX_CHARS;
     return dlqMessage({
       account: this.deps.account.login,
       ...(id === undefined ? {} : { id: String(id) }),
       line,
-      raw,
+      raw: raw.length > max ? raw.slice(0, max) : raw,
+      ...(raw.length > max ? { rawClipped: true } : {}),
       errorCode,
       field,
       reason: `line ${line}${id === undefined ? '' : `, id ${id}`}: ${field} ${reason}`,
@@ -256,20 +370,25 @@ export class AccountPoller {
     });
   }
 
+  private cursorRecord(cursor: CursorState, rows: number): Message {
+    return cursorMessage({
+      account: this.deps.account.login,
+      lastId: cursor.lastId,
+      deadLetteredAfter: cursor.deadLetteredAfter,
+      rows,
+      committedAt: new Date().toISOString(),
+      owner: this.deps.instanceId,
+    });
+  }
+
   private async commit(batch: Batch): Promise<void> {
     const { env, sender, metrics, account, logger } = this.deps;
     const end = metrics.commitDuration.startTimer(this.labels);
-    const cursor = cursorMessage({
-      account: account.login,
-      lastId: batch.lastId,
-      rows: batch.size,
-      committedAt: new Date().toISOString(),
-    });
     try {
       await sender.commit([
         { topic: env.TOPIC_RAW, messages: batch.raw },
         { topic: env.TOPIC_DLQ, messages: batch.dlq },
-        { topic: env.TOPIC_CURSOR, messages: [cursor] },
+        { topic: env.TOPIC_CURSOR, messages: [this.cursorRecord(batch, batch.size)] },
       ]);
     } catch (err) {
       metrics.transactionsAborted.inc(this.labels);
@@ -278,7 +397,9 @@ export class AccountPoller {
         : new CdrError(ErrorCodes.KAFKA, 'commit failed', { cause: err, retriable: true });
     }
     end();
-    this.cursor = batch.lastId;
+    this.cursor = { lastId: batch.lastId, deadLetteredAfter: batch.deadLetteredAfter };
+    // Progress is commits: a backfill of millions of rows in one response keeps the account ready.
+    this.markSuccess();
     metrics.rowsPublished.inc(this.labels, batch.raw.length);
     metrics.rowsDeadLettered.inc(this.labels, batch.dlq.length);
     metrics.cursorId.set(this.labels, batch.lastId);

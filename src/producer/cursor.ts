@@ -1,8 +1,13 @@
 // The per-account cursor: the last feed id published, kept in a compacted topic (key: account)
 // and written in the same transaction as the CDRs it covers, so the cursor and cdr.raw never
-// disagree. Read with read_committed to the end of the topic at start and after every failure.
+// disagree. Read with read_committed to the end of the topic: once at start for every account of
+// the process, and again after a Kafka failure (concurrent re-reads of several accounts share one).
+//
+// `owner` names the process that last claimed the account (see producer/ownership.ts);
+// `deadLetteredAfter` counts rows without a readable id after `lastId` that were dead-lettered.
 import type { Kafka, Message } from 'kafkajs';
-import { CdrError, ErrorCodes } from '../errors.ts';
+import type { Logger } from 'pino';
+import { readToEnd } from '../kafka/bounded-read.ts';
 
 export interface CursorValue {
   account: string;
@@ -10,84 +15,70 @@ export interface CursorValue {
   /** Rows (published and dead-lettered) in the transaction that wrote this cursor. */
   rows: number;
   committedAt: string;
+  owner?: string;
+  deadLetteredAfter?: number;
 }
 
 export function cursorMessage(value: CursorValue): Message {
   return { key: value.account, value: JSON.stringify(value) };
 }
 
+/** The cursor in a record, or undefined for a record that is not one (never a throw). */
 export function parseCursor(value: Buffer | null): CursorValue | undefined {
   if (!value) return undefined;
-  const v = JSON.parse(value.toString('utf8')) as CursorValue;
-  return Number.isSafeInteger(v.lastId) ? v : undefined;
+  let v: Partial<CursorValue>;
+  try {
+    v = JSON.parse(value.toString('utf8')) as Partial<CursorValue>;
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null || typeof v.account !== 'string' || !Number.isSafeInteger(v.lastId))
+    return undefined;
+  if (v.deadLetteredAfter !== undefined && !Number.isSafeInteger(v.deadLetteredAfter)) return undefined;
+  return v as CursorValue;
 }
 
-/**
- * Reads the cursor topic from the beginning to the end it had when the call started, and returns
- * the last cursor of each account found. Pending transactions of other producers hold a
- * read_committed reader back until they end, which is what we want.
- */
-export async function readCursors(
-  kafka: Kafka,
-  topic: string,
-  timeoutMs = 60_000,
-): Promise<Map<string, CursorValue>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  let targets: Map<number, bigint>;
-  try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    targets = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
-  } finally {
-    await admin.disconnect();
-  }
-  const cursors = new Map<string, CursorValue>();
-  const pending = new Set([...targets].filter(([, high]) => high > 0n).map(([p]) => p));
-  if (pending.size === 0) return cursors;
+/** Reads the cursor topic from the beginning to its end, once for however many callers ask at once. */
+export class CursorReader {
+  private readonly kafka: Kafka;
+  private readonly topic: string;
+  private readonly timeoutMs: number;
+  private readonly log: Logger;
+  private inflight: Promise<Map<string, CursorValue>> | undefined;
 
-  const consumer = kafka.consumer({
-    groupId: `cdr-cursor-reader-${process.pid}-${Date.now()}`,
-    readUncommitted: false,
-    maxWaitTimeInMs: 100,
-  });
-  let finish: () => void = () => {};
-  const done = new Promise<void>((resolve) => {
-    finish = resolve;
-  });
-  const reached = (partition: number, lastOffset: string) => {
-    if (BigInt(lastOffset) >= (targets.get(partition) as bigint) - 1n) pending.delete(partition);
-    if (pending.size === 0) finish();
-  };
-  // Batches that hold only control records or aborted data still move the position: kafkajs
-  // reports them through this event, not through eachBatch.
-  consumer.on(consumer.events.END_BATCH_PROCESS, (e) => reached(e.payload.partition, e.payload.lastOffset));
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) {
+  constructor(kafka: Kafka, topic: string, timeoutMs: number, log: Logger) {
+    this.kafka = kafka;
+    this.topic = topic;
+    this.timeoutMs = timeoutMs;
+    this.log = log;
+  }
+
+  /** The last cursor of each account. A malformed record is skipped with a warning. */
+  readAll(): Promise<Map<string, CursorValue>> {
+    this.inflight ??= this.read().finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  private async read(): Promise<Map<string, CursorValue>> {
+    const cursors = new Map<string, CursorValue>();
+    await readToEnd(
+      this.kafka,
+      [this.topic],
+      ({ partition, messages }) => {
+        for (const m of messages) {
           const cursor = parseCursor(m.value);
           if (cursor) cursors.set(cursor.account, cursor);
+          else if (m.value !== null)
+            this.log.warn(
+              { topic: this.topic, partition, offset: m.offset },
+              'skipped a cursor record that is not a cursor',
+            );
         }
       },
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new CdrError(ErrorCodes.KAFKA, `reading ${topic} to its end took over ${timeoutMs} ms`, {
-              retriable: true,
-            }),
-          ),
-        timeoutMs,
-      );
-    });
-    await Promise.race([done, timeout]).finally(() => clearTimeout(timer));
+      { timeoutMs: this.timeoutMs, groupPrefix: 'cdr-cursor-reader' },
+    );
     return cursors;
-  } finally {
-    await consumer.disconnect();
   }
 }

@@ -8,6 +8,8 @@ export interface DlqEntry {
   id?: string;
   line: number;
   raw: string;
+  /** Set when `raw` was clipped to DLQ_RAW_MAX_CHARS. */
+  rawClipped?: boolean;
   errorCode: string;
   field: string;
   reason: string;

@@ -1,18 +1,21 @@
 // `cdr-pipeline produce`: wires config, Kafka, the registry and one poller per feed account,
 // serves health and metrics, and stops cleanly on request.
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { TimeZone } from '../cdr/time-zone.ts';
 import { avroType, registerSchema, registryClient } from '../codec/index.ts';
 import type { ProducerConfig } from '../config/producer.ts';
-import { ErrorCodes, isCdrError } from '../errors.ts';
+import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { createKafka } from '../kafka/client.ts';
-import { setUpTopics } from '../kafka/topics.ts';
+import { topicSpecs } from '../kafka/topic-specs.ts';
+import { setUpTopics, topicMaxMessageBytes } from '../kafka/topics.ts';
 import { TransactionalSender } from '../kafka/transactions.ts';
 import { type Check, type OpsServer, startOpsServer } from '../ops/http-server.ts';
 import { dependencyChecks } from '../ops/reachability.ts';
 import { retryStartup } from '../ops/retry.ts';
 import { AccountPoller } from './account-poller.ts';
+import { CursorReader } from './cursor.ts';
 import { producerMetrics } from './metrics.ts';
 
 export const RAW_SUBJECT_SUFFIX = '-value';
@@ -32,101 +35,103 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
   const metricsRegistry = new Registry();
   const metrics = producerMetrics(metricsRegistry);
 
+  const topics = { replicationFactor: env.TOPIC_REPLICATION_FACTOR, minInsyncReplicas: env.TOPIC_MIN_INSYNC_REPLICAS };
   await setUpTopics(
     kafka,
     [
-      {
-        topic: env.TOPIC_RAW,
-        numPartitions: env.TOPIC_RAW_PARTITIONS,
-        replicationFactor: env.TOPIC_REPLICATION_FACTOR,
-        cleanupPolicy: 'delete',
-        retentionMs: env.TOPIC_RAW_RETENTION_MS,
-      },
-      {
-        topic: env.TOPIC_CURSOR,
-        numPartitions: 1,
-        replicationFactor: env.TOPIC_REPLICATION_FACTOR,
-        cleanupPolicy: 'compact',
-      },
-      {
-        topic: env.TOPIC_DLQ,
-        numPartitions: 1,
-        replicationFactor: env.TOPIC_REPLICATION_FACTOR,
-        cleanupPolicy: 'delete',
-        retentionMs: env.TOPIC_DLQ_RETENTION_MS,
-      },
+      topicSpecs.raw(env.TOPIC_RAW, env.TOPIC_RAW_PARTITIONS, env.TOPIC_RAW_RETENTION_MS, topics),
+      topicSpecs.cursor(env.TOPIC_CURSOR, topics),
+      topicSpecs.dlq(env.TOPIC_DLQ, env.TOPIC_DLQ_RETENTION_MS, topics),
     ],
     log,
   );
-  const schemaId = await retryStartup(
-    'registering the schema',
-    () => registerSchema(registry, 'cdr-raw', `${env.TOPIC_RAW}${RAW_SUBJECT_SUFFIX}`),
-    log,
-  );
-  log.info({ schemaId, subject: `${env.TOPIC_RAW}${RAW_SUBJECT_SUFFIX}` }, 'schema registered');
+  const subject = `${env.TOPIC_RAW}${RAW_SUBJECT_SUFFIX}`;
+  const schemaId = await retryStartup('registering the schema', () => registerSchema(registry, 'cdr-raw', subject), log);
+  log.info({ schemaId, subject }, 'schema registered');
+  // Room for the record framing and headers a batch adds around one record.
+  const maxMessageBytes =
+    (await retryStartup('reading max.message.bytes', () => topicMaxMessageBytes(kafka, env.TOPIC_RAW), log)) - 512;
 
   const controller = new AbortController();
+  const instanceId = randomUUID();
+  // A read_committed cursor read waits for other producers' open transactions, which last up to
+  // the transaction timeout: the read may take that long and then some.
+  const cursors = new CursorReader(kafka, env.TOPIC_CURSOR, 2 * env.TRANSACTION_TIMEOUT_MS + 30_000, log);
+  const senders = config.accounts.map(
+    (account) =>
+      new TransactionalSender(kafka, {
+        transactionalId: `${env.TRANSACTIONAL_ID_PREFIX}-${account.login}`,
+        transactionTimeoutMs: env.TRANSACTION_TIMEOUT_MS,
+      }),
+  );
+  // Connecting first (InitProducerId) fences an older instance and aborts its open transaction
+  // before we read the cursor it may still have been moving.
+  await retryStartup('connecting the transactional producers', () => Promise.all(senders.map((s) => s.connect())), log);
+  // One read of the cursor topic for every account of the process.
+  const initial = await retryStartup('reading the cursors', () => cursors.readAll(), log);
   const type = avroType('cdr-raw');
   const zone = new TimeZone(env.FEED_TIMEZONE);
-  const senders: TransactionalSender[] = [];
-  const pollers = config.accounts.map((account) => {
-    const sender = new TransactionalSender(kafka, {
-      transactionalId: `${env.TRANSACTIONAL_ID_PREFIX}-${account.login}`,
-      transactionTimeoutMs: env.TRANSACTION_TIMEOUT_MS,
-    });
-    senders.push(sender);
-    return new AccountPoller({
-      account,
-      env,
-      kafka,
-      sender,
-      avroType: type,
-      schemaId,
-      zone,
-      metrics,
-      logger: log,
-      signal: controller.signal,
-    });
-  });
-  // Connecting first fences an older instance before we read the cursor it may still move.
-  await retryStartup(
-    'connecting the transactional producers',
-    () => Promise.all(senders.map((s) => s.connect())),
-    log,
+  const pollers = config.accounts.map(
+    (account, i) =>
+      new AccountPoller(
+        {
+          account,
+          env,
+          sender: senders[i] as TransactionalSender,
+          cursors,
+          instanceId,
+          avroType: type,
+          schemaId,
+          zone,
+          maxMessageBytes,
+          metrics,
+          logger: log,
+          signal: controller.signal,
+        },
+        initial.get(account.login),
+      ),
   );
 
+  // A takeover stops that account only; the process ends (non-zero) when no account is left.
+  const fenced = new Set<string>();
   let running = pollers.length;
-  const done = Promise.all(
-    pollers.map((p, i) =>
-      p
-        .run()
-        .catch((err: unknown) => {
-          if (isCdrError(err, ErrorCodes.FENCED)) {
-            log.fatal(
-              { code: err.code, transactionalId: senders[i]?.transactionalId },
-              'fenced: another producer took over this account (same transactional id); stopping',
-            );
-            controller.abort();
-          }
-          throw err;
-        })
-        .finally(() => {
-          running--;
-        }),
-    ),
-  ).then(() => undefined);
+  const runs = pollers.map((p, i) => {
+    const login = config.accounts[i]?.login as string;
+    return p
+      .run()
+      .catch((err: unknown) => {
+        if (!isCdrError(err, ErrorCodes.FENCED)) throw err;
+        fenced.add(login);
+        log.fatal(
+          { code: err.code, account: login, transactionalId: senders[i]?.transactionalId, owner: err.details.owner },
+          'fenced: another producer took over this account (same transactional id); stopping it',
+        );
+        return senders[i]?.discard();
+      })
+      .finally(() => {
+        running--;
+      });
+  });
+  const done = Promise.all(runs).then(() => {
+    if (fenced.size > 0 && !controller.signal.aborted) {
+      throw new CdrError(ErrorCodes.FENCED, `every account was taken over by another producer: ${[...fenced].join(', ')}`);
+    }
+  });
 
   // Readiness also needs Kafka and the registry reachable.
   const dependencies = dependencyChecks(kafka, config.registry);
 
+  // A fenced account does not fail liveness: a restart would only take the account back from the
+  // process that now owns it.
   const live = (): Check => ({
-    ok: running === pollers.length || controller.signal.aborted,
-    details: { pollers: running },
+    ok: running + fenced.size === pollers.length || controller.signal.aborted,
+    details: { pollers: running, fenced: [...fenced] },
   });
   const ready = async (): Promise<Check> => {
     const now = Date.now();
     const accounts = pollers.map((p, i) => ({
       account: config.accounts[i]?.login,
+      fenced: fenced.has(config.accounts[i]?.login as string),
       authFailing: p.health.authFailing,
       lastSuccessAgoMs: p.health.lastSuccessAt === undefined ? null : now - p.health.lastSuccessAt,
       lastError: p.health.lastErrorCode ?? null,
@@ -137,7 +142,8 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
       kafkaOk &&
       registryOk &&
       accounts.every(
-        (a) => !a.authFailing && a.lastSuccessAgoMs !== null && a.lastSuccessAgoMs < env.READY_POLL_STALE_MS,
+        (a) =>
+          !a.fenced && !a.authFailing && a.lastSuccessAgoMs !== null && a.lastSuccessAgoMs < env.READY_POLL_STALE_MS,
       );
     return { ok, details: { kafka: kafkaOk, registry: registryOk, accounts } };
   };

@@ -10,7 +10,22 @@ export type FaultRule =
   /** Send `afterRows` rows, then half of the next one, then reset the connection. */
   | { kind: 'truncate'; afterRows: number; count?: number }
   /** Send `afterRows` rows, then stop sending for `stallMs` before going on. */
-  | { kind: 'stall'; afterRows: number; stallMs: number; count?: number };
+  | { kind: 'stall'; afterRows: number; stallMs: number; count?: number }
+  /**
+   * Send `afterRows` rows, then the start of the next one, and end the body cleanly (a proper
+   * chunked end or a complete Content-Length), as a feed script killed by its own time limit
+   * does: `field` stops right after a whole field, `quoted` inside a quoted field.
+   */
+  | { kind: 'cut'; afterRows: number; inside: 'field' | 'quoted'; count?: number };
+
+/** A row the feed always sends broken, whatever the request: a poison row. */
+export interface PoisonRow {
+  /** Row number in the account's sequence (0 is the account's first id). */
+  index: number;
+  /** `oversize`: a description of `bytes` characters; `unclosed-quote`: a description that opens a quote and never closes it. */
+  kind: 'oversize' | 'unclosed-quote';
+  bytes?: number;
+}
 
 export interface FaultPlan {
   /** Delay before every response's headers. */

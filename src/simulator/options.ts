@@ -19,5 +19,6 @@ export function simulatorOptions(cfg: Readonly<SimulatorEnv>, nowMs = Date.now()
     bom: cfg.SIM_BOM,
     eol: cfg.SIM_CRLF ? '\r\n' : '\n',
     faults: { latencyMs: cfg.SIM_LATENCY_MS, rules: cfg.SIM_FAULTS.map((r) => ({ ...r })) },
+    poisonRows: cfg.SIM_POISON_ROWS.map((r) => ({ ...r })),
   };
 }

@@ -5,8 +5,8 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { csvHeader, csvRow } from './csv-writer.ts';
-import { type FaultPlan, type FaultRule, takeFault } from './faults.ts';
+import { csvHeader, csvRow, cutRow, poisonRow } from './csv-writer.ts';
+import { type FaultPlan, type FaultRule, type PoisonRow, takeFault } from './faults.ts';
 import { CdrGenerator, type GeneratorOptions, type SimAccountData } from './generator.ts';
 
 export interface SimAccount {
@@ -23,6 +23,8 @@ export interface SimulatorOptions extends GeneratorOptions {
   bom: boolean;
   eol: '\n' | '\r\n';
   faults: FaultPlan;
+  /** Rows sent broken in every response that holds them. */
+  poisonRows?: PoisonRow[];
 }
 
 export interface RunningSimulator {
@@ -105,9 +107,16 @@ export async function startSimulator(options: SimulatorOptions, logger: Logger):
     res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8' });
     let chunk = (options.bom ? '\ufeff' : '') + csvHeader(options.eol);
     let sent = 0;
+    const poison = new Map((options.poisonRows ?? []).map((p) => [p.index, p]));
     for (let n = start; n < end; n++) {
       if (res.destroyed) return;
-      const line = csvRow(generator.row(account, n), options.eol);
+      const row = generator.row(account, n);
+      const poisoned = poison.get(n);
+      const line = poisoned ? poisonRow(row, poisoned, options.eol) : csvRow(row, options.eol);
+      if (fault?.kind === 'cut' && sent === fault.afterRows) {
+        res.end(chunk + cutRow(row, fault.inside));
+        return;
+      }
       if (fault?.kind === 'truncate' && sent === fault.afterRows) {
         res.write(chunk + line.slice(0, Math.max(1, Math.floor(line.length / 2))));
         // Let the partial row leave before the reset, so the client sees a body cut mid-row.

@@ -1,8 +1,9 @@
 // Real clients for integration tests, on the stack the global setup started. Every test names its
 // own topics and groups with a random suffix, and closes what it opens.
 import { randomUUID } from 'node:crypto';
-import { type Admin, type Consumer, Kafka, type KafkaMessage, logLevel } from 'kafkajs';
+import { type Admin, Kafka, type KafkaMessage, logLevel } from 'kafkajs';
 import { inject } from 'vitest';
+import { readAllToEnd } from '../../src/kafka/bounded-read.ts';
 
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
@@ -33,41 +34,39 @@ export interface Received {
 }
 
 /**
- * Reads `topics` from the beginning with a fresh group until `until(received)` holds or
- * `timeoutMs` passes, then disconnects. read_committed unless told otherwise.
+ * Every record of `topics` up to the end offsets they have when the call starts (a bounded read:
+ * no settle time, no waiting for records that are not there). read_committed unless told otherwise.
  */
-export async function readAll(
+export async function readTopics(
   kafka: Kafka,
   topics: string[],
-  until: (received: Received[]) => boolean,
-  options: { timeoutMs?: number; readUncommitted?: boolean; settleMs?: number } = {},
+  options: { readUncommitted?: boolean; timeoutMs?: number } = {},
 ): Promise<Received[]> {
-  const consumer: Consumer = kafka.consumer({
-    groupId: uniqueName('reader'),
+  const batches = await readAllToEnd(kafka, topics, {
+    timeoutMs: options.timeoutMs ?? 60_000,
     readUncommitted: options.readUncommitted ?? false,
-    maxWaitTimeInMs: 200,
+    groupPrefix: 'test-reader',
   });
-  const received: Received[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics, fromBeginning: true });
-    let done: () => void = () => {};
-    const finished = new Promise<void>((resolve) => {
-      done = resolve;
-    });
-    await consumer.run({
-      eachBatch: async ({ batch }) => {
-        for (const message of batch.messages)
-          received.push({ topic: batch.topic, partition: batch.partition, message });
-        if (until(received)) done();
-      },
-    });
-    const timeout = new Promise<void>((resolve) => setTimeout(resolve, options.timeoutMs ?? 30_000));
-    await Promise.race([finished, timeout]);
-    // Give a duplicate, if there is one, the time to show up.
-    if (options.settleMs) await new Promise((resolve) => setTimeout(resolve, options.settleMs));
-    return received;
-  } finally {
-    await consumer.disconnect();
+  return batches.flatMap((b) => b.messages.map((message) => ({ topic: b.topic, partition: b.partition, message })));
+}
+
+/**
+ * Bounded reads, repeated until at least `count` records are there (for output that a process
+ * under test is still writing); the result is the first read that has them all, so a duplicate
+ * committed before it shows as one record too many.
+ */
+export async function readUntil(
+  kafka: Kafka,
+  topics: string[],
+  count: number,
+  options: { readUncommitted?: boolean; timeoutMs?: number } = {},
+): Promise<Received[]> {
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  for (;;) {
+    const received = await readTopics(kafka, topics, options);
+    if (received.length >= count) return received;
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${count} records in ${topics.join(', ')}: ${received.length}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }

@@ -14,7 +14,7 @@ import { loadEnricherConfig } from '../../src/config/enricher.ts';
 import { CATALOGUE, CATEGORIES, lookupCallType } from '../../src/enrich/catalogue.ts';
 import { startEnricher } from '../../src/enrich/index.ts';
 import { type CliProcess, spawnCli } from '../helpers/cli-process.ts';
-import { readAll, testKafka, uniqueName } from '../helpers/kafka.ts';
+import { readTopics, readUntil, testKafka, uniqueName } from '../helpers/kafka.ts';
 import { memoryLogger, metricValue, producerEnv, startTestProducer, waitFor } from '../helpers/producer.ts';
 import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
 
@@ -67,10 +67,7 @@ function outputTopics(env: { ENRICH_TOPIC_PREFIX: string }): string[] {
 }
 
 async function readOutputs(kafka: Kafka, env: { ENRICH_TOPIC_PREFIX: string }, count: number) {
-  const received = await readAll(kafka, outputTopics(env), (r) => r.length >= count, {
-    settleMs: 2000,
-    timeoutMs: 120_000,
-  });
+  const received = await readUntil(kafka, outputTopics(env), count);
   return received.map((r) => ({
     topic: r.topic,
     key: r.message.key?.toString(),
@@ -149,7 +146,7 @@ describe('enricher', () => {
     for (const c of CATALOGUE) expect(seen).toContain(`${c.type}/${c.subType}`);
     expect(seen).toContain('unknown');
 
-    const dlq = await readAll(kafka, [env.TOPIC_DLQ], (r) => r.length >= 1, { settleMs: 500 });
+    const dlq = await readTopics(kafka, [env.TOPIC_DLQ]);
     expect(dlq).toHaveLength(1);
     const entry = JSON.parse(dlq[0]?.message.value?.toString() ?? '{}') as Record<string, unknown>;
     expect(entry).toMatchObject({ errorCode: 'CDR_ENCODE_FAILED', source: { topic: raw.TOPIC_RAW } });

@@ -232,16 +232,21 @@ describe('Helm chart', () => {
   });
 
   it('fails at render time on bad values (values.schema.json)', () => {
-    for (const bad of [
-      'kafka.brokers=not-a-broker',
-      'topics.rawPartitions=0',
-      'producer.groups=null',
-      'logLevel=loud',
-    ]) {
-      expect(
-        () => execFileSync(HELM, ['template', 'rel', CHART, '--set', bad], { stdio: 'pipe' }),
-        bad,
-      ).toThrow();
+    // A missing helm would also throw: insist on helm's own schema complaint naming the value.
+    expect(existsSync(HELM), `helm at ${HELM}`).toBe(true);
+    for (const [bad, path] of [
+      ['kafka.brokers=not-a-broker', "at '/kafka/brokers'"],
+      ['topics.rawPartitions=0', "at '/topics/rawPartitions'"],
+      ['producer.groups=null', "at '/producer': missing property 'groups'"],
+      ['logLevel=loud', "at '/logLevel'"],
+    ] as const) {
+      let stderr = '';
+      try {
+        execFileSync(HELM, ['template', 'rel', CHART, '--set', bad], { stdio: 'pipe' });
+      } catch (err) {
+        stderr = String((err as { stderr?: Buffer }).stderr ?? '');
+      }
+      expect(stderr, bad).toContain(path);
     }
   });
 });

@@ -2,7 +2,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { CdrError } from '../../src/errors.ts';
-import { backoffDelay, retryDelay } from '../../src/feed/backoff.ts';
+import { backoffDelay, retryDelay } from '../../src/ops/retry.ts';
 import { type FeedRow, feedRows } from '../../src/feed/csv-rows.ts';
 import { feedTarget, feedUrl } from '../../src/feed/request.ts';
 import { parseRetryAfter } from '../../src/feed/retry-after.ts';
@@ -10,6 +10,7 @@ import { parseRetryAfter } from '../../src/feed/retry-after.ts';
 async function collect(
   chunks: Array<string | Buffer>,
   failAtEnd?: Error,
+  acceptTail = true,
 ): Promise<{ rows: FeedRow[]; error?: unknown }> {
   async function* source() {
     for (const c of chunks) yield typeof c === 'string' ? Buffer.from(c) : c;
@@ -17,7 +18,8 @@ async function collect(
   }
   const rows: FeedRow[] = [];
   try {
-    for await (const r of feedRows(Readable.from(source()))) rows.push(r);
+    const options = { delimiter: ',', maxRecordChars: 10_000, rawClipChars: 1000, acceptTail: () => acceptTail };
+    for await (const r of feedRows(Readable.from(source()), options)) rows.push(r);
     return { rows };
   } catch (error) {
     return { rows, error };
@@ -82,11 +84,20 @@ describe('CSV row stream', () => {
     expect(rows[4]).toMatchObject({ fields: ['4', '1', 't'] });
   });
 
-  it('reports a record it cannot parse (a quote never closed) as broken, with its text', async () => {
+  it('holds back a last row without a line end, and never holds back a header', async () => {
+    const held = await collect(['id,cost,start_time\n1,0.5,t\n2,0.'], undefined, false);
+    expect(held.rows.map((r) => r.kind)).toEqual(['header', 'row', 'tail']);
+    expect(held.rows[2]).toMatchObject({ kind: 'tail', raw: '2,0.', line: 3 });
+    expect((await collect(['id,cost,start_time'], undefined, false)).rows).toEqual([
+      { kind: 'header', fields: ['id', 'cost', 'start_time'] },
+    ]);
+  });
+
+  it('reports a quote never closed, once taken, as broken with its text and id', async () => {
     const { rows, error } = await collect(['id,cost,start_time\n1,0.5,t\n2,"never closed,t\n']);
     expect(error).toBeUndefined();
     expect(rows.map((r) => r.kind)).toEqual(['header', 'row', 'broken']);
-    expect(rows[2]).toMatchObject({ kind: 'broken', raw: expect.stringContaining('2,"never closed') });
+    expect(rows[2]).toMatchObject({ kind: 'broken', code: 'unclosed_quote', leading: ['2'], raw: '2,"never closed,t' });
   });
 
   it('rejects a body that does not start with the header, such as an HTML page', async () => {

@@ -22,6 +22,24 @@ describe('sendChunks', () => {
     for (const s of sends) expect(new Set(s.map((t) => t.topic)).size).toBe(s.length);
   });
 
+  it('also cuts sends by bytes, giving a message larger than the budget a send of its own', () => {
+    const big = { value: Buffer.alloc(3000) };
+    const small = (v: string) => ({ value: Buffer.alloc(400, v) });
+    const input = [
+      { topic: 'raw', messages: [small('a'), small('b'), big, small('c')] },
+      { topic: 'dlq', messages: [small('d')] },
+    ];
+    const sends = sendChunks(input, 500, 1000);
+    expect(sends.map((s) => s.map((t) => [t.topic, t.messages.map((m) => (m.value as Buffer).length)]))).toEqual([
+      [['raw', [400, 400]]],
+      [['raw', [3000]]],
+      [
+        ['raw', [400]],
+        ['dlq', [400]],
+      ],
+    ]);
+  });
+
   it('drops empty topics and returns no send for no messages', () => {
     expect(sendChunks([{ topic: 'a', messages: [] }], 10)).toEqual([]);
   });

@@ -1,0 +1,120 @@
+// Which input partitions this enricher may write for, and with which transactional producer.
+//
+// kafkajs commits consumer offsets inside transactions with TxnOffsetCommit v1, which carries no
+// group generation (no KIP-447 fencing): a zombie member's transaction is stopped only by its
+// transactional id, which is tied to the input partition. So on every assignment this enricher
+// initialises a fresh producer for each partition it got (InitProducerId fences the previous
+// owner and aborts, or completes, its open transaction) and only then reads the offset the group
+// committed; records below that offset, which kafkajs may have fetched from an offset it read
+// before the previous owner's last transaction completed, are skipped.
+//
+// A commit that fails, fenced or not, drops the partition: this enricher never initialises it
+// again until the group assigns it anew, because initialising could fence the member that owns it
+// now. The caller then rejoins the group, which decides.
+import type { Admin, Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import { CdrError, ErrorCodes } from '../errors.ts';
+import { TransactionalSender } from '../kafka/transactions.ts';
+
+export interface PartitionOwnersOptions {
+  inputTopic: string;
+  groupId: string;
+  transactionalIdPrefix: string;
+  transactionTimeoutMs: number;
+}
+
+export interface Owner {
+  sender: TransactionalSender;
+  /** The offset the group had committed once the producer was initialised (next to read). */
+  committed: bigint | undefined;
+}
+
+interface Entry {
+  sender: TransactionalSender;
+  ready: Promise<bigint | undefined>;
+}
+
+export class PartitionOwners {
+  private readonly kafka: Kafka;
+  private readonly options: PartitionOwnersOptions;
+  private readonly log: Logger;
+  private readonly owned = new Map<number, Entry>();
+  private admin: Admin | undefined;
+
+  constructor(kafka: Kafka, options: PartitionOwnersOptions, log: Logger) {
+    this.kafka = kafka;
+    this.options = options;
+    this.log = log;
+  }
+
+  /** The group assigned these partitions (GROUP_JOIN): a fresh producer for each, initialised at once. */
+  assigned(partitions: readonly number[]): void {
+    for (const [partition, entry] of this.owned) {
+      this.owned.delete(partition);
+      void entry.sender.discard();
+    }
+    for (const partition of partitions) {
+      const sender = new TransactionalSender(this.kafka, {
+        transactionalId: `${this.options.transactionalIdPrefix}-${this.options.inputTopic}-${partition}`,
+        transactionTimeoutMs: this.options.transactionTimeoutMs,
+      });
+      const ready = (async () => {
+        await sender.connect();
+        return this.committedOffset(partition);
+      })();
+      ready.catch(() => undefined);
+      this.owned.set(partition, { sender, ready });
+    }
+  }
+
+  /** The partition's producer, once initialised; undefined when the partition is not (or no longer) ours. */
+  async acquire(partition: number): Promise<Owner | undefined> {
+    const entry = this.owned.get(partition);
+    if (!entry) return undefined;
+    try {
+      return { sender: entry.sender, committed: await entry.ready };
+    } catch (err) {
+      this.drop(partition, entry.sender);
+      throw err;
+    }
+  }
+
+  /** A transaction of this sender failed: the partition is dropped until the group assigns it again. */
+  drop(partition: number, sender: TransactionalSender): void {
+    const entry = this.owned.get(partition);
+    if (entry?.sender !== sender) return;
+    this.owned.delete(partition);
+    void sender.discard();
+  }
+
+  /** Whether this sender is still the partition's producer (not one of an earlier assignment). */
+  isCurrent(partition: number, sender: TransactionalSender): boolean {
+    return this.owned.get(partition)?.sender === sender;
+  }
+
+  async close(): Promise<void> {
+    const entries = [...this.owned.values()];
+    this.owned.clear();
+    await Promise.all(entries.map((e) => e.sender.discard()));
+    await this.admin?.disconnect().catch(() => undefined);
+  }
+
+  private async committedOffset(partition: number): Promise<bigint | undefined> {
+    if (!this.admin) {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      this.admin = admin;
+    }
+    try {
+      const [topic] = await this.admin.fetchOffsets({ groupId: this.options.groupId, topics: [this.options.inputTopic] });
+      const offset = topic?.partitions.find((p) => p.partition === partition)?.offset;
+      return offset === undefined || offset === '-1' ? undefined : BigInt(offset);
+    } catch (cause) {
+      this.log.warn({ err: cause, partition }, 'reading the committed offset failed');
+      throw new CdrError(ErrorCodes.KAFKA, `reading the committed offset of partition ${partition} failed`, {
+        cause,
+        retriable: true,
+      });
+    }
+  }
+}

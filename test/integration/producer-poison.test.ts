@@ -1,0 +1,143 @@
+// Bodies that end cleanly in the middle of a row, and poison rows (oversized, unclosed quote):
+// every CDR exactly once, no spurious dead letter, the producer never stuck.
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SimulatorOptions } from '../../src/simulator/index.ts';
+import { readTopics, testKafka } from '../helpers/kafka.ts';
+import {
+  decodeRaw,
+  expectEachIdOnce,
+  metricValue,
+  producerEnv,
+  startTestProducer,
+  waitFor,
+} from '../helpers/producer.ts';
+import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
+
+const A = SIM_ACCOUNTS[0] as (typeof SIM_ACCOUNTS)[0];
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+async function run(sim: Partial<SimulatorOptions>, rows: number, env: Record<string, string> = {}) {
+  const s = await startTestSimulator({ historyRows: rows, ...sim });
+  cleanups.push(() => s.close());
+  const e = producerEnv(s.url, A, env);
+  const { producer, log } = await startTestProducer(e);
+  cleanups.push(() => producer.stop());
+  await waitFor(
+    'cursor at the last id',
+    async () =>
+      (await metricValue(producer.ops.port, 'cdr_cursor_id', { account: A.login })) === A.firstId + rows - 1
+        ? true
+        : undefined,
+    120_000,
+  );
+  await producer.stop();
+  const kafka = testKafka();
+  const raw = (await readTopics(kafka, [e.TOPIC_RAW])).map((r) => decodeRaw(r.message));
+  const dlq = (await readTopics(kafka, [e.TOPIC_DLQ])).map(
+    (r) => JSON.parse(r.message.value?.toString() ?? '') as Record<string, string | number>,
+  );
+  return { sim: s, raw, dlq, log };
+}
+
+describe('producer: bodies that end cleanly mid-row', () => {
+  for (const inside of ['field', 'quoted'] as const) {
+    it(`holds a last row cut ${inside === 'field' ? 'right after a whole field' : 'inside a quoted field'} and fetches it whole on the next poll`, async () => {
+      const rows = 3000;
+      const { sim, raw, dlq } = await run(
+        { faults: { latencyMs: 0, rules: [{ kind: 'cut', afterRows: 1700, inside, count: 1 }] } },
+        rows,
+      );
+      // The cut happened: the first response ended inside row 1700, the next ones were whole.
+      expect(sim.stats.requests).toBeGreaterThanOrEqual(2);
+      expectEachIdOnce(
+        raw.map((c) => c.id),
+        A.firstId,
+        A.firstId + rows - 1,
+      );
+      expect(dlq).toEqual([]);
+      // The held row was published with its full values, not the cut ones.
+      const held = raw.find((c) => c.id === A.firstId + 1700);
+      const expected = sim.generator.row({ login: A.login, firstId: A.firstId, index: 0 }, 1700);
+      expect(held).toMatchObject({ description: expected.description, cost_text: expected.cost });
+    });
+  }
+
+  it('accepts a last row without a line end when two responses end with it identically', async () => {
+    // A feed that never ends its last line: the row must not be held forever.
+    const header =
+      'id,account,billing_group,billing_period,start_time,from,to,seconds,type,sub_type,cost,description\n';
+    const row = (id: number) =>
+      `${id},40021,Sales,2026-11,2026-11-03T09:15:02+11:00,6129,6141,60,M,M,0.5,call ${id}`;
+    let requests = 0;
+    const server = createServer((req, res) => {
+      requests++;
+      const from = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('fromid'));
+      const ids = [1, 2, 3].filter((id) => id >= from);
+      res.writeHead(200, { 'content-type': 'text/csv' });
+      res.end(header + ids.map(row).join('\n'));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    const port = (server.address() as { port: number }).port;
+    const env = producerEnv(`http://127.0.0.1:${port}`, A);
+    const { producer } = await startTestProducer(env);
+    cleanups.push(() => producer.stop());
+    await waitFor(
+      'cursor 3',
+      async () => ((await metricValue(producer.ops.port, 'cdr_cursor_id', { account: A.login })) === 3 ? true : undefined),
+      30_000,
+    );
+    await producer.stop();
+    // The first response held row 3 back; the second, ending identically, let it through.
+    expect(requests).toBeGreaterThanOrEqual(2);
+    const raw = (await readTopics(testKafka(), [env.TOPIC_RAW])).map((r) => decodeRaw(r.message));
+    expectEachIdOnce(
+      raw.map((c) => c.id),
+      1,
+      3,
+    );
+    expect(raw.find((c) => c.id === 3)?.description).toBe('call 3');
+  });
+});
+
+describe('producer: poison rows', () => {
+  it('dead-letters an oversized row and an unclosed quote with clipped raw text, and publishes every row after them', async () => {
+    const rows = 3000;
+    const oversized = 500;
+    const unclosed = 1500;
+    const { raw, dlq } = await run(
+      {
+        poisonRows: [
+          { index: oversized, kind: 'oversize', bytes: 2 * 1024 * 1024 },
+          { index: unclosed, kind: 'unclosed-quote' },
+        ],
+      },
+      rows,
+      { FEED_MAX_RECORD_CHARS: '262144', DLQ_RAW_MAX_CHARS: '4096' },
+    );
+    const deadIds = dlq.map((d) => Number(d.id)).sort((a, b) => a - b);
+    expect(deadIds).toEqual([A.firstId + oversized, A.firstId + unclosed]);
+    const published = raw.map((c) => c.id);
+    expect(new Set(published).size).toBe(published.length);
+    expect(published).toHaveLength(rows - 2);
+    for (let n = 0; n < rows; n++) {
+      if (n === oversized || n === unclosed) continue;
+      expect(published).toContain(A.firstId + n);
+    }
+    for (const d of dlq) {
+      expect(String(d.raw).length).toBeLessThanOrEqual(4096);
+      expect(String(d.raw).startsWith(String(d.id))).toBe(true);
+    }
+    const big = dlq.find((d) => Number(d.id) === A.firstId + oversized) as Record<string, unknown>;
+    expect(big.errorCode).toBe('CDR_ROW_TOO_LARGE');
+    expect(String(big.reason)).toMatch(/262144/);
+    const quote = dlq.find((d) => Number(d.id) === A.firstId + unclosed) as Record<string, unknown>;
+    expect(String(quote.reason)).toMatch(/quote/i);
+  });
+});
