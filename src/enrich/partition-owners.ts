@@ -39,7 +39,8 @@ export class PartitionOwners {
   private readonly options: PartitionOwnersOptions;
   private readonly log: Logger;
   private readonly owned = new Map<number, Entry>();
-  private admin: Admin | undefined;
+  /** One admin client for the offset reads of every partition, connected on first use. */
+  private admin: Promise<Admin> | undefined;
 
   constructor(kafka: Kafka, options: PartitionOwnersOptions, log: Logger) {
     this.kafka = kafka;
@@ -49,16 +50,21 @@ export class PartitionOwners {
 
   /** The group assigned these partitions (GROUP_JOIN): a fresh producer for each, initialised at once. */
   assigned(partitions: readonly number[]): void {
+    const previous = new Map<number, Promise<void>>();
     for (const [partition, entry] of this.owned) {
       this.owned.delete(partition);
-      void entry.sender.discard();
+      previous.set(partition, this.retire(entry));
     }
     for (const partition of partitions) {
       const sender = new TransactionalSender(this.kafka, {
         transactionalId: `${this.options.transactionalIdPrefix}-${this.options.inputTopic}-${partition}`,
         transactionTimeoutMs: this.options.transactionTimeoutMs,
       });
+      // After the partition's previous producer is gone: an InitProducerId of the old one landing
+      // after the new one's would fence our own new producer.
+      const before = previous.get(partition);
       const ready = (async () => {
+        await before;
         await sender.connect();
         return this.committedOffset(partition);
       })();
@@ -95,21 +101,31 @@ export class PartitionOwners {
   async close(): Promise<void> {
     const entries = [...this.owned.values()];
     this.owned.clear();
-    await Promise.all(entries.map((e) => e.sender.discard()));
-    await this.admin?.disconnect().catch(() => undefined);
+    await Promise.all(entries.map((e) => this.retire(e)));
+    const admin = this.admin;
+    this.admin = undefined;
+    await admin?.then((a) => a.disconnect()).catch(() => undefined);
+  }
+
+  /** Discards an entry's producer, once its initialisation (if still running) has settled. */
+  private async retire(entry: Entry): Promise<void> {
+    await entry.sender.discard();
+    await entry.ready.catch(() => undefined);
   }
 
   private async committedOffset(partition: number): Promise<bigint | undefined> {
-    if (!this.admin) {
-      const admin = this.kafka.admin();
-      await admin.connect();
-      this.admin = admin;
-    }
     try {
-      const [topic] = await this.admin.fetchOffsets({ groupId: this.options.groupId, topics: [this.options.inputTopic] });
+      this.admin ??= (async () => {
+        const admin = this.kafka.admin();
+        await admin.connect();
+        return admin;
+      })();
+      const admin = await this.admin;
+      const [topic] = await admin.fetchOffsets({ groupId: this.options.groupId, topics: [this.options.inputTopic] });
       const offset = topic?.partitions.find((p) => p.partition === partition)?.offset;
       return offset === undefined || offset === '-1' ? undefined : BigInt(offset);
     } catch (cause) {
+      this.admin = undefined;
       this.log.warn({ err: cause, partition }, 'reading the committed offset failed');
       throw new CdrError(ErrorCodes.KAFKA, `reading the committed offset of partition ${partition} failed`, {
         cause,

@@ -27,6 +27,8 @@ export class TransactionalSender {
   private readonly kafka: Kafka;
   private readonly options: TransactionalOptions;
   private producer: Producer | undefined;
+  /** Bumped by discard(): a connect() that finishes after a discard() closes what it opened. */
+  private generation = 0;
 
   constructor(kafka: Kafka, options: TransactionalOptions) {
     this.kafka = kafka;
@@ -51,11 +53,16 @@ export class TransactionalSender {
       // has written the markers, and the next transaction should not wait long for that.
       retry: { retries: 8, initialRetryTime: 25, maxRetryTime: 5000 },
     });
+    const generation = this.generation;
     try {
       await producer.connect();
     } catch (cause) {
       await producer.disconnect().catch(() => undefined);
       throw kafkaError('connecting the transactional producer failed', cause);
+    }
+    if (generation !== this.generation) {
+      await producer.disconnect().catch(() => undefined);
+      throw new CdrError(ErrorCodes.ABORTED, 'the transactional producer was discarded while connecting');
     }
     this.producer = producer;
   }
@@ -82,6 +89,7 @@ export class TransactionalSender {
   }
 
   async discard(): Promise<void> {
+    this.generation++;
     const producer = this.producer;
     this.producer = undefined;
     await producer?.disconnect().catch(() => undefined);

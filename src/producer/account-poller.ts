@@ -3,12 +3,14 @@
 // row means is row-policy.ts; this file does the I/O. While batch k commits, batch k+1 is parsed
 // and encoded; commits themselves run one at a time.
 //
-// Ownership. Every cursor record names the process that wrote it (`owner`), and a poller claims
-// its account with a cursor record before its first poll. The broker reports a transaction that
-// timed out and a takeover by another process alike (INVALID_PRODUCER_EPOCH), so on that error
-// the poller reads the cursor back, without initialising a producer first (which would fence the
-// newcomer): if another process claimed the account since, this account stops; otherwise the
-// transaction only timed out, and the poller goes on.
+// Ownership. Every cursor record names the process that wrote it (`owner`): a poller's first
+// commit claims the account. The broker reports a transaction that timed out and a takeover by
+// another process alike (INVALID_PRODUCER_EPOCH), so on that error a poller that has claimed the
+// account reads the cursor back, without initialising a producer first (which would fence the
+// newcomer): if another process has committed for the account since, this account stops;
+// otherwise the transaction only timed out, and the poller goes on. A poller that has not
+// committed yet always goes on (initialising fences the older process), so a newly started
+// process wins over the one it replaces, and a zombie stops at its next commit.
 //
 // Recovery. Any other Kafka failure drops the in-memory cursor: a new transactional producer is
 // initialised first (InitProducerId aborts what the old one left open, so the read_committed
@@ -64,6 +66,7 @@ export class AccountPoller {
   readonly health: AccountHealth = { authFailing: false };
   /** Where the account stands as far as this process knows; undefined until read from Kafka. */
   private cursor: CursorState | undefined;
+  /** Set by the first commit: from then on, another owner in the cursor topic means a takeover. */
   private claimed = false;
   /** The last row the previous response held back (see row-policy.ts). */
   private heldTail: string | undefined;
@@ -91,7 +94,6 @@ export class AccountPoller {
       let delay = env.FEED_POLL_INTERVAL_MS;
       try {
         if (this.cursor === undefined) await this.recover();
-        if (!this.claimed) await this.claim();
         await this.pollOnce(this.cursor as CursorState);
         attempt = 0;
         this.health.authFailing = false;
@@ -147,17 +149,6 @@ export class AccountPoller {
     }
     this.cursor = this.fromRecord(found);
     logger.info({ account: account.login, cursor: this.cursor.lastId }, 'cursor read');
-  }
-
-  /** Writes a cursor record naming this process, so a process it replaced can tell it was replaced. */
-  private async claim(): Promise<void> {
-    const cursor = this.cursor as CursorState;
-    await this.deps.sender.commit([{ topic: this.deps.env.TOPIC_CURSOR, messages: [this.cursorRecord(cursor, 0)] }]);
-    this.claimed = true;
-    this.deps.logger.info(
-      { account: this.labels.account, cursor: cursor.lastId, owner: this.deps.instanceId },
-      'account claimed',
-    );
   }
 
   private async stopIfTakenOver(cause: CdrError): Promise<void> {
@@ -370,17 +361,6 @@ export class AccountPoller {
     });
   }
 
-  private cursorRecord(cursor: CursorState, rows: number): Message {
-    return cursorMessage({
-      account: this.deps.account.login,
-      lastId: cursor.lastId,
-      deadLetteredAfter: cursor.deadLetteredAfter,
-      rows,
-      committedAt: new Date().toISOString(),
-      owner: this.deps.instanceId,
-    });
-  }
-
   private async commit(batch: Batch): Promise<void> {
     const { env, sender, metrics, account, logger } = this.deps;
     const end = metrics.commitDuration.startTimer(this.labels);
@@ -388,7 +368,19 @@ export class AccountPoller {
       await sender.commit([
         { topic: env.TOPIC_RAW, messages: batch.raw },
         { topic: env.TOPIC_DLQ, messages: batch.dlq },
-        { topic: env.TOPIC_CURSOR, messages: [this.cursorRecord(batch, batch.size)] },
+        {
+          topic: env.TOPIC_CURSOR,
+          messages: [
+            cursorMessage({
+              account: account.login,
+              lastId: batch.lastId,
+              deadLetteredAfter: batch.deadLetteredAfter,
+              rows: batch.size,
+              committedAt: new Date().toISOString(),
+              owner: this.deps.instanceId,
+            }),
+          ],
+        },
       ]);
     } catch (err) {
       metrics.transactionsAborted.inc(this.labels);
@@ -398,6 +390,7 @@ export class AccountPoller {
     }
     end();
     this.cursor = { lastId: batch.lastId, deadLetteredAfter: batch.deadLetteredAfter };
+    this.claimed = true;
     // Progress is commits: a backfill of millions of rows in one response keeps the account ready.
     this.markSuccess();
     metrics.rowsPublished.inc(this.labels, batch.raw.length);

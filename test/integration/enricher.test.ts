@@ -14,6 +14,7 @@ import { loadEnricherConfig } from '../../src/config/enricher.ts';
 import { CATALOGUE, CATEGORIES, lookupCallType } from '../../src/enrich/catalogue.ts';
 import { startEnricher } from '../../src/enrich/index.ts';
 import { type CliProcess, spawnCli } from '../helpers/cli-process.ts';
+import { enricherEnv, expectOncePerRawRecord, readOutputs } from '../helpers/enricher.ts';
 import { readTopics, readUntil, testKafka, uniqueName } from '../helpers/kafka.ts';
 import { memoryLogger, metricValue, producerEnv, startTestProducer, waitFor } from '../helpers/producer.ts';
 import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
@@ -23,7 +24,6 @@ const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
-const enrichedType = avroType('cdr-enriched');
 
 /** Fills a fresh cdr.raw with `rows` CDRs through the real producer; returns its env. */
 async function fillRaw(rows: number, unknownShare = 0.05) {
@@ -41,53 +41,6 @@ async function fillRaw(rows: number, unknownShare = 0.05) {
   );
   await producer.stop();
   return env;
-}
-
-function enricherEnv(raw: { TOPIC_RAW: string }) {
-  const run = uniqueName('e');
-  return {
-    KAFKA_BROKERS: inject('brokers'),
-    SCHEMA_REGISTRY_URL: inject('registryUrl'),
-    TOPIC_RAW: raw.TOPIC_RAW,
-    TOPIC_DLQ: `${run}.dlq`,
-    ENRICH_TOPIC_PREFIX: `${run}.enriched.`,
-    ENRICH_GROUP_ID: `${run}-group`,
-    ENRICH_TRANSACTIONAL_ID_PREFIX: run,
-    ENRICH_TOPIC_PARTITIONS: '3',
-    TOPIC_REPLICATION_FACTOR: '1',
-    HTTP_HOST: '127.0.0.1',
-    HTTP_PORT: '0',
-    LOG_LEVEL: 'info',
-    ENRICH_SESSION_TIMEOUT_MS: '8000',
-  };
-}
-
-function outputTopics(env: { ENRICH_TOPIC_PREFIX: string }): string[] {
-  return [...CATEGORIES, 'unknown'].map((c) => `${env.ENRICH_TOPIC_PREFIX}${c}`);
-}
-
-async function readOutputs(kafka: Kafka, env: { ENRICH_TOPIC_PREFIX: string }, count: number) {
-  const received = await readUntil(kafka, outputTopics(env), count);
-  return received.map((r) => ({
-    topic: r.topic,
-    key: r.message.key?.toString(),
-    value: enrichedType.fromBuffer(unframe(r.message.value as Buffer).body) as Record<string, unknown> & {
-      id: number;
-      category: string;
-      type: string;
-      sub_type: string;
-      source: { offset: number; partition: number };
-    },
-  }));
-}
-
-function expectOncePerRawRecord(
-  values: Array<{ source: { partition: number; offset: number } }>,
-  total: number,
-) {
-  const positions = values.map((v) => `${v.source.partition}/${v.source.offset}`);
-  expect(new Set(positions).size).toBe(positions.length);
-  expect(positions).toHaveLength(total);
 }
 
 function spawnEnricher(env: Record<string, string>): CliProcess {
@@ -287,5 +240,57 @@ describe('enricher', () => {
     expect(takenOver.length).toBeGreaterThan(0);
     two.child.kill('SIGTERM');
     expect(await two.exit).toBe(0);
+  });
+
+  it('survives zombie enrichers: frozen past the session timeout and thawed, three times, while records flow', async () => {
+    const s = await startTestSimulator({ historyRows: 20_000, growthPerSecond: 400, epochMs: Date.now() });
+    cleanups.push(() => s.close());
+    const penv = producerEnv(s.url, A, { LOG_LEVEL: 'info', LOG_PROGRESS: 'false' });
+    const { producer } = await startTestProducer(penv);
+    cleanups.push(() => producer.stop());
+    const env = { ...enricherEnv(penv), ENRICH_SESSION_TIMEOUT_MS: '6000', TRANSACTION_TIMEOUT_MS: '5000' };
+    const members = [spawnEnricher(env), spawnEnricher(env)];
+    const ports = await Promise.all(members.map((m) => m.port));
+    const recordsIn = (i: number) =>
+      metricValue(ports[i] as number, 'cdr_enrich_records_in_total').catch(() => undefined);
+    await waitFor('both consuming', async () =>
+      (await recordsIn(0)) && (await recordsIn(1)) ? true : undefined,
+    );
+    for (let cycle = 0; cycle < 3; cycle++) {
+      const zombie = members[cycle % 2] as CliProcess;
+      zombie.child.kill('SIGSTOP');
+      // Past the session timeout: the group moves its partitions to the other member.
+      await new Promise((resolve) => setTimeout(resolve, 9000));
+      zombie.child.kill('SIGCONT');
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+    }
+    // After the last thaw, every member either consumes again or has exited non-zero: none is
+    // alive and idle.
+    const afterThaw = await Promise.all([0, 1].map(recordsIn));
+    await waitFor(
+      'input after the last thaw',
+      async () => {
+        const now = await Promise.all([0, 1].map(recordsIn));
+        return members.every((m, i) =>
+          m.child.exitCode !== null ? m.child.exitCode !== 0 : (now[i] ?? 0) > (afterThaw[i] ?? 0),
+        )
+          ? true
+          : undefined;
+      },
+      60_000,
+    );
+    await producer.stop();
+    const raw = (await readTopics(testKafka(), [penv.TOPIC_RAW])).length;
+    const out = await readOutputs(testKafka(), env, raw);
+    expectOncePerRawRecord(
+      out.map((o) => o.value),
+      raw,
+    );
+    for (const m of members) {
+      if (m.child.exitCode === null) {
+        m.child.kill('SIGTERM');
+        expect(await m.exit).toBe(0);
+      }
+    }
   });
 });

@@ -102,6 +102,66 @@ describe('producer recovery', () => {
     expectEachIdOnce(await publishedIds(kafka, env.TOPIC_RAW), A.firstId, last);
   });
 
+  it('goes on after a transaction that timed out while frozen: an expired epoch is not a takeover', async () => {
+    const rows = 400_000;
+    const s = await startTestSimulator({ historyRows: rows });
+    cleanups.push(() => s.close());
+    const env = producerEnv(s.url, A, { BATCH_MAX_ROWS: '2000', LOG_PROGRESS: 'false', TRANSACTION_TIMEOUT_MS: '2000' });
+    const p = spawnProducer(env);
+    const port = await p.port;
+    await cursorAtLeast(port, A.firstId + 10_000);
+    // Freeze past the transaction timeout (the broker aborts it and bumps the epoch), thaw, and
+    // repeat until a freeze caught a transaction open: the producer says so when it resumes.
+    const expired = () => p.lines.some((l) => l.includes('"msg":"transaction expired; starting a new one"'));
+    for (let i = 0; i < 5 && !expired(); i++) {
+      p.child.kill('SIGSTOP');
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      p.child.kill('SIGCONT');
+      await waitFor('a commit after the thaw', async () => {
+        const v = await metricValue(port, 'cdr_cursor_id', { account: A.login }).catch(() => undefined);
+        return expired() || (v ?? 0) >= A.firstId + rows - 1 ? true : undefined;
+      }, 30_000).catch(() => undefined);
+    }
+    expect(expired()).toBe(true);
+    await cursorAtLeast(port, A.firstId + rows - 1, 180_000);
+    // Still running: the account was not given up.
+    expect(p.child.exitCode).toBeNull();
+    expect(p.lines.some((l) => l.includes('"msg":"fenced'))).toBe(false);
+    p.child.kill('SIGTERM');
+    expect(await p.exit).toBe(0);
+    const kafka = testKafka();
+    expect(await lastCursor(kafka, env.TOPIC_CURSOR)).toBe(A.firstId + rows - 1);
+    expectEachIdOnce(await publishedIds(kafka, env.TOPIC_RAW), A.firstId, A.firstId + rows - 1);
+  });
+
+  it('stops a producer thawed after another took its account over (exit 3), every CDR once', async () => {
+    const s = await startTestSimulator({ historyRows: 3000, growthPerSecond: 300, epochMs: Date.now() });
+    cleanups.push(() => s.close());
+    const env = producerEnv(s.url, A, { LOG_PROGRESS: 'false', TRANSACTION_TIMEOUT_MS: '2000' });
+    const zombie = spawnProducer(env);
+    const zombiePort = await zombie.port;
+    await cursorAtLeast(zombiePort, A.firstId + 2999);
+    zombie.child.kill('SIGSTOP');
+    const successor = await startTestProducer(env);
+    cleanups.push(() => successor.producer.stop());
+    const claimedAt = await cursorAtLeast(successor.producer.ops.port, A.firstId + 3500);
+    // Past the transaction timeout, then thawed: the zombie finds the account claimed by another.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    zombie.child.kill('SIGCONT');
+    expect(await zombie.exit).toBe(3);
+    const fatal = zombie.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((e) => e.level === 'fatal');
+    expect(fatal).toMatchObject({ account: A.login });
+    expect(String(fatal?.msg)).toMatch(/^fenced/);
+    const reached = await cursorAtLeast(successor.producer.ops.port, claimedAt + 1000);
+    await successor.producer.stop();
+    const kafka = testKafka();
+    const last = await lastCursor(kafka, env.TOPIC_CURSOR);
+    expect(last).toBeGreaterThanOrEqual(reached);
+    expectEachIdOnce(await publishedIds(kafka, env.TOPIC_RAW), A.firstId, last);
+  });
+
   it('rides out the broker stopped and started again mid-run', async () => {
     const s = await startTestSimulator({ historyRows: 5000, growthPerSecond: 300, epochMs: Date.now() });
     cleanups.push(() => s.close());
