@@ -102,9 +102,13 @@ export function startKafka(): Started {
     classpath,
   ];
   if (!existsSync(`${DATA}/meta.properties`)) {
-    execFileSync(javaBin(), [...jvm, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId()}`, '-c', CONFIG], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    execFileSync(
+      javaBin(),
+      [...jvm, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId()}`, '-c', CONFIG],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
   }
   return startDetached(javaBin(), [...jvm, 'kafka.Kafka', CONFIG], `${HOME}/logs/server.log`);
 }

@@ -43,10 +43,14 @@ export async function registerSchema(
         { cause, details: { subject } },
       );
     }
-    throw new CdrError(ErrorCodes.REGISTRY, `registering ${name} under ${subject} failed: ${(cause as Error).message}`, {
-      cause,
-      retriable: true,
-    });
+    throw new CdrError(
+      ErrorCodes.REGISTRY,
+      `registering ${name} under ${subject} failed: ${(cause as Error).message}`,
+      {
+        cause,
+        retriable: true,
+      },
+    );
   }
 }
 

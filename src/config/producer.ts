@@ -39,7 +39,9 @@ export const producerEnvSchema = z.object({
     .describe('Retry delay after the feed refused the login (401/403)'),
   FEED_MAX_RECORD_CHARS: int(1024, 64 * 1024 * 1024)
     .default(256 * 1024)
-    .describe('Longest CSV record read; a longer one is dead-lettered (raw text clipped) and reading goes on'),
+    .describe(
+      'Longest CSV record read; a longer one is dead-lettered (raw text clipped) and reading goes on',
+    ),
   DLQ_RAW_MAX_CHARS: int(256, 512 * 1024)
     .default(64 * 1024)
     .describe('Raw text of a row kept in its dead letter at most (the rest is clipped)'),

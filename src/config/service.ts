@@ -42,7 +42,9 @@ export function topicEnvShape() {
     TOPIC_REPLICATION_FACTOR: int(1, 10).default(3).describe('Replication factor of the topics created'),
     TOPIC_MIN_INSYNC_REPLICAS: int(1, 10)
       .optional()
-      .describe('min.insync.replicas of the topics created (default 2 when the replication factor is 3+, else 1)'),
+      .describe(
+        'min.insync.replicas of the topics created (default 2 when the replication factor is 3+, else 1)',
+      ),
     TRANSACTION_TIMEOUT_MS: int(1000).default(60_000).describe('Kafka transaction timeout'),
   };
 }

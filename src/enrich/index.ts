@@ -50,7 +50,10 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
   const metricsRegistry = new Registry();
   const metrics = enricherMetrics(metricsRegistry);
   const outputTopics = [...new Set(Object.values(routes))];
-  const topics = { replicationFactor: env.TOPIC_REPLICATION_FACTOR, minInsyncReplicas: env.TOPIC_MIN_INSYNC_REPLICAS };
+  const topics = {
+    replicationFactor: env.TOPIC_REPLICATION_FACTOR,
+    minInsyncReplicas: env.TOPIC_MIN_INSYNC_REPLICAS,
+  };
 
   await setUpTopics(
     kafka,

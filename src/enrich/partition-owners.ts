@@ -121,7 +121,10 @@ export class PartitionOwners {
         return admin;
       })();
       const admin = await this.admin;
-      const [topic] = await admin.fetchOffsets({ groupId: this.options.groupId, topics: [this.options.inputTopic] });
+      const [topic] = await admin.fetchOffsets({
+        groupId: this.options.groupId,
+        topics: [this.options.inputTopic],
+      });
       const offset = topic?.partitions.find((p) => p.partition === partition)?.offset;
       return offset === undefined || offset === '-1' ? undefined : BigInt(offset);
     } catch (cause) {

@@ -83,8 +83,7 @@ export async function readToEnd(
         if (end === undefined) return;
         // Records appended after the read started are not part of it.
         const messages = batch.messages.filter((m) => BigInt(m.offset) < end);
-        if (messages.length > 0)
-          await onBatch({ topic: batch.topic, partition: batch.partition, messages });
+        if (messages.length > 0) await onBatch({ topic: batch.topic, partition: batch.partition, messages });
       },
     });
     const timeout = new Promise<never>((_, reject) => {

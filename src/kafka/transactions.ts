@@ -77,7 +77,11 @@ export class TransactionalSender {
     let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;
     try {
       transaction = await producer.transaction();
-      for (const chunk of sendChunks(topicMessages, SEND_CHUNK, this.options.maxSendBytes ?? SEND_CHUNK_BYTES))
+      for (const chunk of sendChunks(
+        topicMessages,
+        SEND_CHUNK,
+        this.options.maxSendBytes ?? SEND_CHUNK_BYTES,
+      ))
         await transaction.sendBatch({ topicMessages: chunk, acks: -1 });
       if (offsets) await transaction.sendOffsets(offsets);
       await transaction.commit();
@@ -182,9 +186,13 @@ export function kafkaError(message: string, cause: unknown): CdrError {
   if (cause instanceof CdrError) return cause;
   const text = `${message}: ${(cause as Error).message}`;
   if (hasKafkaError(cause, 'PRODUCER_FENCED'))
-    return new CdrError(ErrorCodes.FENCED, `${message}: fenced by a newer producer with the same transactional id`, {
-      cause,
-    });
+    return new CdrError(
+      ErrorCodes.FENCED,
+      `${message}: fenced by a newer producer with the same transactional id`,
+      {
+        cause,
+      },
+    );
   if (hasKafkaError(cause, 'INVALID_PRODUCER_EPOCH'))
     return new CdrError(ErrorCodes.PRODUCER_EPOCH, text, { cause, retriable: true });
   if (hasKafkaError(cause, 'MESSAGE_TOO_LARGE') || hasKafkaError(cause, 'RECORD_LIST_TOO_LARGE'))

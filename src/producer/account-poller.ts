@@ -274,7 +274,13 @@ export class AccountPoller {
     }
     if (published + deadLettered > 0) {
       logger.info(
-        { account: account.login, published, deadLettered, cursor: this.cursor?.lastId, ms: Date.now() - startedAt },
+        {
+          account: account.login,
+          published,
+          deadLettered,
+          cursor: this.cursor?.lastId,
+          ms: Date.now() - startedAt,
+        },
         'poll committed',
       );
     }
@@ -302,7 +308,12 @@ export class AccountPoller {
   }
 
   /** The cdr.raw record of a valid CDR, or its dead letter when it does not encode or is too large. */
-  private encode(cdr: RawCdr, line: number, raw: string, fetchedAt: string): { dlq: boolean; message: Message } {
+  private encode(
+    cdr: RawCdr,
+    line: number,
+    raw: string,
+    fetchedAt: string,
+  ): { dlq: boolean; message: Message } {
     const key =
       cdr.billing_group === '' ? `${this.deps.env.NO_GROUP_KEY_PREFIX}${cdr.account}` : cdr.billing_group;
     let value: Buffer;

@@ -28,7 +28,9 @@ export class Batch {
 
   /** Whether committing it would move the account's cursor at all. */
   moves(cursor: CursorState): boolean {
-    return this.size > 0 || this.lastId !== cursor.lastId || this.deadLetteredAfter !== cursor.deadLetteredAfter;
+    return (
+      this.size > 0 || this.lastId !== cursor.lastId || this.deadLetteredAfter !== cursor.deadLetteredAfter
+    );
   }
 
   isFull(maxRows: number, maxMs: number, now: number): boolean {

@@ -44,10 +44,13 @@ export class CursorReader {
   private readonly topic: string;
   private readonly timeoutMs: number;
   private readonly log: Logger;
+  private readonly groupPrefix: string;
   private inflight: Promise<Map<string, CursorValue>> | undefined;
 
-  constructor(kafka: Kafka, topic: string, timeoutMs: number, log: Logger) {
+  /** `groupPrefix`: the reads' throwaway consumer groups are named after it (one per read). */
+  constructor(kafka: Kafka, topic: string, timeoutMs: number, log: Logger, groupPrefix: string) {
     this.kafka = kafka;
+    this.groupPrefix = groupPrefix;
     this.topic = topic;
     this.timeoutMs = timeoutMs;
     this.log = log;
@@ -77,7 +80,7 @@ export class CursorReader {
             );
         }
       },
-      { timeoutMs: this.timeoutMs, groupPrefix: 'cdr-cursor-reader' },
+      { timeoutMs: this.timeoutMs, groupPrefix: this.groupPrefix },
     );
     return cursors;
   }

@@ -35,7 +35,10 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
   const metricsRegistry = new Registry();
   const metrics = producerMetrics(metricsRegistry);
 
-  const topics = { replicationFactor: env.TOPIC_REPLICATION_FACTOR, minInsyncReplicas: env.TOPIC_MIN_INSYNC_REPLICAS };
+  const topics = {
+    replicationFactor: env.TOPIC_REPLICATION_FACTOR,
+    minInsyncReplicas: env.TOPIC_MIN_INSYNC_REPLICAS,
+  };
   await setUpTopics(
     kafka,
     [
@@ -46,17 +49,28 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
     log,
   );
   const subject = `${env.TOPIC_RAW}${RAW_SUBJECT_SUFFIX}`;
-  const schemaId = await retryStartup('registering the schema', () => registerSchema(registry, 'cdr-raw', subject), log);
+  const schemaId = await retryStartup(
+    'registering the schema',
+    () => registerSchema(registry, 'cdr-raw', subject),
+    log,
+  );
   log.info({ schemaId, subject }, 'schema registered');
   // Room for the record framing and headers a batch adds around one record.
   const maxMessageBytes =
-    (await retryStartup('reading max.message.bytes', () => topicMaxMessageBytes(kafka, env.TOPIC_RAW), log)) - 512;
+    (await retryStartup('reading max.message.bytes', () => topicMaxMessageBytes(kafka, env.TOPIC_RAW), log)) -
+    512;
 
   const controller = new AbortController();
   const instanceId = randomUUID();
   // A read_committed cursor read waits for other producers' open transactions, which last up to
   // the transaction timeout: the read may take that long and then some.
-  const cursors = new CursorReader(kafka, env.TOPIC_CURSOR, 2 * env.TRANSACTION_TIMEOUT_MS + 30_000, log);
+  const cursors = new CursorReader(
+    kafka,
+    env.TOPIC_CURSOR,
+    2 * env.TRANSACTION_TIMEOUT_MS + 30_000,
+    log,
+    `${env.TRANSACTIONAL_ID_PREFIX}-cursor-read`,
+  );
   const senders = config.accounts.map(
     (account) =>
       new TransactionalSender(kafka, {
@@ -66,7 +80,11 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
   );
   // Connecting first (InitProducerId) fences an older instance and aborts its open transaction
   // before we read the cursor it may still have been moving.
-  await retryStartup('connecting the transactional producers', () => Promise.all(senders.map((s) => s.connect())), log);
+  await retryStartup(
+    'connecting the transactional producers',
+    () => Promise.all(senders.map((s) => s.connect())),
+    log,
+  );
   // One read of the cursor topic for every account of the process.
   const initial = await retryStartup('reading the cursors', () => cursors.readAll(), log);
   const type = avroType('cdr-raw');
@@ -103,7 +121,12 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
         if (!isCdrError(err, ErrorCodes.FENCED)) throw err;
         fenced.add(login);
         log.fatal(
-          { code: err.code, account: login, transactionalId: senders[i]?.transactionalId, owner: err.details.owner },
+          {
+            code: err.code,
+            account: login,
+            transactionalId: senders[i]?.transactionalId,
+            owner: err.details.owner,
+          },
           'fenced: another producer took over this account (same transactional id); stopping it',
         );
         return senders[i]?.discard();
@@ -114,7 +137,10 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
   });
   const done = Promise.all(runs).then(() => {
     if (fenced.size > 0 && !controller.signal.aborted) {
-      throw new CdrError(ErrorCodes.FENCED, `every account was taken over by another producer: ${[...fenced].join(', ')}`);
+      throw new CdrError(
+        ErrorCodes.FENCED,
+        `every account was taken over by another producer: ${[...fenced].join(', ')}`,
+      );
     }
   });
 
@@ -143,7 +169,10 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
       registryOk &&
       accounts.every(
         (a) =>
-          !a.fenced && !a.authFailing && a.lastSuccessAgoMs !== null && a.lastSuccessAgoMs < env.READY_POLL_STALE_MS,
+          !a.fenced &&
+          !a.authFailing &&
+          a.lastSuccessAgoMs !== null &&
+          a.lastSuccessAgoMs < env.READY_POLL_STALE_MS,
       );
     return { ok, details: { kafka: kafkaOk, registry: registryOk, accounts } };
   };

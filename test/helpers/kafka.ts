@@ -47,7 +47,9 @@ export async function readTopics(
     readUncommitted: options.readUncommitted ?? false,
     groupPrefix: 'test-reader',
   });
-  return batches.flatMap((b) => b.messages.map((message) => ({ topic: b.topic, partition: b.partition, message })));
+  return batches.flatMap((b) =>
+    b.messages.map((message) => ({ topic: b.topic, partition: b.partition, message })),
+  );
 }
 
 /**

@@ -3,19 +3,18 @@
 import { readFileSync } from 'node:fs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
-import type { Kafka } from 'kafkajs';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { readHeader } from '../../src/cdr/header.ts';
 import { convertRow } from '../../src/cdr/row.ts';
 import { TimeZone } from '../../src/cdr/time-zone.ts';
-import { avroType, schemaPath } from '../../src/codec/schemas.ts';
-import { frame, unframe } from '../../src/codec/wire.ts';
+import { schemaPath } from '../../src/codec/schemas.ts';
+import { frame } from '../../src/codec/wire.ts';
 import { loadEnricherConfig } from '../../src/config/enricher.ts';
-import { CATALOGUE, CATEGORIES, lookupCallType } from '../../src/enrich/catalogue.ts';
+import { CATALOGUE, lookupCallType } from '../../src/enrich/catalogue.ts';
 import { startEnricher } from '../../src/enrich/index.ts';
 import { type CliProcess, spawnCli } from '../helpers/cli-process.ts';
 import { enricherEnv, expectOncePerRawRecord, readOutputs } from '../helpers/enricher.ts';
-import { readTopics, readUntil, testKafka, uniqueName } from '../helpers/kafka.ts';
+import { readTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
 import { memoryLogger, metricValue, producerEnv, startTestProducer, waitFor } from '../helpers/producer.ts';
 import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
 

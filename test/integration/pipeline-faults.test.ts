@@ -6,7 +6,14 @@ import { down, up } from '../../scripts/stack/index.ts';
 import { spawnCli } from '../helpers/cli-process.ts';
 import { enricherEnv, expectOncePerRawRecord, readOutputs } from '../helpers/enricher.ts';
 import { readTopics, testKafka } from '../helpers/kafka.ts';
-import { decodeRaw, expectEachIdOnce, metricValue, producerEnv, startTestProducer, waitFor } from '../helpers/producer.ts';
+import {
+  decodeRaw,
+  expectEachIdOnce,
+  metricValue,
+  producerEnv,
+  startTestProducer,
+  waitFor,
+} from '../helpers/producer.ts';
 import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
 
 const A = SIM_ACCOUNTS[0] as (typeof SIM_ACCOUNTS)[0];
@@ -26,10 +33,15 @@ describe('pipeline faults', () => {
     const enricher = spawnCli('enrich', env);
     cleanups.push(enricher.kill);
     const port = await enricher.port;
-    const recordsIn = async () => (await metricValue(port, 'cdr_enrich_records_in_total').catch(() => 0)) ?? 0;
+    const recordsIn = async () =>
+      (await metricValue(port, 'cdr_enrich_records_in_total').catch(() => 0)) ?? 0;
     const cursor = async () =>
       (await metricValue(producer.ops.port, 'cdr_cursor_id', { account: A.login }).catch(() => 0)) ?? 0;
-    await waitFor('enrichment under way', async () => ((await recordsIn()) >= 10_000 ? true : undefined), 120_000);
+    await waitFor(
+      'enrichment under way',
+      async () => ((await recordsIn()) >= 10_000 ? true : undefined),
+      120_000,
+    );
 
     await down(['kafka']);
     cleanups.push(() => up(['kafka']));
@@ -38,8 +50,16 @@ describe('pipeline faults', () => {
     await up(['kafka']);
 
     // Both go on by themselves: new CDRs published, and enriched, after the restart.
-    await waitFor('producer after restart', async () => ((await cursor()) >= cursorDown + 2000 ? true : undefined), 120_000);
-    await waitFor('enricher after restart', async () => ((await recordsIn()) > inDown + 2000 ? true : undefined), 120_000);
+    await waitFor(
+      'producer after restart',
+      async () => ((await cursor()) >= cursorDown + 2000 ? true : undefined),
+      120_000,
+    );
+    await waitFor(
+      'enricher after restart',
+      async () => ((await recordsIn()) > inDown + 2000 ? true : undefined),
+      120_000,
+    );
     expect(enricher.child.exitCode).toBeNull();
     await producer.stop();
 

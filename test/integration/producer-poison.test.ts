@@ -90,7 +90,10 @@ describe('producer: bodies that end cleanly mid-row', () => {
     cleanups.push(() => producer.stop());
     await waitFor(
       'cursor 3',
-      async () => ((await metricValue(producer.ops.port, 'cdr_cursor_id', { account: A.login })) === 3 ? true : undefined),
+      async () =>
+        (await metricValue(producer.ops.port, 'cdr_cursor_id', { account: A.login })) === 3
+          ? true
+          : undefined,
       30_000,
     );
     await producer.stop();

@@ -106,7 +106,11 @@ describe('producer recovery', () => {
     const rows = 400_000;
     const s = await startTestSimulator({ historyRows: rows });
     cleanups.push(() => s.close());
-    const env = producerEnv(s.url, A, { BATCH_MAX_ROWS: '2000', LOG_PROGRESS: 'false', TRANSACTION_TIMEOUT_MS: '2000' });
+    const env = producerEnv(s.url, A, {
+      BATCH_MAX_ROWS: '2000',
+      LOG_PROGRESS: 'false',
+      TRANSACTION_TIMEOUT_MS: '2000',
+    });
     const p = spawnProducer(env);
     const port = await p.port;
     await cursorAtLeast(port, A.firstId + 10_000);
@@ -117,10 +121,14 @@ describe('producer recovery', () => {
       p.child.kill('SIGSTOP');
       await new Promise((resolve) => setTimeout(resolve, 5000));
       p.child.kill('SIGCONT');
-      await waitFor('a commit after the thaw', async () => {
-        const v = await metricValue(port, 'cdr_cursor_id', { account: A.login }).catch(() => undefined);
-        return expired() || (v ?? 0) >= A.firstId + rows - 1 ? true : undefined;
-      }, 30_000).catch(() => undefined);
+      await waitFor(
+        'a commit after the thaw',
+        async () => {
+          const v = await metricValue(port, 'cdr_cursor_id', { account: A.login }).catch(() => undefined);
+          return expired() || (v ?? 0) >= A.firstId + rows - 1 ? true : undefined;
+        },
+        30_000,
+      ).catch(() => undefined);
     }
     expect(expired()).toBe(true);
     await cursorAtLeast(port, A.firstId + rows - 1, 180_000);

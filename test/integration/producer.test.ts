@@ -1,14 +1,19 @@
 // The producer against the real broker and registry, fed by the simulator in this process.
 import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Kafka } from 'kafkajs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { canonicalCost } from '../../src/cdr/decimal.ts';
 import type { CdrError } from '../../src/errors.ts';
+import { endOffsets } from '../../src/kafka/bounded-read.ts';
+import { CURSOR_TOPIC_CONFIG } from '../../src/kafka/topic-specs.ts';
 import type { RunningSimulator, SimulatorOptions } from '../../src/simulator/index.ts';
 import { readTopics, testKafka } from '../helpers/kafka.ts';
-import { endOffsets } from '../../src/kafka/bounded-read.ts';
 import {
   decodeRaw,
   expectEachIdOnce,
@@ -148,7 +153,9 @@ describe('producer: feed to cdr.raw', () => {
 
     const kafka = testKafka();
     const records = await readRaw(kafka, env.TOPIC_RAW);
-    const dlq = (await readTopics(kafka, [env.TOPIC_DLQ])).map((r) => JSON.parse(r.message.value?.toString() ?? '') as Record<string, string | number>);
+    const dlq = (await readTopics(kafka, [env.TOPIC_DLQ])).map(
+      (r) => JSON.parse(r.message.value?.toString() ?? '') as Record<string, string | number>,
+    );
     expect(dlq).toHaveLength(dead as number);
     const published = new Set(records.map((r) => r.cdr.id));
     const deadIds = dlq.map((d) => Number(d.id));
@@ -326,5 +333,136 @@ describe('producer: start checks and odd feeds', () => {
     );
     expect(await metricValue(p.ops.port, 'cdr_rows_skipped_total', { account: A.login })).toBe(1);
     expect(log.entries().some((e) => e.msg === 'rows with ids not above the cursor were skipped')).toBe(true);
+  });
+
+  it('reads the cursor topic once for all accounts, skips a record that is not a cursor, and creates topics with their settings', async () => {
+    const s = await sim({ historyRows: 300 });
+    const dir = mkdtempSync(join(tmpdir(), 'accounts-'));
+    const file = join(dir, 'accounts.json');
+    writeFileSync(file, JSON.stringify([A, B].map((a) => ({ login: a.login, password: a.password }))));
+    const env = producerEnv(s.url, A, { FEED_ACCOUNTS_FILE: file });
+    delete (env as Partial<typeof env>).FEED_LOGIN;
+    // A record in the cursor topic that is not a cursor (a hand-written mistake, another tool).
+    const kafka = testKafka();
+    const admin = kafka.admin();
+    await admin.connect();
+    cleanups.push(() => admin.disconnect());
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic: env.TOPIC_CURSOR,
+          numPartitions: 1,
+          replicationFactor: 1,
+          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+        },
+      ],
+    });
+    const writer = kafka.producer();
+    await writer.connect();
+    await writer.send({
+      topic: env.TOPIC_CURSOR,
+      messages: [
+        { key: A.login, value: 'not json {' },
+        { key: B.login, value: '{"account":"40022"}' },
+      ],
+    });
+    await writer.disconnect();
+
+    const { producer: p, log } = await producer(env);
+    await cursorReaches(p.ops.port, A.login, A.firstId + 299);
+    await cursorReaches(p.ops.port, B.login, B.firstId + 299);
+    const skipped = log.entries().filter((e) => e.msg === 'skipped a cursor record that is not a cursor');
+    expect(skipped.map((e) => e.offset)).toEqual(['0', '1']);
+    // One read at start for both accounts: one throwaway group of this producer's cursor reads.
+    const groups = (await admin.listGroups()).groups.filter((g) =>
+      g.groupId.startsWith(`${env.TRANSACTIONAL_ID_PREFIX}-cursor-read`),
+    );
+    expect(groups).toHaveLength(1);
+
+    const config = async (topic: string, names: string[]) => {
+      const { resources } = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: 2, name: topic, configNames: names }],
+      });
+      return Object.fromEntries(
+        (resources[0]?.configEntries ?? []).map((e) => [e.configName, e.configValue]),
+      );
+    };
+    expect(await config(env.TOPIC_RAW, ['min.insync.replicas', 'retention.ms'])).toEqual({
+      'min.insync.replicas': '1',
+      'retention.ms': String(400 * 24 * 3600 * 1000),
+    });
+    expect(await config(env.TOPIC_DLQ, ['retention.ms'])).toEqual({
+      'retention.ms': String(90 * 24 * 3600 * 1000),
+    });
+  });
+
+  it('creates the cursor topic with settings that let compaction run', async () => {
+    const s = await sim({ historyRows: 10 });
+    const env = producerEnv(s.url, A);
+    const { producer: p } = await producer(env);
+    await cursorReaches(p.ops.port, A.login, A.firstId + 9);
+    const admin = testKafka().admin();
+    await admin.connect();
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: 2, name: env.TOPIC_CURSOR, configNames: Object.keys(CURSOR_TOPIC_CONFIG) }],
+    });
+    await admin.disconnect();
+    const got = Object.fromEntries(
+      (resources[0]?.configEntries ?? []).map((e) => [e.configName, e.configValue]),
+    );
+    expect(got).toEqual(CURSOR_TOPIC_CONFIG);
+  });
+
+  it('stops at once, without retries, when the registry refuses the schema as incompatible (409)', async () => {
+    const s = await sim({ historyRows: 10 });
+    const env = producerEnv(s.url, A);
+    // An earlier "version" of the subject that today's schema cannot read under BACKWARD rules:
+    // today's required fields have no defaults.
+    const registry = new SchemaRegistry({ host: inject('registryUrl') });
+    const older = {
+      type: 'record',
+      name: 'CdrRaw',
+      namespace: 'cdr',
+      fields: [{ name: 'legacy', type: 'string' }],
+    };
+    await registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(older) },
+      { subject: `${env.TOPIC_RAW}-value`, compatibility: COMPATIBILITY.BACKWARD },
+    );
+    const started = Date.now();
+    const failure = await startTestProducer(env).then(
+      () => undefined,
+      (err: unknown) => err as CdrError,
+    );
+    expect(failure?.code).toBe('CDR_SCHEMA_INCOMPATIBLE');
+    expect(failure?.message).toContain(`${env.TOPIC_RAW}-value`);
+    // retryStartup's 8 attempts would take well over 10 s.
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('stays ready during a long backfill: progress is commits, not finished polls', async () => {
+    const rows = 400_000;
+    const s = await sim({ historyRows: rows });
+    const env = producerEnv(s.url, A, {
+      READY_POLL_STALE_MS: '1000',
+      BATCH_MAX_ROWS: '2000',
+      LOG_LEVEL: 'info',
+      LOG_PROGRESS: 'false',
+    });
+    const { producer: p } = await producer(env);
+    await waitFor('the backfill under way', async () => {
+      const c = (await metricValue(p.ops.port, 'cdr_cursor_id', { account: A.login })) ?? 0;
+      return c >= A.firstId + 20_000 ? true : undefined;
+    });
+    // Longer than READY_POLL_STALE_MS into one poll that has not finished.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const during = await fetch(`http://127.0.0.1:${p.ops.port}/readyz`);
+    const cursor = (await metricValue(p.ops.port, 'cdr_cursor_id', { account: A.login })) as number;
+    expect(cursor).toBeLessThan(A.firstId + rows - 1);
+    expect(s.stats.requests).toBe(1);
+    expect(during.status).toBe(200);
   });
 });

@@ -2,10 +2,10 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { CdrError } from '../../src/errors.ts';
-import { backoffDelay, retryDelay } from '../../src/ops/retry.ts';
 import { type FeedRow, feedRows } from '../../src/feed/csv-rows.ts';
 import { feedTarget, feedUrl } from '../../src/feed/request.ts';
 import { parseRetryAfter } from '../../src/feed/retry-after.ts';
+import { backoffDelay, retryDelay } from '../../src/ops/retry.ts';
 
 async function collect(
   chunks: Array<string | Buffer>,
@@ -18,7 +18,12 @@ async function collect(
   }
   const rows: FeedRow[] = [];
   try {
-    const options = { delimiter: ',', maxRecordChars: 10_000, rawClipChars: 1000, acceptTail: () => acceptTail };
+    const options = {
+      delimiter: ',',
+      maxRecordChars: 10_000,
+      rawClipChars: 1000,
+      acceptTail: () => acceptTail,
+    };
     for await (const r of feedRows(Readable.from(source()), options)) rows.push(r);
     return { rows };
   } catch (error) {
@@ -97,7 +102,12 @@ describe('CSV row stream', () => {
     const { rows, error } = await collect(['id,cost,start_time\n1,0.5,t\n2,"never closed,t\n']);
     expect(error).toBeUndefined();
     expect(rows.map((r) => r.kind)).toEqual(['header', 'row', 'broken']);
-    expect(rows[2]).toMatchObject({ kind: 'broken', code: 'unclosed_quote', leading: ['2'], raw: '2,"never closed,t' });
+    expect(rows[2]).toMatchObject({
+      kind: 'broken',
+      code: 'unclosed_quote',
+      leading: ['2'],
+      raw: '2,"never closed,t',
+    });
   });
 
   it('rejects a body that does not start with the header, such as an HTML page', async () => {

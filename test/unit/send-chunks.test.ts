@@ -30,7 +30,9 @@ describe('sendChunks', () => {
       { topic: 'dlq', messages: [small('d')] },
     ];
     const sends = sendChunks(input, 500, 1000);
-    expect(sends.map((s) => s.map((t) => [t.topic, t.messages.map((m) => (m.value as Buffer).length)]))).toEqual([
+    expect(
+      sends.map((s) => s.map((t) => [t.topic, t.messages.map((m) => (m.value as Buffer).length)])),
+    ).toEqual([
       [['raw', [400, 400]]],
       [['raw', [3000]]],
       [
