@@ -39,7 +39,10 @@ export class TransactionalSender {
     return this.options.transactionalId;
   }
 
-  /** Connects (and so fences any older producer with the same transactional id). */
+  /**
+   * Connects and initialises the transactional id: when it returns, every older producer of the
+   * id is fenced and its open transaction aborted (or completed, if it was already committing).
+   */
   async connect(): Promise<void> {
     if (this.producer) return;
     const producer = this.kafka.producer({
@@ -56,6 +59,13 @@ export class TransactionalSender {
     const generation = this.generation;
     try {
       await producer.connect();
+      // kafkajs's connect() runs only the idempotent InitProducerId (no transactional id: it fences
+      // nothing); the transactional one waits for the first transaction(). Callers read a cursor or
+      // a committed offset right after connect() and rely on every older producer of this id being
+      // fenced, and its open transaction ended, by then: so initialise now. Aborting a transaction
+      // with nothing in it sends no request.
+      const empty = await producer.transaction();
+      await empty.abort();
     } catch (cause) {
       await producer.disconnect().catch(() => undefined);
       throw kafkaError('connecting the transactional producer failed', cause);

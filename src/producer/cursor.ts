@@ -1,13 +1,14 @@
 // The per-account cursor: the last feed id published, kept in a compacted topic (key: account)
 // and written in the same transaction as the CDRs it covers, so the cursor and cdr.raw never
 // disagree. Read with read_committed to the end of the topic: once at start for every account of
-// the process, and again after a Kafka failure (concurrent re-reads of several accounts share one).
+// the process, and again after a Kafka failure (re-reads asked for together share one read).
 //
 // `owner` names the process that last claimed the account (see producer/ownership.ts);
 // `deadLetteredAfter` counts rows without a readable id after `lastId` that were dead-lettered.
 import type { Kafka, Message } from 'kafkajs';
 import type { Logger } from 'pino';
 import { readToEnd } from '../kafka/bounded-read.ts';
+import { freshSharedRead } from '../ops/fresh-read.ts';
 
 export interface CursorValue {
   account: string;
@@ -45,7 +46,6 @@ export class CursorReader {
   private readonly timeoutMs: number;
   private readonly log: Logger;
   private readonly groupPrefix: string;
-  private inflight: Promise<Map<string, CursorValue>> | undefined;
 
   /** `groupPrefix`: the reads' throwaway consumer groups are named after it (one per read). */
   constructor(kafka: Kafka, topic: string, timeoutMs: number, log: Logger, groupPrefix: string) {
@@ -56,13 +56,13 @@ export class CursorReader {
     this.log = log;
   }
 
-  /** The last cursor of each account. A malformed record is skipped with a warning. */
-  readAll(): Promise<Map<string, CursorValue>> {
-    this.inflight ??= this.read().finally(() => {
-      this.inflight = undefined;
-    });
-    return this.inflight;
-  }
+  /**
+   * The last cursor of each account, read after this call (a malformed record is skipped with a
+   * warning). Callers that ask while a read is being set up share it; a read that started before
+   * the call is not shared, since it may predate the caller's InitProducerId: the call waits for it
+   * and starts the next one, which later callers share in turn.
+   */
+  readonly readAll: () => Promise<Map<string, CursorValue>> = freshSharedRead(() => this.read());
 
   private async read(): Promise<Map<string, CursorValue>> {
     const cursors = new Map<string, CursorValue>();

@@ -143,4 +143,61 @@ describe('producer: poison rows', () => {
     const quote = dlq.find((d) => Number(d.id) === A.firstId + unclosed) as Record<string, unknown>;
     expect(String(quote.reason)).toMatch(/quote/i);
   });
+
+  it('dead-letters a row whose encoded record is larger than cdr.raw takes, and goes on', async () => {
+    const rows = 1000;
+    const big = 300;
+    // The CSV limit lets the 1.5 MB row through; Kafka's 1 MiB max.message.bytes would not.
+    const { raw, dlq } = await run(
+      { poisonRows: [{ index: big, kind: 'oversize', bytes: 1_500_000 }] },
+      rows,
+      { FEED_MAX_RECORD_CHARS: String(4 * 1024 * 1024) },
+    );
+    expect(dlq.map((d) => Number(d.id))).toEqual([A.firstId + big]);
+    expect(dlq[0]).toMatchObject({ errorCode: 'CDR_ROW_TOO_LARGE', rawClipped: true });
+    expect(String(dlq[0]?.reason)).toMatch(/encoded record of \d+ bytes is over the \d+ bytes/);
+    expect(raw).toHaveLength(rows - 1);
+  });
+
+  it('does not dead-letter again, poll after poll, rows without a readable id after the last id', async () => {
+    const header =
+      'id,account,billing_group,billing_period,start_time,from,to,seconds,type,sub_type,cost,description\n';
+    const row = (id: string) =>
+      `${id},40021,Sales,2026-11,2026-11-03T09:15:02+11:00,6129,6141,60,M,M,0.5,call\n`;
+    let requests = 0;
+    let rows = ['1', '2', 'x3', 'x4'];
+    const server = createServer((req, res) => {
+      requests++;
+      const from = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('fromid'));
+      // Inclusive fromid: the rows from the cursor on; the id-less ones always follow the last id.
+      const start = rows.findIndex((r) => /^\d+$/.test(r) && Number(r) >= from);
+      res.writeHead(200, { 'content-type': 'text/csv' });
+      res.end(header + (start === -1 ? [] : rows.slice(start)).map(row).join(''));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    const port = (server.address() as { port: number }).port;
+    const env = producerEnv(`http://127.0.0.1:${port}`, A);
+    const { producer } = await startTestProducer(env);
+    cleanups.push(() => producer.stop());
+    const metric = (name: string, labels: Record<string, string> = {}) =>
+      metricValue(producer.ops.port, name, { account: A.login, ...labels });
+    await waitFor('two rows published', async () =>
+      (await metric('cdr_rows_published_total')) === 2 ? true : undefined,
+    );
+    // Polls keep coming every 200 ms and send the two id-less rows again each time.
+    await waitFor('five more polls', () => (requests >= 6 ? true : undefined), 20_000);
+    expect(
+      await metric('cdr_rows_skipped_total', { reason: 'already_dead_lettered' }),
+    ).toBeGreaterThanOrEqual(8);
+    // A new id-less row after them is dead-lettered once, and a new id resets the count.
+    rows = ['1', '2', 'x3', 'x4', 'x5', '6'];
+    await waitFor('row 6', async () => ((await metric('cdr_cursor_id')) === 6 ? true : undefined));
+    await producer.stop();
+    const dlq = (await readTopics(testKafka(), [env.TOPIC_DLQ])).map(
+      (r) => JSON.parse(r.message.value?.toString() ?? '') as { raw: string },
+    );
+    expect(dlq.map((d) => d.raw.split(',')[0])).toEqual(['x3', 'x4', 'x5']);
+  });
 });

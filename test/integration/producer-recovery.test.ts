@@ -1,5 +1,8 @@
 // Faults injected at the edges: the producer process killed with SIGKILL, a second producer for
 // the same account, the broker stopped and started again. Nothing lost, nothing twice.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { down, up } from '../../scripts/stack/index.ts';
@@ -168,6 +171,50 @@ describe('producer recovery', () => {
     const last = await lastCursor(kafka, env.TOPIC_CURSOR);
     expect(last).toBeGreaterThanOrEqual(reached);
     expectEachIdOnce(await publishedIds(kafka, env.TOPIC_RAW), A.firstId, last);
+  });
+
+  it('stops only the account another producer took over; the process goes on with the others', async () => {
+    const B = SIM_ACCOUNTS[1] as (typeof SIM_ACCOUNTS)[0];
+    const s = await startTestSimulator({ historyRows: 1000, growthPerSecond: 200, epochMs: Date.now() });
+    cleanups.push(() => s.close());
+    const dir = mkdtempSync(join(tmpdir(), 'accounts-'));
+    const file = join(dir, 'accounts.json');
+    writeFileSync(file, JSON.stringify([A, B].map((a) => ({ login: a.login, password: a.password }))));
+    const env = producerEnv(s.url, A, { LOG_PROGRESS: 'false', TRANSACTION_TIMEOUT_MS: '2000' });
+    const both = spawnProducer({ ...env, FEED_LOGIN: '', FEED_ACCOUNTS_FILE: file });
+    const port = await both.port;
+    await cursorAtLeast(port, A.firstId + 999);
+    // Another producer (same prefix, so the same transactional id) takes account A only.
+    const other = await startTestProducer(env);
+    cleanups.push(() => other.producer.stop());
+    await waitFor('account A stopped in the first process', () =>
+      both.lines.some((l) => l.includes('"level":"fatal"') && l.includes(`"account":"${A.login}"`))
+        ? true
+        : undefined,
+    );
+    const bBefore = (await metricValue(port, 'cdr_cursor_id', { account: B.login })) as number;
+    await waitFor('account B still moving', async () =>
+      ((await metricValue(port, 'cdr_cursor_id', { account: B.login })) ?? 0) >= bBefore + 200
+        ? true
+        : undefined,
+    );
+    expect(both.child.exitCode).toBeNull();
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    both.child.kill('SIGTERM');
+    expect(await both.exit).toBe(0);
+    await other.producer.stop();
+    const kafka = testKafka();
+    const ids = await publishedIds(kafka, env.TOPIC_RAW);
+    const last = (await readTopics(kafka, [env.TOPIC_CURSOR]))
+      .map((r) => JSON.parse(r.message.value?.toString() ?? '{}') as { account: string; lastId: number })
+      .filter((c) => c.account === A.login)
+      .at(-1)?.lastId as number;
+    expectEachIdOnce(
+      ids.filter((id) => id < B.firstId),
+      A.firstId,
+      last,
+    );
+    expect(new Set(ids).size).toBe(ids.length);
   });
 
   it('rides out the broker stopped and started again mid-run', async () => {

@@ -1,0 +1,46 @@
+// The transactional sender against the real broker: connecting it must fence an older producer of
+// the same transactional id at once (InitProducerId), because the producer's cursor read and the
+// enricher's offset read rely on nothing older being able to commit after connect() returns.
+import { Partitioners } from 'kafkajs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TransactionalSender } from '../../src/kafka/transactions.ts';
+import { createTopics, readTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+describe('TransactionalSender', () => {
+  it('fences an older producer with the same transactional id as soon as it connects', async () => {
+    const kafka = testKafka();
+    const topic = uniqueName('fence');
+    const admin = kafka.admin();
+    await admin.connect();
+    cleanups.push(() => admin.disconnect());
+    await createTopics(admin, [{ topic }]);
+    const transactionalId = uniqueName('txn');
+    // The older producer: a transaction open, with a record in it.
+    const older = kafka.producer({
+      transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await older.connect();
+    cleanups.push(() => older.disconnect());
+    const open = await older.transaction();
+    await open.send({ topic, messages: [{ value: 'from the older producer' }] });
+
+    const newer = new TransactionalSender(kafka, { transactionalId, transactionTimeoutMs: 30_000 });
+    await newer.connect();
+    cleanups.push(() => newer.discard());
+    // Right after connect(): the older transaction is aborted, so a read_committed read is not
+    // held back by it, and the older producer can no longer commit.
+    expect(await readTopics(kafka, [topic], { timeoutMs: 5000 })).toEqual([]);
+    await expect(open.commit()).rejects.toThrow();
+    await newer.commit([{ topic, messages: [{ value: 'from the newer producer' }] }]);
+    const values = (await readTopics(kafka, [topic])).map((r) => r.message.value?.toString());
+    expect(values).toEqual(['from the newer producer']);
+  });
+});
