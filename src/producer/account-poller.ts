@@ -18,23 +18,20 @@
 // truth after an ambiguous commit.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type avro from 'avsc';
-import type { Message } from 'kafkajs';
 import type { Logger } from 'pino';
 import { type HeaderMap, readHeader } from '../cdr/header.ts';
-import { convertRow, parseId, type RawCdr, rowId } from '../cdr/row.ts';
+import { parseId, rowId } from '../cdr/row.ts';
 import type { TimeZone } from '../cdr/time-zone.ts';
-import { encodeValue } from '../codec/wire.ts';
 import type { FeedAccount, ProducerConfig } from '../config/producer.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
-import { type FeedRow, feedRows } from '../feed/csv-rows.ts';
+import { feedRows } from '../feed/csv-rows.ts';
 import { feedTarget, feedTransportError, openFeed } from '../feed/request.ts';
-import { KeyBuffers } from '../kafka/key-buffers.ts';
-import { messageBytes, type TransactionalSender } from '../kafka/transactions.ts';
+import type { TransactionalSender } from '../kafka/transactions.ts';
 import { retryDelay } from '../ops/retry.ts';
 import { Batch, type CursorState } from './batch.ts';
 import { type CursorReader, type CursorValue, cursorMessage } from './cursor.ts';
-import { dlqMessage } from './dlq.ts';
 import type { ProducerMetrics } from './metrics.ts';
+import { RecordBuilder } from './records.ts';
 import { RowPolicy } from './row-policy.ts';
 
 export interface AccountHealth {
@@ -70,25 +67,33 @@ export class AccountPoller {
   private claimed = false;
   /** The last row the previous response held back (see row-policy.ts). */
   private heldTail: string | undefined;
-  private maxMessageBytes: number;
+  private readonly records: RecordBuilder;
   private readonly deps: PollerDeps;
   private readonly labels: { account: string };
   private readonly feedHost: string;
   private lastProgressAt = 0;
-  private readonly keys = new KeyBuffers();
 
   /** `initial`: the account's cursor as read at start, with the sender already connected. */
   constructor(deps: PollerDeps, initial: CursorValue | undefined) {
     this.deps = deps;
     this.labels = { account: deps.account.login };
     this.feedHost = feedTarget(deps.env.FEED_URL).feedHost;
-    this.maxMessageBytes = deps.maxMessageBytes;
+    this.records = new RecordBuilder({
+      account: deps.account.login,
+      env: deps.env,
+      avroType: deps.avroType,
+      schemaId: deps.schemaId,
+      zone: deps.zone,
+      feedHost: this.feedHost,
+      maxMessageBytes: deps.maxMessageBytes,
+    });
     this.cursor = this.fromRecord(initial);
   }
 
   /** Polls until the signal aborts. Rejects only when another process took the account over. */
   async run(): Promise<void> {
     const { env, logger, signal, metrics } = this.deps;
+    if (this.cursor) logger.info({ account: this.labels.account, cursor: this.cursor.lastId }, 'cursor read');
     let attempt = 0;
     while (!signal.aborted) {
       let delay = env.FEED_POLL_INTERVAL_MS;
@@ -113,7 +118,13 @@ export class AccountPoller {
           logger.warn({ account: this.labels.account, code }, 'transaction expired; starting a new one');
           continue;
         }
-        if (code === ErrorCodes.MESSAGE_TOO_LARGE) this.learnMessageLimit();
+        if (code === ErrorCodes.MESSAGE_TOO_LARGE) {
+          const { before, now } = this.records.lowerLimit();
+          logger.warn(
+            { account: this.labels.account, before, now },
+            'Kafka refused a record as too large; records over the lowered limit will be dead-lettered',
+          );
+        }
         if (!isCdrError(err) || !err.code.startsWith('CDR_FEED')) this.cursor = undefined;
         if (code === ErrorCodes.FEED_AUTH) {
           this.health.authFailing = true;
@@ -234,7 +245,7 @@ export class AccountPoller {
           if (decision.reason === 'id_not_above_cursor') backwards++;
           continue;
         }
-        const { dlq, message } = this.take(ev, h, id, fetchedAt);
+        const { dlq, message } = this.records.take(ev, h, id, fetchedAt);
         (dlq ? batch.dlq : batch.raw).push(message);
         batch.lastId = policy.lastId;
         batch.deadLetteredAfter = policy.deadLetteredAfter;
@@ -284,92 +295,6 @@ export class AccountPoller {
         'poll committed',
       );
     }
-  }
-
-  /** The record a taken row becomes: its cdr.raw record, or a dead letter. */
-  private take(
-    ev: Exclude<FeedRow, { kind: 'header' | 'tail' }>,
-    header: HeaderMap,
-    id: number | undefined,
-    fetchedAt: string,
-  ): { dlq: boolean; message: Message } {
-    if (ev.kind === 'broken') {
-      const code = ev.code === 'too_large' ? ErrorCodes.ROW_TOO_LARGE : ErrorCodes.ROW_INVALID;
-      return { dlq: true, message: this.deadLetter(id, ev.line, ev.raw, 'csv', ev.reason, fetchedAt, code) };
-    }
-    const result = convertRow(ev.fields, header, this.deps.zone, {
-      ingested_at: Date.now(),
-      feed_host: this.feedHost,
-      line: ev.line,
-    });
-    if (result.ok) return this.encode(result.cdr, ev.line, ev.raw, fetchedAt);
-    const { field, reason } = result.problem;
-    return { dlq: true, message: this.deadLetter(id, ev.line, ev.raw, field, reason, fetchedAt) };
-  }
-
-  /** The cdr.raw record of a valid CDR, or its dead letter when it does not encode or is too large. */
-  private encode(
-    cdr: RawCdr,
-    line: number,
-    raw: string,
-    fetchedAt: string,
-  ): { dlq: boolean; message: Message } {
-    const key =
-      cdr.billing_group === '' ? `${this.deps.env.NO_GROUP_KEY_PREFIX}${cdr.account}` : cdr.billing_group;
-    let value: Buffer;
-    try {
-      value = encodeValue(this.deps.avroType, this.deps.schemaId, cdr);
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      return {
-        dlq: true,
-        message: this.deadLetter(cdr.id, line, raw, 'avro', reason, fetchedAt, ErrorCodes.ENCODE_FAILED),
-      };
-    }
-    const message = { key: this.keys.get(key), value };
-    const size = messageBytes(message);
-    if (size > this.maxMessageBytes) {
-      const reason = `encoded record of ${size} bytes is over the ${this.maxMessageBytes} bytes ${this.deps.env.TOPIC_RAW} takes`;
-      return {
-        dlq: true,
-        message: this.deadLetter(cdr.id, line, raw, '(row)', reason, fetchedAt, ErrorCodes.ROW_TOO_LARGE),
-      };
-    }
-    return { dlq: false, message };
-  }
-
-  /** Kafka refused a batch as too large although each record was under our limit: lower the limit. */
-  private learnMessageLimit(): void {
-    const before = this.maxMessageBytes;
-    this.maxMessageBytes = Math.max(1024, Math.floor(before / 2));
-    this.deps.logger.warn(
-      { account: this.labels.account, before, now: this.maxMessageBytes },
-      'Kafka refused a record as too large; records over the lowered limit will be dead-lettered',
-    );
-  }
-
-  private deadLetter(
-    id: number | undefined,
-    line: number,
-    raw: string,
-    field: string,
-    reason: string,
-    fetchedAt: string,
-    errorCode: string = ErrorCodes.ROW_INVALID,
-  ): Message {
-    const max = this.deps.env.DLQ_RAW_MAX_CHARS;
-    return dlqMessage({
-      account: this.deps.account.login,
-      ...(id === undefined ? {} : { id: String(id) }),
-      line,
-      raw: raw.length > max ? raw.slice(0, max) : raw,
-      ...(raw.length > max ? { rawClipped: true } : {}),
-      errorCode,
-      field,
-      reason: `line ${line}${id === undefined ? '' : `, id ${id}`}: ${field} ${reason}`,
-      feedHost: this.feedHost,
-      fetchedAt,
-    });
   }
 
   private async commit(batch: Batch): Promise<void> {

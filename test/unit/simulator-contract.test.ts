@@ -8,7 +8,7 @@ import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CALL_TYPES, callTypeKey } from '../../src/cdr/call-types.ts';
 import type { RunningSimulator } from '../../src/simulator/index.ts';
-import { csvHeader, csvRow, SIM_COLUMNS } from '../../src/simulator/index.ts';
+import { csvField, csvHeader, csvRow, SIM_COLUMNS } from '../../src/simulator/index.ts';
 import { feedUrl, SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
 
 const [A, B] = SIM_ACCOUNTS as [(typeof SIM_ACCOUNTS)[0], (typeof SIM_ACCOUNTS)[0]];
@@ -192,6 +192,50 @@ describe('feed simulator: fault injection', () => {
     expect(partial.length).toBeGreaterThan(0);
     expect(partial.length).toBeLessThan(next.length);
     expect(next.startsWith(partial)).toBe(true);
+  });
+
+  it('ends a body cleanly mid-row: after a whole field, or inside a quoted field', async () => {
+    const account = { login: A.login, firstId: A.firstId, index: 0 };
+    for (const inside of ['field', 'quoted'] as const) {
+      const s = await sim({
+        faults: { latencyMs: 0, rules: [{ kind: 'cut', afterRows: 10, inside, count: 1 }] },
+      });
+      const row = (n: number) => s.generator.row(account, n);
+      const whole = csvHeader('\n') + Array.from({ length: 10 }, (_, n) => csvRow(row(n), '\n')).join('');
+      const res = await get(feedUrl(s, A, 0));
+      expect(res.status).toBe(200);
+      expect(res.body.startsWith(whole)).toBe(true);
+      const tail = res.body.slice(whole.length);
+      if (inside === 'field') {
+        const r = row(10);
+        expect(tail).toBe([r.id, r.account, csvField(r.billing_group), r.billing_period].join(','));
+      } else {
+        // An odd number of quotes: the body ends inside a quoted field, after a line break in it.
+        expect(tail.startsWith(`${row(10).id},`)).toBe(true);
+        expect((tail.match(/"/g) ?? []).length % 2).toBe(1);
+        expect(tail).toContain('\n');
+      }
+      // The next response is whole again.
+      expect((await get(feedUrl(s, A, 0))).body.endsWith('\n')).toBe(true);
+    }
+  });
+
+  it('sends poison rows broken in every response that holds them', async () => {
+    const s = await sim({
+      historyRows: 50,
+      poisonRows: [
+        { index: 10, kind: 'oversize', bytes: 100_000 },
+        { index: 20, kind: 'unclosed-quote' },
+      ],
+    });
+    for (const from of [0, A.firstId + 5]) {
+      const lines = (await get(feedUrl(s, A, from))).body.split('\n');
+      const big = lines.find((l) => l.startsWith(`${A.firstId + 10},`)) as string;
+      expect(big.length).toBeGreaterThan(100_000);
+      expect(big.endsWith('X'.repeat(1000))).toBe(true);
+      const open = lines.find((l) => l.startsWith(`${A.firstId + 20},`)) as string;
+      expect(open.endsWith(',"Unclosed quote, and more')).toBe(true);
+    }
   });
 
   it('stalls the body for the configured time after N rows', async () => {
