@@ -2,18 +2,23 @@
 // registry, feed simulator), runs the producer against the simulator's two accounts, and prints a
 // progress line every few seconds until Ctrl-C. Any variable of the README set in the environment
 // wins over the local defaults here (point FEED_URL at a real feed, for example).
+// STACK_FEED_LAYOUT=legacy17 runs the whole pipeline on the carrier's 17-column layout.
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { DEFAULT_SIM_ACCOUNTS } from '../src/config/simulator.ts';
 import { SERVICE_NODE_FLAGS } from './node-flags.ts';
-import { ADDRESSES, up } from './stack/index.ts';
+import { ADDRESSES, down, up } from './stack/index.ts';
 import { LOCAL, ROOT } from './stack/paths.ts';
+import { runningLayout, wantedLayout } from './stack/simulator.ts';
 
 const PROGRESS_MS = 5000;
 
 async function main(): Promise<void> {
   console.log('starting the local stack (first run downloads Kafka and the registry: a few minutes)...');
+  // A simulator left running with the other layout is restarted with the one asked for.
+  if (runningLayout() !== wantedLayout()) await down(['simulator']).catch(() => undefined);
   await up(undefined, (line) => console.log(`  ${line}`));
+  console.log(`  feed layout: ${wantedLayout()} (STACK_FEED_LAYOUT=contract|legacy17)`);
   console.log(`  Kafka ${ADDRESSES.brokers} | registry ${ADDRESSES.registry} | feed ${ADDRESSES.simulator}`);
 
   mkdirSync(`${LOCAL}/run`, { recursive: true });

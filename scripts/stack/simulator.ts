@@ -1,14 +1,48 @@
 // The project's own feed simulator (`cdr-pipeline simulate`), run with the Node that runs this script.
+// STACK_FEED_LAYOUT=legacy17 serves the carrier's 17-column layout the way real accounts get it:
+// windows of 10,000 ids, and a gap in the ids wider than a window (answered with a pointer row).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { LOCAL, PORTS, ROOT } from './paths.ts';
 import { type Started, startDetached } from './processes.ts';
 
+const LAYOUT_FILE = `${LOCAL}/simulator/layout`;
+
+export type StackFeedLayout = 'contract' | 'legacy17';
+
+/** The layout asked for with STACK_FEED_LAYOUT (contract when unset). */
+export function wantedLayout(): StackFeedLayout {
+  const v = process.env.STACK_FEED_LAYOUT ?? 'contract';
+  if (v !== 'contract' && v !== 'legacy17')
+    throw new Error(`STACK_FEED_LAYOUT must be contract or legacy17, got "${v}"`);
+  return v;
+}
+
+/** The layout the running simulator was started with (contract for one started before layouts). */
+export function runningLayout(): StackFeedLayout {
+  return existsSync(LAYOUT_FILE) && readFileSync(LAYOUT_FILE, 'utf8').trim() === 'legacy17'
+    ? 'legacy17'
+    : 'contract';
+}
+
 export function startSimulatorProcess(): Started {
+  const layout = wantedLayout();
+  mkdirSync(`${LOCAL}/simulator`, { recursive: true });
+  writeFileSync(LAYOUT_FILE, layout);
+  const legacy =
+    layout === 'legacy17'
+      ? {
+          SIM_LAYOUT: 'legacy17',
+          SIM_WINDOW_IDS: '10000',
+          SIM_ID_GAPS: JSON.stringify([{ afterRow: 4000, ids: 25_000 }]),
+        }
+      : {};
   return startDetached(
     process.execPath,
     [`${ROOT}/src/cli.ts`, 'simulate'],
     `${LOCAL}/simulator/simulator.log`,
     {
       ...process.env,
+      ...legacy,
       SIM_HOST: '127.0.0.1',
       SIM_PORT: String(PORTS.simulator),
     },

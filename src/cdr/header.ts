@@ -1,7 +1,11 @@
-// The feed's header line: names matched case-insensitively with surrounding spaces trimmed, in any
-// order; columns the contract does not name are kept (by their header text) and carried.
-import { CdrError, ErrorCodes } from '../errors.ts';
+// The feed's header line: it names the columns and so picks the layout (layouts.ts). Names are
+// matched case-insensitively with surrounding spaces trimmed, in any order; columns a layout does
+// not name are kept (by their header text) and carried.
+import { CONTRACT_LAYOUT, type HeaderMap, type Layout, LEGACY17_LAYOUT, pickLayout } from './layouts.ts';
 
+export type { HeaderMap } from './layouts.ts';
+
+/** The contract layout's column names, in the contract's order. */
 export const CONTRACT_COLUMNS = [
   'id',
   'account',
@@ -18,42 +22,22 @@ export const CONTRACT_COLUMNS = [
 ] as const;
 export type ContractColumn = (typeof CONTRACT_COLUMNS)[number];
 
-/** Every column but these two is required in the header and in each row. */
-export const OPTIONAL_VALUE_COLUMNS: ReadonlySet<ContractColumn> = new Set(['billing_group', 'description']);
+/** The layouts the producer knows without configuration, in the order they are tried. */
+export const BUILT_IN_LAYOUTS: readonly Layout[] = [CONTRACT_LAYOUT, LEGACY17_LAYOUT];
 
-export interface HeaderMap {
-  /** Index of each contract column in a row. `billing_group` and `description` may be absent (-1). */
-  index: Record<ContractColumn, number>;
-  /** Columns outside the contract: [name as sent, index]. */
-  extra: Array<[string, number]>;
-  width: number;
+/** The header map of the first of `layouts` (by default the built-in ones) that the header fits. */
+export function readHeader(
+  fields: readonly string[],
+  layouts: readonly Layout[] = BUILT_IN_LAYOUTS,
+  currency?: string,
+): HeaderMap {
+  return pickLayout(fields, layouts, currency);
 }
 
-export function readHeader(fields: readonly string[]): HeaderMap {
-  const index = Object.fromEntries(CONTRACT_COLUMNS.map((c) => [c, -1])) as Record<ContractColumn, number>;
-  const extra: Array<[string, number]> = [];
-  fields.forEach((raw, i) => {
-    const name = raw.trim().toLowerCase();
-    if ((CONTRACT_COLUMNS as readonly string[]).includes(name)) {
-      if (index[name as ContractColumn] !== -1) {
-        throw new CdrError(ErrorCodes.FEED_HEADER, `the header names column "${name}" twice`);
-      }
-      index[name as ContractColumn] = i;
-    } else {
-      extra.push([raw.trim(), i]);
-    }
-  });
-  const missing = CONTRACT_COLUMNS.filter((c) => index[c] === -1 && !OPTIONAL_VALUE_COLUMNS.has(c));
-  if (missing.length > 0) {
-    throw new CdrError(ErrorCodes.FEED_HEADER, `the header lacks required columns: ${missing.join(', ')}`, {
-      details: { missing },
-    });
-  }
-  return { index, extra, width: fields.length };
-}
-
-/** True when a first line looks like the feed's header at all (not an HTML page or a text error). */
+/**
+ * True when a first line can be a CSV header at all: an HTML page or a one-line text error cannot.
+ * Whether it fits a layout is readHeader's question.
+ */
 export function looksLikeHeader(fields: readonly string[]): boolean {
-  const names = new Set(fields.map((f) => f.trim().toLowerCase()));
-  return names.has('id') && names.has('cost') && names.has('start_time');
+  return fields.length >= 3 && !fields[0]?.trimStart().startsWith('<');
 }

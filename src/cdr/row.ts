@@ -1,8 +1,9 @@
-// One CSV row of the feed to one CDR value for `schemas/cdr-raw.avsc`, or the reason it is invalid.
-// Pure: no I/O, no clock (the caller passes the ingest metadata).
+// One CSV row of the feed to one CDR value for `schemas/cdr-raw.avsc`, or the reason it is invalid,
+// in whichever layout the header picked. Pure: no I/O, no clock (the caller passes the ingest
+// metadata). Every value is kept as sent beside its normalised form.
 import { costToBytes, isCostText } from './decimal.ts';
-import { CONTRACT_COLUMNS, type ContractColumn, type HeaderMap, OPTIONAL_VALUE_COLUMNS } from './header.ts';
-import { parseStartTime } from './start-time.ts';
+import type { Field, HeaderMap } from './layouts.ts';
+import { DateTimeReader } from './local-time.ts';
 import type { TimeZone } from './time-zone.ts';
 
 /** The Avro value of a `cdr.raw` record (field names as in the schema). */
@@ -23,6 +24,16 @@ export interface RawCdr {
   description: string;
   extra: Record<string, string>;
   ingest: IngestMeta;
+  layout: string | null;
+  billing_period_derived: boolean;
+  currency: string | null;
+  date_text: string | null;
+  time_text: string | null;
+  status: string | null;
+  terminated: string | null;
+  smartcode: string | null;
+  smartcode_description: string | null;
+  recording: string | null;
 }
 
 export interface IngestMeta {
@@ -41,14 +52,7 @@ export type RowResult =
   | { ok: false; id: number | undefined; problem: RowProblem };
 
 const DIGITS = /^\d{1,16}$/;
-/** Columns whose value may not be empty (the id is checked on its own, first). */
-const REQUIRED_VALUES = CONTRACT_COLUMNS.filter((c) => c !== 'id' && !OPTIONAL_VALUE_COLUMNS.has(c));
 const PERIOD = /^\d{4}-(0[1-9]|1[0-2])$/;
-
-/** The row's id when it is a valid contract id (1 to 2^53-1), else undefined. */
-export function rowId(fields: readonly string[], header: HeaderMap): number | undefined {
-  return parseId(fields[header.index.id]);
-}
 
 /** A contract id (1 to 2^53-1) from its text, else undefined. */
 export function parseId(text: string | undefined): number | undefined {
@@ -57,70 +61,240 @@ export function parseId(text: string | undefined): number | undefined {
   return id >= 1 && Number.isSafeInteger(id) ? id : undefined;
 }
 
-export function convertRow(
-  fields: readonly string[],
-  header: HeaderMap,
-  zone: TimeZone,
-  ingest: IngestMeta,
-): RowResult {
-  const id = rowId(fields, header);
-  const bad = (field: string, reason: string): RowResult => ({ ok: false, id, problem: { field, reason } });
-  if (fields.length < header.width)
-    return bad('(row)', `has ${fields.length} fields, the header has ${header.width}`);
-  if (fields.length > header.width)
-    return bad('(row)', `has ${fields.length} fields, the header has ${header.width}`);
-  if (id === undefined) return bad('id', 'must be a whole number from 1 to 2^53-1');
+/** The row's id when it is a valid contract id (1 to 2^53-1), else undefined. */
+export function rowId(fields: readonly string[], header: HeaderMap): number | undefined {
+  return parseId(fields[header.index.id]);
+}
 
-  const { index } = header;
-  const get = (c: ContractColumn): string => (index[c] === -1 ? '' : (fields[index[c]] as string));
-  for (const c of REQUIRED_VALUES) {
-    if (get(c) === '') return bad(c, 'is required and empty');
+export interface RowContext {
+  zone: TimeZone;
+  /** The feed login: the account of layouts without an account column. */
+  login: string;
+}
+
+/** Reads the rows of one response: built once per header, then called per row. */
+export class RowReader {
+  private readonly header: HeaderMap;
+  private readonly ctx: RowContext;
+  private readonly dates: DateTimeReader;
+  private readonly required: Field[];
+  private readonly optional: Array<[Field, keyof RawCdr]>;
+
+  constructor(header: HeaderMap, ctx: RowContext) {
+    this.header = header;
+    this.ctx = ctx;
+    this.dates = new DateTimeReader(header.layout.forms);
+    this.required = header.layout.required.filter((f): f is Field => f !== 'start' && f !== 'id');
+    const typed: Array<[Field, keyof RawCdr]> = [
+      ['status', 'status'],
+      ['terminated', 'terminated'],
+      ['smartcode', 'smartcode'],
+      ['smartcode_description', 'smartcode_description'],
+      ['recording', 'recording'],
+    ];
+    this.optional = typed.filter(([f]) => header.index[f] !== -1);
   }
-  const period = get('billing_period');
-  if (!PERIOD.test(period))
-    return bad('billing_period', `must be YYYY-MM with a real month, got "${clip(period)}"`);
-  const startText = get('start_time');
-  const start = parseStartTime(startText, zone);
-  if (start === undefined) {
-    return bad(
-      'start_time',
-      `must be ISO 8601 with an offset or YYYY-MM-DD HH:MM:SS, got "${clip(startText)}"`,
-    );
+
+  id(fields: readonly string[]): number | undefined {
+    return rowId(fields, this.header);
   }
-  const secondsText = get('seconds');
-  if (!DIGITS.test(secondsText) || !Number.isSafeInteger(Number(secondsText))) {
-    return bad('seconds', `must be a whole number >= 0, got "${clip(secondsText)}"`);
+
+  /** The id column is there and empty: in the 17-column layout, a first row like that means an empty response. */
+  idIsEmpty(fields: readonly string[]): boolean {
+    return (fields[this.header.index.id] ?? '').trim() === '';
   }
-  const costText = get('cost');
-  if (!isCostText(costText)) {
-    return bad(
-      'cost',
-      `must be a decimal with at most 12 integer and 6 fraction digits, got "${clip(costText)}"`,
-    );
+
+  /** A pointer row: an id, and every one of the layout's pointer fields empty. It is not a CDR. */
+  isPointer(fields: readonly string[]): boolean {
+    const when = this.header.layout.pointerWhenEmpty;
+    if (!when || when.length === 0 || this.id(fields) === undefined) return false;
+    return when.every((f) => (fields[this.header.index[f]] ?? '').trim() === '');
   }
-  const extra: Record<string, string> = {};
-  for (const [name, i] of header.extra) extra[name] = fields[i] as string;
-  return {
-    ok: true,
-    cdr: {
+
+  convert(fields: readonly string[], ingest: IngestMeta): RowResult {
+    const { header } = this;
+    const id = this.id(fields);
+    const bad = (field: string, reason: string): RowResult => ({ ok: false, id, problem: { field, reason } });
+    if (fields.length !== header.width)
+      return bad('(row)', `has ${fields.length} fields, the header has ${header.width}`);
+    if (id === undefined) return bad(this.name('id'), 'must be a whole number from 1 to 2^53-1');
+    const { index } = header;
+    const get = (f: Field): string => (index[f] === -1 ? '' : (fields[index[f]] as string));
+    for (const f of this.required) {
+      if (get(f) === '') return bad(this.name(f), 'is required and empty');
+    }
+    const start = this.start(get);
+    if (!start.ok) return bad(start.field, start.reason);
+
+    let billingPeriod = get('billing_period');
+    let derived = false;
+    if (index.billing_period === -1) {
+      billingPeriod = this.monthOf(start.instant);
+      derived = true;
+    } else if (!PERIOD.test(billingPeriod)) {
+      return bad(
+        this.name('billing_period'),
+        `must be YYYY-MM with a real month, got "${clip(billingPeriod)}"`,
+      );
+    }
+    const secondsText = get('seconds');
+    if (!DIGITS.test(secondsText) || !Number.isSafeInteger(Number(secondsText))) {
+      return bad(this.name('seconds'), `must be a whole number >= 0, got "${clip(secondsText)}"`);
+    }
+    const costText = get('cost');
+    const costDecimal = header.layout.decimalSeparator === ',' ? costText.replace(',', '.') : costText;
+    if (!isCostText(costDecimal)) {
+      return bad(
+        this.name('cost'),
+        `must be a decimal with at most 12 integer and 6 fraction digits (separator "${header.layout.decimalSeparator}", no currency sign), got "${clip(costText)}"`,
+      );
+    }
+    const extra: Record<string, string> = {};
+    for (const [name, i] of header.extra) extra[name] = fields[i] as string;
+    const cdr: RawCdr = {
       id,
-      account: get('account'),
+      account: index.account === -1 ? this.ctx.login : get('account'),
       billing_group: get('billing_group'),
-      billing_period: period,
-      start_time: start,
-      start_time_text: startText,
+      billing_period: billingPeriod,
+      start_time: start.instant,
+      start_time_text: start.text,
       from: get('from'),
       to: get('to'),
       seconds: Number(secondsText),
       type: get('type'),
       sub_type: get('sub_type'),
-      cost: costToBytes(costText),
+      cost: costToBytes(costDecimal),
       cost_text: costText,
       description: get('description'),
       extra,
       ingest,
-    },
-  };
+      layout: header.layout.name,
+      billing_period_derived: derived,
+      currency: header.currency ?? null,
+      date_text: index.date === -1 ? null : get('date'),
+      time_text: index.time === -1 ? null : get('time'),
+      status: null,
+      terminated: null,
+      smartcode: null,
+      smartcode_description: null,
+      recording: null,
+    };
+    for (const [f, key] of this.optional) (cdr as unknown as Record<string, string>)[key] = get(f);
+    return { ok: true, cdr };
+  }
+
+  /**
+   * The call start, from start_time (the contract's forms), or Date/Time, or Date and Time; when
+   * Date/Time and Date (+ Time) are both sent they must name the same instant.
+   */
+  private start(
+    get: (f: Field) => string,
+  ): { ok: true; instant: number; text: string } | { ok: false; field: string; reason: string } {
+    const { index } = this.header;
+    const { zone } = this.ctx;
+    const forms = this.dates.forms;
+    if (index.start_time !== -1) {
+      const text = get('start_time');
+      const r = this.dates.readDateTime(text, zone);
+      if (!r.ok)
+        return {
+          ok: false,
+          field: this.name('start_time'),
+          reason: `must be ISO 8601 with an offset or YYYY-MM-DD HH:MM:SS, got "${clip(text)}"`,
+        };
+      return { ok: true, instant: r.value, text };
+    }
+    const dateTimeText = index.date_time === -1 ? '' : get('date_time');
+    const dateText = index.date === -1 ? '' : get('date');
+    const timeText = index.time === -1 ? '' : get('time');
+    let fromDateTime: number | undefined;
+    if (dateTimeText !== '') {
+      const r = this.dates.readDateTime(dateTimeText, zone);
+      if (!r.ok)
+        return {
+          ok: false,
+          field: this.name('date_time'),
+          reason: this.dateReason(dateTimeText, r.why, forms.dateTime),
+        };
+      fromDateTime = r.value;
+    }
+    let fromParts: number | undefined;
+    if (dateText !== '') {
+      const d = this.dates.readDate(dateText);
+      if (!d.ok)
+        return { ok: false, field: this.name('date'), reason: this.dateReason(dateText, d.why, forms.date) };
+      const t = this.dates.readTime(timeText === '' ? '00:00:00' : timeText);
+      if (!t.ok)
+        return { ok: false, field: this.name('time'), reason: this.dateReason(timeText, t.why, forms.time) };
+      fromParts = this.dates.instant(d.value, t.value, zone);
+      if (fromDateTime !== undefined) {
+        // Without a Time, only the day has to agree.
+        const same =
+          timeText === ''
+            ? this.monthDay(fromDateTime) === this.monthDay(fromParts)
+            : fromDateTime === fromParts;
+        if (!same) {
+          return {
+            ok: false,
+            field: this.name('date_time'),
+            reason: `"${clip(dateTimeText)}" and ${this.name('date')} "${clip(dateText)}"${timeText === '' ? '' : ` ${this.name('time')} "${clip(timeText)}"`} name different instants`,
+          };
+        }
+      }
+    }
+    if (fromDateTime !== undefined) return { ok: true, instant: fromDateTime, text: dateTimeText };
+    if (fromParts !== undefined)
+      return { ok: true, instant: fromParts, text: timeText === '' ? dateText : `${dateText} ${timeText}` };
+    return {
+      ok: false,
+      field: this.name(index.date_time !== -1 ? 'date_time' : 'date'),
+      reason: 'is required and empty',
+    };
+  }
+
+  private dateReason(text: string, why: 'form' | 'not-real', form: string): string {
+    return why === 'not-real'
+      ? `"${clip(text)}" is not a real date or time`
+      : `"${clip(text)}" is not in the form ${form} (nor ISO 8601)`;
+  }
+
+  /** YYYY-MM of an instant in the feed's zone. */
+  private monthOf(instant: number): string {
+    return this.monthDay(instant).slice(0, 7);
+  }
+
+  private monthDay(instant: number): string {
+    return new Date(instant + this.ctx.zone.offsetMinutesAt(instant) * 60_000).toISOString().slice(0, 10);
+  }
+
+  /** The header name of a field as the feed sent it, for reasons a person reads. */
+  private name(f: Field): string {
+    return this.header.names[f] ?? this.header.layout.columns[f] ?? f;
+  }
+}
+
+const readers = new WeakMap<HeaderMap, Map<string, RowReader>>();
+
+/** One row with a reader cached per header (tests and tools; the producer keeps its own RowReader). */
+export function convertRow(
+  fields: readonly string[],
+  header: HeaderMap,
+  zone: TimeZone,
+  ingest: IngestMeta,
+  login = '',
+): RowResult {
+  let byZone = readers.get(header);
+  if (!byZone) {
+    byZone = new Map();
+    readers.set(header, byZone);
+  }
+  const key = `${zone.name}\u0000${login}`;
+  let reader = byZone.get(key);
+  if (!reader) {
+    reader = new RowReader(header, { zone, login });
+    byZone.set(key, reader);
+  }
+  return reader.convert(fields, ingest);
 }
 
 function clip(text: string): string {

@@ -3,9 +3,11 @@
 // passwordFile of each entry of FEED_ACCOUNTS_FILE.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import type { Layout } from '../cdr/layouts.ts';
 import { isValidTimeZone } from '../cdr/time-zone.ts';
 import { bool, configError, type Env, int, parseEnv, secret } from './env.ts';
 import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
+import { dateForm, dateTimeForm, readLayouts, timeForm } from './layouts.ts';
 import { registryConfig, serviceEnvShape, topicEnvShape } from './service.ts';
 
 export const producerEnvSchema = z.object({
@@ -19,7 +21,34 @@ export const producerEnvSchema = z.object({
     .string()
     .optional()
     .describe('JSON file: [{"login", "password" or "passwordFile"}], several accounts in one process'),
-  FEED_POLL_INTERVAL_MS: int(100).default(5000).describe('Pause between two successful polls of an account'),
+  FEED_POLL_INTERVAL_MS: int(100)
+    .default(5000)
+    .describe(
+      'Pause after a poll that brought nothing new (while responses bring rows, the next is asked at once)',
+    ),
+  FEED_COLUMNS_FILE: z
+    .string()
+    .optional()
+    .describe(
+      'JSON or YAML column map for a layout other than the two built in (see README, "Pointing it at your carrier")',
+    ),
+  FEED_DELIMITER: z
+    .enum([',', ';', '|', '\t', 'tab'])
+    .default(',')
+    .transform((d) => (d === 'tab' ? '\t' : d))
+    .describe('Field delimiter of the feed: , ; | or tab'),
+  FEED_CURRENCY: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'must be a three-letter currency code')
+    .optional()
+    .describe('Currency of cost when the header does not name one (as Call Cost (NZD) does)'),
+  FEED_DATE_FORMAT: dateForm
+    .default('DD/MM/YYYY')
+    .describe("Form of the 17-column layout's Date (ISO YYYY-MM-DD is always read too)"),
+  FEED_TIME_FORMAT: timeForm.default('HH:MM:SS').describe("Form of the 17-column layout's Time"),
+  FEED_DATETIME_FORMAT: dateTimeForm
+    .default('DD/MM/YYYY HH:MM:SS')
+    .describe("Form of the 17-column layout's Date/Time (ISO 8601 is always read too)"),
   FEED_START_ID: int(0)
     .default(0)
     .describe('First id to publish when an account has no cursor yet (0: the whole history)'),
@@ -36,7 +65,7 @@ export const producerEnvSchema = z.object({
   FEED_BACKOFF_MAX_MS: int(1).default(60_000).describe('Longest retry delay after repeated feed failures'),
   FEED_AUTH_RETRY_MS: int(100)
     .default(300_000)
-    .describe('Retry delay after the feed refused the login (401/403)'),
+    .describe('Retry delay after the feed refused the login (401/403) or sent a header that fits no layout'),
   FEED_MAX_RECORD_CHARS: int(1024, 64 * 1024 * 1024)
     .default(256 * 1024)
     .describe(
@@ -86,6 +115,8 @@ export interface FeedAccount {
 
 export interface ProducerConfig {
   env: Readonly<z.infer<typeof producerEnvSchema>>;
+  /** The layouts a header is matched against, in order. */
+  layouts: readonly Layout[];
   accounts: readonly FeedAccount[];
   kafka: KafkaConfig;
   registry: { url: string; username?: string; password?: string };
@@ -114,6 +145,7 @@ export function loadProducerConfig(env: Env): Readonly<ProducerConfig> {
   return Object.freeze({
     env: cfg,
     accounts: Object.freeze(readAccounts(cfg)),
+    layouts: readLayouts(cfg),
     kafka,
     registry: registryConfig(cfg),
   });

@@ -70,6 +70,23 @@ export const simulatorEnvSchema = z.object({
   SIM_FAULTS: json(z.array(faultRule))
     .default([])
     .describe('JSON list of fault rules (status, html, truncate, stall, cut), see src/simulator/faults.ts'),
+  SIM_LAYOUT: z
+    .enum(['contract', 'legacy17'])
+    .default('contract')
+    .describe("Columns served: the contract's, or the carrier's 17-column layout"),
+  SIM_DELIMITER: z
+    .enum([',', ';', '|', '\t', 'tab'])
+    .default(',')
+    .transform((d) => (d === 'tab' ? '\t' : d))
+    .describe('Field delimiter: , ; | or tab'),
+  SIM_WINDOW_IDS: int(1)
+    .optional()
+    .describe(
+      'Windowed responses: only ids below fromid + this; an empty window with more rows further on is answered with a pointer row',
+    ),
+  SIM_ID_GAPS: json(z.array(z.object({ afterRow: z.number().int().min(0), ids: z.number().int().min(1) })))
+    .default([])
+    .describe('JSON list of gaps in every account id sequence: {afterRow, ids} skips ids after that row'),
   SIM_POISON_ROWS: json(
     z.array(
       z.object({

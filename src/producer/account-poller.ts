@@ -20,7 +20,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type avro from 'avsc';
 import type { Logger } from 'pino';
 import { type HeaderMap, readHeader } from '../cdr/header.ts';
-import { parseId, rowId } from '../cdr/row.ts';
+import type { Layout } from '../cdr/layouts.ts';
+import { parseId, RowReader } from '../cdr/row.ts';
 import type { TimeZone } from '../cdr/time-zone.ts';
 import type { FeedAccount, ProducerConfig } from '../config/producer.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
@@ -37,6 +38,8 @@ import { RowPolicy } from './row-policy.ts';
 export interface AccountHealth {
   lastSuccessAt?: number;
   authFailing: boolean;
+  /** The last response's header fit no layout. */
+  headerUnreadable: boolean;
   lastErrorCode?: string;
 }
 
@@ -47,6 +50,8 @@ export interface PollerDeps {
   cursors: CursorReader;
   /** This process, as named in the cursor records it writes. */
   instanceId: string;
+  /** The layouts a response's header is matched against, in order. */
+  layouts: readonly Layout[];
   avroType: avro.Type;
   schemaId: number;
   zone: TimeZone;
@@ -60,13 +65,15 @@ export interface PollerDeps {
 const PROGRESS_EVERY_MS = 5000;
 
 export class AccountPoller {
-  readonly health: AccountHealth = { authFailing: false };
+  readonly health: AccountHealth = { authFailing: false, headerUnreadable: false };
   /** Where the account stands as far as this process knows; undefined until read from Kafka. */
   private cursor: CursorState | undefined;
   /** Set by the first commit: from then on, another owner in the cursor topic means a takeover. */
   private claimed = false;
   /** The last row the previous response held back (see row-policy.ts). */
   private heldTail: string | undefined;
+  /** Where the last pointer row said data continues: the next request's fromid. */
+  private nextFrom: number | undefined;
   private readonly records: RecordBuilder;
   private readonly deps: PollerDeps;
   private readonly labels: { account: string };
@@ -83,7 +90,6 @@ export class AccountPoller {
       env: deps.env,
       avroType: deps.avroType,
       schemaId: deps.schemaId,
-      zone: deps.zone,
       feedHost: this.feedHost,
       maxMessageBytes: deps.maxMessageBytes,
     });
@@ -99,9 +105,12 @@ export class AccountPoller {
       let delay = env.FEED_POLL_INTERVAL_MS;
       try {
         if (this.cursor === undefined) await this.recover();
-        await this.pollOnce(this.cursor as CursorState);
+        // While responses bring something (a window of rows, a pointer), ask again at once; the
+        // zero-delay sleep below still gives every other account of the process its turn.
+        if (await this.pollOnce(this.cursor as CursorState)) delay = 0;
         attempt = 0;
         this.health.authFailing = false;
+        this.health.headerUnreadable = false;
         this.markSuccess();
         delete this.health.lastErrorCode;
         metrics.lastPollSuccess.set(this.labels, Date.now() / 1000);
@@ -126,8 +135,11 @@ export class AccountPoller {
           );
         }
         if (!isCdrError(err) || !err.code.startsWith('CDR_FEED')) this.cursor = undefined;
-        if (code === ErrorCodes.FEED_AUTH) {
-          this.health.authFailing = true;
+        // Nothing changes these by itself soon (a password, the feed's columns): retried slowly,
+        // and the account is not ready meanwhile.
+        if (code === ErrorCodes.FEED_AUTH || code === ErrorCodes.FEED_HEADER) {
+          this.health.authFailing = code === ErrorCodes.FEED_AUTH;
+          this.health.headerUnreadable = code === ErrorCodes.FEED_HEADER;
           delay = env.FEED_AUTH_RETRY_MS;
         } else {
           const retryAfterMs = isCdrError(err) ? (err.details.retryAfterMs as number | undefined) : undefined;
@@ -154,6 +166,7 @@ export class AccountPoller {
   private async recover(): Promise<void> {
     const { sender, cursors, account, logger } = this.deps;
     await sender.connect();
+    this.nextFrom = undefined;
     const found = (await cursors.readAll()).get(account.login);
     if (this.claimed && this.ownedByAnother(found)) {
       throw this.takenOver(found as CursorValue, new CdrError(ErrorCodes.KAFKA, 'claimed while recovering'));
@@ -182,7 +195,8 @@ export class AccountPoller {
     this.health.lastSuccessAt = Date.now();
   }
 
-  private async pollOnce(cursor: CursorState): Promise<void> {
+  /** One request and its body; true when it brought rows or a pointer to follow. */
+  private async pollOnce(cursor: CursorState): Promise<boolean> {
     const { env, account, signal, metrics, logger } = this.deps;
     const startedAt = Date.now();
     const endPoll = metrics.pollDuration.startTimer(this.labels);
@@ -191,17 +205,22 @@ export class AccountPoller {
       deadLetteredAfter: cursor.deadLetteredAfter,
       heldTail: this.heldTail,
     });
-    // The feed's advice: ask from the last id collected (inclusive); the policy drops what is not above it.
+    // The feed's advice: ask from the last id collected (inclusive); the policy drops what is not
+    // above it. After a pointer row, ask from where it said data continues.
+    const fromId = this.nextFrom ?? cursor.lastId;
     const body = await openFeed({
       baseUrl: env.FEED_URL,
       credentials: account,
-      fromId: cursor.lastId,
+      fromId,
       headersTimeoutMs: env.FEED_HEADERS_TIMEOUT_MS,
       bodyIdleTimeoutMs: env.FEED_BODY_IDLE_TIMEOUT_MS,
       signal,
     });
     const fetchedAt = new Date().toISOString();
     let header: HeaderMap | undefined;
+    let reader: RowReader | undefined;
+    let taken = 0;
+    let pointer: number | undefined;
     let batch = new Batch(cursor, startedAt);
     let inflight: Promise<void> | undefined;
     let streamError: unknown;
@@ -219,7 +238,7 @@ export class AccountPoller {
       inflight.catch(() => undefined);
     };
     const rows = feedRows(body, {
-      delimiter: ',',
+      delimiter: env.FEED_DELIMITER,
       maxRecordChars: env.FEED_MAX_RECORD_CHARS,
       rawClipChars: env.DLQ_RAW_MAX_CHARS,
       acceptTail: policy.acceptTail,
@@ -228,7 +247,8 @@ export class AccountPoller {
     try {
       for await (const ev of rows) {
         if (ev.kind === 'header') {
-          header = readHeader(ev.fields);
+          header = readHeader(ev.fields, this.deps.layouts, env.FEED_CURRENCY);
+          reader = new RowReader(header, { zone: this.deps.zone, login: account.login });
           continue;
         }
         if (ev.kind === 'tail') {
@@ -237,7 +257,17 @@ export class AccountPoller {
         }
         fetched++;
         const h = header as HeaderMap;
-        const id = ev.kind === 'row' ? rowId(ev.fields, h) : parseId(ev.leading[h.index.id]);
+        const r = reader as RowReader;
+        if (ev.kind === 'row' && taken === 0 && h.layout.pointerWhenEmpty) {
+          // Windowed feeds: a first row with an empty id holds nothing; a pointer row says where
+          // data continues. Neither is a CDR.
+          if (fetched === 1 && r.idIsEmpty(ev.fields)) break;
+          if (r.isPointer(ev.fields)) {
+            pointer = r.id(ev.fields);
+            break;
+          }
+        }
+        const id = ev.kind === 'row' ? r.id(ev.fields) : parseId(ev.leading[h.index.id]);
         const decision = policy.decide(id);
         if (decision.action === 'skip') {
           if (decision.reason !== 'cursor_row')
@@ -245,7 +275,8 @@ export class AccountPoller {
           if (decision.reason === 'id_not_above_cursor') backwards++;
           continue;
         }
-        const { dlq, message } = this.records.take(ev, h, id, fetchedAt);
+        taken++;
+        const { dlq, message } = this.records.take(ev, r, id, fetchedAt);
         (dlq ? batch.dlq : batch.raw).push(message);
         batch.lastId = policy.lastId;
         batch.deadLetteredAfter = policy.deadLetteredAfter;
@@ -266,6 +297,19 @@ export class AccountPoller {
       await inflight;
     }
     endPoll();
+    let followed = false;
+    if (taken > 0) this.nextFrom = undefined;
+    else if (pointer !== undefined) {
+      // A pointer that does not move forward is not followed (it would be asked again and again).
+      followed = pointer > fromId;
+      metrics.pointerRows.inc({ ...this.labels, followed: followed ? 'yes' : 'no' });
+      if (followed) this.nextFrom = pointer;
+      else
+        logger.warn(
+          { account: account.login, fromid: fromId, pointer },
+          'a pointer row that does not point forward was not followed',
+        );
+    }
     if (backwards > 0) {
       logger.warn(
         { account: account.login, rows: backwards, cursor: cursor.lastId },
@@ -274,7 +318,7 @@ export class AccountPoller {
     }
     if (policy.heldTail !== undefined && streamError === undefined) {
       logger.info(
-        { account: account.login, line: fetched + 2, cursor: this.cursor?.lastId },
+        { account: account.login, cursor: this.cursor?.lastId },
         'the body ended without a line end after its last row: that row is held until the next poll',
       );
     }
@@ -295,6 +339,7 @@ export class AccountPoller {
         'poll committed',
       );
     }
+    return taken > 0 || followed;
   }
 
   private async commit(batch: Batch): Promise<void> {

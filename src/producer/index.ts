@@ -98,6 +98,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
           sender: senders[i] as TransactionalSender,
           cursors,
           instanceId,
+          layouts: config.layouts,
           avroType: type,
           schemaId,
           zone,
@@ -159,6 +160,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
       account: config.accounts[i]?.login,
       fenced: fenced.has(config.accounts[i]?.login as string),
       authFailing: p.health.authFailing,
+      headerUnreadable: p.health.headerUnreadable,
       lastSuccessAgoMs: p.health.lastSuccessAt === undefined ? null : now - p.health.lastSuccessAt,
       lastError: p.health.lastErrorCode ?? null,
     }));

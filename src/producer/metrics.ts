@@ -55,6 +55,12 @@ export function producerMetrics(registry: Registry) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
+    pointerRows: new Counter({
+      name: 'cdr_feed_pointer_rows_total',
+      help: 'Pointer rows (not CDRs) in windowed responses, by whether they were followed',
+      labelNames: ['account', 'followed'],
+      registers,
+    }),
     cursorId: new Gauge({
       name: 'cdr_cursor_id',
       help: 'Last feed id committed for the account',

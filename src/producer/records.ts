@@ -2,9 +2,7 @@
 // billing group), or its dead letter (JSON, raw text clipped). No I/O: the poller commits them.
 import type avro from 'avsc';
 import type { Message } from 'kafkajs';
-import type { HeaderMap } from '../cdr/header.ts';
-import { convertRow, type RawCdr } from '../cdr/row.ts';
-import type { TimeZone } from '../cdr/time-zone.ts';
+import type { RawCdr, RowReader } from '../cdr/row.ts';
 import { encodeValue } from '../codec/wire.ts';
 import type { ProducerConfig } from '../config/producer.ts';
 import { ErrorCodes } from '../errors.ts';
@@ -18,7 +16,6 @@ export interface RecordBuilderOptions {
   env: Pick<ProducerConfig['env'], 'NO_GROUP_KEY_PREFIX' | 'DLQ_RAW_MAX_CHARS' | 'TOPIC_RAW'>;
   avroType: avro.Type;
   schemaId: number;
-  zone: TimeZone;
   feedHost: string;
   /** Largest record (key + value) cdr.raw takes. */
   maxMessageBytes: number;
@@ -47,7 +44,7 @@ export class RecordBuilder {
   /** The record a taken row becomes: its cdr.raw record, or a dead letter. */
   take(
     ev: Exclude<FeedRow, { kind: 'header' | 'tail' }>,
-    header: HeaderMap,
+    reader: RowReader,
     id: number | undefined,
     fetchedAt: string,
   ): { dlq: boolean; message: Message } {
@@ -55,7 +52,7 @@ export class RecordBuilder {
       const code = ev.code === 'too_large' ? ErrorCodes.ROW_TOO_LARGE : ErrorCodes.ROW_INVALID;
       return { dlq: true, message: this.deadLetter(id, ev.line, ev.raw, 'csv', ev.reason, fetchedAt, code) };
     }
-    const result = convertRow(ev.fields, header, this.o.zone, {
+    const result = reader.convert(ev.fields, {
       ingested_at: Date.now(),
       feed_host: this.o.feedHost,
       line: ev.line,

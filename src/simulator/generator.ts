@@ -31,6 +31,13 @@ export interface GeneratorOptions {
   unknownShare: number;
   /** Share (0..1) of rows that break the contract (bad values, missing fields). */
   malformedShare: number;
+  /** Gaps in every account's id sequence: after row `afterRow`, `ids` ids are skipped. */
+  idGaps?: IdGap[];
+}
+
+export interface IdGap {
+  afterRow: number;
+  ids: number;
 }
 
 export interface SimAccountData {
@@ -83,9 +90,11 @@ class RowRandom {
 export class CdrGenerator {
   readonly options: GeneratorOptions;
   private readonly zone: TimeZone;
+  private readonly gaps: IdGap[];
   constructor(options: GeneratorOptions) {
     this.options = options;
     this.zone = new TimeZone(options.timeZone);
+    this.gaps = [...(options.idGaps ?? [])].sort((a, b) => a.afterRow - b.afterRow);
   }
 
   /** How many rows an account has at instant `nowMs` (history plus growth so far). */
@@ -93,6 +102,26 @@ export class CdrGenerator {
     const { historyRows, growthPerSecond, epochMs } = this.options;
     if (growthPerSecond <= 0 || nowMs <= epochMs) return historyRows;
     return historyRows + Math.floor(((nowMs - epochMs) * growthPerSecond) / 1000);
+  }
+
+  /** The id of row `n` of an account: its first id plus n, plus the gaps before it. */
+  idOf(account: SimAccountData, n: number): number {
+    let id = account.firstId + n;
+    for (const g of this.gaps) if (n > g.afterRow) id += g.ids;
+    return id;
+  }
+
+  /** The first row whose id is `id` or above (rows are in ascending id order). */
+  indexAtOrAfter(account: SimAccountData, id: number): number {
+    const r = id - account.firstId;
+    let shift = 0;
+    for (const g of this.gaps) {
+      if (r <= g.afterRow + shift) return Math.max(0, r - shift);
+      // Inside the gap: the first row after it.
+      if (r <= g.afterRow + shift + g.ids) return g.afterRow + 1;
+      shift += g.ids;
+    }
+    return Math.max(0, r - shift);
   }
 
   startTimeOf(n: number): number {
@@ -121,7 +150,7 @@ export class CdrGenerator {
       ? (ODD_DESCRIPTIONS[r.below(ODD_DESCRIPTIONS.length)] as string)
       : callType.description;
     const row: SimRow = {
-      id: String(account.firstId + n),
+      id: String(this.idOf(account, n)),
       account: account.login,
       billing_group: GROUPS[r.below(GROUPS.length)] as string,
       billing_period: date.slice(0, 7),

@@ -20,5 +20,9 @@ export function simulatorOptions(cfg: Readonly<SimulatorEnv>, nowMs = Date.now()
     eol: cfg.SIM_CRLF ? '\r\n' : '\n',
     faults: { latencyMs: cfg.SIM_LATENCY_MS, rules: cfg.SIM_FAULTS.map((r) => ({ ...r })) },
     poisonRows: cfg.SIM_POISON_ROWS.map((r) => ({ ...r })),
+    layout: cfg.SIM_LAYOUT,
+    delimiter: cfg.SIM_DELIMITER,
+    idGaps: cfg.SIM_ID_GAPS.map((g) => ({ ...g })),
+    ...(cfg.SIM_WINDOW_IDS === undefined ? {} : { windowIds: cfg.SIM_WINDOW_IDS }),
   };
 }

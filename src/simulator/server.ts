@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { csvHeader, csvRow, cutRow, poisonRow } from './csv-writer.ts';
+import { CsvWriter, type SimLayout } from './csv-writer.ts';
 import { type FaultPlan, type FaultRule, type PoisonRow, takeFault } from './faults.ts';
 import { CdrGenerator, type GeneratorOptions, type SimAccountData } from './generator.ts';
 
@@ -25,6 +25,23 @@ export interface SimulatorOptions extends GeneratorOptions {
   faults: FaultPlan;
   /** Rows sent broken in every response that holds them. */
   poisonRows?: PoisonRow[];
+  /** The columns: the contract's, or the carrier's 17-column layout. */
+  layout?: SimLayout;
+  delimiter?: string;
+  /**
+   * Windowed responses: only ids below `fromid + windowIds`. When that window holds no row after
+   * the asked id but rows exist further on, the response is one pointer row naming the next id.
+   */
+  windowIds?: number;
+}
+
+/** One answered feed request, for tests that check how the client paced itself. */
+export interface RequestRecord {
+  at: number;
+  login: string;
+  fromid: string;
+  rows: number;
+  pointer?: number;
 }
 
 export interface RunningSimulator {
@@ -32,8 +49,8 @@ export interface RunningSimulator {
   url: string;
   port: number;
   generator: CdrGenerator;
-  /** Requests served to `/billing/feed`, by outcome. */
-  stats: { requests: number; rowsSent: number };
+  /** Requests served to `/billing/feed`, by outcome; `log` keeps the last 10,000 requests. */
+  stats: { requests: number; rowsSent: number; log: RequestRecord[] };
   close(): Promise<void>;
 }
 
@@ -45,7 +62,8 @@ const HTML_PAGE =
 export async function startSimulator(options: SimulatorOptions, logger: Logger): Promise<RunningSimulator> {
   const generator = new CdrGenerator(options);
   const accounts = options.accounts.map((a, index) => ({ ...a, index }));
-  const stats = { requests: 0, rowsSent: 0 };
+  const stats = { requests: 0, rowsSent: 0, log: [] as RequestRecord[] };
+  const writer = new CsvWriter(options.layout ?? 'contract', options.delimiter ?? ',');
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -102,19 +120,32 @@ export async function startSimulator(options: SimulatorOptions, logger: Logger):
     fault: FaultRule | undefined,
   ): Promise<void> {
     // The rows that exist when the request arrives; growth after that shows in the next poll.
-    const end = generator.rowCountAt(Date.now());
-    const start = Math.max(0, fromId - account.firstId);
+    const count = generator.rowCountAt(Date.now());
+    const start = generator.indexAtOrAfter(account, fromId);
+    const end = options.windowIds
+      ? Math.min(count, generator.indexAtOrAfter(account, fromId + options.windowIds))
+      : count;
+    const record: RequestRecord = { at: Date.now(), login: account.login, fromid: String(fromId), rows: 0 };
+    if (stats.log.length >= 10_000) stats.log.shift();
+    stats.log.push(record);
     res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8' });
-    let chunk = (options.bom ? '\ufeff' : '') + csvHeader(options.eol);
+    let chunk = (options.bom ? '\ufeff' : '') + writer.header(options.eol);
+    // No row after the asked id in the window, but more further on: one pointer row to the next.
+    const after = generator.indexAtOrAfter(account, fromId + 1);
+    if (options.windowIds && after >= end && after < count) {
+      record.pointer = generator.idOf(account, after);
+      res.end(chunk + writer.pointer(record.pointer, options.eol));
+      return;
+    }
     let sent = 0;
     const poison = new Map((options.poisonRows ?? []).map((p) => [p.index, p]));
     for (let n = start; n < end; n++) {
       if (res.destroyed) return;
       const row = generator.row(account, n);
       const poisoned = poison.get(n);
-      const line = poisoned ? poisonRow(row, poisoned, options.eol) : csvRow(row, options.eol);
+      const line = poisoned ? writer.poison(row, poisoned, options.eol) : writer.row(row, options.eol);
       if (fault?.kind === 'cut' && sent === fault.afterRows) {
-        res.end(chunk + cutRow(row, fault.inside));
+        res.end(chunk + writer.cut(row, fault.inside));
         return;
       }
       if (fault?.kind === 'truncate' && sent === fault.afterRows) {
@@ -131,6 +162,7 @@ export async function startSimulator(options: SimulatorOptions, logger: Logger):
       }
       chunk += line;
       sent += 1;
+      record.rows = sent;
       stats.rowsSent += 1;
       if (chunk.length >= CHUNK_CHARS) {
         if (!res.write(chunk)) await drained(res);

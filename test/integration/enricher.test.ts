@@ -7,7 +7,6 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { readHeader } from '../../src/cdr/header.ts';
 import { convertRow } from '../../src/cdr/row.ts';
 import { TimeZone } from '../../src/cdr/time-zone.ts';
-import { schemaPath } from '../../src/codec/schemas.ts';
 import { frame } from '../../src/codec/wire.ts';
 import { loadEnricherConfig } from '../../src/config/enricher.ts';
 import { CATALOGUE, lookupCallType } from '../../src/enrich/catalogue.ts';
@@ -108,11 +107,10 @@ describe('enricher', () => {
 
   it('reads records written under an earlier cdr-raw schema version', async () => {
     const raw = await fillRaw(10);
-    // An "earlier version": today's schema without `extra` (which today's has with a default).
-    const current = JSON.parse(readFileSync(schemaPath('cdr-raw'), 'utf8')) as {
-      fields: Array<{ name: string }>;
-    };
-    const older = { ...current, fields: current.fields.filter((f) => f.name !== 'extra') };
+    // The first released version of cdr-raw (before layouts): the enricher of today reads it.
+    const older = JSON.parse(
+      readFileSync(new URL('../../schemas/history/cdr-raw/v1.avsc', import.meta.url), 'utf8'),
+    ) as { fields: Array<{ name: string }> };
     const registry = new SchemaRegistry({ host: inject('registryUrl') });
     const subject = uniqueName('older-raw-value');
     const { id } = await registry.register(
@@ -145,7 +143,7 @@ describe('enricher', () => {
       line: 2,
     });
     if (!converted.ok) throw new Error('fixture row is invalid');
-    const { extra: _extra, ...value } = converted.cdr;
+    const value = converted.cdr;
     const kafka = testKafka();
     const producer = kafka.producer();
     await producer.connect();
@@ -162,7 +160,16 @@ describe('enricher', () => {
     const out = await readOutputs(kafka, env, 11);
     const old = out.find((o) => o.value.id === 77);
     expect(old?.topic).toBe(`${env.ENRICH_TOPIC_PREFIX}mobile`);
-    expect(old?.value).toMatchObject({ extra: {}, network_detail: 'GSM', billing_group: 'Old' });
+    expect(old?.value).toMatchObject({
+      extra: {},
+      network_detail: 'GSM',
+      billing_group: 'Old',
+      // Fields v1 did not have: their defaults.
+      layout: null,
+      currency: null,
+      billing_period_derived: false,
+      recording: null,
+    });
   });
 
   it('survives an enricher killed with SIGKILL mid-run: every record once downstream', async () => {
