@@ -28,7 +28,7 @@ import { readHeader } from '../src/cdr/header.ts';
 import { convertRow } from '../src/cdr/row.ts';
 import { TimeZone } from '../src/cdr/time-zone.ts';
 import { avroType } from '../src/codec/schemas.ts';
-import { CdrGenerator, csvHeader, csvRow, SIM_COLUMNS } from '../src/simulator/index.ts';
+import { CdrGenerator, CsvWriter, type SimLayout } from '../src/simulator/index.ts';
 
 const ACCOUNT = { login: '90001', password: 'bench-password', firstId: 1, index: 0 };
 
@@ -42,11 +42,15 @@ export interface ProducerBenchResult {
   profile?: Record<string, number>;
 }
 
-/** Writes (once) a feed body of `rows` valid CDRs and returns its path and average Avro size. */
-export async function feedFile(rows: number): Promise<{ path: string; avgRecordBytes: number }> {
+/** Writes (once) a feed body of `rows` valid CDRs in a layout and returns its path and average Avro size. */
+export async function feedFile(
+  rows: number,
+  layout: SimLayout = 'contract',
+): Promise<{ path: string; avgRecordBytes: number }> {
   const dir = `${LOCAL}/bench`;
   mkdirSync(dir, { recursive: true });
-  const path = `${dir}/feed-${rows}.csv`;
+  const path = `${dir}/feed-${layout === 'contract' ? '' : `${layout}-`}${rows}.csv`;
+  const writer = new CsvWriter(layout);
   const generator = new CdrGenerator({
     seed: 42,
     timeZone: 'Australia/Sydney',
@@ -59,10 +63,10 @@ export async function feedFile(rows: number): Promise<{ path: string; avgRecordB
   });
   if (!existsSync(path)) {
     const out = createWriteStream(`${path}.tmp`);
-    out.write(csvHeader('\n'));
+    out.write(writer.header('\n'));
     let chunk = '';
     for (let n = 0; n < rows; n++) {
-      chunk += csvRow(generator.row(ACCOUNT, n), '\n');
+      chunk += writer.row(generator.row(ACCOUNT, n), '\n');
       if (chunk.length > 1 << 20) {
         if (!out.write(chunk)) await once(out, 'drain');
         chunk = '';
@@ -75,17 +79,17 @@ export async function feedFile(rows: number): Promise<{ path: string; avgRecordB
   }
   // The same records' Avro size, for Kafka's own tool to send records of that size.
   const type = avroType('cdr-raw');
-  const header = readHeader([...SIM_COLUMNS]);
+  const header = readHeader(writer.header('').split(','));
   const zone = new TimeZone('Australia/Sydney');
   let bytes = 0;
   const sample = Math.min(rows, 10_000);
   for (let n = 0; n < sample; n++) {
-    const row = generator.row(ACCOUNT, n);
     const r = convertRow(
-      SIM_COLUMNS.map((c) => row[c]),
+      writer.values(generator.row(ACCOUNT, n)),
       header,
       zone,
       { ingested_at: Date.now(), feed_host: '127.0.0.1:1', line: n + 2 },
+      ACCOUNT.login,
     );
     if (r.ok) bytes += type.toBuffer(r.cdr).length + 5;
   }
@@ -109,10 +113,10 @@ async function serveFile(path: string) {
 
 export async function benchProducer(
   rows: number,
-  options: { profile: boolean; nodeFlags?: string[]; env?: Record<string, string> },
+  options: { profile: boolean; nodeFlags?: string[]; env?: Record<string, string>; layout?: SimLayout },
 ): Promise<ProducerBenchResult> {
   await up(['kafka', 'registry']);
-  const { path } = await feedFile(rows);
+  const { path } = await feedFile(rows, options.layout);
   const { server, url } = await serveFile(path);
   const run = `bench-${Date.now()}`;
   const profDir = `${LOCAL}/bench/prof-${run}`;
@@ -191,7 +195,7 @@ export function summarizeProfile(file: string): Record<string, number> {
   for (const node of profile.nodes) {
     const { url, functionName } = node.callFrame;
     let a = 'other';
-    if (url.includes('/csv-parse/')) a = 'CSV parsing (csv-parse)';
+    if (/\/(src|dist)\/feed\/csv-records/.test(url)) a = 'CSV parsing (src/feed/csv-records)';
     else if (url.includes('/avsc/')) a = 'Avro encoding (avsc)';
     else if (url.includes('/kafkajs/')) a = 'Kafka client (kafkajs: encoding, CRC, I/O)';
     else if (/\/(src|dist)\/cdr\//.test(url)) a = 'row validation and conversion (src/cdr)';

@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   console.log(`generating feed bodies (${fmt(rows)} and ${fmt(rssRows)} rows, cached in .local/bench/)...`);
   const { avgRecordBytes } = await feedFile(rows);
   await feedFile(rssRows);
+  await feedFile(rows, 'legacy17');
 
   console.log(
     `producer, default Node flags: ${fmt(rows)} CDRs, loopback feed -> cdr.raw, 5,000 rows per transaction`,
@@ -25,6 +26,8 @@ async function main(): Promise<void> {
   const plain = await benchProducer(rows, { profile: false });
   console.log(`producer, ${TUNED.join(' ')}: same`);
   const tuned = await benchProducer(rows, { profile: false, nodeFlags: TUNED });
+  console.log(`producer, ${TUNED.join(' ')}: the same CDRs in the carrier's 17-column layout`);
+  const legacy17 = await benchProducer(rows, { profile: false, nodeFlags: TUNED, layout: 'legacy17' });
   console.log('producer, profiled (--cpu-prof): same');
   const profiled = await benchProducer(rows, { profile: true, nodeFlags: TUNED });
   console.log(
@@ -49,6 +52,7 @@ async function main(): Promise<void> {
     avgRecordBytes,
     plain,
     tuned,
+    legacy17,
     profiled,
     ceiling,
     large,
@@ -64,6 +68,10 @@ async function main(): Promise<void> {
   console.log('\nresults');
   line(`${fmt(rows)} CDRs, default flags`, plain);
   line(`${fmt(rows)} CDRs, ${TUNED.join(' ')}`, tuned);
+  line(`${fmt(rows)} CDRs, 17-column layout, ${TUNED.join(' ')}`, legacy17);
+  console.log(
+    `  17-column layout / contract layout (same flags)   ${((100 * legacy17.cdrPerSecond) / tuned.cdrPerSecond).toFixed(0)}%`,
+  );
   line(`${fmt(rssRows)} CDRs, ${TUNED.join(' ')}`, large);
   line(`${fmt(rssRows)} CDRs, default flags`, largePlain);
   console.log(

@@ -5,22 +5,7 @@ import { CONTRACT_LAYOUT, type HeaderMap, type Layout, LEGACY17_LAYOUT, pickLayo
 
 export type { HeaderMap } from './layouts.ts';
 
-/** The contract layout's column names, in the contract's order. */
-export const CONTRACT_COLUMNS = [
-  'id',
-  'account',
-  'billing_group',
-  'billing_period',
-  'start_time',
-  'from',
-  'to',
-  'seconds',
-  'type',
-  'sub_type',
-  'cost',
-  'description',
-] as const;
-export type ContractColumn = (typeof CONTRACT_COLUMNS)[number];
+export { CONTRACT_COLUMNS, type ContractColumn } from './layouts.ts';
 
 /** The layouts the producer knows without configuration, in the order they are tried. */
 export const BUILT_IN_LAYOUTS: readonly Layout[] = [CONTRACT_LAYOUT, LEGACY17_LAYOUT];

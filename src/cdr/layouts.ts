@@ -65,23 +65,27 @@ export const DEFAULT_FORMS: DateTimeForms = {
   dateTime: 'DD/MM/YYYY HH:MM:SS',
 };
 
+/** The contract's column names, in the contract's order: each is the field of the same name. */
+export const CONTRACT_COLUMNS = [
+  'id',
+  'account',
+  'billing_group',
+  'billing_period',
+  'start_time',
+  'from',
+  'to',
+  'seconds',
+  'type',
+  'sub_type',
+  'cost',
+  'description',
+] as const satisfies readonly Field[];
+export type ContractColumn = (typeof CONTRACT_COLUMNS)[number];
+
 /** The feed contract's own columns (shared/feed-contract.md, "Columns"). */
 export const CONTRACT_LAYOUT: Layout = {
   name: 'contract',
-  columns: {
-    id: 'id',
-    account: 'account',
-    billing_group: 'billing_group',
-    billing_period: 'billing_period',
-    start_time: 'start_time',
-    from: 'from',
-    to: 'to',
-    seconds: 'seconds',
-    type: 'type',
-    sub_type: 'sub_type',
-    cost: 'cost',
-    description: 'description',
-  },
+  columns: Object.fromEntries(CONTRACT_COLUMNS.map((c) => [c, c])),
   required: ['id', 'account', 'billing_period', 'start', 'from', 'to', 'seconds', 'type', 'sub_type', 'cost'],
   forms: DEFAULT_FORMS,
   decimalSeparator: '.',

@@ -11,14 +11,7 @@ export type FeedRow =
   | { kind: 'header'; fields: string[] }
   | { kind: 'row'; fields: string[]; raw: string; line: number }
   /** A record that cannot be read as CSV: too large, or an unclosed quote. */
-  | {
-      kind: 'broken';
-      code: 'too_large' | 'unclosed_quote';
-      raw: string;
-      line: number;
-      leading: string[];
-      reason: string;
-    }
+  | Extract<CsvEvent, { kind: 'broken' }>
   /** The last record of a body that ended without a line end, held back (see `acceptTail`). */
   | { kind: 'tail'; raw: string; line: number };
 

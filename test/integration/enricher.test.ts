@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { readHeader } from '../../src/cdr/header.ts';
 import { convertRow } from '../../src/cdr/row.ts';
 import { TimeZone } from '../../src/cdr/time-zone.ts';
@@ -11,6 +11,7 @@ import { frame } from '../../src/codec/wire.ts';
 import { loadEnricherConfig } from '../../src/config/enricher.ts';
 import { CATALOGUE, lookupCallType } from '../../src/enrich/catalogue.ts';
 import { startEnricher } from '../../src/enrich/index.ts';
+import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { type CliProcess, spawnCli } from '../helpers/cli-process.ts';
 import { enricherEnv, expectOncePerRawRecord, readOutputs } from '../helpers/enricher.ts';
 import { readTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
@@ -18,10 +19,7 @@ import { memoryLogger, metricValue, producerEnv, startTestProducer, waitFor } fr
 import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
 
 const A = SIM_ACCOUNTS[0] as (typeof SIM_ACCOUNTS)[0];
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupAfterEach();
 
 /** Fills a fresh cdr.raw with `rows` CDRs through the real producer; returns its env. */
 async function fillRaw(rows: number, unknownShare = 0.05) {

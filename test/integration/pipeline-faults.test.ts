@@ -1,8 +1,9 @@
 // The whole pipeline under a broker restart: producer and enricher running, the feed growing, the
 // broker stopped and started again. Both recover by themselves; every CDR once in cdr.raw and
 // once downstream.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { down, up } from '../../scripts/stack/index.ts';
+import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { spawnCli } from '../helpers/cli-process.ts';
 import { enricherEnv, expectOncePerRawRecord, readOutputs } from '../helpers/enricher.ts';
 import { readTopics, testKafka } from '../helpers/kafka.ts';
@@ -17,10 +18,7 @@ import {
 import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
 
 const A = SIM_ACCOUNTS[0] as (typeof SIM_ACCOUNTS)[0];
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupAfterEach();
 
 describe('pipeline faults', () => {
   it('recovers producer and enricher from a broker restart under load, without a manual restart', async () => {

@@ -1,39 +1,21 @@
 // Real feeds: the carrier's 17-column layout in windows with pointer rows, a third layout read by
 // configuration alone, and the bad input those layouts bring. Real broker and registry.
-import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { canonicalCost } from '../../src/cdr/decimal.ts';
 import { TimeZone } from '../../src/cdr/time-zone.ts';
 import { LEGACY17_COLUMNS, legacy17Extras } from '../../src/simulator/index.ts';
+import { cleanupAfterEach } from '../helpers/cleanups.ts';
+import { feedServer } from '../helpers/feed-server.ts';
 import { readTopics, testKafka } from '../helpers/kafka.ts';
+import { legacy17Row } from '../helpers/legacy17.ts';
 import { decodeRaw, metricValue, producerEnv, startTestProducer, waitFor } from '../helpers/producer.ts';
 import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
 
 const A = SIM_ACCOUNTS[0] as (typeof SIM_ACCOUNTS)[0];
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
-
-/** A feed server answering every request with `body(fromid, request number)`. */
-async function feedServer(body: (fromId: number, n: number) => string) {
-  let n = 0;
-  const server = createServer((req, res) => {
-    n++;
-    const from = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('fromid'));
-    res.writeHead(200, { 'content-type': 'text/csv' });
-    res.end(body(from, n));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => n };
-}
+const cleanups = cleanupAfterEach();
 
 async function produce(url: string, overrides: Record<string, string> = {}) {
   const env = producerEnv(url, A, overrides);
@@ -146,32 +128,50 @@ describe('real feeds: the 17-column layout', () => {
   });
 });
 
+describe('real feeds: many accounts in one process', () => {
+  it('gives each account its turn while both ask again at once, window after window', async () => {
+    const B = SIM_ACCOUNTS[1] as (typeof SIM_ACCOUNTS)[0];
+    const rows = 10_000;
+    const s = await startTestSimulator({ historyRows: rows, layout: 'legacy17', windowIds: 500 });
+    cleanups.push(() => s.close());
+    const file = join(mkdtempSync(join(tmpdir(), 'accounts-')), 'accounts.json');
+    writeFileSync(file, JSON.stringify([A, B].map((a) => ({ login: a.login, password: a.password }))));
+    const { producer, metric } = await produce(s.url, {
+      FEED_ACCOUNTS_FILE: file,
+      FEED_LOGIN: '',
+      FEED_POLL_INTERVAL_MS: '5000',
+    });
+    const at = async (login: string, id: number) =>
+      (await metricValue(producer.ops.port, 'cdr_cursor_id', { account: login })) === id;
+    await waitFor(
+      'both accounts at their last id',
+      async () =>
+        (await at(A.login, A.firstId + rows - 1)) && (await at(B.login, B.firstId + rows - 1))
+          ? true
+          : undefined,
+      60_000,
+    );
+    expect(await metric('cdr_rows_published_total')).toBe(rows);
+    // 20 windows each; while both had windows left, neither ran more than a few requests ahead.
+    const log = s.stats.log.map((r) => r.login);
+    const lastA = log.lastIndexOf(A.login);
+    const lastB = log.lastIndexOf(B.login);
+    const both = log.slice(0, Math.min(lastA, lastB) - 1);
+    let run = 1;
+    let longest = 1;
+    for (let i = 1; i < both.length; i++) {
+      run = both[i] === both[i - 1] ? run + 1 : 1;
+      longest = Math.max(longest, run);
+    }
+    expect(both.length).toBeGreaterThanOrEqual(30);
+    expect(longest).toBeLessThanOrEqual(4);
+  });
+});
+
 describe('real feeds: bad input', () => {
   const header = LEGACY17_COLUMNS.join(',');
-  const row = (id: number, o: Partial<Record<(typeof LEGACY17_COLUMNS)[number], string>> = {}) =>
-    LEGACY17_COLUMNS.map(
-      (c) =>
-        o[c] ??
-        {
-          ID: String(id),
-          'Billing Group': 'Sales',
-          'Origin Number': '6491234567',
-          'Destination Number': '6421765432',
-          Description: 'call',
-          Status: 'ANSWERED',
-          Terminated: 'Callee',
-          Date: '03/11/2026',
-          Time: '09:15:02',
-          'Date/Time': '03/11/2026 09:15:02',
-          'Call Length (seconds)': '60',
-          'Call Cost (NZD)': '0.5',
-          Smartcode: 'SC1',
-          'Smartcode Description': 'rate',
-          Type: 'M',
-          SubType: 'M',
-          MP3: '',
-        }[c],
-    ).join(',');
+  const row = (id: number, o: Parameters<typeof legacy17Row>[0] = {}) =>
+    legacy17Row({ ID: String(id), MP3: '', SubType: 'M', ...o }).join(',');
 
   it('dead-letters each bad value with a clear reason and publishes the rows around them', async () => {
     const body = [
@@ -183,7 +183,7 @@ describe('real feeds: bad input', () => {
       row(5, { 'Call Cost (NZD)': '$1.20' }),
       row(6),
     ].join('\n');
-    const feed = await feedServer(() => `${body}\n`);
+    const feed = await feedServer(() => `${body}\n`, cleanups);
     const { env, producer, metric } = await produce(feed.url, { FEED_TIMEZONE: 'Pacific/Auckland' });
     await waitFor('cursor 6', async () => ((await metric('cdr_cursor_id')) === 6 ? true : undefined), 30_000);
     await producer.stop();
@@ -200,8 +200,10 @@ describe('real feeds: bad input', () => {
   });
 
   it('does not follow a pointer row that points backwards, and publishes or dead-letters nothing for it', async () => {
-    const feed = await feedServer((from) =>
-      from < 3 ? `${header}\n${row(1)}\n${row(2)}\n${row(3)}\n` : `${header}\n2${','.repeat(16)}\n`,
+    const feed = await feedServer(
+      (from) =>
+        from < 3 ? `${header}\n${row(1)}\n${row(2)}\n${row(3)}\n` : `${header}\n2${','.repeat(16)}\n`,
+      cleanups,
     );
     const { env, producer, metric, log } = await produce(feed.url);
     await waitFor('a backwards pointer', async () =>
@@ -218,8 +220,9 @@ describe('real feeds: bad input', () => {
   });
 
   it('treats a response whose first row has an empty ID as empty', async () => {
-    const feed = await feedServer((from) =>
-      from < 2 ? `${header}\n${row(1)}\n${row(2)}\n` : `${header}\n${','.repeat(16)}\n`,
+    const feed = await feedServer(
+      (from) => (from < 2 ? `${header}\n${row(1)}\n${row(2)}\n` : `${header}\n${','.repeat(16)}\n`),
+      cleanups,
     );
     const { env, producer, metric } = await produce(feed.url);
     await waitFor('cursor 2', async () => ((await metric('cdr_cursor_id')) === 2 ? true : undefined));
@@ -231,7 +234,7 @@ describe('real feeds: bad input', () => {
   });
 
   it('stops an account whose header fits no layout: one clear error, /readyz false, nothing published', async () => {
-    const feed = await feedServer(() => 'Call,When,Who\n1,today,me\n');
+    const feed = await feedServer(() => 'Call,When,Who\n1,today,me\n', cleanups);
     const { env, producer, log } = await produce(feed.url);
     await waitFor('a header error', () =>
       log.entries().some((e) => e.code === 'CDR_FEED_HEADER') ? true : undefined,
@@ -282,7 +285,7 @@ describe('real feeds: a third layout by configuration alone', () => {
       'first, with a comma|0,4170|41|0412 345 678|03.11.2026 09:15:02|125|M|M3|+61 2 9000 1234|Sales|Sydney',
       '"two | pipes"|-12,5|42|0011442071234567|03.11.2026 23:59:59|61|I|I|61290001234||Melbourne',
     ].join('\n');
-    const feed = await feedServer(() => `${body}\n`);
+    const feed = await feedServer(() => `${body}\n`, cleanups);
     const { env, producer, metric } = await produce(feed.url, {
       FEED_COLUMNS_FILE: file,
       FEED_DELIMITER: '|',

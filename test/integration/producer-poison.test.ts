@@ -1,9 +1,9 @@
 // Bodies that end cleanly in the middle of a row, and poison rows (oversized, unclosed quote):
 // every CDR exactly once, no spurious dead letter, the producer never stuck.
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SimulatorOptions } from '../../src/simulator/index.ts';
+import { cleanupAfterEach } from '../helpers/cleanups.ts';
+import { feedServer } from '../helpers/feed-server.ts';
 import { readTopics, testKafka } from '../helpers/kafka.ts';
 import {
   decodeRaw,
@@ -16,10 +16,7 @@ import {
 import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
 
 const A = SIM_ACCOUNTS[0] as (typeof SIM_ACCOUNTS)[0];
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupAfterEach();
 
 async function run(sim: Partial<SimulatorOptions>, rows: number, env: Record<string, string> = {}) {
   const s = await startTestSimulator({ historyRows: rows, ...sim });
@@ -73,19 +70,12 @@ describe('producer: bodies that end cleanly mid-row', () => {
       'id,account,billing_group,billing_period,start_time,from,to,seconds,type,sub_type,cost,description\n';
     const row = (id: number) =>
       `${id},40021,Sales,2026-11,2026-11-03T09:15:02+11:00,6129,6141,60,M,M,0.5,call ${id}`;
-    let requests = 0;
-    const server = createServer((req, res) => {
-      requests++;
-      const from = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('fromid'));
+    const feed = await feedServer((from) => {
       const ids = [1, 2, 3].filter((id) => id >= from);
-      res.writeHead(200, { 'content-type': 'text/csv' });
-      res.end(header + ids.map(row).join('\n'));
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
-    const port = (server.address() as { port: number }).port;
-    const env = producerEnv(`http://127.0.0.1:${port}`, A);
+      return header + ids.map(row).join('\n');
+    }, cleanups);
+    const requests = feed.requests;
+    const env = producerEnv(feed.url, A);
     const { producer } = await startTestProducer(env);
     cleanups.push(() => producer.stop());
     await waitFor(
@@ -98,7 +88,7 @@ describe('producer: bodies that end cleanly mid-row', () => {
     );
     await producer.stop();
     // The first response held row 3 back; the second, ending identically, let it through.
-    expect(requests).toBeGreaterThanOrEqual(2);
+    expect(requests()).toBeGreaterThanOrEqual(2);
     const raw = (await readTopics(testKafka(), [env.TOPIC_RAW])).map((r) => decodeRaw(r.message));
     expectEachIdOnce(
       raw.map((c) => c.id),
@@ -164,21 +154,14 @@ describe('producer: poison rows', () => {
       'id,account,billing_group,billing_period,start_time,from,to,seconds,type,sub_type,cost,description\n';
     const row = (id: string) =>
       `${id},40021,Sales,2026-11,2026-11-03T09:15:02+11:00,6129,6141,60,M,M,0.5,call\n`;
-    let requests = 0;
     let rows = ['1', '2', 'x3', 'x4'];
-    const server = createServer((req, res) => {
-      requests++;
-      const from = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('fromid'));
-      // Inclusive fromid: the rows from the cursor on; the id-less ones always follow the last id.
+    // Inclusive fromid: the rows from the cursor on; the id-less ones always follow the last id.
+    const feed = await feedServer((from) => {
       const start = rows.findIndex((r) => /^\d+$/.test(r) && Number(r) >= from);
-      res.writeHead(200, { 'content-type': 'text/csv' });
-      res.end(header + (start === -1 ? [] : rows.slice(start)).map(row).join(''));
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
-    const port = (server.address() as { port: number }).port;
-    const env = producerEnv(`http://127.0.0.1:${port}`, A);
+      return header + (start === -1 ? [] : rows.slice(start)).map(row).join('');
+    }, cleanups);
+    const requests = feed.requests;
+    const env = producerEnv(feed.url, A);
     const { producer } = await startTestProducer(env);
     cleanups.push(() => producer.stop());
     const metric = (name: string, labels: Record<string, string> = {}) =>
@@ -187,7 +170,7 @@ describe('producer: poison rows', () => {
       (await metric('cdr_rows_published_total')) === 2 ? true : undefined,
     );
     // Polls keep coming every 200 ms and send the two id-less rows again each time.
-    await waitFor('five more polls', () => (requests >= 6 ? true : undefined), 20_000);
+    await waitFor('five more polls', () => (requests() >= 6 ? true : undefined), 20_000);
     expect(
       await metric('cdr_rows_skipped_total', { reason: 'already_dead_lettered' }),
     ).toBeGreaterThanOrEqual(8);

@@ -4,9 +4,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { down, up } from '../../scripts/stack/index.ts';
 import { isCdrError } from '../../src/errors.ts';
+import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { type CliProcess, spawnCli } from '../helpers/cli-process.ts';
 import { readTopics, testKafka } from '../helpers/kafka.ts';
 import {
@@ -20,10 +21,7 @@ import {
 import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
 
 const A = SIM_ACCOUNTS[0] as (typeof SIM_ACCOUNTS)[0];
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupAfterEach();
 
 function spawnProducer(env: Record<string, string>): CliProcess {
   const p = spawnCli('produce', { ...env, LOG_LEVEL: 'info' });

@@ -7,12 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Kafka } from 'kafkajs';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { canonicalCost } from '../../src/cdr/decimal.ts';
 import type { CdrError } from '../../src/errors.ts';
 import { endOffsets } from '../../src/kafka/bounded-read.ts';
 import { CURSOR_TOPIC_CONFIG } from '../../src/kafka/topic-specs.ts';
 import type { RunningSimulator, SimulatorOptions } from '../../src/simulator/index.ts';
+import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { readTopics, testKafka } from '../helpers/kafka.ts';
 import {
   decodeRaw,
@@ -26,10 +27,7 @@ import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
 
 const A = SIM_ACCOUNTS[0] as (typeof SIM_ACCOUNTS)[0];
 const B = SIM_ACCOUNTS[1] as (typeof SIM_ACCOUNTS)[0];
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupAfterEach();
 
 async function sim(overrides: Partial<SimulatorOptions>): Promise<RunningSimulator> {
   const s = await startTestSimulator(overrides);

@@ -4,18 +4,16 @@
 import { readFileSync } from 'node:fs';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { fetchSchemaText } from '../../src/codec/registry.ts';
 import { unframe } from '../../src/codec/wire.ts';
+import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { readTopics, testKafka } from '../helpers/kafka.ts';
 import { metricValue, producerEnv, startTestProducer, waitFor } from '../helpers/producer.ts';
 import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
 
 const [A, B] = SIM_ACCOUNTS as [(typeof SIM_ACCOUNTS)[0], (typeof SIM_ACCOUNTS)[0]];
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupAfterEach();
 const v1 = JSON.parse(
   readFileSync(new URL('../../schemas/history/cdr-raw/v1.avsc', import.meta.url), 'utf8'),
 );

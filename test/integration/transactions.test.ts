@@ -2,14 +2,12 @@
 // the same transactional id at once (InitProducerId), because the producer's cursor read and the
 // enricher's offset read rely on nothing older being able to commit after connect() returns.
 import { Partitioners } from 'kafkajs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TransactionalSender } from '../../src/kafka/transactions.ts';
+import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { createTopics, readTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupAfterEach();
 
 describe('TransactionalSender', () => {
   it('fences an older producer with the same transactional id as soon as it connects', async () => {

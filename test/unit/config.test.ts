@@ -28,6 +28,70 @@ function configError(env: Record<string, string>): CdrError {
   throw new Error('expected a configuration error');
 }
 
+describe('producer config: layouts', () => {
+  const file = (name: string, text: string) => {
+    const path = join(mkdtempSync(join(tmpdir(), 'cfg-')), name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it('puts a FEED_COLUMNS_FILE map (YAML or JSON) before the built-in layouts, with its forms', () => {
+    const yaml = file(
+      'm.yaml',
+      'name: acme\ncolumns:\n  id: Ref\n  date: Day\n  cost: Amount\nforms:\n  date: YYYY.MM.DD\n',
+    );
+    const cfg = loadProducerConfig({ ...BASE, FEED_COLUMNS_FILE: yaml, FEED_DELIMITER: 'tab' });
+    expect(cfg.layouts.map((l) => l.name)).toEqual(['acme', 'contract', 'legacy17']);
+    expect(cfg.layouts[0]).toMatchObject({
+      forms: { date: 'YYYY.MM.DD', time: 'HH:MM:SS' },
+      decimalSeparator: '.',
+    });
+    expect(cfg.env.FEED_DELIMITER).toBe('\t');
+    const json = file(
+      'm.json',
+      JSON.stringify({ columns: { id: 'Ref', start_time: 'When' }, decimalSeparator: ',' }),
+    );
+    expect(loadProducerConfig({ ...BASE, FEED_COLUMNS_FILE: json }).layouts[0]).toMatchObject({
+      name: 'configured',
+      decimalSeparator: ',',
+    });
+  });
+
+  it('changes the 17-column forms with FEED_DATE_FORMAT and friends', () => {
+    const cfg = loadProducerConfig({
+      ...BASE,
+      FEED_DATETIME_FORMAT: 'MM/DD/YYYY HH:MM:SS',
+      FEED_DATE_FORMAT: 'MM/DD/YYYY',
+    });
+    expect(cfg.layouts.find((l) => l.name === 'legacy17')?.forms).toEqual({
+      date: 'MM/DD/YYYY',
+      time: 'HH:MM:SS',
+      dateTime: 'MM/DD/YYYY HH:MM:SS',
+    });
+  });
+
+  it('fails at start naming the key for a bad map, form, delimiter or currency', () => {
+    expect(configError({ ...BASE, FEED_COLUMNS_FILE: '/nonexistent/map.yaml' }).message).toMatch(
+      /^invalid configuration: FEED_COLUMNS_FILE: cannot be read/,
+    );
+    expect(
+      configError({ ...BASE, FEED_COLUMNS_FILE: file('a.json', '{"columns":{"from":"A"}}') }).message,
+    ).toContain('FEED_COLUMNS_FILE: columns: must name the id column');
+    expect(
+      configError({ ...BASE, FEED_COLUMNS_FILE: file('b.json', '{"columns":{"id":"A"}}') }).message,
+    ).toContain('FEED_COLUMNS_FILE: columns: must name a call start column');
+    expect(
+      configError({
+        ...BASE,
+        FEED_COLUMNS_FILE: file('c.json', '{"columns":{"id":"A","date":"D"},"forms":{"date":"tomorrow"}}'),
+      }).message,
+    ).toContain('forms.date');
+    expect(configError({ ...BASE, FEED_DATE_FORMAT: 'D/M/Y' }).message).toContain('FEED_DATE_FORMAT');
+    expect(configError({ ...BASE, FEED_DELIMITER: ':' }).message).toContain('FEED_DELIMITER');
+    expect(configError({ ...BASE, FEED_CURRENCY: 'dollars' }).message).toContain('FEED_CURRENCY');
+  });
+});
+
 describe('producer config', () => {
   it('reads a valid environment into a frozen config with defaults', () => {
     const cfg = loadProducerConfig(BASE);

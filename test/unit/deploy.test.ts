@@ -1,12 +1,14 @@
 // docker-compose.yml and the Helm chart against what the code expects. No Docker engine or
 // cluster here: the compose file is read as data, the chart is rendered by a real `helm template`.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { enricherEnvSchema } from '../../src/config/enricher.ts';
 import { kafkaEnvSchema } from '../../src/config/kafka.ts';
-import { producerEnvSchema } from '../../src/config/producer.ts';
+import { loadProducerConfig, producerEnvSchema } from '../../src/config/producer.ts';
 import { DEFAULT_SIM_ACCOUNTS, simulatorEnvSchema } from '../../src/config/simulator.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -227,8 +229,48 @@ describe('Helm chart', () => {
     const known = new Set(
       [producerEnvSchema, enricherEnvSchema, kafkaEnvSchema].flatMap((x) => Object.keys(x.shape)),
     );
-    for (const key of Object.keys(cm.data).filter((k) => k !== 'routes.json'))
+    for (const key of Object.keys(cm.data).filter((k) => !k.endsWith('.json')))
       expect(known, key).toContain(key);
+  });
+
+  it('renders a feed column map the producer mounts and its config loader reads', () => {
+    const map = {
+      name: 'acme',
+      columns: { id: 'Ref', date_time: 'Started At', cost: 'Amount' },
+      decimalSeparator: ',',
+    };
+    const docs = render(['--set-json', `feed.columns=${JSON.stringify(map)}`, '--set', 'feed.delimiter=|']);
+    const cm = docs.find((d) => d.kind === 'ConfigMap') as Doc & { data: Record<string, string> };
+    expect(cm.data).toMatchObject({
+      FEED_COLUMNS_FILE: '/etc/cdr-pipeline/config/columns.json',
+      FEED_DELIMITER: '|',
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'chart-'));
+    writeFileSync(join(dir, 'columns.json'), cm.data['columns.json'] as string);
+    const env = Object.fromEntries(Object.entries(cm.data).filter(([k]) => /^[A-Z_]+$/.test(k))) as Record<
+      string,
+      string
+    >;
+    const cfg = loadProducerConfig({
+      ...env,
+      FEED_COLUMNS_FILE: join(dir, 'columns.json'),
+      FEED_LOGIN: 'x',
+      FEED_PASSWORD: 'y',
+    });
+    expect(cfg.layouts[0]).toMatchObject({ name: 'acme', decimalSeparator: ',' });
+    const producer = docs.find(
+      (d) => d.kind === 'Deployment' && d.metadata.name.includes('-producer-'),
+    ) as Doc;
+    const pod = (producer.spec as { template: { spec: Record<string, unknown> } }).template.spec as {
+      containers: Array<{ volumeMounts: Array<{ name: string; mountPath: string }> }>;
+      volumes: Array<{ name: string; configMap?: { items: Array<{ key: string }> } }>;
+    };
+    expect(pod.containers[0]?.volumeMounts).toContainEqual(
+      expect.objectContaining({ name: 'config', mountPath: '/etc/cdr-pipeline/config' }),
+    );
+    expect(pod.volumes.find((v) => v.name === 'config')?.configMap?.items).toEqual([
+      { key: 'columns.json', path: 'columns.json' },
+    ]);
   });
 
   it('fails at render time on bad values (values.schema.json)', () => {
