@@ -3,9 +3,12 @@
 // progress line every few seconds until Ctrl-C. Any variable of the README set in the environment
 // wins over the local defaults here (point FEED_URL at a real feed, for example).
 // STACK_FEED_LAYOUT=legacy17 runs the whole pipeline on the carrier's 17-column layout.
-import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { prettyFactory } from 'pino-pretty';
 import { DEFAULT_SIM_ACCOUNTS } from '../src/config/simulator.ts';
+import { PRETTY_OPTIONS } from '../src/ops/logger.ts';
 import { SERVICE_NODE_FLAGS } from './node-flags.ts';
 import { ADDRESSES, down, up } from './stack/index.ts';
 import { LOCAL, ROOT } from './stack/paths.ts';
@@ -41,23 +44,29 @@ async function main(): Promise<void> {
     HTTP_HOST: '127.0.0.1',
     LOG_PROGRESS: 'false',
     ...process.env,
+    // JSON into the log files; this script formats what it shows.
+    LOG_FORMAT: 'json',
     HTTP_PORT: httpPort,
   };
   const producer = spawn(process.execPath, [...SERVICE_NODE_FLAGS, `${ROOT}/src/cli.ts`, 'produce'], {
     env,
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  console.log(`producer started (pid ${producer.pid}); metrics http://127.0.0.1:${httpPort}/metrics`);
+  console.log(
+    `producer started (pid ${producer.pid}); metrics http://127.0.0.1:${httpPort}/metrics; log ${supervise('producer', producer)}`,
+  );
   // Two enrichers in one consumer group share the partitions of cdr.raw.
   const enricherPorts = ['9465', '9466'];
-  const enrichers = enricherPorts.map((port) => {
+  const enrichers = enricherPorts.map((port, i) => {
     const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, `${ROOT}/src/cli.ts`, 'enrich'], {
       env: { ...env, HTTP_PORT: port },
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    console.log(`enricher started (pid ${child.pid}); metrics http://127.0.0.1:${port}/metrics`);
+    const log = supervise(`enricher-${i + 1}`, child);
+    console.log(`enricher started (pid ${child.pid}); metrics http://127.0.0.1:${port}/metrics; log ${log}`);
     return child;
   });
+  console.log('the console shows progress and anything at warn or above; full logs are in the files above');
   console.log('Ctrl-C stops them');
 
   const timer = setInterval(() => {
@@ -76,6 +85,34 @@ async function main(): Promise<void> {
     `stopped (exit codes ${codes.join(', ')}); the local stack keeps running: ./dev local:down stops it`,
   );
   process.exitCode = codes.every((c) => c === 0) ? 0 : 1;
+}
+
+const pretty = prettyFactory({ ...PRETTY_OPTIONS, colorize: process.stdout.isTTY === true });
+const LOUD = new Set(['warn', 'error', 'fatal']);
+
+/**
+ * Writes every line a child prints to .local/run/<name>.log and shows, formatted, the ones at warn
+ * or above (and anything that is not a JSON log line, such as a crash trace). Returns the file.
+ */
+function supervise(name: string, child: ChildProcess): string {
+  const path = `${LOCAL}/run/${name}.log`;
+  const file = createWriteStream(path, { flags: 'a' });
+  for (const stream of [child.stdout, child.stderr]) {
+    if (!stream) continue;
+    createInterface({ input: stream }).on('line', (line) => {
+      file.write(`${line}\n`);
+      let level: unknown;
+      try {
+        level = (JSON.parse(line) as { level?: unknown }).level;
+      } catch {
+        level = undefined;
+      }
+      if (level === undefined) console.log(`[${name}] ${line}`);
+      else if (LOUD.has(String(level))) process.stdout.write(`[${name}] ${pretty(line)}`);
+    });
+  }
+  child.on('exit', () => file.end());
+  return path.replace(`${ROOT}/`, '');
 }
 
 async function progress(port: string, enricherPorts: string[]): Promise<void> {

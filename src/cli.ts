@@ -2,21 +2,28 @@
 // The `cdr-pipeline` command. It only wires things together: read config once, build the
 // component, run it until SIGTERM/SIGINT. Exit codes: 0 after a clean stop, 1 on a runtime
 // failure (an enricher whose consumer stopped for good among them), 2 on bad configuration, 3 when
-// every account of a producer was taken over by another producer.
-import { Command } from 'commander';
+// every account of a producer was taken over by another producer. The operators' commands
+// (status, cursor, dlq) are in admin/cli.ts.
+import { Command, CommanderError } from 'commander';
+import { registerAdminCommands } from './admin/cli.ts';
 import { loadEnricherConfig } from './config/enricher.ts';
 import { loadProducerConfig } from './config/producer.ts';
 import { loadSimulatorConfig } from './config/simulator.ts';
 import { startEnricher } from './enrich/index.ts';
 import { CdrError, ErrorCodes, isCdrError } from './errors.ts';
-import { createLogger } from './ops/logger.ts';
+import { createLogger, logFormat } from './ops/logger.ts';
 import { routeProcessWarnings } from './ops/warnings.ts';
 import { startProducer } from './producer/index.ts';
 import { simulatorOptions, startSimulator } from './simulator/index.ts';
 
 const env = process.env;
-const logger = createLogger({ level: env.LOG_LEVEL ?? 'info' });
+const logger = createLogger({
+  level: env.LOG_LEVEL ?? 'info',
+  format: logFormat(env.LOG_FORMAT, process.stdout.isTTY === true),
+});
 routeProcessWarnings(logger);
+
+const ADMIN_COMMANDS = new Set(['status', 'cursor', 'dlq']);
 
 /** Exit code of a producer fenced by another instance of the same account. */
 const EXIT_FENCED = 3;
@@ -91,11 +98,28 @@ program
   .command('simulate')
   .description('Serve a deterministic billing feed (the feed contract)')
   .action(simulate);
+registerAdminCommands(program, env);
+// Usage errors (a missing option, an unknown command) exit 2 like bad configuration; help exits 0.
+const overrideExits = (c: Command): void => {
+  c.exitOverride();
+  for (const sub of c.commands) overrideExits(sub);
+};
+overrideExits(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (isCdrError(err, ErrorCodes.CONFIG_INVALID)) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else if (isCdrError(err, ErrorCodes.CONFIG_INVALID)) {
     logger.fatal({ code: err.code }, err.message);
     process.exitCode = 2;
+  } else if (isCdrError(err, ErrorCodes.REFUSED)) {
+    console.error(err.message);
+    process.exitCode = 1;
+  } else if (ADMIN_COMMANDS.has(process.argv[2] ?? '')) {
+    // An operator at a terminal: one readable line, not a JSON log record.
+    const cause = (err as { cause?: { message?: string } }).cause?.message;
+    console.error(`cdr-pipeline ${process.argv[2]}: ${(err as Error).message}${cause ? ` (${cause})` : ''}`);
+    process.exitCode = 1;
   } else {
     logger.fatal({ err }, err instanceof CdrError ? err.message : 'failed');
     process.exitCode = 1;

@@ -50,6 +50,8 @@ export const ErrorCodes = {
   RETRIES_EXHAUSTED: 'CDR_RETRIES_EXHAUSTED',
   /** A local-stack process (broker, registry, simulator) failed to start or died. */
   STACK: 'CDR_STACK',
+  /** An operator's command refused to do something unsafe without an explicit flag (the message says which). */
+  REFUSED: 'CDR_REFUSED',
   /** Shutdown was requested while the operation was waiting. */
   ABORTED: 'CDR_ABORTED',
 } as const;

@@ -1,6 +1,6 @@
 // Where the local stack keeps its runtimes, data and logs (all under the ignored .local/), and
 // the ports it binds on 127.0.0.1. Ports can be moved with STACK_* variables.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
@@ -38,8 +38,14 @@ export function javaBin(): string {
 }
 
 export function mvn(args: string[]): void {
-  execFileSync('mvn', ['-q', '-B', '-Dstyle.color=never', ...args], {
+  // Maven 3.8 still writes ANSI reset codes with -B and style.color=never: its output is taken,
+  // stripped of escape sequences, and only lines with words in them are passed on.
+  const result = spawnSync('mvn', ['-q', '-B', '-Dstyle.color=never', ...args], {
     cwd: ROOT,
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
   });
+  const text = `${result.stdout ?? ''}${result.stderr ?? ''}`.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
+  for (const line of text.split('\n')) if (line.trim() !== '') process.stderr.write(`${line}\n`);
+  if (result.status !== 0) throw new Error(`mvn ${args.join(' ')} failed (exit ${result.status})`);
 }

@@ -22,6 +22,12 @@ export function serviceEnvShape(defaultHttpPort: number) {
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info')
       .describe('pino level'),
+    LOG_FORMAT: z
+      .enum(['json', 'pretty'])
+      .optional()
+      .describe(
+        'json: JSON lines; pretty: readable lines (pino-pretty). Unset: pretty on a terminal, else json',
+      ),
   };
 }
 

@@ -22,23 +22,54 @@ export interface BoundedReadOptions {
   readUncommitted?: boolean;
   /** Prefix of the throwaway consumer group's id. */
   groupPrefix?: string;
+  /** Read only records written (record timestamp) at or after this instant, epoch ms. */
+  fromTimestamp?: number;
 }
 
 /** `topic/partition` -> the offset one past the last record when the read started. */
 export type EndOffsets = Map<string, bigint>;
 
 export async function endOffsets(kafka: Kafka, topics: readonly string[]): Promise<EndOffsets> {
+  return (await readRange(kafka, topics)).ends;
+}
+
+/** Per partition with something to read: where the read ends, and where it starts when not at the beginning. */
+async function readRange(
+  kafka: Kafka,
+  topics: readonly string[],
+  fromTimestamp?: number,
+): Promise<{ ends: EndOffsets; starts: Map<string, bigint> }> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const ends: EndOffsets = new Map();
-    for (const topic of topics) {
+    const starts = new Map<string, bigint>();
+    // A topic that does not exist (yet) has nothing to read.
+    const existing = new Set(await admin.listTopics());
+    for (const topic of topics.filter((t) => existing.has(t))) {
+      const byTime =
+        fromTimestamp === undefined
+          ? undefined
+          : new Map(
+              (await admin.fetchTopicOffsetsByTimestamp(topic, fromTimestamp)).map((o) => [
+                o.partition,
+                o.offset,
+              ]),
+            );
       for (const o of await admin.fetchTopicOffsets(topic)) {
-        // A partition emptied by retention (low == high) has nothing to read.
-        if (BigInt(o.high) > BigInt(o.low)) ends.set(`${topic}/${o.partition}`, BigInt(o.high));
+        const key = `${topic}/${o.partition}`;
+        const high = BigInt(o.high);
+        // -1: no record at or after the instant.
+        const fromTime = byTime?.get(o.partition);
+        const start = fromTime === undefined ? BigInt(o.low) : fromTime === '-1' ? high : BigInt(fromTime);
+        // A partition emptied by retention (low == high), or with nothing after the instant, has nothing to read.
+        if (high > start) {
+          ends.set(key, high);
+          if (fromTime !== undefined) starts.set(key, start);
+        }
       }
     }
-    return ends;
+    return { ends, starts };
   } finally {
     await admin.disconnect();
   }
@@ -51,7 +82,7 @@ export async function readToEnd(
   onBatch: (batch: ReadBatch) => void | Promise<void>,
   options: BoundedReadOptions,
 ): Promise<void> {
-  const ends = await endOffsets(kafka, topics);
+  const { ends, starts } = await readRange(kafka, topics, options.fromTimestamp);
   if (ends.size === 0) return;
   const pending = new Set(ends.keys());
   const consumer = kafka.consumer({
@@ -79,13 +110,23 @@ export async function readToEnd(
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
-        const end = ends.get(`${batch.topic}/${batch.partition}`);
+        const key = `${batch.topic}/${batch.partition}`;
+        const end = ends.get(key);
         if (end === undefined) return;
-        // Records appended after the read started are not part of it.
-        const messages = batch.messages.filter((m) => BigInt(m.offset) < end);
+        const start = starts.get(key) ?? 0n;
+        // Records appended after the read started are not part of it, nor those before its start.
+        const messages = batch.messages.filter((m) => BigInt(m.offset) < end && BigInt(m.offset) >= start);
         if (messages.length > 0) await onBatch({ topic: batch.topic, partition: batch.partition, messages });
       },
     });
+    for (const [key, offset] of starts) {
+      const at = key.lastIndexOf('/');
+      consumer.seek({
+        topic: key.slice(0, at),
+        partition: Number(key.slice(at + 1)),
+        offset: String(offset),
+      });
+    }
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () =>

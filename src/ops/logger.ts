@@ -1,7 +1,13 @@
 // The root pino logger. Redaction paths are fixed here, never taken from input (pino's own advice):
 // every place a secret could sit in a logged object is listed, and the feed URL is never logged
-// whole (feed/url.ts gives the loggable form: host and fromid only).
+// whole (feed/request.ts gives the loggable form: host and fromid only).
+//
+// JSON lines wherever a machine reads them (Kubernetes, files, CI); readable lines (pino-pretty,
+// in process and synchronous) on a terminal or with LOG_FORMAT=pretty. Redaction happens before
+// formatting, so the pretty form is as safe as the JSON one.
+
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { PinoPretty } from 'pino-pretty';
 
 export const REDACT_PATHS = [
   'password',
@@ -23,13 +29,31 @@ export const REDACT_PATHS = [
   '*.headers.authorization',
 ] as const;
 
+export type LogFormat = 'json' | 'pretty';
+
 export interface LoggerOptions {
   level?: string;
-  /** Where JSON lines go; stdout when absent. Tests pass a stream to read lines back. */
+  /** `pretty` for readable lines; `json` (the default) for JSON lines. */
+  format?: LogFormat;
+  /** Where lines go; stdout when absent. Tests pass a stream to read lines back. */
   destination?: DestinationStream;
 }
 
+/** LOG_FORMAT as set, else pretty on a terminal and JSON everywhere else. */
+export function logFormat(setting: string | undefined, isTerminal: boolean): LogFormat {
+  if (setting === 'json' || setting === 'pretty') return setting;
+  return isTerminal ? 'pretty' : 'json';
+}
+
+/** Options for pino-pretty shared by the service logs and the ./dev start console. */
+export const PRETTY_OPTIONS = {
+  translateTime: 'SYS:HH:MM:ss.l',
+  ignore: 'pid,hostname',
+  singleLine: true,
+} as const;
+
 export function createLogger(options: LoggerOptions = {}): Logger {
+  const destination = options.destination ?? pino.destination({ dest: 1, sync: false });
   return pino(
     {
       level: options.level ?? 'info',
@@ -38,7 +62,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    options.destination ?? pino.destination({ dest: 1, sync: false }),
+    options.format === 'pretty'
+      ? PinoPretty({
+          ...PRETTY_OPTIONS,
+          destination,
+          sync: true,
+          colorize: options.destination === undefined && process.stdout.isTTY === true,
+        })
+      : destination,
   );
 }
 

@@ -74,6 +74,8 @@ export class AccountPoller {
   private heldTail: string | undefined;
   /** Where the last pointer row said data continues: the next request's fromid. */
   private nextFrom: number | undefined;
+  /** Call start of the newest CDR published, carried from cursor record to cursor record. */
+  private newestStart: number | undefined;
   private readonly records: RecordBuilder;
   private readonly deps: PollerDeps;
   private readonly labels: { account: string };
@@ -156,6 +158,8 @@ export class AccountPoller {
   }
 
   private fromRecord(found: CursorValue | undefined): CursorState {
+    const newest = found?.newestStartTime === undefined ? Number.NaN : Date.parse(found.newestStartTime);
+    this.newestStart = Number.isNaN(newest) ? undefined : newest;
     // FEED_START_ID is the first id wanted; the cursor is the last id published.
     const lastId = found?.lastId ?? Math.max(this.deps.env.FEED_START_ID - 1, 0);
     this.deps.metrics.cursorId.set(this.labels, lastId);
@@ -276,8 +280,14 @@ export class AccountPoller {
           continue;
         }
         taken++;
-        const { dlq, message } = this.records.take(ev, r, id, fetchedAt);
+        const { dlq, message, startTime } = this.records.take(ev, r, id, fetchedAt);
         (dlq ? batch.dlq : batch.raw).push(message);
+        if (
+          !dlq &&
+          startTime !== undefined &&
+          (batch.newestStart === undefined || startTime > batch.newestStart)
+        )
+          batch.newestStart = startTime;
         batch.lastId = policy.lastId;
         batch.deadLetteredAfter = policy.deadLetteredAfter;
         if (batch.isFull(env.BATCH_MAX_ROWS, env.BATCH_MAX_MS, Date.now())) {
@@ -345,6 +355,11 @@ export class AccountPoller {
   private async commit(batch: Batch): Promise<void> {
     const { env, sender, metrics, account, logger } = this.deps;
     const end = metrics.commitDuration.startTimer(this.labels);
+    const newest = Math.max(
+      this.newestStart ?? Number.NEGATIVE_INFINITY,
+      batch.newestStart ?? Number.NEGATIVE_INFINITY,
+    );
+    const newestKnown = Number.isFinite(newest) ? newest : undefined;
     try {
       await sender.commit([
         { topic: env.TOPIC_RAW, messages: batch.raw },
@@ -359,6 +374,7 @@ export class AccountPoller {
               rows: batch.size,
               committedAt: new Date().toISOString(),
               owner: this.deps.instanceId,
+              ...(newestKnown === undefined ? {} : { newestStartTime: new Date(newestKnown).toISOString() }),
             }),
           ],
         },
@@ -371,12 +387,15 @@ export class AccountPoller {
     }
     end();
     this.cursor = { lastId: batch.lastId, deadLetteredAfter: batch.deadLetteredAfter };
+    this.newestStart = newestKnown;
     this.claimed = true;
     // Progress is commits: a backfill of millions of rows in one response keeps the account ready.
     this.markSuccess();
     metrics.rowsPublished.inc(this.labels, batch.raw.length);
     metrics.rowsDeadLettered.inc(this.labels, batch.dlq.length);
     metrics.cursorId.set(this.labels, batch.lastId);
+    metrics.cursorCommitted.set(this.labels, Date.now() / 1000);
+    if (newestKnown !== undefined) metrics.newestCdrStart.set(this.labels, newestKnown / 1000);
     const now = Date.now();
     if (env.LOG_PROGRESS && now - this.lastProgressAt >= PROGRESS_EVERY_MS) {
       this.lastProgressAt = now;

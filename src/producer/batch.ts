@@ -15,6 +15,8 @@ export class Batch {
   /** Last id covered: rows published, dead-lettered or skipped up to here. */
   lastId: number;
   deadLetteredAfter: number;
+  /** Latest call start among the CDRs of the batch, epoch ms. */
+  newestStart: number | undefined;
 
   constructor(cursor: CursorState, now: number) {
     this.lastId = cursor.lastId;

@@ -4,7 +4,8 @@
 // the process, and again after a Kafka failure (re-reads asked for together share one read).
 //
 // `owner` names the process that last claimed the account (see producer/ownership.ts);
-// `deadLetteredAfter` counts rows without a readable id after `lastId` that were dead-lettered.
+// `deadLetteredAfter` counts rows without a readable id after `lastId` that were dead-lettered;
+// `newestStartTime` is the call start of the newest CDR published (how far behind the account is).
 import type { Kafka, Message } from 'kafkajs';
 import type { Logger } from 'pino';
 import { readToEnd } from '../kafka/bounded-read.ts';
@@ -18,6 +19,8 @@ export interface CursorValue {
   committedAt: string;
   owner?: string;
   deadLetteredAfter?: number;
+  /** Start (ISO 8601, UTC) of the newest CDR the account has published, for `status`. */
+  newestStartTime?: string;
 }
 
 export function cursorMessage(value: CursorValue): Message {

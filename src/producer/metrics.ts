@@ -55,6 +55,18 @@ export function producerMetrics(registry: Registry) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
+    cursorCommitted: new Gauge({
+      name: 'cdr_cursor_committed_timestamp_seconds',
+      help: 'When the account last committed (time() minus it: the cursor age)',
+      labelNames: ['account'],
+      registers,
+    }),
+    newestCdrStart: new Gauge({
+      name: 'cdr_newest_cdr_start_timestamp_seconds',
+      help: 'Call start of the newest CDR published for the account (time() minus it: how far behind)',
+      labelNames: ['account'],
+      registers,
+    }),
     pointerRows: new Counter({
       name: 'cdr_feed_pointer_rows_total',
       help: 'Pointer rows (not CDRs) in windowed responses, by whether they were followed',

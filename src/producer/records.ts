@@ -23,6 +23,13 @@ export interface RecordBuilderOptions {
 
 export type TakenRow = Exclude<FeedRow, { kind: 'header' | 'tail' }>;
 
+/** A taken row's record, and for a CDR its call start. */
+export interface Taken {
+  dlq: boolean;
+  message: Message;
+  startTime?: number;
+}
+
 export class RecordBuilder {
   /** Lowered when Kafka refuses a record our limit let through (see `lowerLimit`). */
   maxMessageBytes: number;
@@ -47,7 +54,7 @@ export class RecordBuilder {
     reader: RowReader,
     id: number | undefined,
     fetchedAt: string,
-  ): { dlq: boolean; message: Message } {
+  ): Taken {
     if (ev.kind === 'broken') {
       const code = ev.code === 'too_large' ? ErrorCodes.ROW_TOO_LARGE : ErrorCodes.ROW_INVALID;
       return { dlq: true, message: this.deadLetter(id, ev.line, ev.raw, 'csv', ev.reason, fetchedAt, code) };
@@ -57,7 +64,8 @@ export class RecordBuilder {
       feed_host: this.o.feedHost,
       line: ev.line,
     });
-    if (result.ok) return this.encode(result.cdr, ev.line, ev.raw, fetchedAt);
+    if (result.ok)
+      return { ...this.encode(result.cdr, ev.line, ev.raw, fetchedAt), startTime: result.cdr.start_time };
     const { field, reason } = result.problem;
     return { dlq: true, message: this.deadLetter(id, ev.line, ev.raw, field, reason, fetchedAt) };
   }

@@ -299,6 +299,7 @@ describe('real feeds: a third layout by configuration alone', () => {
     await producer.stop();
     const { raw, dlq } = await published(env);
     expect(dlq).toEqual([]);
+    raw.sort((a, b) => a.id - b.id);
     expect(raw.map((c) => c.id)).toEqual([41, 42]);
     expect(raw[0]).toMatchObject({
       layout: 'acme',

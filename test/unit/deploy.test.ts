@@ -4,12 +4,15 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { enricherEnvSchema } from '../../src/config/enricher.ts';
 import { kafkaEnvSchema } from '../../src/config/kafka.ts';
 import { loadProducerConfig, producerEnvSchema } from '../../src/config/producer.ts';
 import { DEFAULT_SIM_ACCOUNTS, simulatorEnvSchema } from '../../src/config/simulator.ts';
+import { enricherMetrics } from '../../src/enrich/metrics.ts';
+import { producerMetrics } from '../../src/producer/metrics.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 type Doc = Record<string, unknown> & {
@@ -271,6 +274,78 @@ describe('Helm chart', () => {
     expect(pod.volumes.find((v) => v.name === 'config')?.configMap?.items).toEqual([
       { key: 'columns.json', path: 'columns.json' },
     ]);
+  });
+
+  describe('dashboard and alerts', () => {
+    const docs = render(['--set', 'dashboards.enabled=true', '--set', 'alerts.enabled=true']);
+    // Every metric the code registers (histograms also as _bucket, _sum and _count).
+    const registered = (() => {
+      const registry = new Registry();
+      producerMetrics(registry);
+      enricherMetrics(registry);
+      return new Set(
+        registry
+          .getMetricsAsArray()
+          .flatMap((m) =>
+            String(m.type) === 'histogram'
+              ? [m.name, `${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`]
+              : [m.name],
+          ),
+      );
+    })();
+    const metricsIn = (expr: string) => expr.match(/\bcdr_[a-z_]+\b/g) ?? [];
+
+    it('ships a Grafana dashboard whose every query names a metric the code registers', () => {
+      const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name.endsWith('-dashboard')) as Doc & {
+        data: Record<string, string>;
+        metadata: { labels: Record<string, string> };
+      };
+      expect(cm.metadata.labels.grafana_dashboard).toBe('1');
+      const dashboard = JSON.parse(cm.data['cdr-pipeline.json'] as string) as {
+        panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+      };
+      const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
+      expect(exprs.length).toBeGreaterThanOrEqual(10);
+      for (const expr of exprs) {
+        expect(metricsIn(expr).length, expr).toBeGreaterThan(0);
+        for (const m of metricsIn(expr)) expect(registered, `${m} in ${expr}`).toContain(m);
+      }
+      const titles = dashboard.panels.map((p) => p.title.toLowerCase()).join(' | ');
+      for (const need of [
+        'published',
+        'enriched',
+        'cursor age',
+        'feed errors',
+        'dead letters',
+        'lag',
+        'aborts',
+        'duration',
+      ])
+        expect(titles).toContain(need);
+    });
+
+    it('ships alert rules that promtool accepts, on registered metrics only', () => {
+      const rule = docs.find((d) => d.kind === 'PrometheusRule') as Doc & {
+        spec: { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> };
+      };
+      const rules = rule.spec.groups.flatMap((g) => g.rules);
+      expect(rules.map((r) => r.alert)).toEqual(
+        expect.arrayContaining([
+          'CdrFeedNotPolled',
+          'CdrFeedAuthFailing',
+          'CdrDeadLetters',
+          'CdrEnricherLag',
+          'CdrTransactionsAborting',
+        ]),
+      );
+      for (const r of rules)
+        for (const m of metricsIn(r.expr)) expect(registered, `${m} in ${r.alert}`).toContain(m);
+      const promtool = process.env.PROMTOOL_BIN ?? 'promtool';
+      const file = join(mkdtempSync(join(tmpdir(), 'rules-')), 'rules.yaml');
+      writeFileSync(file, stringify({ groups: rule.spec.groups }));
+      const out = execFileSync(promtool, ['check', 'rules', file], { encoding: 'utf8' });
+      expect(out).toContain(`SUCCESS: ${rules.length} rules found`);
+    });
   });
 
   it('fails at render time on bad values (values.schema.json)', () => {

@@ -1,0 +1,113 @@
+// `cdr-pipeline cursor show|set`. Moving a cursor is safe against a running producer: the account's
+// transactional id is initialised first (InitProducerId fences the producer that uses it and ends
+// its open transaction), then the cursor is read again and the new one written in a transaction,
+// as a record naming this command as its owner. The running producer finds the account claimed
+// by another at its next commit and stops it (exit code 3 when it has no other account); a
+// producer started afterwards resumes from the new cursor.
+import { randomUUID } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+import type { ToolsConfig } from '../config/tools.ts';
+import { CdrError, ErrorCodes } from '../errors.ts';
+import { readToEnd } from '../kafka/bounded-read.ts';
+import { TransactionalSender } from '../kafka/transactions.ts';
+import { type CursorValue, cursorMessage, parseCursor } from '../producer/cursor.ts';
+import { renderTable } from './table.ts';
+
+export async function readCursorTopic(
+  kafka: Kafka,
+  topic: string,
+  timeoutMs: number,
+): Promise<Map<string, CursorValue>> {
+  const cursors = new Map<string, CursorValue>();
+  await readToEnd(
+    kafka,
+    [topic],
+    ({ messages }) => {
+      for (const m of messages) {
+        const c = parseCursor(m.value);
+        if (c) cursors.set(c.account, c);
+      }
+    },
+    { timeoutMs, groupPrefix: 'cdr-cursor-tool' },
+  );
+  return cursors;
+}
+
+export function formatCursors(cursors: Map<string, CursorValue>): string {
+  if (cursors.size === 0) return 'no cursor yet: no account has committed';
+  return renderTable(
+    ['account', 'last id', 'committed', 'owner', 'dead-lettered after it'],
+    [...cursors.values()]
+      .sort((a, b) => a.account.localeCompare(b.account))
+      .map((c) => [c.account, c.lastId, c.committedAt, c.owner ?? '-', c.deadLetteredAfter ?? 0]),
+  );
+}
+
+export interface SetCursorRequest {
+  account: string;
+  lastId: number;
+  allowBackwards: boolean;
+}
+
+export interface SetCursorResult {
+  account: string;
+  from: number | null;
+  to: number;
+  /** Ids between the old and the new cursor: skipped (forward) or published again (backwards). */
+  between: number;
+  direction: 'forward' | 'backwards' | 'same';
+  owner: string;
+}
+
+export async function setCursor(
+  kafka: Kafka,
+  config: ToolsConfig,
+  req: SetCursorRequest,
+): Promise<SetCursorResult> {
+  const { env } = config;
+  const readTimeout = 2 * env.TRANSACTION_TIMEOUT_MS + 30_000;
+  const check = (current: CursorValue | undefined): SetCursorResult => {
+    const from = current?.lastId ?? null;
+    const between = from === null ? 0 : Math.abs(req.lastId - from);
+    const direction =
+      from === null || req.lastId > from ? 'forward' : req.lastId < from ? 'backwards' : 'same';
+    if (direction === 'backwards' && !req.allowBackwards) {
+      throw new CdrError(
+        ErrorCodes.REFUSED,
+        `moving account ${req.account} back from ${from} to ${req.lastId} republishes up to ${between} ids (${req.lastId + 1}..${from}) already in ${env.TOPIC_RAW}: pass --allow-backwards to do it`,
+        { details: { from, to: req.lastId, between } },
+      );
+    }
+    return { account: req.account, from, to: req.lastId, between, direction, owner: '' };
+  };
+  // Refuse early, before fencing anything.
+  check((await readCursorTopic(kafka, env.TOPIC_CURSOR, readTimeout)).get(req.account));
+  const sender = new TransactionalSender(kafka, {
+    transactionalId: `${env.TRANSACTIONAL_ID_PREFIX}-${req.account}`,
+    transactionTimeoutMs: env.TRANSACTION_TIMEOUT_MS,
+  });
+  try {
+    await sender.connect();
+    // The producer may have committed up to the moment it was fenced: decide on what is there now.
+    const result = check((await readCursorTopic(kafka, env.TOPIC_CURSOR, readTimeout)).get(req.account));
+    const owner = `cursor-set:${randomUUID()}`;
+    await sender.commit([
+      {
+        topic: env.TOPIC_CURSOR,
+        messages: [
+          cursorMessage({
+            account: req.account,
+            lastId: req.lastId,
+            deadLetteredAfter: 0,
+            rows: 0,
+            committedAt: new Date().toISOString(),
+            owner,
+          }),
+        ],
+      },
+    ]);
+    return { ...result, owner };
+  } finally {
+    await sender.discard();
+  }
+}

@@ -1,0 +1,89 @@
+// The level a kafkajs log line is worth to a person on call. kafkajs logs retriable, expected
+// conditions at ERROR while it retries them (a coordinator still loading at start, a group
+// rebalancing, a leader moving); an `error` line of ours must mean someone should look, so those
+// are mapped by meaning. kafkajs gives no error code on most lines: they are recognised by text.
+
+export type Level = 'error' | 'warn' | 'info' | 'debug';
+
+export interface LevelRule {
+  pattern: RegExp;
+  level: Level;
+  why: string;
+}
+
+export const KAFKAJS_LEVEL_RULES: readonly LevelRule[] = [
+  {
+    pattern: /^Limiting retries for the idempotent producer/,
+    level: 'debug',
+    why: 'our transactional producers limit retries on purpose: a failed transaction is aborted and the producer recreated',
+  },
+  {
+    pattern: /another concurrent operation on the same transaction/,
+    level: 'debug',
+    why: 'CONCURRENT_TRANSACTIONS: the broker is still writing the previous commit markers; kafkajs retries',
+  },
+  {
+    pattern: /^Topic creation errors|already exists/,
+    level: 'debug',
+    why: 'two processes creating the same topics at start: the loser finds them there',
+  },
+  {
+    pattern: /coordinator is loading/i,
+    level: 'debug',
+    why: 'COORDINATOR_LOAD_IN_PROGRESS at broker start; kafkajs retries',
+  },
+  {
+    pattern: /coordinator is not available|Coordinator not available/i,
+    level: 'debug',
+    why: 'COORDINATOR_NOT_AVAILABLE while the group or transaction coordinator starts; kafkajs retries',
+  },
+  {
+    pattern: /group is rebalancing/i,
+    level: 'info',
+    why: 'a rebalance: members joining or leaving, the normal life of a consumer group',
+  },
+  {
+    pattern: /not the leader|NOT_LEADER|leader is not available|LEADER_NOT_AVAILABLE/i,
+    level: 'warn',
+    why: 'a partition leader moved (broker restart, reassignment); kafkajs refreshes metadata and retries',
+  },
+  {
+    pattern: /coordinator is not aware of this member|UNKNOWN_MEMBER_ID/i,
+    level: 'warn',
+    why: 'the member was dropped from the group (a pause past the session timeout); kafkajs rejoins',
+  },
+  {
+    pattern: /old epoch|INVALID_PRODUCER_EPOCH|PRODUCER_FENCED/i,
+    level: 'warn',
+    why: 'a transaction that timed out or a takeover: the producer and enricher handle it and log what they decided',
+  },
+  {
+    pattern:
+      /Connection timeout|Failed to connect|ECONNREFUSED|Connection error|Closed connection|socket hang up/i,
+    level: 'warn',
+    why: 'a broker unreachable for a moment (start-up, restart); retried, and readiness reports it',
+  },
+  {
+    pattern: /Request .* timed out|timed out after/i,
+    level: 'warn',
+    why: 'a request slower than its timeout; retried',
+  },
+  {
+    pattern: /^Restarting the consumer/,
+    level: 'warn',
+    why: 'kafkajs restarts a consumer after a retriable crash; a crash that does not restart is our own error line',
+  },
+];
+
+/** The level for a kafkajs line: the first rule whose pattern matches the message or its error, else kafkajs's own. */
+export function kafkajsLevel(own: Level, message: string, error?: string): Level {
+  for (const rule of KAFKAJS_LEVEL_RULES) {
+    if (rule.pattern.test(message) || (error !== undefined && rule.pattern.test(error))) {
+      // Never louder than kafkajs said.
+      return ORDER[rule.level] < ORDER[own] ? rule.level : own;
+    }
+  }
+  return own;
+}
+
+const ORDER: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
