@@ -43,17 +43,29 @@ describe('operators: a healthy start', () => {
     const penv = producerEnv(s.url, A, { LOG_LEVEL: 'info' });
     const { producer, log: plog } = await startTestProducer(penv);
     cleanups.push(() => producer.stop());
+    // Two enrichers in one group, as ./dev start runs them: the second one's arrival rebalances.
+    const eenv = { ...enricherEnv(penv), LOG_LEVEL: 'info' };
     const { logger, log: elog } = memoryLogger();
-    const enricher = await startEnricher(
-      loadEnricherConfig({ ...enricherEnv(penv), LOG_LEVEL: 'info' }),
-      logger,
-    );
+    const enricher = await startEnricher(loadEnricherConfig(eenv), logger);
     cleanups.push(() => enricher.stop());
-    await waitFor('enriched', async () =>
-      (await metricValue(enricher.ops.port, 'cdr_enrich_records_in_total')) === 3000 ? true : undefined,
+    await waitFor('first enricher working', async () =>
+      ((await metricValue(enricher.ops.port, 'cdr_enrich_records_in_total')) ?? 0) > 0 ? true : undefined,
     );
-    const loud = [...plog.entries(), ...elog.entries()].filter((e) => Number(e.level) >= 50);
-    expect(loud.map((e) => e.msg)).toEqual([]);
+    const { logger: logger2, log: elog2 } = memoryLogger();
+    const second = await startEnricher(loadEnricherConfig(eenv), logger2);
+    cleanups.push(() => second.stop());
+    const assignments = (l: typeof elog) => l.entries().filter((e) => e.msg === 'partitions assigned').length;
+    await waitFor('a rebalance: both assigned', () =>
+      assignments(elog) >= 2 && assignments(elog2) >= 1 ? true : undefined,
+    );
+    const inOf = async (port: number) => (await metricValue(port, 'cdr_enrich_records_in_total')) ?? 0;
+    await waitFor('enriched', async () =>
+      (await inOf(enricher.ops.port)) + (await inOf(second.ops.port)) >= 3000 ? true : undefined,
+    );
+    const loud = [...plog.entries(), ...elog.entries(), ...elog2.entries()].filter(
+      (e) => Number(e.level) >= 50,
+    );
+    expect(loud.map((e) => `${e.msg} ${JSON.stringify(e.error ?? '')}`)).toEqual([]);
     // The chatter is still there, at the level it is worth.
     expect(elog.entries().some((e) => e.component === 'kafkajs' || e.msg === 'partitions assigned')).toBe(
       true,
@@ -195,7 +207,9 @@ describe('operators: cursor', () => {
       env,
     );
     expect(set.code, set.stderr).toBe(0);
-    expect(JSON.parse(set.stdout)).toMatchObject({ account: A.login, to: target, direction: 'forward' });
+    const moved = JSON.parse(set.stdout) as { from: number; to: number; direction: string; between: number };
+    expect(moved).toMatchObject({ to: target, direction: 'forward' });
+    expect(moved.between).toBe(target - moved.from);
     expect(await first.exit).toBe(3);
 
     const shown = await runCli(['cursor', 'show', '--json'], env);
@@ -222,9 +236,10 @@ describe('operators: cursor', () => {
       .map((r) => decodeRaw(r.message).id)
       .sort((x, y) => x - y);
     expect(new Set(ids).size).toBe(ids.length);
-    // Nothing between the old cursor's neighbourhood and the new one was published after the move.
-    const after = ids.filter((id) => id > now + 1);
-    expect(after[0]).toBe(target + 1);
+    // Everything up to the cursor the move found, nothing between it and the new one, then on from there.
+    expect(ids.filter((id) => id <= moved.from)).toHaveLength(moved.from - A.firstId + 1);
+    expect(ids.filter((id) => id > moved.from && id <= target)).toEqual([]);
+    expect(ids.find((id) => id > target)).toBe(target + 1);
   });
 });
 
