@@ -7,12 +7,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { prettyFactory } from 'pino-pretty';
-import { DEFAULT_SIM_ACCOUNTS } from '../src/config/simulator.ts';
 import { PRETTY_OPTIONS } from '../src/ops/logger.ts';
 import { SERVICE_NODE_FLAGS } from './node-flags.ts';
 import { ADDRESSES, down, up } from './stack/index.ts';
 import { LOCAL, ROOT } from './stack/paths.ts';
-import { runningLayout, wantedLayout } from './stack/simulator.ts';
+import { demoAccounts, runningLayout, wantedLayout } from './stack/simulator.ts';
 
 const PROGRESS_MS = 5000;
 
@@ -29,7 +28,7 @@ async function main(): Promise<void> {
   // The simulator's demo accounts; a real deployment mounts this file from a Secret.
   writeFileSync(
     accountsFile,
-    JSON.stringify(DEFAULT_SIM_ACCOUNTS.map(({ login, password }) => ({ login, password }))),
+    JSON.stringify(demoAccounts(wantedLayout()).map(({ login, password }) => ({ login, password }))),
     {
       mode: 0o600,
     },
@@ -87,7 +86,12 @@ async function main(): Promise<void> {
   process.exitCode = codes.every((c) => c === 0) ? 0 : 1;
 }
 
-const pretty = prettyFactory({ ...PRETTY_OPTIONS, colorize: process.stdout.isTTY === true });
+// The console keeps errors to their message; stacks stay in the log files.
+const pretty = prettyFactory({
+  ...PRETTY_OPTIONS,
+  ignore: `${PRETTY_OPTIONS.ignore},err.stack,err.type,err.details,err.retriable,err.name`,
+  colorize: process.stdout.isTTY === true,
+});
 const LOUD = new Set(['warn', 'error', 'fatal']);
 
 /**

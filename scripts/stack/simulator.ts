@@ -2,10 +2,25 @@
 // STACK_FEED_LAYOUT=legacy17 serves the carrier's 17-column layout the way real accounts get it:
 // windows of 10,000 ids, and a gap in the ids wider than a window (answered with a pointer row).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { DEFAULT_SIM_ACCOUNTS } from '../../src/config/simulator.ts';
 import { LOCAL, PORTS, ROOT } from './paths.ts';
 import { type Started, startDetached } from './processes.ts';
 
 const LAYOUT_FILE = `${LOCAL}/simulator/layout`;
+
+/**
+ * The demo accounts of each layout. The 17-column feed has accounts of its own, like a second
+ * carrier account: switching layouts never leaves one feed's cursor past the other's ids.
+ */
+export function demoAccounts(
+  layout: StackFeedLayout,
+): Array<{ login: string; password: string; firstId: number }> {
+  if (layout === 'contract') return DEFAULT_SIM_ACCOUNTS.map((a) => ({ ...a }));
+  return [
+    { login: '70021', password: 'sim-secret-70021', firstId: 1000 },
+    { login: '70022', password: 'sim-secret-70022', firstId: 8_000_000_000_000 },
+  ];
+}
 
 export type StackFeedLayout = 'contract' | 'legacy17';
 

@@ -38,6 +38,11 @@ export const KAFKAJS_LEVEL_RULES: readonly LevelRule[] = [
     why: 'COORDINATOR_NOT_AVAILABLE while the group or transaction coordinator starts; kafkajs retries',
   },
   {
+    pattern: /does not host this topic-partition|UNKNOWN_TOPIC_OR_PARTITION/i,
+    level: 'debug',
+    why: 'a topic just created is not in every metadata answer yet; kafkajs retries, and a topic that is really missing is reported by our start-up (waiting for the input topic)',
+  },
+  {
     pattern: /group is rebalancing/i,
     level: 'info',
     why: 'a rebalance: members joining or leaving, the normal life of a consumer group',

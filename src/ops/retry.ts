@@ -64,7 +64,12 @@ export async function retryStartup<T>(
         });
       }
       const delay = backoffDelay(attempt, { minMs: options.minMs ?? 500, maxMs: options.maxMs ?? 10_000 });
-      log.warn({ err, step: what, attempt: attempt + 1, retryInMs: delay }, 'start-up step failed; retrying');
+      // One retry is the normal life of a start (a broker still loading, two processes registering
+      // the same subject at once); a second one is worth a look.
+      log[attempt === 0 ? 'info' : 'warn'](
+        { err, step: what, attempt: attempt + 1, retryInMs: delay },
+        'start-up step failed; retrying',
+      );
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }

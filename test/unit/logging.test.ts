@@ -74,6 +74,12 @@ describe('kafkajs levels', () => {
       'debug',
       'The group coordinator is not available',
     ],
+    [
+      'Response Metadata(key: 3, version: 6)',
+      'error',
+      'debug',
+      'This server does not host this topic-partition',
+    ],
     ['The group is rebalancing, re-joining', 'error', 'info'],
     [
       'Response Produce(key: 0, version: 7)',
