@@ -30,7 +30,7 @@ import { feedTarget, feedTransportError, openFeed } from '../feed/request.ts';
 import type { TransactionalSender } from '../kafka/transactions.ts';
 import { retryDelay } from '../ops/retry.ts';
 import { Batch, type CursorState } from './batch.ts';
-import { type CursorReader, type CursorValue, cursorMessage } from './cursor.ts';
+import type { CursorReader, CursorValue } from './cursor.ts';
 import type { ProducerMetrics } from './metrics.ts';
 import { RecordBuilder } from './records.ts';
 import { RowPolicy } from './row-policy.ts';
@@ -366,17 +366,7 @@ export class AccountPoller {
         { topic: env.TOPIC_DLQ, messages: batch.dlq },
         {
           topic: env.TOPIC_CURSOR,
-          messages: [
-            cursorMessage({
-              account: account.login,
-              lastId: batch.lastId,
-              deadLetteredAfter: batch.deadLetteredAfter,
-              rows: batch.size,
-              committedAt: new Date().toISOString(),
-              owner: this.deps.instanceId,
-              ...(newestKnown === undefined ? {} : { newestStartTime: new Date(newestKnown).toISOString() }),
-            }),
-          ],
+          messages: [this.records.cursor(batch, this.deps.instanceId, newestKnown)],
         },
       ]);
     } catch (err) {

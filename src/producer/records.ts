@@ -9,6 +9,8 @@ import { ErrorCodes } from '../errors.ts';
 import type { FeedRow } from '../feed/csv-rows.ts';
 import { KeyBuffers } from '../kafka/key-buffers.ts';
 import { messageBytes } from '../kafka/transactions.ts';
+import type { Batch } from './batch.ts';
+import { cursorMessage } from './cursor.ts';
 import { dlqMessage } from './dlq.ts';
 
 export interface RecordBuilderOptions {
@@ -117,6 +119,19 @@ export class RecordBuilder {
       reason: `line ${line}${id === undefined ? '' : `, id ${id}`}: ${field} ${reason}`,
       feedHost: this.o.feedHost,
       fetchedAt,
+    });
+  }
+
+  /** The cursor record of a batch: where the account stands once it commits, and who wrote it. */
+  cursor(batch: Batch, owner: string, newestStart: number | undefined): Message {
+    return cursorMessage({
+      account: this.o.account,
+      lastId: batch.lastId,
+      deadLetteredAfter: batch.deadLetteredAfter,
+      rows: batch.size,
+      committedAt: new Date().toISOString(),
+      owner,
+      ...(newestStart === undefined ? {} : { newestStartTime: new Date(newestStart).toISOString() }),
     });
   }
 }
