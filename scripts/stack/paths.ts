@@ -1,6 +1,6 @@
 // Where the local stack keeps its runtimes, data and logs (all under the ignored .local/), and
 // the ports it binds on 127.0.0.1. Ports can be moved with STACK_* variables.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
@@ -37,6 +37,9 @@ export function javaBin(): string {
   return process.env.JAVA_HOME ? `${process.env.JAVA_HOME}/bin/java` : 'java';
 }
 
+/** An ANSI escape sequence (ESC [ ... letter). */
+const ANSI_ESCAPE = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, 'g');
+
 export function mvn(args: string[]): void {
   // Maven 3.8 still writes ANSI reset codes with -B and style.color=never: its output is taken,
   // stripped of escape sequences, and only lines with words in them are passed on.
@@ -45,7 +48,7 @@ export function mvn(args: string[]): void {
     stdio: ['ignore', 'pipe', 'pipe'],
     encoding: 'utf8',
   });
-  const text = `${result.stdout ?? ''}${result.stderr ?? ''}`.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
+  const text = `${result.stdout ?? ''}${result.stderr ?? ''}`.replace(ANSI_ESCAPE, '');
   for (const line of text.split('\n')) if (line.trim() !== '') process.stderr.write(`${line}\n`);
   if (result.status !== 0) throw new Error(`mvn ${args.join(' ')} failed (exit ${result.status})`);
 }

@@ -134,13 +134,13 @@ export interface HeaderMap {
 }
 
 const norm = (s: string) => s.trim().toLowerCase();
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** A matcher for one layout column name: exact, or with `{currency}` captured. */
 function columnMatcher(name: string): (header: string) => { currency?: string } | undefined {
   const n = norm(name);
   if (!n.includes('{currency}')) return (h) => (h === n ? {} : undefined);
-  const re = new RegExp(`^${n.split('{currency}').map(escape).join('([a-z]{3})')}$`);
+  const re = new RegExp(`^${n.split('{currency}').map(escapeRegExp).join('([a-z]{3})')}$`);
   return (h) => {
     const m = re.exec(h);
     return m ? { currency: (m[1] as string).toUpperCase() } : undefined;
