@@ -14,6 +14,7 @@ import { CdrError, ErrorCodes, isCdrError } from './errors.ts';
 import { createLogger, logFormat } from './ops/logger.ts';
 import { routeProcessWarnings } from './ops/warnings.ts';
 import { startProducer } from './producer/index.ts';
+import { registerReplayCommands } from './replay/cli.ts';
 import { simulatorOptions, startSimulator } from './simulator/index.ts';
 
 const env = process.env;
@@ -23,7 +24,7 @@ const logger = createLogger({
 });
 routeProcessWarnings(logger);
 
-const ADMIN_COMMANDS = new Set(['status', 'cursor', 'dlq']);
+const ADMIN_COMMANDS = new Set(['status', 'cursor', 'dlq', 'search', 'export']);
 
 /** Exit code of a producer fenced by another instance of the same account. */
 const EXIT_FENCED = 3;
@@ -99,6 +100,7 @@ program
   .description('Serve a deterministic billing feed (the feed contract)')
   .action(simulate);
 registerAdminCommands(program, env);
+registerReplayCommands(program, env);
 // Usage errors (a missing option, an unknown command) exit 2 like bad configuration; help exits 0.
 const overrideExits = (c: Command): void => {
   c.exitOverride();

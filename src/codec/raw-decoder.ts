@@ -1,11 +1,12 @@
-// Decodes cdr.raw records written under any registered version of the raw schema into the
-// current reader schema (Avro schema resolution). The writer schema of each id is fetched from
-// the registry once; records are then decoded without an await.
+// Decodes records written under any registered version of the raw schema, or a schema that holds
+// its fields (cdr-enriched), into the current reader schema by Avro schema resolution. The writer
+// schema of each id is fetched from the registry once; records are then decoded without an await.
+// Used by the enrichers and by the reading tools.
 import avro from 'avsc';
 import type { RawCdr } from '../cdr/row.ts';
-import { fetchSchemaText, type RegistryOptions } from '../codec/registry.ts';
-import { HEADER_BYTES, MAGIC_BYTE, unframe } from '../codec/wire.ts';
 import { CdrError, ErrorCodes } from '../errors.ts';
+import { fetchSchemaText, type RegistryOptions } from './registry.ts';
+import { HEADER_BYTES, MAGIC_BYTE, unframe } from './wire.ts';
 
 export class RawDecoder {
   private readonly reader: avro.Type;

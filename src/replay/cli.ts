@@ -1,0 +1,238 @@
+// `cdr-pipeline search` and `export`: the CDRs of a topic matching the feed's criteria, as a table
+// of the first matches and the count, or as CSV or JSON Lines to a file or stdout. Progress goes
+// to stderr, and only when stderr is a terminal: never into the output.
+
+import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { renderTable } from '../admin/table.ts';
+import { bytesToDecimalString } from '../cdr/decimal.ts';
+import type { RawCdr } from '../cdr/row.ts';
+import { isValidTimeZone, TimeZone } from '../cdr/time-zone.ts';
+import { loadToolsConfig } from '../config/tools.ts';
+import { CdrError, ErrorCodes } from '../errors.ts';
+import { createKafka } from '../kafka/client.ts';
+import { createLogger, logFormat } from '../ops/logger.ts';
+import { boundary, type CdrFilter, matches } from './filter.ts';
+import { csvHeaderLine, csvLine, jsonLine } from './formats.ts';
+import { type ScanProgress, scan } from './scan.ts';
+
+type Env = Record<string, string | undefined>;
+
+interface FilterOptions {
+  topic?: string[];
+  zone: string;
+  startFrom?: string;
+  startTo?: string;
+  period?: string[];
+  group?: string[];
+  account?: string[];
+  type?: string[];
+  secondsMin?: string;
+  secondsMax?: string;
+  from?: string;
+  fromPrefix?: string;
+  to?: string;
+  toPrefix?: string;
+  idFrom?: string;
+  idTo?: string;
+}
+
+function bad(option: string, message: string): never {
+  throw new CdrError(ErrorCodes.CONFIG_INVALID, `invalid option: ${option}: ${message}`);
+}
+
+function whole(option: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  return /^\d{1,16}$/.test(text) && Number.isSafeInteger(Number(text))
+    ? Number(text)
+    : bad(option, `"${text}" is not a whole number`);
+}
+
+/** The filter the options describe; every bad value is named. */
+export function filterFromOptions(o: FilterOptions): CdrFilter {
+  if (!isValidTimeZone(o.zone)) bad('--zone', `"${o.zone}" is not an IANA time zone`);
+  const zone = new TimeZone(o.zone);
+  const f: CdrFilter = {};
+  if (o.startFrom !== undefined)
+    f.startFrom =
+      boundary(o.startFrom, zone, false) ??
+      bad('--start-from', `"${o.startFrom}" is not YYYY-MM-DD nor ISO 8601 with a zone`);
+  if (o.startTo !== undefined)
+    f.startBefore =
+      boundary(o.startTo, zone, true) ??
+      bad('--start-to', `"${o.startTo}" is not YYYY-MM-DD nor ISO 8601 with a zone`);
+  if (o.period) {
+    for (const p of o.period)
+      if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(p)) bad('--period', `"${p}" is not YYYY-MM`);
+    f.periods = new Set(o.period);
+  }
+  if (o.group) f.groups = new Set(o.group);
+  if (o.account) f.accounts = new Set(o.account);
+  if (o.type)
+    f.types = o.type.map((t) => {
+      const [type, subType] = t.split('/') as [string, string | undefined];
+      return subType === undefined ? { type } : { type, subType };
+    });
+  const secondsMin = whole('--seconds-min', o.secondsMin);
+  const secondsMax = whole('--seconds-max', o.secondsMax);
+  const idMin = whole('--id-from', o.idFrom);
+  const idMax = whole('--id-to', o.idTo);
+  if (secondsMin !== undefined) f.secondsMin = secondsMin;
+  if (secondsMax !== undefined) f.secondsMax = secondsMax;
+  if (idMin !== undefined) f.idMin = idMin;
+  if (idMax !== undefined) f.idMax = idMax;
+  if (o.from !== undefined && o.fromPrefix !== undefined)
+    bad('--from', 'give --from or --from-prefix, not both');
+  if (o.to !== undefined && o.toPrefix !== undefined) bad('--to', 'give --to or --to-prefix, not both');
+  if (o.from !== undefined || o.fromPrefix !== undefined)
+    f.from = { value: (o.from ?? o.fromPrefix) as string, prefix: o.fromPrefix !== undefined };
+  if (o.to !== undefined || o.toPrefix !== undefined)
+    f.to = { value: (o.to ?? o.toPrefix) as string, prefix: o.toPrefix !== undefined };
+  return f;
+}
+
+function withFilterOptions(c: Command): Command {
+  return c
+    .option('--topic <name...>', 'topics to read (default TOPIC_RAW; an enriched topic works too)')
+    .option('--zone <iana>', 'zone of dates given as YYYY-MM-DD', 'UTC')
+    .option('--start-from <when>', 'call start at or after: YYYY-MM-DD (in --zone) or ISO 8601 with a zone')
+    .option('--start-to <when>', 'call start before; a date includes that whole day')
+    .option('--period <YYYY-MM...>', 'billing periods')
+    .option('--group <name...>', 'billing groups ("" for none)')
+    .option('--account <login...>', 'accounts')
+    .option('--type <types...>', 'call types: type or type/sub_type, e.g. M or M/M3')
+    .option('--seconds-min <n>', 'duration at least')
+    .option('--seconds-max <n>', 'duration at most')
+    .option('--from <number>', 'calling party, exactly')
+    .option('--from-prefix <digits>', 'calling party starting with')
+    .option('--to <number>', 'called party, exactly')
+    .option('--to-prefix <digits>', 'called party starting with')
+    .option('--id-from <id>', 'ids from (inclusive)')
+    .option('--id-to <id>', 'ids to (inclusive)');
+}
+
+function setup(env: Env, o: FilterOptions) {
+  const filter = filterFromOptions(o);
+  const config = loadToolsConfig(env);
+  const url = config.env.SCHEMA_REGISTRY_URL ?? bad('SCHEMA_REGISTRY_URL', 'is required to decode records');
+  const logger = createLogger({
+    level: env.LOG_LEVEL ?? 'warn',
+    format: logFormat(env.LOG_FORMAT, process.stderr.isTTY === true),
+    destination: pino.destination({ dest: 2, sync: true }),
+  });
+  return {
+    filter,
+    kafka: createKafka(config.kafka, logger),
+    registry: { url },
+    topics: o.topic ?? [config.env.TOPIC_RAW],
+  };
+}
+
+/** A progress line on stderr about once a second, when stderr is a terminal. */
+function progressReporter(): ((p: ScanProgress) => void) | undefined {
+  if (process.stderr.isTTY !== true) return undefined;
+  let last = 0;
+  return (p) => {
+    const now = Date.now();
+    if (now - last < 1000) return;
+    last = now;
+    const rate = p.scanned / Math.max((now - p.startedAt) / 1000, 0.001);
+    const eta = p.total > p.scanned ? Math.round((p.total - p.scanned) / Math.max(rate, 1)) : 0;
+    process.stderr.write(
+      `\rscanned ${p.scanned.toLocaleString('en')} of ~${p.total.toLocaleString('en')}, matched ${p.matched.toLocaleString('en')}, ${Math.round(rate).toLocaleString('en')}/s, ETA ${eta}s   `,
+    );
+  };
+}
+
+export function registerReplayCommands(program: Command, env: Env): void {
+  withFilterOptions(
+    program
+      .command('search')
+      .description('The CDRs of a topic matching the criteria: the first matches as a table, and the count'),
+  )
+    .option('--limit <n>', 'matches shown', '20')
+    .option('--json', 'the count and the first matches as JSON')
+    .action(async (o: FilterOptions & { limit: string; json?: boolean }) => {
+      const limit = whole('--limit', o.limit) as number;
+      const { filter, kafka, registry, topics } = setup(env, o);
+      const first: RawCdr[] = [];
+      const report = progressReporter();
+      const done = await scan(kafka, {
+        topics,
+        registry,
+        keep: (c) => matches(c, filter),
+        onMatch: (c) => void (first.length < limit && first.push(c)),
+        ...(report ? { onProgress: report } : {}),
+      });
+      if (report) process.stderr.write('\n');
+      if (o.json === true) {
+        console.log(
+          JSON.stringify(
+            {
+              matched: done.matched,
+              scanned: done.scanned,
+              undecodable: done.undecodable,
+              first: first.map((c) => JSON.parse(jsonLine(c))),
+            },
+            null,
+            2,
+          ),
+        );
+        return;
+      }
+      console.log(
+        renderTable(
+          ['id', 'account', 'group', 'period', 'start', 'from', 'to', 'seconds', 'type', 'cost'],
+          first.map((c) => [
+            c.id,
+            c.account,
+            c.billing_group,
+            c.billing_period,
+            c.start_time_text,
+            c.from,
+            c.to,
+            c.seconds,
+            `${c.type}/${c.sub_type}`,
+            bytesToDecimalString(c.cost),
+          ]),
+        ),
+      );
+      console.log(
+        `${done.matched.toLocaleString('en')} matching of ${done.scanned.toLocaleString('en')} records read${first.length < done.matched ? ` (the first ${first.length} shown; --limit shows more)` : ''}${done.undecodable ? `; ${done.undecodable} could not be decoded` : ''}`,
+      );
+    });
+
+  withFilterOptions(
+    program.command('export').description('The CDRs of a topic matching the criteria, as CSV or JSON Lines'),
+  )
+    .option('--format <format>', 'csv or jsonl', 'csv')
+    .option('--output <file>', 'write here (default stdout)')
+    .action(async (o: FilterOptions & { format: string; output?: string }) => {
+      if (o.format !== 'csv' && o.format !== 'jsonl')
+        bad('--format', `"${o.format}" is not csv or jsonl (Parquet comes with the rest of issue #10)`);
+      const { filter, kafka, registry, topics } = setup(env, o);
+      const out: WriteStream | NodeJS.WriteStream = o.output ? createWriteStream(o.output) : process.stdout;
+      const write = async (text: string) => {
+        if (!out.write(text)) await once(out, 'drain');
+      };
+      const line = o.format === 'csv' ? csvLine : jsonLine;
+      if (o.format === 'csv') await write(csvHeaderLine());
+      const report = progressReporter();
+      const done = await scan(kafka, {
+        topics,
+        registry,
+        keep: (c) => matches(c, filter),
+        onMatch: (c) => write(line(c)),
+        ...(report ? { onProgress: report } : {}),
+      });
+      if (o.output) {
+        (out as WriteStream).end();
+        await once(out, 'finish');
+      }
+      process.stderr.write(
+        `${report ? '\n' : ''}exported ${done.matched.toLocaleString('en')} of ${done.scanned.toLocaleString('en')} records${o.output ? ` to ${o.output}` : ''}${done.undecodable ? `; ${done.undecodable} could not be decoded` : ''}\n`,
+      );
+    });
+}

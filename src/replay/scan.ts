@@ -1,0 +1,64 @@
+// One bounded pass over topics of CDRs (cdr.raw, or an enriched topic, which holds every raw
+// field): the end offsets are taken at the start and the pass never waits for newer records.
+// Records are decoded with their writer schema into the current cdr-raw reader; a record that
+// cannot be decoded is counted, not fatal.
+import type { Kafka } from 'kafkajs';
+import type { RawCdr } from '../cdr/row.ts';
+import { RawDecoder } from '../codec/raw-decoder.ts';
+import type { RegistryOptions } from '../codec/registry.ts';
+import { avroType } from '../codec/schemas.ts';
+import { endOffsets, readToEnd } from '../kafka/bounded-read.ts';
+
+export interface ScanProgress {
+  scanned: number;
+  matched: number;
+  undecodable: number;
+  /** Records in the topics' range when the pass started (offsets, transaction markers included). */
+  total: number;
+  startedAt: number;
+}
+
+export interface ScanOptions {
+  topics: string[];
+  registry: RegistryOptions;
+  keep(cdr: RawCdr): boolean;
+  /** Called for each kept CDR, in offset order per partition. */
+  onMatch(cdr: RawCdr, at: { topic: string; partition: number; offset: string }): void | Promise<void>;
+  onProgress?(p: ScanProgress): void;
+  timeoutMs?: number;
+}
+
+export async function scan(kafka: Kafka, o: ScanOptions): Promise<ScanProgress> {
+  const ends = await endOffsets(kafka, o.topics);
+  const progress: ScanProgress = {
+    scanned: 0,
+    matched: 0,
+    undecodable: 0,
+    total: [...ends.values()].reduce((n, e) => n + Number(e), 0),
+    startedAt: Date.now(),
+  };
+  const decoder = new RawDecoder(avroType('cdr-raw'), o.registry);
+  await readToEnd(
+    kafka,
+    o.topics,
+    async ({ topic, partition, messages }) => {
+      await decoder.prepare(messages.map((m) => m.value));
+      for (const m of messages) {
+        progress.scanned++;
+        let cdr: RawCdr;
+        try {
+          cdr = decoder.decode(m.value);
+        } catch {
+          progress.undecodable++;
+          continue;
+        }
+        if (!o.keep(cdr)) continue;
+        progress.matched++;
+        await o.onMatch(cdr, { topic, partition, offset: m.offset });
+      }
+      o.onProgress?.(progress);
+    },
+    { timeoutMs: o.timeoutMs ?? 30 * 60_000, groupPrefix: 'cdr-scan' },
+  );
+  return progress;
+}
