@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { SERVICE_NODE_FLAGS } from '../scripts/node-flags.ts';
 import { LOCAL } from '../scripts/stack/paths.ts';
 import { benchEnricher, consumerCeiling, endToEndLatency } from './enricher.ts';
+import { benchExport } from './export.ts';
 import { benchProducer, feedFile, kafkaCeiling } from './producer.ts';
 
 const rows = Number(process.argv[2] ?? 1_000_000);
@@ -43,6 +44,10 @@ async function main(): Promise<void> {
   const enricher = await benchEnricher(plain.rawTopic, rows, []);
   console.log(`Kafka ConsumerPerformance: the same ${fmt(rows)} records`);
   const consumeCeiling = await consumerCeiling(plain.rawTopic, rows);
+  console.log(`export to CSV, ${TUNED.join(' ')}: the ${fmt(rows)} records of ${plain.rawTopic}`);
+  const exported = await benchExport(plain.rawTopic, rows, TUNED);
+  console.log(`export to CSV, ${TUNED.join(' ')}: the ${fmt(rssRows)} records of ${large.rawTopic}`);
+  const exportedLarge = await benchExport(large.rawTopic, rssRows, TUNED);
   console.log('end-to-end latency: feed growing at 2,000 rows/s, polled every second, for 20 s');
   const latency = await endToEndLatency(2000, 20, 1000, TUNED);
 
@@ -59,6 +64,8 @@ async function main(): Promise<void> {
     largePlain,
     enricher,
     consumeCeiling,
+    exported,
+    exportedLarge,
     latency,
   };
   const line = (label: string, r: typeof plain) =>
@@ -91,6 +98,12 @@ async function main(): Promise<void> {
   const ceilingBoth = Math.min(consumeCeiling.recordsPerSecond, ceiling.recordsPerSecond);
   console.log(
     `  ratio (enricher / min(consume, produce))    ${((100 * enricher.recordsPerSecond) / ceilingBoth).toFixed(0)}%`,
+  );
+  console.log(
+    `  export to CSV, ${fmt(rows)} records              ${fmt(exported.recordsPerSecond).padStart(7)} rec/s  ${exported.seconds.toFixed(1).padStart(6)} s  peak RSS ${exported.peakRssMiB} MiB  (${((100 * exported.recordsPerSecond) / consumeCeiling.recordsPerSecond).toFixed(0)}% of ConsumerPerformance)`,
+  );
+  console.log(
+    `  export to CSV, ${fmt(rssRows)} records              ${fmt(exportedLarge.recordsPerSecond).padStart(7)} rec/s  ${exportedLarge.seconds.toFixed(1).padStart(6)} s  peak RSS ${exportedLarge.peakRssMiB} MiB`,
   );
   console.log(
     `  end-to-end latency feed row -> enriched topic at ${fmt(latency.rate)} rows/s, poll ${latency.pollMs} ms: ` +

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { ToolsConfig } from '../config/tools.ts';
-import { CdrError, ErrorCodes } from '../errors.ts';
+import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { readToEnd } from '../kafka/bounded-read.ts';
 import { TransactionalSender } from '../kafka/transactions.ts';
 import { type CursorValue, cursorMessage, parseCursor } from '../producer/cursor.ts';
@@ -82,32 +82,41 @@ export async function setCursor(
   };
   // Refuse early, before fencing anything.
   check((await readCursorTopic(kafka, env.TOPIC_CURSOR, readTimeout)).get(req.account));
-  const sender = new TransactionalSender(kafka, {
-    transactionalId: `${env.TRANSACTIONAL_ID_PREFIX}-${req.account}`,
-    transactionTimeoutMs: env.TRANSACTION_TIMEOUT_MS,
-  });
-  try {
-    await sender.connect();
-    // The producer may have committed up to the moment it was fenced: decide on what is there now.
-    const result = check((await readCursorTopic(kafka, env.TOPIC_CURSOR, readTimeout)).get(req.account));
-    const owner = `cursor-set:${randomUUID()}`;
-    await sender.commit([
-      {
-        topic: env.TOPIC_CURSOR,
-        messages: [
-          cursorMessage({
-            account: req.account,
-            lastId: req.lastId,
-            deadLetteredAfter: 0,
-            rows: 0,
-            committedAt: new Date().toISOString(),
-            owner,
-          }),
-        ],
-      },
-    ]);
-    return { ...result, owner };
-  } finally {
-    await sender.discard();
+  // A running producer that meets our fencing before our write may still think itself the owner
+  // and initialise again, fencing us in turn: then fence, read and write once more. It stops for
+  // good at its first epoch error after our record is there.
+  for (let attempt = 1; ; attempt++) {
+    const sender = new TransactionalSender(kafka, {
+      transactionalId: `${env.TRANSACTIONAL_ID_PREFIX}-${req.account}`,
+      transactionTimeoutMs: env.TRANSACTION_TIMEOUT_MS,
+    });
+    try {
+      await sender.connect();
+      // The producer may have committed up to the moment it was fenced: decide on what is there now.
+      const result = check((await readCursorTopic(kafka, env.TOPIC_CURSOR, readTimeout)).get(req.account));
+      const owner = `cursor-set:${randomUUID()}`;
+      await sender.commit([
+        {
+          topic: env.TOPIC_CURSOR,
+          messages: [
+            cursorMessage({
+              account: req.account,
+              lastId: req.lastId,
+              deadLetteredAfter: 0,
+              rows: 0,
+              committedAt: new Date().toISOString(),
+              owner,
+            }),
+          ],
+        },
+      ]);
+      return { ...result, owner };
+    } catch (err) {
+      const fencedBack = isCdrError(err, ErrorCodes.PRODUCER_EPOCH) || isCdrError(err, ErrorCodes.FENCED);
+      if (!fencedBack || attempt >= 10) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    } finally {
+      await sender.discard();
+    }
   }
 }

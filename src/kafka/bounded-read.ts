@@ -24,6 +24,8 @@ export interface BoundedReadOptions {
   groupPrefix?: string;
   /** Read only records written (record timestamp) at or after this instant, epoch ms. */
   fromTimestamp?: number;
+  /** The throwaway group's session timeout (kafkajs default 30 s; the broker's minimum is 6 s). */
+  sessionTimeoutMs?: number;
 }
 
 /** `topic/partition` -> the offset one past the last record when the read started. */
@@ -85,10 +87,18 @@ export async function readToEnd(
   const { ends, starts } = await readRange(kafka, topics, options.fromTimestamp);
   if (ends.size === 0) return;
   const pending = new Set(ends.keys());
+  /** Per partition, the offset after the last record handed over. */
+  const delivered = new Map<string, bigint>();
   const consumer = kafka.consumer({
     groupId: `${options.groupPrefix ?? 'cdr-bounded-read'}-${randomUUID()}`,
     readUncommitted: options.readUncommitted ?? false,
     maxWaitTimeInMs: 100,
+    ...(options.sessionTimeoutMs === undefined
+      ? {}
+      : {
+          sessionTimeout: options.sessionTimeoutMs,
+          heartbeatInterval: Math.floor(options.sessionTimeoutMs / 10),
+        }),
   });
   let finish: () => void = () => {};
   const done = new Promise<void>((resolve) => {
@@ -113,10 +123,14 @@ export async function readToEnd(
         const key = `${batch.topic}/${batch.partition}`;
         const end = ends.get(key);
         if (end === undefined) return;
-        const start = starts.get(key) ?? 0n;
+        // Each offset once: a rejoin (after a coordinator moved, a broker restarted) gives kafkajs a
+        // new offset manager, and a group that commits nothing starts over from the beginning.
+        const from = delivered.get(key) ?? starts.get(key) ?? 0n;
         // Records appended after the read started are not part of it, nor those before its start.
-        const messages = batch.messages.filter((m) => BigInt(m.offset) < end && BigInt(m.offset) >= start);
-        if (messages.length > 0) await onBatch({ topic: batch.topic, partition: batch.partition, messages });
+        const messages = batch.messages.filter((m) => BigInt(m.offset) < end && BigInt(m.offset) >= from);
+        if (messages.length === 0) return;
+        await onBatch({ topic: batch.topic, partition: batch.partition, messages });
+        delivered.set(key, BigInt((messages[messages.length - 1] as KafkaMessage).offset) + 1n);
       },
     });
     for (const [key, offset] of starts) {

@@ -47,7 +47,16 @@ async function lastCursor(kafka: Kafka, topic: string): Promise<number> {
 }
 
 async function publishedIds(kafka: Kafka, topic: string): Promise<number[]> {
-  return (await readTopics(kafka, [topic])).map((r) => decodeRaw(r.message).id);
+  const records = await readTopics(kafka, [topic]);
+  const where = new Map<number, string[]>();
+  for (const r of records) {
+    const id = decodeRaw(r.message).id;
+    where.set(id, [...(where.get(id) ?? []), `${r.partition}:${r.message.offset}`]);
+  }
+  // A duplicate says where it is: the same offset twice is the reader, two offsets the producer.
+  const twice = [...where].filter(([, at]) => at.length > 1);
+  expect(twice.slice(0, 5), 'ids published more than once, with partition:offset').toEqual([]);
+  return records.map((r) => decodeRaw(r.message).id);
 }
 
 describe('producer recovery', () => {
