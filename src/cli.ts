@@ -24,7 +24,7 @@ const logger = createLogger({
 });
 routeProcessWarnings(logger);
 
-const ADMIN_COMMANDS = new Set(['status', 'cursor', 'dlq', 'search', 'export']);
+const ADMIN_COMMANDS = new Set(['status', 'cursor', 'dlq', 'search', 'export', 'replay']);
 
 /** Exit code of a producer fenced by another instance of the same account. */
 const EXIT_FENCED = 3;

@@ -21,6 +21,7 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; why: 'form' | 'not
 
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const ISO_TIME = /^(\d{2}):(\d{2}):(\d{2})$/;
+const ISO_START = /^\d{4}-/;
 
 interface Compiled {
   re: RegExp;
@@ -81,9 +82,10 @@ export class DateTimeReader {
   }
 
   readTime(text: string, form: Compiled = this.time): Parsed<TimeParts> {
-    const m = form.re.exec(text) ?? ISO_TIME.exec(text);
+    const own = form.re.exec(text);
+    const m = own ?? ISO_TIME.exec(text);
     if (!m) return { ok: false, why: 'form' };
-    const order = form.re.test(text) ? form.order : ['HH', 'MM', 'SS'];
+    const order = own ? form.order : ['HH', 'MM', 'SS'];
     const get = (t: string) => (order.includes(t) ? Number(m[order.indexOf(t) + 1]) : 0);
     const parts = { h: get('HH'), mi: get('MM'), s: get('SS') };
     if (parts.h > 23 || parts.mi > 59 || parts.s > 59) return { ok: false, why: 'not-real' };
@@ -97,7 +99,8 @@ export class DateTimeReader {
 
   /** A combined date-time: the layout's form (date, a space, time), or ISO 8601 with or without an offset. */
   readDateTime(text: string, zone: TimeZone): Parsed<number> {
-    const iso = parseStartTime(text, zone);
+    // ISO first, for text that starts like it (the common day-first text skips two regexes).
+    const iso = ISO_START.test(text) ? parseStartTime(text, zone) : undefined;
     if (iso !== undefined) return { ok: true, value: iso };
     const noOffset = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})$/.exec(text);
     const [d, t] = noOffset ? [noOffset[1] as string, noOffset[2] as string] : splitOnce(text);

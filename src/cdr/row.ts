@@ -77,6 +77,8 @@ export class RowReader {
   private readonly header: HeaderMap;
   private readonly ctx: RowContext;
   private readonly dates: DateTimeReader;
+  /** The combined form is the date form, a space and the time form. */
+  private readonly formsAgree: boolean;
   private readonly required: Field[];
   private readonly optional: Array<[Field, keyof RawCdr]>;
 
@@ -84,6 +86,8 @@ export class RowReader {
     this.header = header;
     this.ctx = ctx;
     this.dates = new DateTimeReader(header.layout.forms);
+    const { forms } = header.layout;
+    this.formsAgree = forms.dateTime === `${forms.date} ${forms.time}`;
     this.required = header.layout.required.filter((f): f is Field => f !== 'start' && f !== 'id');
     const typed: Array<[Field, keyof RawCdr]> = [
       ['status', 'status'],
@@ -219,7 +223,13 @@ export class RowReader {
       fromDateTime = r.value;
     }
     let fromParts: number | undefined;
-    if (dateText !== '') {
+    // The usual 17-column row sends Date/Time as Date, a space and Time: the same text read with
+    // the same forms names the same instant, so it is not read twice.
+    const sameText =
+      fromDateTime !== undefined &&
+      this.formsAgree &&
+      dateTimeText === (timeText === '' ? dateText : `${dateText} ${timeText}`);
+    if (dateText !== '' && !sameText) {
       const d = this.dates.readDate(dateText);
       if (!d.ok)
         return { ok: false, field: this.name('date'), reason: this.dateReason(dateText, d.why, forms.date) };

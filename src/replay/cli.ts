@@ -16,6 +16,7 @@ import { createKafka } from '../kafka/client.ts';
 import { createLogger, logFormat } from '../ops/logger.ts';
 import { boundary, type CdrFilter, matches } from './filter.ts';
 import { csvHeaderLine, csvLine, jsonLine } from './formats.ts';
+import { executeReset, planReset, type ResetTarget } from './reset-group.ts';
 import { type ScanProgress, scan } from './scan.ts';
 
 type Env = Record<string, string | undefined>;
@@ -234,5 +235,55 @@ export function registerReplayCommands(program: Command, env: Env): void {
       process.stderr.write(
         `${report ? '\n' : ''}exported ${done.matched.toLocaleString('en')} of ${done.scanned.toLocaleString('en')} records${o.output ? ` to ${o.output}` : ''}${done.undecodable ? `; ${done.undecodable} could not be decoded` : ''}\n`,
       );
+    });
+
+  const replay = program
+    .command('replay')
+    .description("Replays for billing systems (the producer's cursor is never touched)");
+  replay
+    .command('reset-group')
+    .description("Move a consumer group's offsets on a CDR topic: shows the plan; --execute applies it")
+    .requiredOption('--group <id>', 'the consumer group')
+    .requiredOption(
+      '--to <where>',
+      'earliest, an instant (ISO 8601 with a zone), or a billing period YYYY-MM (its first ingested CDR)',
+    )
+    .option('--topic <name>', 'the CDR topic (default TOPIC_RAW)')
+    .option('--execute', 'move the offsets (refused while the group has members)')
+    .option('--json', 'the plan as JSON')
+    .action(async (o: { group: string; to: string; topic?: string; execute?: boolean; json?: boolean }) => {
+      let target: ResetTarget;
+      if (o.to === 'earliest') target = { kind: 'earliest' };
+      else if (/^\d{4}-(0[1-9]|1[0-2])$/.test(o.to)) target = { kind: 'period', period: o.to };
+      else {
+        const at = /(Z|[+-]\d{2}:\d{2})$/.test(o.to) ? Date.parse(o.to) : Number.NaN;
+        if (Number.isNaN(at)) bad('--to', `"${o.to}" is not earliest, YYYY-MM, nor ISO 8601 with a zone`);
+        target = { kind: 'instant', at };
+      }
+      const { kafka, registry, topics } = setup(env, {
+        zone: 'UTC',
+        ...(o.topic ? { topic: [o.topic] } : {}),
+      });
+      const plan = await planReset(kafka, registry, {
+        group: o.group,
+        topic: topics[0] as string,
+        target,
+        label: o.to,
+      });
+      if (o.execute === true) await executeReset(kafka, plan);
+      if (o.json === true) {
+        console.log(JSON.stringify({ ...plan, executed: o.execute === true }, null, 2));
+        return;
+      }
+      console.log(
+        `group ${plan.group} on ${plan.topic} to ${plan.to} (${plan.state}, ${plan.members} member(s))`,
+      );
+      console.log(
+        renderTable(
+          ['partition', 'current', 'new', 'records read again'],
+          plan.partitions.map((p) => [p.partition, p.current ?? '-', p.target, p.between]),
+        ),
+      );
+      console.log(o.execute === true ? 'offsets moved' : 'nothing moved: --execute applies this plan');
     });
 }
