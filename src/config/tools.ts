@@ -12,6 +12,11 @@ export const toolsEnvSchema = z.object({
     .default('cdr.cursor')
     .describe('Compacted topic of the per-account cursors'),
   TOPIC_DLQ: z.string().min(1).default('cdr.dlq').describe('Dead-letter topic'),
+  TOPIC_REPLAY: z
+    .string()
+    .min(1)
+    .default('cdr.replay')
+    .describe('Compacted topic of replay copies: bounds and criteria per replay id'),
   TRANSACTIONAL_ID_PREFIX: z
     .string()
     .min(1)

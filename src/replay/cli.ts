@@ -14,6 +14,7 @@ import { loadToolsConfig } from '../config/tools.ts';
 import { CdrError, ErrorCodes } from '../errors.ts';
 import { createKafka } from '../kafka/client.ts';
 import { createLogger, logFormat } from '../ops/logger.ts';
+import { copyRecords } from './copy.ts';
 import { boundary, type CdrFilter, matches } from './filter.ts';
 import { csvHeaderLine, csvLine, jsonLine } from './formats.ts';
 import { executeReset, planReset, type ResetTarget } from './reset-group.ts';
@@ -114,6 +115,28 @@ function withFilterOptions(c: Command): Command {
     .option('--id-to <id>', 'ids to (inclusive)');
 }
 
+/** The criteria as text, for a replay to be re-run with the same ones. */
+function filterText(o: FilterOptions): string {
+  const keys = [
+    'zone',
+    'startFrom',
+    'startTo',
+    'period',
+    'group',
+    'account',
+    'type',
+    'secondsMin',
+    'secondsMax',
+    'from',
+    'fromPrefix',
+    'to',
+    'toPrefix',
+    'idFrom',
+    'idTo',
+  ] as const;
+  return JSON.stringify(Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])));
+}
+
 function setup(env: Env, o: FilterOptions) {
   const filter = filterFromOptions(o);
   const config = loadToolsConfig(env);
@@ -125,6 +148,7 @@ function setup(env: Env, o: FilterOptions) {
   });
   return {
     filter,
+    config,
     kafka: createKafka(config.kafka, logger),
     registry: { url },
     topics: o.topic ?? [config.env.TOPIC_RAW],
@@ -285,5 +309,41 @@ export function registerReplayCommands(program: Command, env: Env): void {
         ),
       );
       console.log(o.execute === true ? 'offsets moved' : 'nothing moved: --execute applies this plan');
+    });
+
+  withFilterOptions(
+    replay
+      .command('copy')
+      .description(
+        'Copy the matching records, unchanged, to a topic for a billing system to re-consume: exactly once, resumable',
+      ),
+  )
+    .requiredOption(
+      '--to-topic <name>',
+      "the target topic (created with the source's partition count when missing)",
+    )
+    .option(
+      '--replay-id <id>',
+      'names the copy; re-run with the same id (and criteria) to resume after a crash',
+    )
+    .action(async (o: FilterOptions & { toTopic: string; replayId?: string }) => {
+      const replayId = o.replayId ?? `r-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      if (!/^[A-Za-z0-9._-]{1,100}$/.test(replayId))
+        bad('--replay-id', 'letters, digits, dot, dash and underscore only');
+      const { filter, config, kafka, registry, topics } = setup(env, o);
+      process.stderr.write(
+        `replay ${replayId}: ${topics[0]} -> ${o.toTopic} (re-run with --replay-id ${replayId} to resume)\n`,
+      );
+      const result = await copyRecords(kafka, {
+        replayId,
+        source: topics[0] as string,
+        target: o.toTopic,
+        filterText: filterText(o),
+        filter,
+        registry,
+        stateTopic: config.env.TOPIC_REPLAY,
+        transactionTimeoutMs: config.env.TRANSACTION_TIMEOUT_MS,
+      });
+      console.log(JSON.stringify(result));
     });
 }

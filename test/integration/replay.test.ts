@@ -1,5 +1,7 @@
 // replay reset-group on a real group: a plan first, refused while the group is live, then a
 // consumer re-reads exactly from the first ingested CDR of a billing period in each partition.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { describe, expect, inject, it } from 'vitest';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { runCli } from '../helpers/cli-process.ts';
@@ -117,5 +119,90 @@ describe('replay reset-group', () => {
 
     const bad = await runCli(['replay', 'reset-group', '--group', group, '--to', 'last week'], env);
     expect(bad.code).toBe(2);
+  });
+
+  it('copies matching records exactly once to a target topic, resuming after SIGKILL without duplicates', async () => {
+    const rows = 200_000;
+    const s = await startTestSimulator({ historyRows: rows });
+    cleanups.push(() => s.close());
+    const penv = producerEnv(s.url, A, { BATCH_MAX_ROWS: '5000', LOG_PROGRESS: 'false', LOG_LEVEL: 'info' });
+    const { producer } = await startTestProducer(penv);
+    cleanups.push(() => producer.stop());
+    await waitFor(
+      'all published',
+      async () =>
+        (await metricValue(producer.ops.port, 'cdr_cursor_id', { account: A.login })) === A.firstId + rows - 1
+          ? true
+          : undefined,
+      120_000,
+    );
+    await producer.stop();
+    const kafka = testKafka();
+    const source = await readTopics(kafka, [penv.TOPIC_RAW]);
+    const expected = new Map(
+      source
+        .filter((r) => (decodeRaw(r.message).seconds as number) >= 600)
+        .map((r) => [`${r.partition}:${r.message.offset}`, r.message.value?.toString('base64')]),
+    );
+    expect(expected.size).toBeGreaterThan(rows / 2);
+
+    const target = uniqueName('billing-replay');
+    const env = {
+      KAFKA_BROKERS: inject('brokers'),
+      SCHEMA_REGISTRY_URL: inject('registryUrl'),
+      TOPIC_RAW: penv.TOPIC_RAW,
+      TOPIC_REPLAY: `${penv.TOPIC_RAW}.replay`,
+    };
+    const args = [
+      'replay',
+      'copy',
+      '--to-topic',
+      target,
+      '--replay-id',
+      'month-end-1',
+      '--seconds-min',
+      '600',
+    ];
+    const first = spawn(process.execPath, ['src/cli.ts', ...args], {
+      env: { ...process.env, ...env },
+      stdio: 'ignore',
+    });
+    cleanups.push(async () => void (first.exitCode === null && first.kill('SIGKILL')));
+    const admin = kafka.admin();
+    await admin.connect();
+    cleanups.push(() => admin.disconnect());
+    const written = async () =>
+      (await admin.listTopics()).includes(target)
+        ? (await admin.fetchTopicOffsets(target)).reduce((n, o) => n + Number(o.high), 0)
+        : 0;
+    await waitFor('the copy under way', async () => ((await written()) > 5000 ? true : undefined), 60_000);
+    first.kill('SIGKILL');
+    const [code, signal] = (await once(first, 'exit')) as [number | null, string | null];
+    expect([code, signal]).toEqual([null, 'SIGKILL']);
+    // Killed mid-copy: the target does not hold everything yet.
+    expect(await written()).toBeLessThan(expected.size);
+
+    const second = await runCli(args, env);
+    expect(second.code, second.stderr).toBe(0);
+    expect(JSON.parse(second.stdout)).toMatchObject({ replayId: 'month-end-1', resumed: true });
+
+    const copies = await readTopics(kafka, [target]);
+    const seen = new Set<string>();
+    for (const c of copies) {
+      const h = c.message.headers ?? {};
+      const at = `${h['cdr-source-partition']?.toString()}:${h['cdr-source-offset']?.toString()}`;
+      expect(h['cdr-replay-id']?.toString()).toBe('month-end-1');
+      expect(h['cdr-source-topic']?.toString()).toBe(penv.TOPIC_RAW);
+      expect(seen.has(at), `${at} copied twice`).toBe(false);
+      seen.add(at);
+      // Unchanged: the same bytes as the source record.
+      expect(c.message.value?.toString('base64')).toBe(expected.get(at));
+    }
+    expect(seen.size).toBe(expected.size);
+
+    // Another run with other criteria under the same id is refused.
+    const other = await runCli(['replay', 'copy', '--to-topic', target, '--replay-id', 'month-end-1'], env);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain('re-run it the same way');
   });
 });
