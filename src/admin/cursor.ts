@@ -83,7 +83,8 @@ export async function setCursor(
   // Refuse early, before fencing anything.
   check((await readCursorTopic(kafka, env.TOPIC_CURSOR, readTimeout)).get(req.account));
   // A running producer that meets our fencing before our write may still think itself the owner
-  // and initialise again, fencing us in turn: then fence, read and write once more. It stops for
+  // and initialise again, fencing us in turn (or the coordinator refuses our commit while it fences
+  // the producer's epoch): then fence, read and write once more. It stops for
   // good at its first epoch error after our record is there.
   for (let attempt = 1; ; attempt++) {
     const sender = new TransactionalSender(kafka, {
@@ -112,8 +113,10 @@ export async function setCursor(
       ]);
       return { ...result, owner };
     } catch (err) {
-      const fencedBack = isCdrError(err, ErrorCodes.PRODUCER_EPOCH) || isCdrError(err, ErrorCodes.FENCED);
-      if (!fencedBack || attempt >= 10) throw err;
+      // Fenced back, or a retriable Kafka error: Kafka 4.4's coordinator answers an EndTxn that
+      // meets its own epoch fence with UNKNOWN_SERVER_ERROR instead of an epoch error.
+      const again = isCdrError(err) && (err.retriable || err.code === ErrorCodes.FENCED);
+      if (!again || attempt >= 10) throw err;
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
     } finally {
       await sender.discard();

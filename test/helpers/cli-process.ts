@@ -25,7 +25,13 @@ export function spawnCli(command: 'produce' | 'enrich', env: Record<string, stri
       const entry = JSON.parse(line) as { msg?: string; port?: number };
       if (entry.msg === startedMsg && entry.port) resolve(entry.port);
     });
-    child.on('exit', (code) => reject(new Error(`${command} exited with ${code} before starting`)));
+    child.on('exit', (code) =>
+      reject(
+        new Error(
+          `${command} exited with ${code} before starting; its last lines:\n${lines.slice(-8).join('\n')}`,
+        ),
+      ),
+    );
   });
   port.catch(() => undefined);
   createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => lines.push(line));
