@@ -19,38 +19,46 @@ export function registryClient(options: RegistryOptions): SchemaRegistry {
 }
 
 /**
- * Registers schemas/<name>.avsc under `subject` and returns its id. One attempt: the caller
- * retries (ops/retry.ts) what is retriable, such as the level mismatch the client reports when two
+ * Registers schemas/<name>.avsc under `subject` and returns its id. The caller retries
+ * (ops/retry.ts) what is retriable, such as the level mismatch the client reports when two
  * processes register a new subject at once and the second sees it before its level is set. A 409
- * is the registry saying the schema is incompatible with the subject's versions: never retried.
+ * seen twice is the registry saying the schema is incompatible with the subject's versions: final.
  */
 export async function registerSchema(
   registry: SchemaRegistry,
   name: SchemaName,
   subject: string,
 ): Promise<number> {
-  try {
-    const { id } = await registry.register(
-      { type: SchemaType.AVRO, schema: schemaText(name) },
-      { subject, compatibility: COMPATIBILITY.BACKWARD },
-    );
-    return id;
-  } catch (cause) {
-    if ((cause as { status?: number }).status === 409) {
+  // A 409 can also be the loser of two processes creating a subject at once: an incompatibility
+  // is stable, a race is not, so a 409 is believed the second time.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { id } = await registry.register(
+        { type: SchemaType.AVRO, schema: schemaText(name) },
+        { subject, compatibility: COMPATIBILITY.BACKWARD },
+      );
+      return id;
+    } catch (cause) {
+      if ((cause as { status?: number }).status === 409) {
+        if (attempt < 2) {
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          continue;
+        }
+        throw new CdrError(
+          ErrorCodes.SCHEMA_INCOMPATIBLE,
+          `the registry refused schemas/${name}.avsc under ${subject} as incompatible with the versions it holds (HTTP 409): ${(cause as Error).message}`,
+          { cause, details: { subject } },
+        );
+      }
       throw new CdrError(
-        ErrorCodes.SCHEMA_INCOMPATIBLE,
-        `the registry refused schemas/${name}.avsc under ${subject} as incompatible with the versions it holds (HTTP 409): ${(cause as Error).message}`,
-        { cause, details: { subject } },
+        ErrorCodes.REGISTRY,
+        `registering ${name} under ${subject} failed: ${(cause as Error).message}`,
+        {
+          cause,
+          retriable: true,
+        },
       );
     }
-    throw new CdrError(
-      ErrorCodes.REGISTRY,
-      `registering ${name} under ${subject} failed: ${(cause as Error).message}`,
-      {
-        cause,
-        retriable: true,
-      },
-    );
   }
 }
 
