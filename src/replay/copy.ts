@@ -141,7 +141,10 @@ async function copyPartitions(
     if (BigInt(lastOffset) >= end(p) - 1n) pending.delete(p);
     if (pending.size === 0) finish();
   };
-  consumer.on(consumer.events.END_BATCH_PROCESS, (e) => reached(e.payload.partition, e.payload.lastOffset));
+  // As in the bounded read: kafkajs's high watermark - 1 of a batch with nothing read is not the end.
+  consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+    if (e.payload.firstOffset !== null) reached(e.payload.partition, e.payload.lastOffset);
+  });
   consumer.on(consumer.events.CRASH, (e) => {
     if (!e.payload.restart) fail(e.payload.error);
   });
