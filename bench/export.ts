@@ -3,10 +3,11 @@
 // the consumer group join included), peak RSS from /proc, and the file checked for every record.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createReadStream, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ADDRESSES } from '../scripts/stack/index.ts';
 import { LOCAL, ROOT } from '../scripts/stack/paths.ts';
+import { watchPeakRss } from './peak-rss.ts';
 
 export interface ExportBenchResult {
   records: number;
@@ -30,22 +31,14 @@ export async function benchExport(
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
-  let peakKb = 0;
-  const sampler = setInterval(() => {
-    try {
-      const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-      peakKb = Math.max(peakKb, Number(m?.[1] ?? 0));
-    } catch {
-      // exited
-    }
-  }, 200);
+  const rss = watchPeakRss(child.pid);
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
   const [code] = (await once(child, 'exit')) as [number | null];
   const ms = Date.now() - started;
-  clearInterval(sampler);
+  const peakRssMiB = rss.stop();
   if (code !== 0) throw new Error(`export exited with ${code}: ${stderr}`);
   // Every record is in the file: one CSV record per CDR after the header (descriptions may hold
   // line breaks, so count records, not lines: the export's own count is checked against it too).
@@ -63,6 +56,6 @@ export async function benchExport(
     records,
     seconds: ms / 1000,
     recordsPerSecond: Math.round(records / (ms / 1000)),
-    peakRssMiB: Math.round(peakKb / 1024),
+    peakRssMiB,
   };
 }

@@ -29,6 +29,7 @@ import { convertRow } from '../src/cdr/row.ts';
 import { TimeZone } from '../src/cdr/time-zone.ts';
 import { avroType } from '../src/codec/schemas.ts';
 import { CdrGenerator, CsvWriter, type SimLayout } from '../src/simulator/index.ts';
+import { watchPeakRss } from './peak-rss.ts';
 
 const ACCOUNT = { login: '90001', password: 'bench-password', firstId: 1, index: 0 };
 
@@ -149,15 +150,7 @@ export async function benchProducer(
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  let peakKb = 0;
-  const sampler = setInterval(() => {
-    try {
-      const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-      peakKb = Math.max(peakKb, Number(m?.[1] ?? 0));
-    } catch {
-      // exited
-    }
-  }, 200);
+  const rss = watchPeakRss(child.pid);
   const result = await new Promise<{ published: number; ms: number }>((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
       const entry = JSON.parse(line) as { msg?: string; published?: number; ms?: number; level?: string };
@@ -168,14 +161,14 @@ export async function benchProducer(
   });
   child.kill('SIGTERM');
   await once(child, 'exit');
-  clearInterval(sampler);
+  const peakRssMiB = rss.stop();
   server.close();
   if (result.published !== rows) throw new Error(`published ${result.published} of ${rows}`);
   const out: ProducerBenchResult = {
     rows,
     seconds: result.ms / 1000,
     cdrPerSecond: Math.round(rows / (result.ms / 1000)),
-    peakRssMiB: Math.round(peakKb / 1024),
+    peakRssMiB,
     rawTopic: `${run}.raw`,
   };
   if (options.profile) {
