@@ -239,9 +239,9 @@ export function registerReplayCommands(program: Command, env: Env): void {
         bad('--format', `"${o.format}" is not csv or jsonl (Parquet comes with the rest of issue #10)`);
       const { filter, kafka, registry, topics } = setup(env, o);
       const out: WriteStream | NodeJS.WriteStream = o.output ? createWriteStream(o.output) : process.stdout;
-      const write = async (text: string) => {
-        if (!out.write(text)) await once(out, 'drain');
-      };
+      // A promise only when the stream asks to drain: no await per record otherwise.
+      const write = (text: string): Promise<unknown> | undefined =>
+        out.write(text) ? undefined : once(out, 'drain');
       const line = o.format === 'csv' ? csvLine : jsonLine;
       if (o.format === 'csv') await write(csvHeaderLine());
       const report = progressReporter();

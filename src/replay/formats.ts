@@ -4,23 +4,14 @@
 // run as a formula (=, +, -, @, tab, CR first) gets a leading apostrophe, in CSV only.
 // JSON Lines: every field, money as a decimal string, the id as a number (ids stay below 2^53).
 import { bytesToDecimalString } from '../cdr/decimal.ts';
+import { CONTRACT_COLUMNS } from '../cdr/layouts.ts';
 import type { RawCdr } from '../cdr/row.ts';
 
 const NUMERIC = new Set(['id', 'seconds', 'cost', 'cost_decimal']);
 
 export const CSV_COLUMNS = [
-  'id',
-  'account',
-  'billing_group',
-  'billing_period',
-  'start_time',
-  'from',
-  'to',
-  'seconds',
-  'type',
-  'sub_type',
-  'cost',
-  'description',
+  // The contract's columns, in its order, then the normalised and 17-column fields.
+  ...CONTRACT_COLUMNS,
   'start_time_utc',
   'cost_decimal',
   'billing_period_derived',

@@ -22,8 +22,8 @@ export interface ScanOptions {
   topics: string[];
   registry: RegistryOptions;
   keep(cdr: RawCdr): boolean;
-  /** Called for each kept CDR, in offset order per partition. */
-  onMatch(cdr: RawCdr, at: { topic: string; partition: number; offset: string }): void | Promise<void>;
+  /** Called for each kept CDR, in offset order per partition; a promise it returns is awaited. */
+  onMatch(cdr: RawCdr, at: { topic: string; partition: number; offset: string }): void | Promise<unknown>;
   onProgress?(p: ScanProgress): void;
   timeoutMs?: number;
 }
@@ -54,7 +54,9 @@ export async function scan(kafka: Kafka, o: ScanOptions): Promise<ScanProgress> 
         }
         if (!o.keep(cdr)) continue;
         progress.matched++;
-        await o.onMatch(cdr, { topic, partition, offset: m.offset });
+        // Awaited only when the callback has to wait (an output stream asking to drain).
+        const wait = o.onMatch(cdr, { topic, partition, offset: m.offset });
+        if (wait) await wait;
       }
       o.onProgress?.(progress);
     },
