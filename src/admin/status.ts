@@ -5,6 +5,7 @@
 import type { Kafka } from 'kafkajs';
 import type { ToolsConfig } from '../config/tools.ts';
 import { readToEnd } from '../kafka/bounded-read.ts';
+import { topicOffsets } from '../kafka/offsets.ts';
 import { type CursorValue, parseCursor } from '../producer/cursor.ts';
 import { formatAge, renderTable } from './table.ts';
 
@@ -127,7 +128,7 @@ async function groupLags(
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const ends = (await admin.listTopics()).includes(topic) ? await admin.fetchTopicOffsets(topic) : [];
+    const ends = (await admin.listTopics()).includes(topic) ? await topicOffsets(admin, topic) : [];
     const described = await admin.describeGroups(groups);
     const out: GroupStatus[] = [];
     for (const group of groups) {

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { CdrError, ErrorCodes } from '../errors.ts';
+import { topicOffsets, topicOffsetsAt } from './offsets.ts';
 
 export interface ReadBatch {
   topic: string;
@@ -50,15 +51,8 @@ async function readRange(
     const existing = new Set(await admin.listTopics());
     for (const topic of topics.filter((t) => existing.has(t))) {
       const byTime =
-        fromTimestamp === undefined
-          ? undefined
-          : new Map(
-              (await admin.fetchTopicOffsetsByTimestamp(topic, fromTimestamp)).map((o) => [
-                o.partition,
-                o.offset,
-              ]),
-            );
-      for (const o of await admin.fetchTopicOffsets(topic)) {
+        fromTimestamp === undefined ? undefined : await topicOffsetsAt(admin, topic, fromTimestamp);
+      for (const o of await topicOffsets(admin, topic)) {
         const key = `${topic}/${o.partition}`;
         const high = BigInt(o.high);
         // -1: no record at or after the instant.

@@ -11,6 +11,7 @@ import type { RegistryOptions } from '../codec/registry.ts';
 import { avroType } from '../codec/schemas.ts';
 import { CdrError, ErrorCodes } from '../errors.ts';
 import { readToEnd } from '../kafka/bounded-read.ts';
+import { topicOffsets } from '../kafka/offsets.ts';
 import { TransactionalSender } from '../kafka/transactions.ts';
 import { type CdrFilter, matches } from './filter.ts';
 
@@ -86,7 +87,7 @@ export async function copyRecords(kafka: Kafka, req: CopyRequest): Promise<CopyR
       resumed = true;
     } else {
       const ends = Object.fromEntries(
-        (await admin.fetchTopicOffsets(req.source)).map((o) => [String(o.partition), o.high]),
+        (await topicOffsets(admin, req.source)).map((o) => [String(o.partition), o.high]),
       );
       state = {
         replayId: req.replayId,

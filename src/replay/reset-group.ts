@@ -9,6 +9,7 @@
 import type { Kafka } from 'kafkajs';
 import type { RegistryOptions } from '../codec/registry.ts';
 import { CdrError, ErrorCodes } from '../errors.ts';
+import { topicOffsets, topicOffsetsAt } from '../kafka/offsets.ts';
 import { scan } from './scan.ts';
 
 export type ResetTarget =
@@ -35,7 +36,7 @@ export async function planReset(
   try {
     if (!(await admin.listTopics()).includes(o.topic))
       throw new CdrError(ErrorCodes.CONFIG_INVALID, `invalid option: --topic: ${o.topic} does not exist`);
-    const ends = await admin.fetchTopicOffsets(o.topic);
+    const ends = await topicOffsets(admin, o.topic);
     const [committed] = await admin.fetchOffsets({ groupId: o.group, topics: [o.topic] });
     const { groups } = await admin.describeGroups([o.group]);
     const info = groups[0];
@@ -43,12 +44,12 @@ export async function planReset(
     if (o.target.kind === 'earliest') {
       targets = new Map(ends.map((e) => [e.partition, e.low]));
     } else if (o.target.kind === 'instant') {
-      const byTime = await admin.fetchTopicOffsetsByTimestamp(o.topic, o.target.at);
+      const byTime = await topicOffsetsAt(admin, o.topic, o.target.at);
       // No record at or after the instant: the end of the partition.
       targets = new Map(
-        byTime.map((b) => [
-          b.partition,
-          b.offset === '-1' ? (ends.find((e) => e.partition === b.partition)?.high as string) : b.offset,
+        [...byTime].map(([partition, offset]) => [
+          partition,
+          offset === '-1' ? (ends.find((e) => e.partition === partition)?.high as string) : offset,
         ]),
       );
     } else {

@@ -2,7 +2,7 @@
 // broker restart): a group that commits nothing would otherwise start over from the beginning.
 import { describe, expect, it } from 'vitest';
 import { down, up } from '../../scripts/stack/index.ts';
-import { readToEnd } from '../../src/kafka/bounded-read.ts';
+import { endOffsets, readToEnd } from '../../src/kafka/bounded-read.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
 
@@ -49,5 +49,30 @@ describe('bounded read', () => {
     expect(restarted).toBe(true);
     expect(seen).toHaveLength(total);
     expect(new Set(seen).size).toBe(total);
+  });
+
+  it('reads the ends of topics another client is creating this very moment', async () => {
+    // A topic is listed before its partitions are loaded on their leader: asking for its offsets
+    // then gets NOT_LEADER_FOR_PARTITION or UNKNOWN_TOPIC_OR_PARTITION, which kafkajs's admin does
+    // not wait out. A status or an export started right after the producer created its topics hits it.
+    const kafka = testKafka();
+    const creator = kafka.admin();
+    const watcher = kafka.admin();
+    await Promise.all([creator.connect(), watcher.connect()]);
+    cleanups.push(
+      () => creator.disconnect(),
+      () => watcher.disconnect(),
+    );
+    for (let i = 0; i < 8; i++) {
+      const topic = uniqueName('fresh');
+      const created = creator.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: false });
+      let ends: Awaited<ReturnType<typeof endOffsets>> | undefined;
+      while (ends === undefined) {
+        if ((await watcher.listTopics()).includes(topic)) ends = await endOffsets(kafka, [topic]);
+      }
+      await created;
+      // A new topic holds nothing: nothing to read on any of its partitions.
+      expect(ends.size).toBe(0);
+    }
   });
 });

@@ -11,6 +11,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { canonicalCost } from '../../src/cdr/decimal.ts';
 import type { CdrError } from '../../src/errors.ts';
 import { endOffsets } from '../../src/kafka/bounded-read.ts';
+import { topicOffsets } from '../../src/kafka/offsets.ts';
 import { CURSOR_TOPIC_CONFIG } from '../../src/kafka/topic-specs.ts';
 import type { RunningSimulator, SimulatorOptions } from '../../src/simulator/index.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
@@ -216,7 +217,7 @@ describe('producer: feed faults', () => {
     // read that would also pass when it fetched nothing).
     const admin = testKafka().admin();
     await admin.connect();
-    const offsets = await admin.fetchTopicOffsets(env.TOPIC_CURSOR);
+    const offsets = await topicOffsets(admin, env.TOPIC_CURSOR);
     await admin.disconnect();
     expect(offsets.map((o) => o.high)).toEqual(['0']);
     expect((await endOffsets(testKafka(), [env.TOPIC_CURSOR])).size).toBe(0);

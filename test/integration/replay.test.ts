@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, inject, it } from 'vitest';
+import { topicOffsets } from '../../src/kafka/offsets.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { runCli } from '../helpers/cli-process.ts';
 import { readTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
@@ -55,7 +56,7 @@ describe('replay reset-group', () => {
           (p) => [p.partition, p.offset],
         ),
       );
-    const ends = new Map((await admin.fetchTopicOffsets(penv.TOPIC_RAW)).map((o) => [o.partition, o.high]));
+    const ends = new Map((await topicOffsets(admin, penv.TOPIC_RAW)).map((o) => [o.partition, o.high]));
     await waitFor('offsets committed', async () => {
       const c = await committed();
       return [...ends].every(([p, high]) => Number(c.get(p)) >= Number(high) - 1) ? true : undefined;
@@ -173,7 +174,7 @@ describe('replay reset-group', () => {
     cleanups.push(() => admin.disconnect());
     const written = async () =>
       (await admin.listTopics()).includes(target)
-        ? (await admin.fetchTopicOffsets(target)).reduce((n, o) => n + Number(o.high), 0)
+        ? (await topicOffsets(admin, target)).reduce((n, o) => n + Number(o.high), 0)
         : 0;
     await waitFor('the copy under way', async () => ((await written()) > 5000 ? true : undefined), 60_000);
     first.kill('SIGKILL');
