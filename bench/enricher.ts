@@ -163,6 +163,7 @@ export async function endToEndLatency(rate: number, seconds: number, pollMs: num
       FEED_TIMEZONE: 'UTC',
       TOPIC_RAW: `${run}.raw`,
       TOPIC_CURSOR: `${run}.cursor`,
+      TOPIC_CONTROL: `${run}.control`,
       TOPIC_DLQ: `${run}.dlq`,
       TRANSACTIONAL_ID_PREFIX: run,
       HTTP_PORT: '0',

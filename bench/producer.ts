@@ -140,6 +140,7 @@ export async function benchProducer(
       SCHEMA_REGISTRY_URL: ADDRESSES.registry,
       TOPIC_RAW: `${run}.raw`,
       TOPIC_CURSOR: `${run}.cursor`,
+      TOPIC_CONTROL: `${run}.control`,
       TOPIC_DLQ: `${run}.dlq`,
       TOPIC_RAW_PARTITIONS: '6',
       TOPIC_REPLICATION_FACTOR: '1',

@@ -14,6 +14,7 @@ import { CdrError, ErrorCodes, isCdrError } from './errors.ts';
 import { createLogger, logFormat } from './ops/logger.ts';
 import { routeProcessWarnings } from './ops/warnings.ts';
 import { startProducer } from './producer/index.ts';
+import { registerReconcileCommand } from './reconcile/cli.ts';
 import { registerReplayCommands } from './replay/cli.ts';
 import { simulatorOptions, startSimulator } from './simulator/index.ts';
 
@@ -24,7 +25,7 @@ const logger = createLogger({
 });
 routeProcessWarnings(logger);
 
-const ADMIN_COMMANDS = new Set(['status', 'cursor', 'dlq', 'search', 'export', 'replay']);
+const ADMIN_COMMANDS = new Set(['status', 'cursor', 'dlq', 'search', 'export', 'replay', 'reconcile']);
 
 /** Exit code of a producer fenced by another instance of the same account. */
 const EXIT_FENCED = 3;
@@ -101,6 +102,7 @@ program
   .action(simulate);
 registerAdminCommands(program, env);
 registerReplayCommands(program, env);
+registerReconcileCommand(program, env);
 // Usage errors (a missing option, an unknown command) exit 2 like bad configuration; help exits 0.
 const overrideExits = (c: Command): void => {
   c.exitOverride();
@@ -121,7 +123,8 @@ program.parseAsync(process.argv).catch((err: unknown) => {
     // An operator at a terminal: one readable line, not a JSON log record.
     const cause = (err as { cause?: { message?: string } }).cause?.message;
     console.error(`cdr-pipeline ${process.argv[2]}: ${(err as Error).message}${cause ? ` (${cause})` : ''}`);
-    process.exitCode = 1;
+    // reconcile: 1 means "differs", so a reconciliation that could not run is 2.
+    process.exitCode = process.argv[2] === 'reconcile' ? 2 : 1;
   } else {
     logger.fatal({ err }, err instanceof CdrError ? err.message : 'failed');
     process.exitCode = 1;

@@ -30,6 +30,9 @@ export function bigintToTwosComplement(value: bigint): Buffer {
 }
 
 export function twosComplementToBigint(bytes: Uint8Array): bigint {
+  // Up to 6 bytes (every cost under 140 million) a double holds the value exactly.
+  if (bytes.length > 0 && bytes.length <= 6)
+    return BigInt(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).readIntBE(0, bytes.length));
   let v = 0n;
   for (const b of bytes) v = (v << 8n) | BigInt(b);
   return bytes.length > 0 ? BigInt.asIntN(bytes.length * 8, v) : 0n;

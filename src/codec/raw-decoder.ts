@@ -8,14 +8,17 @@ import { CdrError, ErrorCodes } from '../errors.ts';
 import { fetchSchemaText, type RegistryOptions } from './registry.ts';
 import { HEADER_BYTES, MAGIC_BYTE, unframe } from './wire.ts';
 
-export class RawDecoder {
+/** Records of any registered version of a schema, read as the current version `reader`. */
+export class WriterSchemaDecoder<T> {
   private readonly reader: avro.Type;
   private readonly registry: RegistryOptions;
-  private readonly resolvers = new Map<number, avro.Resolver | Error>();
+  private readonly resolvers = new Map<number, { type: avro.Type; resolver: avro.Resolver } | Error>();
+  private readonly name: string;
 
-  constructor(reader: avro.Type, registry: RegistryOptions) {
+  constructor(reader: avro.Type, registry: RegistryOptions, name = 'cdr-raw') {
     this.reader = reader;
     this.registry = registry;
+    this.name = name;
   }
 
   /** Makes sure the writer schema of each payload is known: one registry call per new id. */
@@ -30,25 +33,43 @@ export class RawDecoder {
       try {
         if (text === undefined) throw new Error('the registry does not know this id');
         const writer = avro.Type.forSchema(JSON.parse(text) as avro.Schema);
-        this.resolvers.set(id, this.reader.createResolver(writer));
+        this.resolvers.set(id, this.resolverFor(writer));
       } catch (err) {
         this.resolvers.set(id, err instanceof Error ? err : new Error(String(err)));
       }
     }
   }
 
-  decode(payload: Buffer | null): RawCdr {
+  /**
+   * A record of another name that holds the reader's fields (cdr-enriched read as cdr-raw) is read
+   * as if the reader named it as an alias; the reader decodes it the same way.
+   */
+  private resolverFor(writer: avro.Type): { type: avro.Type; resolver: avro.Resolver } {
+    try {
+      return { type: this.reader, resolver: this.reader.createResolver(writer) };
+    } catch (err) {
+      const name = writer.name;
+      if (name === undefined || name === this.reader.name) throw err;
+      const aliased = avro.Type.forSchema({
+        ...(this.reader.schema() as object),
+        aliases: [name],
+      } as avro.Schema);
+      return { type: aliased, resolver: aliased.createResolver(writer) };
+    }
+  }
+
+  decode(payload: Buffer | null): T {
     if (!payload) throw new CdrError(ErrorCodes.ENCODE_FAILED, 'record has no value');
     const { schemaId, body } = unframe(payload);
     const resolver = this.resolvers.get(schemaId);
     if (resolver === undefined || resolver instanceof Error) {
       throw new CdrError(
         ErrorCodes.ENCODE_FAILED,
-        `schema id ${schemaId} cannot be read as cdr-raw: ${resolver?.message ?? 'not prepared'}`,
+        `schema id ${schemaId} cannot be read as ${this.name}: ${resolver?.message ?? 'not prepared'}`,
       );
     }
     try {
-      return this.reader.fromBuffer(body, resolver) as RawCdr;
+      return resolver.type.fromBuffer(body, resolver.resolver) as T;
     } catch (cause) {
       throw new CdrError(
         ErrorCodes.ENCODE_FAILED,
@@ -60,3 +81,6 @@ export class RawDecoder {
     }
   }
 }
+
+/** cdr-raw records, or records that hold its fields (cdr-enriched). */
+export class RawDecoder extends WriterSchemaDecoder<RawCdr> {}

@@ -91,6 +91,11 @@ export const producerEnvSchema = z.object({
     .min(1)
     .default('cdr.cursor')
     .describe('Compacted topic of the per-account cursors'),
+  TOPIC_CONTROL: z
+    .string()
+    .min(1)
+    .default('cdr.control')
+    .describe('Topic of the control totals written with each batch (per account and billing period)'),
   TOPIC_RAW_PARTITIONS: int(1, 10_000)
     .default(6)
     .describe('Partitions of cdr.raw when the producer creates it'),

@@ -58,6 +58,11 @@ export const simulatorEnvSchema = z.object({
   SIM_GROWTH_PER_SEC: z.coerce.number().min(0).default(20).describe('New rows per second per account'),
   SIM_UNKNOWN_SHARE: share().default(0.02).describe('Share of rows with a call type outside the contract'),
   SIM_MALFORMED_SHARE: share().default(0.001).describe('Share of rows that break the contract'),
+  SIM_LATE_SHARE: share()
+    .default(0)
+    .describe(
+      'Share of late CDRs: started 35 days before their place in the feed (an earlier billing period)',
+    ),
   SIM_EPOCH_MS: int(0)
     .optional()
     .describe('Instant where history ends and growth starts (default: start time)'),

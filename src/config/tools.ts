@@ -12,6 +12,11 @@ export const toolsEnvSchema = z.object({
     .default('cdr.cursor')
     .describe('Compacted topic of the per-account cursors'),
   TOPIC_DLQ: z.string().min(1).default('cdr.dlq').describe('Dead-letter topic'),
+  TOPIC_CONTROL: z
+    .string()
+    .min(1)
+    .default('cdr.control')
+    .describe("Topic of the producer's control totals (reconcile --fast, the period index)"),
   TOPIC_REPLAY: z
     .string()
     .min(1)

@@ -48,6 +48,12 @@ export const topicSpecs = {
     spec(topic, partitions, 'delete', s, { 'retention.ms': String(retentionMs) }),
   /** The per-account cursor: compacted, one partition (read whole at start). */
   cursor: (topic: string, s: TopicSettings) => spec(topic, 1, 'compact', s, { ...CURSOR_TOPIC_CONFIG }),
+  /**
+   * Control totals: a few records per committed batch, kept as long as the CDRs they count (they
+   * are summed, never compacted). One partition, in commit order.
+   */
+  control: (topic: string, retentionMs: number, s: TopicSettings) =>
+    spec(topic, 1, 'delete', s, { 'retention.ms': String(retentionMs) }),
   /** Dead letters of the producer and the enrichers alike. */
   dlq: (topic: string, retentionMs: number, s: TopicSettings) =>
     spec(topic, 1, 'delete', s, { 'retention.ms': String(retentionMs) }),

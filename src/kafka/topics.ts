@@ -109,3 +109,17 @@ export async function topicMaxMessageBytes(kafka: Kafka, topic: string): Promise
     await admin.disconnect();
   }
 }
+
+/** How many partitions the topic has now. */
+export async function topicPartitionCount(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    const n = topics[0]?.partitions.length ?? 0;
+    if (n === 0) throw new Error(`${topic} has no partitions in the metadata yet`);
+    return n;
+  } finally {
+    await admin.disconnect();
+  }
+}

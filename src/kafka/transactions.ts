@@ -10,6 +10,7 @@ import {
   type Message,
   Partitioners,
   type Producer,
+  type RecordMetadata,
   type TopicMessages,
 } from 'kafkajs';
 import { CdrError, ErrorCodes } from '../errors.ts';
@@ -79,20 +80,33 @@ export class TransactionalSender {
 
   /**
    * Sends every message in one transaction and commits it; with `offsets`, the consumer offsets
-   * go into the same transaction (consume-transform-produce).
+   * go into the same transaction (consume-transform-produce). With `then`, the messages it returns
+   * are sent last in the same transaction: it is given the offset Kafka gave each message sent
+   * before it that named its partition.
    */
-  async commit(topicMessages: TopicMessages[], offsets?: Offsets): Promise<void> {
+  async commit(
+    topicMessages: TopicMessages[],
+    offsets?: Offsets,
+    then?: (offsetOf: (m: Message) => bigint | undefined) => TopicMessages[],
+  ): Promise<void> {
     await this.connect();
     const producer = this.producer as Producer;
     let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;
     try {
       transaction = await producer.transaction();
-      for (const chunk of sendChunks(
-        topicMessages,
-        SEND_CHUNK,
-        this.options.maxSendBytes ?? SEND_CHUNK_BYTES,
-      ))
-        await transaction.sendBatch({ topicMessages: chunk, acks: -1 });
+      const sent = new Map<Message, bigint>();
+      const maxBytes = this.options.maxSendBytes ?? SEND_CHUNK_BYTES;
+      for (const chunk of sendChunks(topicMessages, SEND_CHUNK, maxBytes)) {
+        const metadata = await transaction.sendBatch({ topicMessages: chunk, acks: -1 });
+        if (then) noteOffsets(chunk, metadata, sent);
+      }
+      if (then)
+        for (const chunk of sendChunks(
+          then((m) => sent.get(m)),
+          SEND_CHUNK,
+          maxBytes,
+        ))
+          await transaction.sendBatch({ topicMessages: chunk, acks: -1 });
       if (offsets) await transaction.sendOffsets(offsets);
       await transaction.commit();
     } catch (cause) {
@@ -107,6 +121,29 @@ export class TransactionalSender {
     const producer = this.producer;
     this.producer = undefined;
     await producer?.disconnect().catch(() => undefined);
+  }
+}
+
+/**
+ * The offset of each message of a send that named its partition: a partition's messages of one
+ * send are one record batch, appended at the base offset the broker reports, in send order.
+ */
+function noteOffsets(
+  chunk: readonly TopicMessages[],
+  metadata: RecordMetadata[],
+  into: Map<Message, bigint>,
+): void {
+  for (const { topic, messages } of chunk) {
+    const next = new Map<number, bigint>();
+    for (const r of metadata)
+      if (r.topicName === topic && r.baseOffset !== undefined) next.set(r.partition, BigInt(r.baseOffset));
+    for (const m of messages) {
+      if (m.partition === undefined) continue;
+      const at = next.get(m.partition);
+      if (at === undefined) continue;
+      into.set(m, at);
+      next.set(m.partition, at + 1n);
+    }
   }
 }
 

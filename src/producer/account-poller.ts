@@ -30,6 +30,7 @@ import { feedTarget, feedTransportError, openFeed } from '../feed/request.ts';
 import type { TransactionalSender } from '../kafka/transactions.ts';
 import { retryDelay } from '../ops/retry.ts';
 import { Batch, type CursorState } from './batch.ts';
+import { controlMessages } from './control.ts';
 import type { CursorReader, CursorValue } from './cursor.ts';
 import type { ProducerMetrics } from './metrics.ts';
 import { RecordBuilder } from './records.ts';
@@ -57,6 +58,10 @@ export interface PollerDeps {
   zone: TimeZone;
   /** Largest record (key + value) cdr.raw takes: the topic's max.message.bytes less framing. */
   maxMessageBytes: number;
+  /** Partitions of cdr.raw as read at start. */
+  rawPartitions: number;
+  /** The control records' schema and its registry id. */
+  control: { type: avro.Type; schemaId: number };
   metrics: ProducerMetrics;
   logger: Logger;
   signal: AbortSignal;
@@ -94,6 +99,7 @@ export class AccountPoller {
       schemaId: deps.schemaId,
       feedHost: this.feedHost,
       maxMessageBytes: deps.maxMessageBytes,
+      rawPartitions: deps.rawPartitions,
     });
     this.cursor = this.fromRecord(initial);
   }
@@ -280,8 +286,12 @@ export class AccountPoller {
           continue;
         }
         taken++;
-        const { dlq, message, startTime } = this.records.take(ev, r, id, fetchedAt);
-        (dlq ? batch.dlq : batch.raw).push(message);
+        const { dlq, message, startTime, tally } = this.records.take(ev, r, id, fetchedAt);
+        if (dlq || tally === undefined) batch.dlq.push(message);
+        else {
+          batch.raw.push(message);
+          batch.tallies.push(tally);
+        }
         if (
           !dlq &&
           startTime !== undefined &&
@@ -360,15 +370,31 @@ export class AccountPoller {
       batch.newestStart ?? Number.NEGATIVE_INFINITY,
     );
     const newestKnown = Number.isFinite(newest) ? newest : undefined;
+    const control = {
+      account: account.login,
+      topic: env.TOPIC_RAW,
+      type: this.deps.control.type,
+      schemaId: this.deps.control.schemaId,
+    };
     try {
-      await sender.commit([
-        { topic: env.TOPIC_RAW, messages: batch.raw },
-        { topic: env.TOPIC_DLQ, messages: batch.dlq },
-        {
-          topic: env.TOPIC_CURSOR,
-          messages: [this.records.cursor(batch, this.deps.instanceId, newestKnown)],
-        },
-      ]);
+      await sender.commit(
+        [
+          { topic: env.TOPIC_RAW, messages: batch.raw },
+          { topic: env.TOPIC_DLQ, messages: batch.dlq },
+          {
+            topic: env.TOPIC_CURSOR,
+            messages: [this.records.cursor(batch, this.deps.instanceId, newestKnown)],
+          },
+        ],
+        undefined,
+        // The control records go last: they name the offsets Kafka gave the CDRs above.
+        (offsetOf) => [
+          {
+            topic: env.TOPIC_CONTROL,
+            messages: controlMessages(control, batch.raw, batch.tallies, offsetOf, batch.lastId),
+          },
+        ],
+      );
     } catch (err) {
       metrics.transactionsAborted.inc(this.labels);
       throw err instanceof CdrError

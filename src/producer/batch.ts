@@ -1,6 +1,7 @@
 // A batch: the records of one Kafka transaction. Pure bookkeeping; the poller decides when to
 // commit (`isFull`) and the cursor it carries covers every row up to `lastId`.
 import type { Message } from 'kafkajs';
+import type { CdrTally } from './control.ts';
 
 /** Where an account stands: the last id covered and the id-less rows dead-lettered after it. */
 export interface CursorState {
@@ -10,6 +11,8 @@ export interface CursorState {
 
 export class Batch {
   readonly raw: Message[] = [];
+  /** What each record of `raw` counts for in the control records (same index). */
+  readonly tallies: CdrTally[] = [];
   readonly dlq: Message[] = [];
   readonly startedAt: number;
   /** Last id covered: rows published, dead-lettered or skipped up to here. */

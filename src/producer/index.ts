@@ -9,7 +9,7 @@ import type { ProducerConfig } from '../config/producer.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { createKafka } from '../kafka/client.ts';
 import { topicSpecs } from '../kafka/topic-specs.ts';
-import { setUpTopics, topicMaxMessageBytes } from '../kafka/topics.ts';
+import { setUpTopics, topicMaxMessageBytes, topicPartitionCount } from '../kafka/topics.ts';
 import { TransactionalSender } from '../kafka/transactions.ts';
 import { type Check, type OpsServer, startOpsServer } from '../ops/http-server.ts';
 import { dependencyChecks } from '../ops/reachability.ts';
@@ -45,6 +45,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
       topicSpecs.raw(env.TOPIC_RAW, env.TOPIC_RAW_PARTITIONS, env.TOPIC_RAW_RETENTION_MS, topics),
       topicSpecs.cursor(env.TOPIC_CURSOR, topics),
       topicSpecs.dlq(env.TOPIC_DLQ, env.TOPIC_DLQ_RETENTION_MS, topics),
+      topicSpecs.control(env.TOPIC_CONTROL, env.TOPIC_RAW_RETENTION_MS, topics),
     ],
     log,
   );
@@ -54,7 +55,18 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
     () => registerSchema(registry, 'cdr-raw', subject),
     log,
   );
-  log.info({ schemaId, subject }, 'schema registered');
+  const controlSubject = `${env.TOPIC_CONTROL}${RAW_SUBJECT_SUFFIX}`;
+  const controlSchemaId = await retryStartup(
+    'registering the control schema',
+    () => registerSchema(registry, 'cdr-control', controlSubject),
+    log,
+  );
+  log.info({ schemaId, subject, controlSchemaId }, 'schemas registered');
+  const rawPartitions = await retryStartup(
+    'reading the partitions of the CDR topic',
+    () => topicPartitionCount(kafka, env.TOPIC_RAW),
+    log,
+  );
   // Room for the record framing and headers a batch adds around one record.
   const maxMessageBytes =
     (await retryStartup('reading max.message.bytes', () => topicMaxMessageBytes(kafka, env.TOPIC_RAW), log)) -
@@ -88,6 +100,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
   // One read of the cursor topic for every account of the process.
   const initial = await retryStartup('reading the cursors', () => cursors.readAll(), log);
   const type = avroType('cdr-raw');
+  const control = { type: avroType('cdr-control'), schemaId: controlSchemaId };
   const zone = new TimeZone(env.FEED_TIMEZONE);
   const pollers = config.accounts.map(
     (account, i) =>
@@ -103,6 +116,8 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
           schemaId,
           zone,
           maxMessageBytes,
+          rawPartitions,
+          control,
           metrics,
           logger: log,
           signal: controller.signal,

@@ -1,7 +1,8 @@
 // What a row taken from the feed becomes: its cdr.raw record (Avro, Confluent framing, keyed by
 // billing group), or its dead letter (JSON, raw text clipped). No I/O: the poller commits them.
 import type avro from 'avsc';
-import type { Message } from 'kafkajs';
+import { type Message, Partitioners } from 'kafkajs';
+import { twosComplementToBigint } from '../cdr/decimal.ts';
 import type { RawCdr, RowReader } from '../cdr/row.ts';
 import { encodeValue } from '../codec/wire.ts';
 import type { ProducerConfig } from '../config/producer.ts';
@@ -10,6 +11,7 @@ import type { FeedRow } from '../feed/csv-rows.ts';
 import { KeyBuffers } from '../kafka/key-buffers.ts';
 import { messageBytes } from '../kafka/transactions.ts';
 import type { Batch } from './batch.ts';
+import type { CdrTally } from './control.ts';
 import { cursorMessage } from './cursor.ts';
 import { dlqMessage } from './dlq.ts';
 
@@ -21,15 +23,18 @@ export interface RecordBuilderOptions {
   feedHost: string;
   /** Largest record (key + value) cdr.raw takes. */
   maxMessageBytes: number;
+  /** Partitions of cdr.raw: each record's partition is chosen here (murmur2 of the key, as Java's). */
+  rawPartitions: number;
 }
 
 export type TakenRow = Exclude<FeedRow, { kind: 'header' | 'tail' }>;
 
-/** A taken row's record, and for a CDR its call start. */
+/** A taken row's record, and for a CDR its call start and what its control record counts. */
 export interface Taken {
   dlq: boolean;
   message: Message;
   startTime?: number;
+  tally?: CdrTally;
 }
 
 export class RecordBuilder {
@@ -37,10 +42,16 @@ export class RecordBuilder {
   maxMessageBytes: number;
   private readonly o: RecordBuilderOptions;
   private readonly keys = new KeyBuffers();
+  private readonly partitioner = Partitioners.DefaultPartitioner();
+  private readonly partitionMetadata: Array<{ partitionId: number; leader: number }>;
 
   constructor(options: RecordBuilderOptions) {
     this.o = options;
     this.maxMessageBytes = options.maxMessageBytes;
+    this.partitionMetadata = Array.from({ length: options.rawPartitions }, (_, i) => ({
+      partitionId: i,
+      leader: 0,
+    }));
   }
 
   /** Kafka refused a batch as too large although each record was under the limit: halve it. */
@@ -66,8 +77,21 @@ export class RecordBuilder {
       feed_host: this.o.feedHost,
       line: ev.line,
     });
-    if (result.ok)
-      return { ...this.encode(result.cdr, ev.line, ev.raw, fetchedAt), startTime: result.cdr.start_time };
+    if (result.ok) {
+      const cdr = result.cdr;
+      const encoded = this.encode(cdr, ev.line, ev.raw, fetchedAt);
+      if (encoded.dlq) return encoded;
+      const tally: CdrTally = {
+        id: cdr.id,
+        period: cdr.billing_period,
+        group: cdr.billing_group,
+        type: cdr.type,
+        subType: cdr.sub_type,
+        seconds: cdr.seconds,
+        cost: twosComplementToBigint(cdr.cost),
+      };
+      return { ...encoded, startTime: cdr.start_time, tally };
+    }
     const { field, reason } = result.problem;
     return { dlq: true, message: this.deadLetter(id, ev.line, ev.raw, field, reason, fetchedAt) };
   }
@@ -86,7 +110,13 @@ export class RecordBuilder {
         message: this.deadLetter(cdr.id, line, raw, 'avro', reason, fetchedAt, ErrorCodes.ENCODE_FAILED),
       };
     }
-    const message = { key: this.keys.get(key), value };
+    const keyBytes = this.keys.get(key);
+    const partition = this.partitioner({
+      topic: this.o.env.TOPIC_RAW,
+      partitionMetadata: this.partitionMetadata as never,
+      message: { key: keyBytes, value: null },
+    });
+    const message = { key: keyBytes, value, partition };
     const size = messageBytes(message);
     if (size > this.maxMessageBytes) {
       const reason = `encoded record of ${size} bytes is over the ${this.maxMessageBytes} bytes ${this.o.env.TOPIC_RAW} takes`;

@@ -35,7 +35,8 @@ export function neutralise(text: string): string {
   return FORMULA.test(text) ? `'${text}` : text;
 }
 
-function quote(text: string): string {
+/** An RFC 4180 cell. */
+export function quote(text: string): string {
   return /[",\r\n]|^ | $/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

@@ -33,7 +33,14 @@ export interface GeneratorOptions {
   malformedShare: number;
   /** Gaps in every account's id sequence: after row `afterRow`, `ids` ids are skipped. */
   idGaps?: IdGap[];
+  /**
+   * Share (0..1) of late CDRs: calls that started 35 days before their place in the feed, so they
+   * belong to an earlier billing period than the rows around them (the carrier rated them late).
+   */
+  lateShare?: number;
 }
+
+const LATE_BY_MS = 35 * 24 * 3600 * 1000;
 
 export interface IdGap {
   afterRow: number;
@@ -136,7 +143,8 @@ export class CdrGenerator {
     const callType = unknown
       ? (UNKNOWN_PAIRS[r.below(UNKNOWN_PAIRS.length)] as CallType)
       : (CALL_TYPES[r.below(CALL_TYPES.length)] as CallType);
-    const startMs = this.startTimeOf(n);
+    const late = (this.options.lateShare ?? 0) > 0 && r.chance(this.options.lateShare ?? 0);
+    const startMs = this.startTimeOf(n) - (late ? LATE_BY_MS : 0);
     const offset = this.zone.offsetMinutesAt(startMs);
     const wall = new Date(startMs + offset * 60_000);
     const date = `${wall.getUTCFullYear()}-${pad2(wall.getUTCMonth() + 1)}-${pad2(wall.getUTCDate())}`;

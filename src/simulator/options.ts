@@ -15,6 +15,7 @@ export function simulatorOptions(cfg: Readonly<SimulatorEnv>, nowMs = Date.now()
     growthPerSecond: cfg.SIM_GROWTH_PER_SEC,
     unknownShare: cfg.SIM_UNKNOWN_SHARE,
     malformedShare: cfg.SIM_MALFORMED_SHARE,
+    lateShare: cfg.SIM_LATE_SHARE,
     accounts: cfg.SIM_ACCOUNTS.map((a) => ({ ...a })),
     bom: cfg.SIM_BOM,
     eol: cfg.SIM_CRLF ? '\r\n' : '\n',

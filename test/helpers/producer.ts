@@ -26,6 +26,7 @@ export function producerEnv(
     SCHEMA_REGISTRY_URL: inject('registryUrl'),
     TOPIC_RAW: `${run}.raw`,
     TOPIC_CURSOR: `${run}.cursor`,
+    TOPIC_CONTROL: `${run}.control`,
     TOPIC_DLQ: `${run}.dlq`,
     TOPIC_RAW_PARTITIONS: '3',
     TOPIC_REPLICATION_FACTOR: '1',

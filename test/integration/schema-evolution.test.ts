@@ -36,7 +36,12 @@ describe('cdr-raw schema evolution', () => {
       () => contract.close(),
       () => legacy.close(),
     );
-    const shared = { TOPIC_RAW: base.TOPIC_RAW, TOPIC_CURSOR: base.TOPIC_CURSOR, TOPIC_DLQ: base.TOPIC_DLQ };
+    const shared = {
+      TOPIC_RAW: base.TOPIC_RAW,
+      TOPIC_CURSOR: base.TOPIC_CURSOR,
+      TOPIC_DLQ: base.TOPIC_DLQ,
+      TOPIC_CONTROL: base.TOPIC_CONTROL,
+    };
     for (const [sim, account] of [
       [contract, A],
       [legacy, B],

@@ -26,14 +26,23 @@ describe('Confluent wire format', () => {
 });
 
 describe('schemas', () => {
-  const historyDir = new URL('../../schemas/history/cdr-raw/', import.meta.url);
-  const current = avro.Type.forSchema(JSON.parse(readFileSync(schemaPath('cdr-raw'), 'utf8')) as avro.Schema);
+  const released = (['cdr-raw', 'cdr-enriched', 'cdr-control'] as const).flatMap((name) => {
+    const dir = new URL(`../../schemas/history/${name}/`, import.meta.url);
+    return readdirSync(dir).map((file) => [name, file, new URL(file, dir)] as const);
+  });
+  it.each(released)('%s reads data written with released %s (BACKWARD)', (name, _file, url) => {
+    const now = avro.Type.forSchema(JSON.parse(readFileSync(schemaPath(name), 'utf8')) as avro.Schema);
+    const old = avro.Type.forSchema(JSON.parse(readFileSync(url, 'utf8')) as avro.Schema);
+    expect(() => now.createResolver(old)).not.toThrow();
+  });
 
-  it.each(readdirSync(historyDir))('cdr-raw reads data written with released %s (BACKWARD)', (file) => {
-    const old = avro.Type.forSchema(
-      JSON.parse(readFileSync(new URL(file, historyDir), 'utf8')) as avro.Schema,
-    );
-    expect(() => current.createResolver(old)).not.toThrow();
+  it('keeps control totals exact: decimal sums, long counts and ids, no float anywhere', () => {
+    const text = readFileSync(schemaPath('cdr-control'), 'utf8');
+    expect(text).not.toMatch(/"(float|double)"/);
+    const fields = (JSON.parse(text) as { fields: Array<{ name: string; type: unknown }> }).fields;
+    const field = (name: string) => fields.find((f) => f.name === name)?.type;
+    expect(field('cost')).toMatchObject({ type: 'bytes', logicalType: 'decimal', scale: 6 });
+    for (const f of ['count', 'seconds', 'first_id', 'last_id', 'cursor']) expect(field(f), f).toBe('long');
   });
 
   it('types billing values exactly: long ids, decimal cost, timestamp-millis times', () => {

@@ -1,0 +1,161 @@
+// Control records: per (account, billing period) of a batch, the count, seconds, exact cost and
+// id range of its CDRs, per billing group and call type too, and where they sit in cdr.raw (first
+// and last offset per partition). Written to cdr.control in the batch's own transaction, so summing
+// them gives exactly what cdr.raw holds (`reconcile --fast`), and the lowest offset per partition
+// over a period's records is where a replay of that period starts (the period index). No I/O.
+import type avro from 'avsc';
+import type { Message } from 'kafkajs';
+import { bigintToTwosComplement } from '../cdr/decimal.ts';
+import { encodeValue } from '../codec/wire.ts';
+
+/** What a control record needs of one published CDR. */
+export interface CdrTally {
+  id: number;
+  period: string;
+  group: string;
+  type: string;
+  subType: string;
+  seconds: number;
+  /** Unscaled cost at scale 6. */
+  cost: bigint;
+}
+
+export interface ControlLine {
+  billing_group: string;
+  type: string;
+  sub_type: string;
+  count: number;
+  seconds: number;
+  cost: bigint;
+  first_id: number;
+  last_id: number;
+}
+
+export interface ControlPartition {
+  partition: number;
+  first_offset: number;
+  last_offset: number;
+  count: number;
+}
+
+/** A decoded control record, cost as unscaled bigints. */
+export interface ControlValue {
+  account: string;
+  billing_period: string;
+  topic: string;
+  count: number;
+  seconds: number;
+  cost: bigint;
+  first_id: number;
+  last_id: number;
+  lines: ControlLine[];
+  partitions: ControlPartition[];
+  cursor: number;
+  written_at: number;
+}
+
+export interface ControlOptions {
+  account: string;
+  topic: string;
+  type: avro.Type;
+  schemaId: number;
+}
+
+/**
+ * The control records of a batch: `raw[i]` is the record of `tallies[i]`; `offsetOf` gives the
+ * offset Kafka gave each raw record in the open transaction (its partition is the record's own).
+ */
+export function controlMessages(
+  o: ControlOptions,
+  raw: readonly Message[],
+  tallies: readonly CdrTally[],
+  offsetOf: (m: Message) => bigint | undefined,
+  cursor: number,
+  now = Date.now(),
+): Message[] {
+  const periods = new Map<string, ControlValue>();
+  const lineKeys = new Map<string, Map<string, ControlLine>>();
+  const partitionKeys = new Map<string, Map<number, ControlPartition>>();
+  for (let i = 0; i < tallies.length; i++) {
+    const t = tallies[i] as CdrTally;
+    const m = raw[i] as Message;
+    let p = periods.get(t.period);
+    if (p === undefined) {
+      p = {
+        account: o.account,
+        billing_period: t.period,
+        topic: o.topic,
+        count: 0,
+        seconds: 0,
+        cost: 0n,
+        first_id: t.id,
+        last_id: t.id,
+        lines: [],
+        partitions: [],
+        cursor,
+        written_at: now,
+      };
+      periods.set(t.period, p);
+      lineKeys.set(t.period, new Map());
+      partitionKeys.set(t.period, new Map());
+    }
+    add(p, t);
+    const lines = lineKeys.get(t.period) as Map<string, ControlLine>;
+    const key = `${t.group}\u0000${t.type}\u0000${t.subType}`;
+    let line = lines.get(key);
+    if (line === undefined) {
+      line = {
+        billing_group: t.group,
+        type: t.type,
+        sub_type: t.subType,
+        count: 0,
+        seconds: 0,
+        cost: 0n,
+        first_id: t.id,
+        last_id: t.id,
+      };
+      lines.set(key, line);
+    }
+    add(line, t);
+    const offset = offsetOf(m);
+    if (offset === undefined || m.partition === undefined) continue;
+    const parts = partitionKeys.get(t.period) as Map<number, ControlPartition>;
+    const at = Number(offset);
+    const part = parts.get(m.partition);
+    if (part === undefined)
+      parts.set(m.partition, { partition: m.partition, first_offset: at, last_offset: at, count: 1 });
+    else {
+      part.first_offset = Math.min(part.first_offset, at);
+      part.last_offset = Math.max(part.last_offset, at);
+      part.count++;
+    }
+  }
+  const out: Message[] = [];
+  for (const [period, p] of periods) {
+    p.lines = [...(lineKeys.get(period) as Map<string, ControlLine>).values()];
+    p.partitions = [...(partitionKeys.get(period) as Map<number, ControlPartition>).values()].sort(
+      (a, b) => a.partition - b.partition,
+    );
+    out.push({ key: o.account, value: encodeValue(o.type, o.schemaId, toAvro(p)) });
+  }
+  return out;
+}
+
+function add(
+  into: { count: number; seconds: number; cost: bigint; first_id: number; last_id: number },
+  t: CdrTally,
+): void {
+  into.count++;
+  into.seconds += t.seconds;
+  into.cost += t.cost;
+  if (t.id < into.first_id) into.first_id = t.id;
+  if (t.id > into.last_id) into.last_id = t.id;
+}
+
+function toAvro(v: ControlValue): unknown {
+  return {
+    ...v,
+    cost: bigintToTwosComplement(v.cost),
+    lines: v.lines.map((l) => ({ ...l, cost: bigintToTwosComplement(l.cost) })),
+  };
+}

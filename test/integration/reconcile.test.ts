@@ -1,0 +1,322 @@
+// reconcile on the real broker and registry: a month of CDRs of two accounts (late CDRs of the
+// period before, credits, ids past 2^32), reconciled against the feed, a totals file and the
+// enriched topics, in full and from the control records; then the same after faults injected at
+// the edges: a row the feed hid while the producer read it, a cost it altered, a row it sent
+// broken (dead-lettered), and a record written to cdr.raw twice.
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { describe, expect, inject, it } from 'vitest';
+import { unscaledCost } from '../../src/cdr/decimal.ts';
+import { costText } from '../../src/reconcile/totals.ts';
+import type { RunningSimulator } from '../../src/simulator/index.ts';
+import { cleanupAfterEach } from '../helpers/cleanups.ts';
+import { runCli, spawnCli } from '../helpers/cli-process.ts';
+import { enricherEnv, outputTopics } from '../helpers/enricher.ts';
+import { readTopics, testKafka } from '../helpers/kafka.ts';
+import { metricValue, producerEnv, startTestProducer, waitFor } from '../helpers/producer.ts';
+import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
+
+const [A, B] = SIM_ACCOUNTS as [(typeof SIM_ACCOUNTS)[0], (typeof SIM_ACCOUNTS)[0]];
+const cleanups = cleanupAfterEach();
+const ROWS = 3000;
+
+/** A month: 3,000 rows 15 minutes apart, ending 3 November; 5% late CDRs from 35 days earlier. */
+async function monthSim(): Promise<RunningSimulator> {
+  const s = await startTestSimulator({
+    historyRows: ROWS,
+    historySpacingMs: 15 * 60_000,
+    epochMs: Date.UTC(2026, 10, 3, 12),
+    lateShare: 0.05,
+  });
+  cleanups.push(() => s.close());
+  return s;
+}
+
+interface Expected {
+  count: number;
+  seconds: number;
+  cost: bigint;
+}
+
+/** The simulator's own totals per billing period and account, from its rows. */
+function simulatorTotals(s: RunningSimulator): Map<string, Expected> {
+  const out = new Map<string, Expected>();
+  for (const [index, a] of [A, B].entries())
+    for (let n = 0; n < ROWS; n++) {
+      const row = s.generator.row({ login: a.login, firstId: a.firstId, index }, n);
+      const key = `${row.billing_period}|${row.account}`;
+      const t = out.get(key) ?? { count: 0, seconds: 0, cost: 0n };
+      t.count++;
+      t.seconds += Number(row.seconds);
+      t.cost += unscaledCost(row.cost);
+      out.set(key, t);
+    }
+  return out;
+}
+
+/** A feed in front of the simulator that, while `tamper` is on, changes rows by id. */
+async function tamperingFeed(
+  s: RunningSimulator,
+  edits: Map<string, 'hide' | 'cost' | 'break'>,
+): Promise<{ url: string; tamper: (on: boolean) => void }> {
+  let on = true;
+  const server = createServer((req, res) => {
+    fetch(`${s.url}${req.url}`)
+      .then(async (upstream) => {
+        const text = await upstream.text();
+        if (upstream.status !== 200 || !on) {
+          res.writeHead(upstream.status, { 'content-type': 'text/csv' });
+          res.end(text);
+          return;
+        }
+        const rows = parse(text, { relax_column_count: true }) as string[][];
+        const header = rows[0] as string[];
+        const costAt = header.findIndex((h) => /cost/i.test(h));
+        const secondsAt = header.findIndex((h) => /seconds/i.test(h));
+        const out = [header];
+        for (const row of rows.slice(1)) {
+          const edit = edits.get(row[0] as string);
+          if (edit === 'hide') continue;
+          if (edit === 'cost') row[costAt] = '999.999900';
+          if (edit === 'break') row[secondsAt] = 'forty';
+          out.push(row);
+        }
+        const cell = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
+        res.writeHead(200, { 'content-type': 'text/csv' });
+        res.end(out.map((r) => `${r.map(cell).join(',')}\n`).join(''));
+      })
+      .catch((err: unknown) => {
+        res.writeHead(502);
+        res.end(String(err));
+      });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, tamper: (v) => {
+      on = v;
+    },
+  };
+}
+
+async function ingest(feedUrl: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'reconcile-'));
+  const accounts = join(dir, 'accounts.json');
+  writeFileSync(accounts, JSON.stringify([A, B].map((a) => ({ login: a.login, password: a.password }))));
+  const penv = producerEnv(feedUrl, A, { FEED_ACCOUNTS_FILE: accounts, FEED_LOGIN: '' });
+  const { producer } = await startTestProducer(penv);
+  cleanups.push(() => producer.stop());
+  for (const a of [A, B])
+    await waitFor(
+      `account ${a.login}`,
+      async () =>
+        (await metricValue(producer.ops.port, 'cdr_cursor_id', { account: a.login })) === a.firstId + ROWS - 1
+          ? true
+          : undefined,
+      90_000,
+    );
+  await producer.stop();
+  return { penv, dir, accounts };
+}
+
+function toolEnv(penv: ReturnType<typeof producerEnv>, accounts: string) {
+  return {
+    ...penv,
+    FEED_ACCOUNTS_FILE: accounts,
+    FEED_LOGIN: '',
+    KAFKA_BROKERS: inject('brokers'),
+    SCHEMA_REGISTRY_URL: inject('registryUrl'),
+    LOG_LEVEL: 'warn',
+  };
+}
+
+interface JsonReport {
+  ok: boolean;
+  records: number;
+  totals: Array<Record<string, string>>;
+  differences: Array<{ kind: string; id?: number; column?: string; line?: number; account?: string }>;
+  accounts: Array<{ account: string; firstId: number; lastId: number; ids: number; gaps: unknown[] }>;
+}
+
+function byPeriodAccount(totals: JsonReport['totals']): Map<string, Expected> {
+  const out = new Map<string, Expected>();
+  for (const t of totals) {
+    const key = `${t.billing_period}|${t.account}`;
+    const e = out.get(key) ?? { count: 0, seconds: 0, cost: 0n };
+    e.count += Number(t.count);
+    e.seconds += Number(t.seconds);
+    e.cost += unscaledCost(t.cost as string);
+    out.set(key, e);
+  }
+  return out;
+}
+
+describe('reconcile', () => {
+  it('a clean month: feed, totals file, enriched topics and --fast all agree with the simulator', async () => {
+    const s = await monthSim();
+    const { penv, dir, accounts } = await ingest(s.url);
+    const env = toolEnv(penv, accounts);
+    const expected = simulatorTotals(s);
+    // October and early November, plus late CDRs of August and September.
+    expect(new Set([...expected.keys()].map((k) => k.split('|')[0]))).toEqual(
+      new Set(['2026-08', '2026-09', '2026-10', '2026-11']),
+    );
+    // Credits are in it: some rows have a negative cost.
+    const credits = [0, 1].flatMap((index) =>
+      Array.from({ length: ROWS }, (_, n) => s.generator.row({ ...[A, B][index], index } as never, n).cost),
+    );
+    expect(credits.some((c) => c.startsWith('-'))).toBe(true);
+
+    for (const a of [A, B]) {
+      const r = await runCli(
+        ['reconcile', '--feed', '--account', a.login, '--from-id', String(a.firstId), '--format', 'json'],
+        env,
+      );
+      expect(r.code, r.stderr + r.stdout.slice(0, 2000)).toBe(0);
+      const report = JSON.parse(r.stdout) as JsonReport;
+      expect(report.ok).toBe(true);
+      expect(report.records).toBe(ROWS);
+      expect(report.accounts).toEqual([
+        { account: a.login, firstId: a.firstId, lastId: a.firstId + ROWS - 1, ids: ROWS, gaps: [] },
+      ]);
+      for (const [key, t] of byPeriodAccount(report.totals)) expect(t, key).toEqual(expected.get(key));
+    }
+
+    // The full scan and the control records give the same totals, line for line.
+    const scan = await runCli(['reconcile', '--format', 'json'], env);
+    const fast = await runCli(['reconcile', '--fast', '--format', 'json'], env);
+    expect(scan.code, scan.stderr).toBe(0);
+    expect(fast.code, fast.stderr).toBe(0);
+    const scanned = JSON.parse(scan.stdout) as JsonReport;
+    expect(scanned.records).toBe(2 * ROWS);
+    expect((JSON.parse(fast.stdout) as JsonReport).totals).toEqual(scanned.totals);
+    expect(byPeriodAccount(scanned.totals)).toEqual(expected);
+
+    // A totals file per period and account: equal, then one line a cent off.
+    const lines = [...expected].map(([key, t]) => {
+      const [period, account] = key.split('|');
+      return `${period},${account},${t.count},${t.seconds},${costText(t.cost)}`;
+    });
+    const good = join(dir, 'totals.csv');
+    writeFileSync(good, `Billing Period,Account,Count,Seconds,Cost\n${lines.join('\n')}\n`);
+    const same = await runCli(['reconcile', '--totals-file', good], env);
+    expect(same.code, same.stdout + same.stderr).toBe(0);
+    expect(same.stdout).toContain('OK:');
+    const off = lines.map((l, i) => {
+      if (i !== 2) return l;
+      const cells = l.split(',');
+      cells[4] = costText(unscaledCost(cells[4] as string) + 10_000n);
+      return cells.join(',');
+    });
+    const wrong = join(dir, 'wrong.csv');
+    writeFileSync(wrong, `billing_period,account,count,seconds,cost\n${off.join('\n')}\n`);
+    const differs = await runCli(['reconcile', '--totals-file', wrong, '--format', 'json'], env);
+    expect(differs.code).toBe(1);
+    const d = JSON.parse(differs.stdout) as JsonReport;
+    expect(d.differences).toEqual([
+      expect.objectContaining({ kind: 'totals_differ', line: 4, column: 'cost' }),
+    ]);
+    // Bad input: exit 2, naming the problem.
+    writeFileSync(join(dir, 'bad.csv'), 'period,account,cost\n2026-10,40021,12.3.4\n');
+    const bad = await runCli(['reconcile', '--totals-file', join(dir, 'bad.csv')], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stdout + bad.stderr).toContain('line 2');
+
+    // Every raw CDR enriched exactly once.
+    const eenv = enricherEnv(penv);
+    const enricher = spawnCli('enrich', eenv);
+    cleanups.push(enricher.kill);
+    await enricher.port;
+    await waitFor(
+      'the enricher to catch up',
+      async () => {
+        const n = (await readTopics(testKafka(), outputTopics(eenv))).length;
+        return n >= 2 * ROWS ? true : undefined;
+      },
+      90_000,
+    );
+    const enriched = await runCli(['reconcile', '--enriched', ...outputTopics(eenv)], env);
+    expect(enriched.code, enriched.stdout + enriched.stderr).toBe(0);
+  });
+
+  it('names a CDR missing from Kafka, one altered, one dead-lettered and one there twice, and exits 1', async () => {
+    const s = await monthSim();
+    const [hidden, altered, broken, twice] = [
+      A.firstId + 100,
+      A.firstId + 1500,
+      A.firstId + 2200,
+      A.firstId + 2900,
+    ];
+    const feed = await tamperingFeed(
+      s,
+      new Map([
+        [String(hidden), 'hide'],
+        [String(altered), 'cost'],
+        [String(broken), 'break'],
+      ]),
+    );
+    const { penv, accounts } = await ingest(feed.url);
+    feed.tamper(false);
+    // A record written to cdr.raw a second time, as a faulty replay would.
+    const kafka = testKafka();
+    const copy = (await readTopics(kafka, [penv.TOPIC_RAW])).find(
+      (r) =>
+        r.message.key !== null &&
+        (r.message.value as Buffer).includes(Buffer.from(`CR-${(2900).toString(36)}`)),
+    );
+    expect(copy).toBeDefined();
+    const p = kafka.producer();
+    await p.connect();
+    await p.send({
+      topic: penv.TOPIC_RAW,
+      messages: [
+        {
+          key: copy?.message.key ?? null,
+          value: copy?.message.value ?? null,
+          partition: copy?.partition as number,
+        },
+      ],
+    });
+    await p.disconnect();
+
+    const env = toolEnv(penv, accounts);
+    const r = await runCli(
+      ['reconcile', '--feed', '--account', A.login, '--from-id', String(A.firstId), '--format', 'json'],
+      env,
+    );
+    expect(r.code, r.stderr).toBe(1);
+    const report = JSON.parse(r.stdout) as JsonReport;
+    const found = report.differences.map((d) => `${d.kind} ${d.id}${d.column ? ` ${d.column}` : ''}`).sort();
+    expect(found).toEqual(
+      [
+        `missing_in_kafka ${hidden}`,
+        `values_differ ${altered} cost`,
+        `dead_lettered ${broken}`,
+        `duplicate ${twice}`,
+      ].sort(),
+    );
+    // The table for a person names them too, and the CSV and markdown reports carry the same ids.
+    const table = await runCli(
+      ['reconcile', '--feed', '--account', A.login, '--from-id', String(A.firstId)],
+      env,
+    );
+    expect(table.code).toBe(1);
+    for (const id of [hidden, altered, broken, twice]) expect(table.stdout).toContain(`id ${id}`);
+    const csv = await runCli(
+      ['reconcile', '--feed', '--account', A.login, '--from-id', String(A.firstId), '--format', 'csv'],
+      env,
+    );
+    const rows = parse(csv.stdout, { columns: true }) as Array<Record<string, string>>;
+    expect(
+      rows
+        .filter((x) => x.section === 'difference')
+        .map((x) => Number(x.id))
+        .sort(),
+    ).toEqual([hidden, altered, broken, twice].sort());
+  });
+});
