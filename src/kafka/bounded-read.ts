@@ -27,6 +27,11 @@ export interface BoundedReadOptions {
   fromTimestamp?: number;
   /** The throwaway group's session timeout (kafkajs default 30 s; the broker's minimum is 6 s). */
   sessionTimeoutMs?: number;
+  /**
+   * Where to start, per `topic/partition` (an index says where the wanted records begin); a
+   * partition not named has nothing wanted and is not read. With `fromTimestamp`, the later wins.
+   */
+  fromOffsets?: ReadonlyMap<string, bigint>;
 }
 
 /** `topic/partition` -> the offset one past the last record when the read started. */
@@ -41,6 +46,7 @@ async function readRange(
   kafka: Kafka,
   topics: readonly string[],
   fromTimestamp?: number,
+  fromOffsets?: ReadonlyMap<string, bigint>,
 ): Promise<{ ends: EndOffsets; starts: Map<string, bigint> }> {
   const admin = kafka.admin();
   await admin.connect();
@@ -57,11 +63,15 @@ async function readRange(
         const high = BigInt(o.high);
         // -1: no record at or after the instant.
         const fromTime = byTime?.get(o.partition);
-        const start = fromTime === undefined ? BigInt(o.low) : fromTime === '-1' ? high : BigInt(fromTime);
+        let start = fromTime === undefined ? BigInt(o.low) : fromTime === '-1' ? high : BigInt(fromTime);
+        if (fromOffsets) {
+          const indexed = fromOffsets.get(key) ?? high;
+          if (indexed > start) start = indexed;
+        }
         // A partition emptied by retention (low == high), or with nothing after the instant, has nothing to read.
         if (high > start) {
           ends.set(key, high);
-          if (fromTime !== undefined) starts.set(key, start);
+          if (start > BigInt(o.low)) starts.set(key, start);
         }
       }
     }
@@ -78,7 +88,7 @@ export async function readToEnd(
   onBatch: (batch: ReadBatch) => void | Promise<void>,
   options: BoundedReadOptions,
 ): Promise<void> {
-  const { ends, starts } = await readRange(kafka, topics, options.fromTimestamp);
+  const { ends, starts } = await readRange(kafka, topics, options.fromTimestamp, options.fromOffsets);
   if (ends.size === 0) return;
   const pending = new Set(ends.keys());
   /** Per partition, the offset after the last record handed over. */

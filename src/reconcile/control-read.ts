@@ -90,24 +90,39 @@ export async function controlTotals(
 }
 
 /**
- * The period index: per partition of `rawTopic`, the offset of the first CDR of `period` ever
- * ingested (late CDRs included: they come after other periods' CDRs, and their control records
- * say where). Empty when no control record names the period.
+ * The period index: per partition of `rawTopic`, the offset of the first CDR of any of `periods`
+ * ever ingested (late CDRs included: they come after other periods' CDRs, and their control
+ * records say where); a partition without any has none. `complete` when the control records cover
+ * each partition from its first record still held (`lows`); otherwise CDRs written before control
+ * records existed are not indexed, and the caller must scan. `lows`: the partitions holding
+ * records, with their first offset.
  */
-export async function periodStarts(
+export async function periodIndex(
   kafka: Kafka,
   registry: RegistryOptions,
   controlTopic: string,
   rawTopic: string,
-  period: string,
-): Promise<Map<number, bigint>> {
+  periods: ReadonlySet<string>,
+  lows: ReadonlyMap<number, bigint>,
+): Promise<{ complete: boolean; starts: Map<number, bigint> }> {
   const starts = new Map<number, bigint>();
-  await readControls(kafka, registry, controlTopic, { periods: new Set([period]), rawTopic }, (c) => {
+  const covered = new Map<number, bigint>();
+  const lower = (m: Map<number, bigint>, partition: number, at: bigint) => {
+    const now = m.get(partition);
+    if (now === undefined || at < now) m.set(partition, at);
+  };
+  await readControls(kafka, registry, controlTopic, { rawTopic }, (c) => {
     for (const p of c.partitions) {
       const at = BigInt(p.first_offset);
-      const now = starts.get(p.partition);
-      if (now === undefined || at < now) starts.set(p.partition, at);
+      lower(covered, p.partition, at);
+      if (periods.has(c.billing_period)) lower(starts, p.partition, at);
     }
   });
-  return starts;
+  let complete = covered.size > 0;
+  for (const [partition, low] of lows) {
+    const first = covered.get(partition);
+    // Records before the first one a control record names: not indexed.
+    if (first === undefined || first > low) complete = false;
+  }
+  return { complete, starts };
 }

@@ -108,7 +108,9 @@ export async function reconcile(req: ReconcileRequest): Promise<ReconcileReport>
         topics: [req.topics.raw],
         registry: req.registry,
         keep: req.scope.keep,
-        onMatch: (c, at) => count(c, at.partition, at.offset),
+        onMatch: (c, at) => {
+          count(c, at.partition, at.offset);
+        },
         ...(req.timeoutMs ? { timeoutMs: req.timeoutMs } : {}),
       });
       if (done.undecodable > 0)

@@ -17,6 +17,8 @@ import { createLogger, logFormat } from '../ops/logger.ts';
 import { copyRecords } from './copy.ts';
 import { boundary, type CdrFilter, matches } from './filter.ts';
 import { csvHeaderLine, csvLine, jsonLine } from './formats.ts';
+import { ParquetExport } from './parquet.ts';
+import { periodStartOffsets } from './period-start.ts';
 import { executeReset, planReset, type ResetTarget } from './reset-group.ts';
 import { type ScanProgress, scan } from './scan.ts';
 
@@ -155,6 +157,23 @@ function setup(env: Env, o: FilterOptions) {
   };
 }
 
+/**
+ * With billing periods asked for on cdr.raw: where they begin per partition, from the period index
+ * (undefined when it does not cover the topic: everything is read).
+ */
+async function periodStarts(s: ReturnType<typeof setup>): Promise<{ fromOffsets?: Map<string, bigint> }> {
+  const raw = s.config.env.TOPIC_RAW;
+  if (!s.filter.periods || s.topics.length !== 1 || s.topics[0] !== raw) return {};
+  const starts = await periodStartOffsets(
+    s.kafka,
+    s.registry,
+    raw,
+    s.config.env.TOPIC_CONTROL,
+    s.filter.periods,
+  );
+  return starts ? { fromOffsets: starts } : {};
+}
+
 /** A progress line on stderr about once a second, when stderr is a terminal. */
 function progressReporter(): ((p: ScanProgress) => void) | undefined {
   if (process.stderr.isTTY !== true) return undefined;
@@ -181,7 +200,8 @@ export function registerReplayCommands(program: Command, env: Env): void {
     .option('--json', 'the count and the first matches as JSON')
     .action(async (o: FilterOptions & { limit: string; json?: boolean }) => {
       const limit = whole('--limit', o.limit) as number;
-      const { filter, kafka, registry, topics } = setup(env, o);
+      const s = setup(env, o);
+      const { filter, kafka, registry, topics } = s;
       const first: RawCdr[] = [];
       const report = progressReporter();
       const done = await scan(kafka, {
@@ -190,6 +210,7 @@ export function registerReplayCommands(program: Command, env: Env): void {
         keep: (c) => matches(c, filter),
         onMatch: (c) => void (first.length < limit && first.push(c)),
         ...(report ? { onProgress: report } : {}),
+        ...(await periodStarts(s)),
       });
       if (report) process.stderr.write('\n');
       if (o.json === true) {
@@ -230,31 +251,52 @@ export function registerReplayCommands(program: Command, env: Env): void {
     });
 
   withFilterOptions(
-    program.command('export').description('The CDRs of a topic matching the criteria, as CSV or JSON Lines'),
+    program
+      .command('export')
+      .description('The CDRs of a topic matching the criteria, as CSV, JSON Lines or Parquet'),
   )
-    .option('--format <format>', 'csv or jsonl', 'csv')
-    .option('--output <file>', 'write here (default stdout)')
+    .option('--format <format>', 'csv, jsonl or parquet', 'csv')
+    .option('--output <file>', 'write here (default stdout; required for parquet)')
     .action(async (o: FilterOptions & { format: string; output?: string }) => {
-      if (o.format !== 'csv' && o.format !== 'jsonl')
-        bad('--format', `"${o.format}" is not csv or jsonl (Parquet comes with the rest of issue #10)`);
-      const { filter, kafka, registry, topics } = setup(env, o);
-      const out: WriteStream | NodeJS.WriteStream = o.output ? createWriteStream(o.output) : process.stdout;
-      // A promise only when the stream asks to drain: no await per record otherwise.
-      const write = (text: string): Promise<unknown> | undefined =>
-        out.write(text) ? undefined : once(out, 'drain');
-      const line = o.format === 'csv' ? csvLine : jsonLine;
-      if (o.format === 'csv') await write(csvHeaderLine());
+      if (o.format !== 'csv' && o.format !== 'jsonl' && o.format !== 'parquet')
+        bad('--format', `"${o.format}" is not csv, jsonl or parquet`);
+      if (o.format === 'parquet' && o.output === undefined)
+        bad('--output', 'is required with --format parquet (a Parquet file is not a stream)');
+      const s = setup(env, o);
+      const { filter, kafka, registry, topics } = s;
       const report = progressReporter();
-      const done = await scan(kafka, {
-        topics,
-        registry,
-        keep: (c) => matches(c, filter),
-        onMatch: (c) => write(line(c)),
-        ...(report ? { onProgress: report } : {}),
-      });
-      if (o.output) {
-        (out as WriteStream).end();
-        await once(out, 'finish');
+      const scanFor = async (onMatch: (c: RawCdr) => Promise<unknown> | undefined) =>
+        scan(kafka, {
+          topics,
+          registry,
+          keep: (c) => matches(c, filter),
+          onMatch,
+          ...(report ? { onProgress: report } : {}),
+          ...(await periodStarts(s)),
+        });
+      let done: ScanProgress;
+      if (o.format === 'parquet') {
+        const parquet = await ParquetExport.open(o.output as string);
+        try {
+          done = await scanFor((c) => {
+            parquet.write(c);
+            return undefined;
+          });
+        } finally {
+          await parquet.close();
+        }
+      } else {
+        const out: WriteStream | NodeJS.WriteStream = o.output ? createWriteStream(o.output) : process.stdout;
+        // A promise only when the stream asks to drain: no await per record otherwise.
+        const write = (text: string): Promise<unknown> | undefined =>
+          out.write(text) ? undefined : once(out, 'drain');
+        const line = o.format === 'csv' ? csvLine : jsonLine;
+        if (o.format === 'csv') await write(csvHeaderLine());
+        done = await scanFor((c) => write(line(c)));
+        if (o.output) {
+          (out as WriteStream).end();
+          await once(out, 'finish');
+        }
       }
       process.stderr.write(
         `${report ? '\n' : ''}exported ${done.matched.toLocaleString('en')} of ${done.scanned.toLocaleString('en')} records${o.output ? ` to ${o.output}` : ''}${done.undecodable ? `; ${done.undecodable} could not be decoded` : ''}\n`,
@@ -284,7 +326,7 @@ export function registerReplayCommands(program: Command, env: Env): void {
         if (Number.isNaN(at)) bad('--to', `"${o.to}" is not earliest, YYYY-MM, nor ISO 8601 with a zone`);
         target = { kind: 'instant', at };
       }
-      const { kafka, registry, topics } = setup(env, {
+      const { config, kafka, registry, topics } = setup(env, {
         zone: 'UTC',
         ...(o.topic ? { topic: [o.topic] } : {}),
       });
@@ -293,6 +335,7 @@ export function registerReplayCommands(program: Command, env: Env): void {
         topic: topics[0] as string,
         target,
         label: o.to,
+        controlTopic: config.env.TOPIC_CONTROL,
       });
       if (o.execute === true) await executeReset(kafka, plan);
       if (o.json === true) {
@@ -300,7 +343,7 @@ export function registerReplayCommands(program: Command, env: Env): void {
         return;
       }
       console.log(
-        `group ${plan.group} on ${plan.topic} to ${plan.to} (${plan.state}, ${plan.members} member(s))`,
+        `group ${plan.group} on ${plan.topic} to ${plan.to}${plan.found ? ` (offsets from the ${plan.found})` : ''} (${plan.state}, ${plan.members} member(s))`,
       );
       console.log(
         renderTable(

@@ -5,12 +5,18 @@
 //
 // Record timestamps are ingest times, not call times: a billing period's CDRs can arrive after the
 // period ends (late CDRs). So `--to 2026-11` is not "the first of November": it is, per partition,
-// the first offset at which a CDR of that period appears, found by a bounded scan.
-import type { Kafka } from 'kafkajs';
+// the first offset at which a CDR of that period appears: looked up in the period index (the
+// producer's control records) when it covers the topic, else found by a bounded scan.
+import type { Admin, Kafka } from 'kafkajs';
 import type { RegistryOptions } from '../codec/registry.ts';
 import { CdrError, ErrorCodes } from '../errors.ts';
 import { topicOffsets, topicOffsetsAt } from '../kafka/offsets.ts';
+import { periodIndex } from '../reconcile/control-read.ts';
 import { scan } from './scan.ts';
+
+async function topicExists(admin: Admin, topic: string): Promise<boolean> {
+  return (await admin.listTopics()).includes(topic);
+}
 
 export type ResetTarget =
   | { kind: 'earliest' }
@@ -24,12 +30,14 @@ export interface ResetPlan {
   state: string;
   members: number;
   partitions: Array<{ partition: number; current: string | null; target: string; between: number }>;
+  /** For a billing period: where the offsets came from. */
+  found?: 'period index' | 'scan';
 }
 
 export async function planReset(
   kafka: Kafka,
   registry: RegistryOptions,
-  o: { group: string; topic: string; target: ResetTarget; label: string },
+  o: { group: string; topic: string; target: ResetTarget; label: string; controlTopic: string },
 ): Promise<ResetPlan> {
   const admin = kafka.admin();
   await admin.connect();
@@ -41,6 +49,7 @@ export async function planReset(
     const { groups } = await admin.describeGroups([o.group]);
     const info = groups[0];
     let targets: Map<number, string>;
+    let found: ResetPlan['found'];
     if (o.target.kind === 'earliest') {
       targets = new Map(ends.map((e) => [e.partition, e.low]));
     } else if (o.target.kind === 'instant') {
@@ -53,7 +62,14 @@ export async function planReset(
         ]),
       );
     } else {
-      targets = await firstOffsetsOfPeriod(kafka, registry, o.topic, o.target.period);
+      const lows = new Map(ends.filter((e) => e.high !== e.low).map((e) => [e.partition, BigInt(e.low)]));
+      const index = (await topicExists(admin, o.controlTopic))
+        ? await periodIndex(kafka, registry, o.controlTopic, o.topic, new Set([o.target.period]), lows)
+        : { complete: false, starts: new Map<number, bigint>() };
+      found = index.complete ? 'period index' : 'scan';
+      targets = index.complete
+        ? new Map([...index.starts].map(([p, at]) => [p, String(at)]))
+        : await firstOffsetsOfPeriod(kafka, registry, o.topic, o.target.period);
       for (const e of ends) if (!targets.has(e.partition)) targets.set(e.partition, e.high);
     }
     return {
@@ -72,6 +88,7 @@ export async function planReset(
           return { partition: e.partition, current, target, between };
         })
         .sort((a, b) => a.partition - b.partition),
+      ...(found ? { found } : {}),
     };
   } finally {
     await admin.disconnect();

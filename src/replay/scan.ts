@@ -23,9 +23,14 @@ export interface ScanOptions {
   registry: RegistryOptions;
   keep(cdr: RawCdr): boolean;
   /** Called for each kept CDR, in offset order per partition; a promise it returns is awaited. */
-  onMatch(cdr: RawCdr, at: { topic: string; partition: number; offset: string }): void | Promise<unknown>;
+  onMatch(
+    cdr: RawCdr,
+    at: { topic: string; partition: number; offset: string },
+  ): Promise<unknown> | undefined;
   onProgress?(p: ScanProgress): void;
   timeoutMs?: number;
+  /** Per `topic/partition`, where the wanted records begin (the period index); others are skipped. */
+  fromOffsets?: ReadonlyMap<string, bigint>;
 }
 
 export async function scan(kafka: Kafka, o: ScanOptions): Promise<ScanProgress> {
@@ -60,7 +65,11 @@ export async function scan(kafka: Kafka, o: ScanOptions): Promise<ScanProgress> 
       }
       o.onProgress?.(progress);
     },
-    { timeoutMs: o.timeoutMs ?? 30 * 60_000, groupPrefix: 'cdr-scan' },
+    {
+      timeoutMs: o.timeoutMs ?? 30 * 60_000,
+      groupPrefix: 'cdr-scan',
+      ...(o.fromOffsets ? { fromOffsets: o.fromOffsets } : {}),
+    },
   );
   return progress;
 }

@@ -15,8 +15,8 @@ const cleanups = cleanupAfterEach();
 
 describe('replay reset-group', () => {
   it('moves a stopped group to a billing period, refuses a live one, and the group then reads exactly from there', async () => {
-    // 3,000 calls 45 minutes apart: about three billing periods.
-    const s = await startTestSimulator({ historyRows: 3000, historySpacingMs: 45 * 60_000 });
+    // 3,000 calls 45 minutes apart: about three billing periods, and late CDRs of the period before.
+    const s = await startTestSimulator({ historyRows: 3000, historySpacingMs: 45 * 60_000, lateShare: 0.05 });
     cleanups.push(() => s.close());
     const penv = producerEnv(s.url, A);
     const { producer } = await startTestProducer(penv);
@@ -66,6 +66,7 @@ describe('replay reset-group', () => {
       KAFKA_BROKERS: inject('brokers'),
       SCHEMA_REGISTRY_URL: inject('registryUrl'),
       TOPIC_RAW: penv.TOPIC_RAW,
+      TOPIC_CONTROL: penv.TOPIC_CONTROL,
     };
     const args = ['replay', 'reset-group', '--group', group, '--to', period];
     const refused = await runCli([...args, '--execute'], env);
@@ -82,9 +83,17 @@ describe('replay reset-group', () => {
     expect(dry.code, dry.stderr).toBe(0);
     const plan = JSON.parse(dry.stdout) as {
       executed: boolean;
+      found: string;
       partitions: Array<{ partition: number; current: string; target: string; between: number }>;
     };
     expect(plan.executed).toBe(false);
+    // Looked up in the control records; a bounded scan (no control records) finds the same offsets.
+    expect(plan.found).toBe('period index');
+    const scanned = await runCli([...args, '--json'], {
+      ...env,
+      TOPIC_CONTROL: `${penv.TOPIC_CONTROL}-none`,
+    });
+    expect(JSON.parse(scanned.stdout)).toMatchObject({ found: 'scan', partitions: plan.partitions });
     expect(await committed()).toEqual(before);
     // Per partition: the first record of the period, and the records read again from there.
     for (const p of plan.partitions) {

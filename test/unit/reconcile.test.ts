@@ -1,0 +1,264 @@
+// The pure parts of reconciliation: id ranges and continuity, control records, totals files,
+// comparison and the report formats.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import type { Message } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { twosComplementToBigint } from '../../src/cdr/decimal.ts';
+import { avroType } from '../../src/codec/schemas.ts';
+import { unframe } from '../../src/codec/wire.ts';
+import { type CdrTally, controlMessages } from '../../src/producer/control.ts';
+import { Continuity, IdRanges } from '../../src/reconcile/continuity.ts';
+import { formatReport } from '../../src/reconcile/format.ts';
+import { compareTotals, Differences, type ReconcileReport } from '../../src/reconcile/report.ts';
+import { costText, parseCost, TotalsTable } from '../../src/reconcile/totals.ts';
+import { readTotalsFile } from '../../src/reconcile/totals-file.ts';
+
+describe('IdRanges', () => {
+  it('keeps ids as ranges whatever the order, finds each id added twice, and the gaps', () => {
+    const r = new IdRanges();
+    const ids = [5, 1, 3, 2, 4, 10, 12, 11, 20];
+    for (const id of ids) expect(r.add(id), String(id)).toBe(true);
+    expect(r.ranges()).toEqual([
+      [1, 5],
+      [10, 12],
+      [20, 20],
+    ]);
+    expect(r.add(3)).toBe(false);
+    expect(r.add(20)).toBe(false);
+    expect(r.gaps()).toEqual([
+      [6, 9],
+      [13, 19],
+    ]);
+    expect([r.count, r.first, r.last]).toEqual([9, 1, 20]);
+    expect([r.has(11), r.has(13)]).toEqual([true, false]);
+  });
+
+  it('holds a million contiguous ids in one range, past 2^32', () => {
+    const r = new IdRanges();
+    const base = 5_000_000_000_000;
+    for (let i = 0; i < 1_000_000; i++) r.add(base + i);
+    expect(r.ranges()).toEqual([[base, base + 999_999]]);
+  });
+
+  it('subtracts: what one side has and the other does not', () => {
+    const a = new IdRanges();
+    const b = new IdRanges();
+    for (let i = 1; i <= 20; i++) a.add(i);
+    for (const i of [1, 2, 3, 7, 8, 15, 16, 17, 18, 19, 20, 25]) b.add(i);
+    expect(a.minus(b)).toEqual([
+      [4, 6],
+      [9, 14],
+    ]);
+    expect(b.minus(a)).toEqual([[25, 25]]);
+  });
+});
+
+describe('Continuity', () => {
+  it('reports an id twice and an id going backwards on a partition, not a legal interleaving', () => {
+    const c = new Continuity();
+    // Two partitions, each ascending: interleaved, no issue.
+    for (const [id, p] of [
+      [1, 0],
+      [2, 1],
+      [3, 0],
+      [4, 1],
+    ] as const)
+      c.add('a', id, p, String(id));
+    expect(c.issues).toEqual([]);
+    c.add('a', 3, 1, '9'); // again, on the other partition
+    c.add('a', 2, 0, '10'); // again and backwards
+    c.add('a', 9, 0, '11');
+    c.add('a', 7, 0, '12'); // backwards, new
+    expect(c.issues.map((i) => `${i.kind} ${i.id}`)).toEqual([
+      'duplicate 3',
+      'duplicate 2',
+      'out_of_order 7',
+    ]);
+    expect(c.accounts.get('a')?.ids.gaps()).toEqual([
+      [5, 6],
+      [8, 8],
+    ]);
+  });
+});
+
+describe('control records', () => {
+  const type = avroType('cdr-control');
+  const tally = (id: number, period: string, group: string, cost: bigint): CdrTally => ({
+    id,
+    period,
+    group,
+    type: 'M',
+    subType: 'M3',
+    seconds: 60,
+    cost,
+  });
+
+  it('sum a batch per billing period, exactly, with each period first and last offset per partition', () => {
+    const tallies = [
+      tally(10, '2026-11', 'Sales', 1_500_000n),
+      tally(11, '2026-10', 'Sales', -250_000n), // a late credit of October
+      tally(12, '2026-11', 'Ops', 999_999_999_999_999_999n),
+      tally(13, '2026-11', 'Sales', 1n),
+    ];
+    const raw: Message[] = tallies.map((t, i) => ({ key: t.group, value: null, partition: i % 2 }));
+    const offsets = new Map<Message, bigint>(raw.map((m, i) => [m, 100n + BigInt(i)]));
+    const out = controlMessages(
+      { account: '40021', topic: 'cdr.raw', type, schemaId: 7 },
+      raw,
+      tallies,
+      (m) => offsets.get(m),
+      13,
+      Date.UTC(2026, 10, 28),
+    );
+    const decoded = out.map((m) => {
+      const { schemaId, body } = unframe(m.value as Buffer);
+      expect(schemaId).toBe(7);
+      expect(m.key).toBe('40021');
+      return type.fromBuffer(body) as Record<string, unknown> & {
+        cost: Buffer;
+        lines: Array<{ cost: Buffer }>;
+      };
+    });
+    expect(decoded.map((d) => d.billing_period)).toEqual(['2026-11', '2026-10']);
+    const nov = decoded[0] as (typeof decoded)[0];
+    expect(nov).toMatchObject({
+      count: 3,
+      seconds: 180,
+      first_id: 10,
+      last_id: 13,
+      cursor: 13,
+      topic: 'cdr.raw',
+    });
+    expect(twosComplementToBigint(nov.cost)).toBe(999_999_999_999_999_999n + 1_500_001n);
+    expect(nov.partitions).toEqual([
+      { partition: 0, first_offset: 100, last_offset: 102, count: 2 },
+      { partition: 1, first_offset: 103, last_offset: 103, count: 1 },
+    ]);
+    expect(nov.lines.map((l) => twosComplementToBigint(l.cost))).toEqual([
+      1_500_001n,
+      999_999_999_999_999_999n,
+    ]);
+    const oct = decoded[1] as (typeof decoded)[0];
+    expect(twosComplementToBigint(oct.cost)).toBe(-250_000n);
+    expect(oct.partitions).toEqual([{ partition: 1, first_offset: 101, last_offset: 101, count: 1 }]);
+  });
+});
+
+describe('totals files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'totals-'));
+  const file = (name: string, text: string) => {
+    const p = join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+
+  it('reads any subset of key columns by their usual names, and compares line by line', () => {
+    const f = readTotalsFile(
+      file(
+        'a.csv',
+        '\uFEFFBilling Period,Account,Records,Cost\r\n2026-10,40021,2,1.5\r\n2026-11,40021,1,"-0.25"\r\n',
+      ),
+    );
+    expect(f.table.columns).toEqual(['billing_period', 'account']);
+    expect(f.values).toEqual(['count', 'cost']);
+    const kafka = new TotalsTable();
+    const key = (period: string) => ({
+      billing_period: period,
+      account: '40021',
+      billing_group: 'G',
+      type: 'M',
+      sub_type: 'M',
+    });
+    kafka.addCdr(key('2026-10'), 10, 1_000_000n, 1);
+    kafka.addCdr(key('2026-10'), 10, 500_000n, 2);
+    kafka.addCdr(key('2026-11'), 10, -250_001n, 3);
+    kafka.addCdr(key('2026-12'), 10, 0n, 4);
+    const out = new Differences();
+    compareTotals(kafka.rollUp(f.table.columns), f.table, f.values, out, f.lines);
+    expect(out.list).toEqual([
+      expect.objectContaining({
+        kind: 'totals_differ',
+        line: 3,
+        column: 'cost',
+        kafka: '-0.250001',
+        other: '-0.250000',
+      }),
+      expect.objectContaining({
+        kind: 'missing_in_other',
+        key: { billing_period: '2026-12', account: '40021' },
+      }),
+    ]);
+  });
+
+  it('refuses a bad file naming the line: bad money, a repeated key, an unknown column', () => {
+    expect(() => readTotalsFile(file('b.csv', 'period,cost\n2026-10,1.2345678\n'))).toThrow(/line 2: cost/);
+    expect(() => readTotalsFile(file('c.csv', 'period,count\n2026-10,1\n2026-10,2\n'))).toThrow(
+      /lines 2 and 3/,
+    );
+    expect(() => readTotalsFile(file('d.csv', 'period,amount\n'))).toThrow(/column "amount"/);
+    expect(() => readTotalsFile(join(dir, 'missing.csv'))).toThrow(/--totals-file/);
+  });
+
+  it('money: exact decimal text both ways', () => {
+    expect(parseCost('12.3')).toBe(12_300_000n);
+    expect(parseCost('-0.000001')).toBe(-1n);
+    expect(parseCost('1e3')).toBeUndefined();
+    expect(costText(-1n)).toBe('-0.000001');
+    expect(costText(123_456_789_012_345_678_901n)).toBe('123456789012345.678901');
+  });
+});
+
+describe('report formats', () => {
+  const table = new TotalsTable();
+  table.addCdr(
+    { billing_period: '2026-11', account: '40021', billing_group: '=cmd', type: 'M', sub_type: 'M3' },
+    30,
+    1_250_000n,
+    7,
+  );
+  const report: ReconcileReport = {
+    against: 'feed',
+    source: 'scan',
+    columns: table.columns,
+    totals: table.list(),
+    differences: [
+      {
+        kind: 'values_differ',
+        account: '40021',
+        id: 7,
+        column: 'cost',
+        kafka: '1.250000',
+        other: '1.350000',
+      },
+    ],
+    unlisted: 0,
+    accounts: [{ account: '40021', firstId: 7, lastId: 9, ids: 2, gaps: [[8, 8]] }],
+    records: 1,
+    ok: false,
+  };
+
+  it('CSV: totals, differences and gaps as rows a CSV reader reads back, formulas neutralised', () => {
+    const rows = parse(formatReport(report, 'csv'), { columns: true }) as Array<Record<string, string>>;
+    expect(rows.map((r) => r.section)).toEqual(['totals', 'difference', 'gap']);
+    expect(rows[0]).toMatchObject({ billing_group: "'=cmd", cost: '1.250000', count: '1', first_id: '7' });
+    expect(rows[1]).toMatchObject({ kind: 'values_differ', id: '7', column: 'cost', other: '1.350000' });
+    expect(rows[2]).toMatchObject({ id: '8', to_id: '8' });
+  });
+
+  it('JSON, markdown and table carry the same facts', () => {
+    const json = JSON.parse(formatReport(report, 'json')) as {
+      ok: boolean;
+      totals: Array<Record<string, string>>;
+    };
+    expect(json.ok).toBe(false);
+    expect(json.totals[0]).toMatchObject({ cost: '1.250000', billing_group: '=cmd' });
+    const md = formatReport(report, 'markdown');
+    expect(md).toContain('| values_differ | 40021 id 7 | cost: kafka 1.250000, other 1.350000 |');
+    const text = formatReport(report, 'table');
+    expect(text).toContain('DIFFERENT: 1 difference(s)');
+    expect(text).toContain('1: 8');
+  });
+});
