@@ -131,7 +131,15 @@ async function copyPartitions(
 ): Promise<void> {
   const decoder = new RawDecoder(avroType('cdr-raw'), req.registry);
   const end = (p: number) => BigInt(state.ends[String(p)] ?? '0');
-  const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 100 });
+  // One member per replay: a re-run after a crash waits for the dead member's session to expire
+  // before the group is its own, so the session is short (the broker's minimum is 6 s).
+  const consumer = kafka.consumer({
+    groupId,
+    readUncommitted: false,
+    maxWaitTimeInMs: 100,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1000,
+  });
   let finish: () => void = () => {};
   let fail: (err: unknown) => void = () => {};
   const done = new Promise<void>((resolve, reject) => {
