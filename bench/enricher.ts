@@ -164,6 +164,7 @@ export async function endToEndLatency(rate: number, seconds: number, pollMs: num
       TOPIC_RAW: `${run}.raw`,
       TOPIC_CURSOR: `${run}.cursor`,
       TOPIC_CONTROL: `${run}.control`,
+      TOPIC_CONTROL_TOTALS: `${run}.control.totals`,
       TOPIC_DLQ: `${run}.dlq`,
       TRANSACTIONAL_ID_PREFIX: run,
       HTTP_PORT: '0',

@@ -141,6 +141,7 @@ export async function benchProducer(
       TOPIC_RAW: `${run}.raw`,
       TOPIC_CURSOR: `${run}.cursor`,
       TOPIC_CONTROL: `${run}.control`,
+      TOPIC_CONTROL_TOTALS: `${run}.control.totals`,
       TOPIC_DLQ: `${run}.dlq`,
       TOPIC_RAW_PARTITIONS: '6',
       TOPIC_REPLICATION_FACTOR: '1',

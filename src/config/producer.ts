@@ -96,6 +96,13 @@ export const producerEnvSchema = z.object({
     .min(1)
     .default('cdr.control')
     .describe('Topic of the control totals written with each batch (per account and billing period)'),
+  TOPIC_CONTROL_TOTALS: z
+    .string()
+    .min(1)
+    .default('cdr.control.totals')
+    .describe(
+      'Compacted topic of the running control totals per account and billing period (reconcile --fast, the period index)',
+    ),
   TOPIC_RAW_PARTITIONS: int(1, 10_000)
     .default(6)
     .describe('Partitions of cdr.raw when the producer creates it'),

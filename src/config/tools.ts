@@ -16,7 +16,14 @@ export const toolsEnvSchema = z.object({
     .string()
     .min(1)
     .default('cdr.control')
-    .describe("Topic of the producer's control totals (reconcile --fast, the period index)"),
+    .describe("Topic of the producer's control records, one per account and billing period per transaction"),
+  TOPIC_CONTROL_TOTALS: z
+    .string()
+    .min(1)
+    .default('cdr.control.totals')
+    .describe(
+      'Compacted topic of the running control totals per account and billing period (reconcile --fast, the period index)',
+    ),
   TOPIC_REPLAY: z
     .string()
     .min(1)

@@ -54,6 +54,9 @@ export const topicSpecs = {
    */
   control: (topic: string, retentionMs: number, s: TopicSettings) =>
     spec(topic, 1, 'delete', s, { 'retention.ms': String(retentionMs) }),
+  /** Running control totals: compacted like the cursor (the latest per account and period counts). */
+  controlTotals: (topic: string, s: TopicSettings) =>
+    spec(topic, 1, 'compact', s, { ...CURSOR_TOPIC_CONFIG }),
   /** Dead letters of the producer and the enrichers alike. */
   dlq: (topic: string, retentionMs: number, s: TopicSettings) =>
     spec(topic, 1, 'delete', s, { 'retention.ms': String(retentionMs) }),

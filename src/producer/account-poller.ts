@@ -24,13 +24,20 @@ import type { Layout } from '../cdr/layouts.ts';
 import { parseId, RowReader } from '../cdr/row.ts';
 import type { TimeZone } from '../cdr/time-zone.ts';
 import type { FeedAccount, ProducerConfig } from '../config/producer.ts';
+import type { TotalsReader } from '../control/read.ts';
+import {
+  addControl,
+  type ControlValue,
+  controlMessage,
+  controlValues,
+  totalsMessage,
+} from '../control/records.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { feedRows } from '../feed/csv-rows.ts';
 import { feedTarget, feedTransportError, openFeed } from '../feed/request.ts';
 import type { TransactionalSender } from '../kafka/transactions.ts';
 import { retryDelay } from '../ops/retry.ts';
 import { Batch, type CursorState } from './batch.ts';
-import { controlMessages } from './control.ts';
 import type { CursorReader, CursorValue } from './cursor.ts';
 import type { ProducerMetrics } from './metrics.ts';
 import { RecordBuilder } from './records.ts';
@@ -60,8 +67,10 @@ export interface PollerDeps {
   maxMessageBytes: number;
   /** Partitions of cdr.raw as read at start. */
   rawPartitions: number;
-  /** The control records' schema and its registry id. */
-  control: { type: avro.Type; schemaId: number };
+  /** The control records' schema and its registry ids (cdr.control's subject, cdr.control.totals'). */
+  control: { type: avro.Type; schemaId: number; totalsSchemaId: number };
+  /** Reads the running control totals (cdr.control.totals) back after a Kafka failure. */
+  totals: TotalsReader;
   metrics: ProducerMetrics;
   logger: Logger;
   signal: AbortSignal;
@@ -79,6 +88,8 @@ export class AccountPoller {
   private heldTail: string | undefined;
   /** Where the last pointer row said data continues: the next request's fromid. */
   private nextFrom: number | undefined;
+  /** The running control totals per billing period; undefined until read with the cursor. */
+  private totals: Map<string, ControlValue> | undefined;
   /** Call start of the newest CDR published, carried from cursor record to cursor record. */
   private newestStart: number | undefined;
   private readonly records: RecordBuilder;
@@ -87,8 +98,15 @@ export class AccountPoller {
   private readonly feedHost: string;
   private lastProgressAt = 0;
 
-  /** `initial`: the account's cursor as read at start, with the sender already connected. */
-  constructor(deps: PollerDeps, initial: CursorValue | undefined) {
+  /**
+   * `initial`: the account's cursor and running control totals as read at start, with the sender
+   * already connected.
+   */
+  constructor(
+    deps: PollerDeps,
+    initial: CursorValue | undefined,
+    initialTotals: Map<string, ControlValue> | undefined,
+  ) {
     this.deps = deps;
     this.labels = { account: deps.account.login };
     this.feedHost = feedTarget(deps.env.FEED_URL).feedHost;
@@ -102,6 +120,7 @@ export class AccountPoller {
       rawPartitions: deps.rawPartitions,
     });
     this.cursor = this.fromRecord(initial);
+    this.totals = new Map(initialTotals ?? []);
   }
 
   /** Polls until the signal aborts. Rejects only when another process took the account over. */
@@ -181,6 +200,8 @@ export class AccountPoller {
     if (this.claimed && this.ownedByAnother(found)) {
       throw this.takenOver(found as CursorValue, new CdrError(ErrorCodes.KAFKA, 'claimed while recovering'));
     }
+    // Written in the same transactions as the cursor: read after the same InitProducerId, they agree.
+    this.totals = new Map((await this.deps.totals.readAll()).get(account.login) ?? []);
     this.cursor = this.fromRecord(found);
     logger.info({ account: account.login, cursor: this.cursor.lastId }, 'cursor read');
   }
@@ -376,6 +397,8 @@ export class AccountPoller {
       type: this.deps.control.type,
       schemaId: this.deps.control.schemaId,
     };
+    const totalsBefore = this.totals ?? new Map<string, ControlValue>();
+    let totalsAfter: ControlValue[] = [];
     try {
       await sender.commit(
         [
@@ -388,12 +411,19 @@ export class AccountPoller {
         ],
         undefined,
         // The control records go last: they name the offsets Kafka gave the CDRs above.
-        (offsetOf) => [
-          {
-            topic: env.TOPIC_CONTROL,
-            messages: controlMessages(control, batch.raw, batch.tallies, offsetOf, batch.lastId),
-          },
-        ],
+        (offsetOf) => {
+          const deltas = controlValues(control, batch.raw, batch.tallies, offsetOf, batch.lastId);
+          totalsAfter = deltas.map((d) => addControl(totalsBefore.get(d.billing_period), d));
+          return [
+            { topic: env.TOPIC_CONTROL, messages: deltas.map((d) => controlMessage(control, d)) },
+            {
+              topic: env.TOPIC_CONTROL_TOTALS,
+              messages: totalsAfter.map((t) =>
+                totalsMessage({ ...control, schemaId: this.deps.control.totalsSchemaId }, t),
+              ),
+            },
+          ];
+        },
       );
     } catch (err) {
       metrics.transactionsAborted.inc(this.labels);
@@ -403,6 +433,8 @@ export class AccountPoller {
     }
     end();
     this.cursor = { lastId: batch.lastId, deadLetteredAfter: batch.deadLetteredAfter };
+    for (const t of totalsAfter) totalsBefore.set(t.billing_period, t);
+    this.totals = totalsBefore;
     this.newestStart = newestKnown;
     this.claimed = true;
     // Progress is commits: a backfill of millions of rows in one response keeps the account ready.

@@ -1,7 +1,7 @@
 // A batch: the records of one Kafka transaction. Pure bookkeeping; the poller decides when to
 // commit (`isFull`) and the cursor it carries covers every row up to `lastId`.
 import type { Message } from 'kafkajs';
-import type { CdrTally } from './control.ts';
+import type { CdrTally } from '../control/records.ts';
 
 /** Where an account stands: the last id covered and the id-less rows dead-lettered after it. */
 export interface CursorState {

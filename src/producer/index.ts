@@ -6,6 +6,7 @@ import { Registry } from 'prom-client';
 import { TimeZone } from '../cdr/time-zone.ts';
 import { avroType, registerSchema, registryClient } from '../codec/index.ts';
 import type { ProducerConfig } from '../config/producer.ts';
+import { TotalsReader } from '../control/read.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { createKafka } from '../kafka/client.ts';
 import { topicSpecs } from '../kafka/topic-specs.ts';
@@ -46,6 +47,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
       topicSpecs.cursor(env.TOPIC_CURSOR, topics),
       topicSpecs.dlq(env.TOPIC_DLQ, env.TOPIC_DLQ_RETENTION_MS, topics),
       topicSpecs.control(env.TOPIC_CONTROL, env.TOPIC_RAW_RETENTION_MS, topics),
+      topicSpecs.controlTotals(env.TOPIC_CONTROL_TOTALS, topics),
     ],
     log,
   );
@@ -59,6 +61,13 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
   const controlSchemaId = await retryStartup(
     'registering the control schema',
     () => registerSchema(registry, 'cdr-control', controlSubject),
+    log,
+  );
+  // The running totals have the same shape: registered under their topic's subject too, so any
+  // Confluent deserializer reads them.
+  const totalsSchemaId = await retryStartup(
+    'registering the control totals schema',
+    () => registerSchema(registry, 'cdr-control', `${env.TOPIC_CONTROL_TOTALS}${RAW_SUBJECT_SUFFIX}`),
     log,
   );
   log.info({ schemaId, subject, controlSchemaId }, 'schemas registered');
@@ -97,10 +106,15 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
     () => Promise.all(senders.map((s) => s.connect())),
     log,
   );
-  // One read of the cursor topic for every account of the process.
+  const totals = new TotalsReader(kafka, config.registry, env.TOPIC_CONTROL_TOTALS, {
+    timeoutMs: 2 * env.TRANSACTION_TIMEOUT_MS + 30_000,
+    groupPrefix: `${env.TRANSACTIONAL_ID_PREFIX}-totals-read`,
+  });
+  // One read of the cursor topic (and of the running totals) for every account of the process.
   const initial = await retryStartup('reading the cursors', () => cursors.readAll(), log);
+  const initialTotals = await retryStartup('reading the control totals', () => totals.readAll(), log);
   const type = avroType('cdr-raw');
-  const control = { type: avroType('cdr-control'), schemaId: controlSchemaId };
+  const control = { type: avroType('cdr-control'), schemaId: controlSchemaId, totalsSchemaId };
   const zone = new TimeZone(env.FEED_TIMEZONE);
   const pollers = config.accounts.map(
     (account, i) =>
@@ -118,11 +132,13 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
           maxMessageBytes,
           rawPartitions,
           control,
+          totals,
           metrics,
           logger: log,
           signal: controller.signal,
         },
         initial.get(account.login),
+        initialTotals.get(account.login),
       ),
   );
 

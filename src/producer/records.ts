@@ -6,12 +6,12 @@ import { twosComplementToBigint } from '../cdr/decimal.ts';
 import type { RawCdr, RowReader } from '../cdr/row.ts';
 import { encodeValue } from '../codec/wire.ts';
 import type { ProducerConfig } from '../config/producer.ts';
+import type { CdrTally } from '../control/records.ts';
 import { ErrorCodes } from '../errors.ts';
 import type { FeedRow } from '../feed/csv-rows.ts';
 import { KeyBuffers } from '../kafka/key-buffers.ts';
 import { messageBytes } from '../kafka/transactions.ts';
 import type { Batch } from './batch.ts';
-import type { CdrTally } from './control.ts';
 import { cursorMessage } from './cursor.ts';
 import { dlqMessage } from './dlq.ts';
 

@@ -57,7 +57,10 @@ export function registerReconcileCommand(program: Command, env: Env): void {
     .option('--period <YYYY-MM...>', 'billing periods')
     .option('--id-from <id>', 'ids from (inclusive)')
     .option('--id-to <id>', 'ids to (inclusive)')
-    .option('--fast', 'sum the control records (TOPIC_CONTROL) instead of reading the CDRs: totals only')
+    .option(
+      '--fast',
+      'the running control totals (TOPIC_CONTROL_TOTALS) instead of reading the CDRs: totals only',
+    )
     .option(
       '--feed',
       "compare with the feed re-read from --from-id for --account (the producer's FEED_* settings)",
@@ -125,7 +128,7 @@ export function registerReconcileCommand(program: Command, env: Env): void {
         registry: { url },
         topics: {
           raw: o.topic ?? config.env.TOPIC_RAW,
-          control: config.env.TOPIC_CONTROL,
+          controlTotals: config.env.TOPIC_CONTROL_TOTALS,
           dlq: config.env.TOPIC_DLQ,
           cursor: config.env.TOPIC_CURSOR,
         },

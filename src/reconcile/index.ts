@@ -8,10 +8,10 @@ import { readDeadLetters } from '../admin/dlq.ts';
 import { twosComplementToBigint } from '../cdr/decimal.ts';
 import type { RawCdr } from '../cdr/row.ts';
 import type { RegistryOptions } from '../codec/registry.ts';
+import { latestTotals } from '../control/read.ts';
 import { CdrError, ErrorCodes } from '../errors.ts';
 import { scan } from '../replay/scan.ts';
 import { Continuity } from './continuity.ts';
-import { controlTotals } from './control-read.ts';
 import { reconcileWithEnriched } from './enriched.ts';
 import { type FeedSide, reconcileWithFeed } from './feed.ts';
 import { compareTotals, continuityDifference, Differences, type ReconcileReport } from './report.ts';
@@ -28,7 +28,7 @@ export type Against =
 export interface ReconcileRequest {
   kafka: Kafka;
   registry: RegistryOptions;
-  topics: { raw: string; control: string; dlq: string; cursor: string };
+  topics: { raw: string; controlTotals: string; dlq: string; cursor: string };
   scope: CdrScope;
   fast: boolean;
   against: Against;
@@ -51,15 +51,29 @@ export async function reconcile(req: ReconcileRequest): Promise<ReconcileReport>
   const continuity = new Continuity(req.maxListed);
 
   if (req.fast) {
-    const read = await controlTotals(req.kafka, req.registry, req.topics.control, {
+    if (req.scope.idMin !== undefined || req.scope.idMax !== undefined)
+      refuse('--fast: control totals are per billing period: an id range needs the full scan');
+    // The running totals: the latest record per account and period is its total so far.
+    const read = await latestTotals(req.kafka, req.registry, req.topics.controlTotals, {
       ...(req.scope.accounts ? { accounts: req.scope.accounts } : {}),
       ...(req.scope.periods ? { periods: req.scope.periods } : {}),
       rawTopic: req.topics.raw,
     });
-    if (req.scope.idMin !== undefined || req.scope.idMax !== undefined)
-      refuse('--fast: control records are per batch: an id range needs the full scan');
-    totals = read.table;
-    for (const r of totals.list()) records += r.totals.count;
+    totals = new TotalsTable();
+    for (const c of read.totals.values()) {
+      records += c.count;
+      for (const l of c.lines)
+        totals.add(
+          {
+            billing_period: c.billing_period,
+            account: c.account,
+            billing_group: l.billing_group,
+            type: l.type,
+            sub_type: l.sub_type,
+          },
+          { count: l.count, seconds: l.seconds, cost: l.cost, firstId: l.first_id, lastId: l.last_id },
+        );
+    }
     if (read.undecodable > 0)
       out.add({ kind: 'undecodable', detail: `${read.undecodable} control records could not be decoded` });
   } else {

@@ -168,7 +168,7 @@ async function periodStarts(s: ReturnType<typeof setup>): Promise<{ fromOffsets?
     s.kafka,
     s.registry,
     raw,
-    s.config.env.TOPIC_CONTROL,
+    s.config.env.TOPIC_CONTROL_TOTALS,
     s.filter.periods,
   );
   return starts ? { fromOffsets: starts } : {};
@@ -335,7 +335,7 @@ export function registerReplayCommands(program: Command, env: Env): void {
         topic: topics[0] as string,
         target,
         label: o.to,
-        controlTopic: config.env.TOPIC_CONTROL,
+        totalsTopic: config.env.TOPIC_CONTROL_TOTALS,
       });
       if (o.execute === true) await executeReset(kafka, plan);
       if (o.json === true) {

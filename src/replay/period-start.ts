@@ -4,14 +4,14 @@
 // control records existed): the caller reads everything.
 import type { Kafka } from 'kafkajs';
 import type { RegistryOptions } from '../codec/registry.ts';
+import { periodIndex } from '../control/read.ts';
 import { topicOffsets } from '../kafka/offsets.ts';
-import { periodIndex } from '../reconcile/control-read.ts';
 
 export async function periodStartOffsets(
   kafka: Kafka,
   registry: RegistryOptions,
   rawTopic: string,
-  controlTopic: string,
+  totalsTopic: string,
   periods: ReadonlySet<string>,
 ): Promise<Map<string, bigint> | undefined> {
   const admin = kafka.admin();
@@ -19,7 +19,7 @@ export async function periodStartOffsets(
   let lows: Map<number, bigint>;
   try {
     const existing = await admin.listTopics();
-    if (!existing.includes(controlTopic) || !existing.includes(rawTopic)) return undefined;
+    if (!existing.includes(totalsTopic) || !existing.includes(rawTopic)) return undefined;
     lows = new Map(
       (await topicOffsets(admin, rawTopic))
         .filter((o) => o.high !== o.low)
@@ -28,7 +28,7 @@ export async function periodStartOffsets(
   } finally {
     await admin.disconnect();
   }
-  const index = await periodIndex(kafka, registry, controlTopic, rawTopic, periods, lows);
+  const index = await periodIndex(kafka, registry, totalsTopic, rawTopic, periods, lows);
   if (!index.complete) return undefined;
   return new Map([...index.starts].map(([partition, at]) => [`${rawTopic}/${partition}`, at]));
 }

@@ -9,9 +9,9 @@
 // producer's control records) when it covers the topic, else found by a bounded scan.
 import type { Admin, Kafka } from 'kafkajs';
 import type { RegistryOptions } from '../codec/registry.ts';
+import { periodIndex } from '../control/read.ts';
 import { CdrError, ErrorCodes } from '../errors.ts';
 import { topicOffsets, topicOffsetsAt } from '../kafka/offsets.ts';
-import { periodIndex } from '../reconcile/control-read.ts';
 import { scan } from './scan.ts';
 
 async function topicExists(admin: Admin, topic: string): Promise<boolean> {
@@ -37,7 +37,7 @@ export interface ResetPlan {
 export async function planReset(
   kafka: Kafka,
   registry: RegistryOptions,
-  o: { group: string; topic: string; target: ResetTarget; label: string; controlTopic: string },
+  o: { group: string; topic: string; target: ResetTarget; label: string; totalsTopic: string },
 ): Promise<ResetPlan> {
   const admin = kafka.admin();
   await admin.connect();
@@ -63,8 +63,8 @@ export async function planReset(
       );
     } else {
       const lows = new Map(ends.filter((e) => e.high !== e.low).map((e) => [e.partition, BigInt(e.low)]));
-      const index = (await topicExists(admin, o.controlTopic))
-        ? await periodIndex(kafka, registry, o.controlTopic, o.topic, new Set([o.target.period]), lows)
+      const index = (await topicExists(admin, o.totalsTopic))
+        ? await periodIndex(kafka, registry, o.totalsTopic, o.topic, new Set([o.target.period]), lows)
         : { complete: false, starts: new Map<number, bigint>() };
       found = index.complete ? 'period index' : 'scan';
       targets = index.complete

@@ -9,6 +9,7 @@ import { down, up } from '../../scripts/stack/index.ts';
 import { isCdrError } from '../../src/errors.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { type CliProcess, spawnCli } from '../helpers/cli-process.ts';
+import { expectControlsMatchRaw } from '../helpers/control.ts';
 import { readTopics, testKafka } from '../helpers/kafka.ts';
 import {
   decodeRaw,
@@ -84,6 +85,8 @@ describe('producer recovery', () => {
     const kafka = testKafka();
     expect(await lastCursor(kafka, env.TOPIC_CURSOR)).toBe(A.firstId + rows - 1);
     expectEachIdOnce(await publishedIds(kafka, env.TOPIC_RAW), A.firstId, A.firstId + rows - 1);
+    // The control records and running totals, carried across the crash, still add up to cdr.raw.
+    await expectControlsMatchRaw(kafka, env);
     for (const line of [...first.lines, ...second.lines]) expect(line).not.toContain(A.password);
   });
 
@@ -259,5 +262,6 @@ describe('producer recovery', () => {
     const kafka = testKafka();
     const last = await lastCursor(kafka, env.TOPIC_CURSOR);
     expectEachIdOnce(await publishedIds(kafka, env.TOPIC_RAW), A.firstId, last);
+    await expectControlsMatchRaw(kafka, env);
   });
 });

@@ -15,6 +15,7 @@ import { topicOffsets } from '../../src/kafka/offsets.ts';
 import { CURSOR_TOPIC_CONFIG } from '../../src/kafka/topic-specs.ts';
 import type { RunningSimulator, SimulatorOptions } from '../../src/simulator/index.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
+import { expectControlsMatchRaw } from '../helpers/control.ts';
 import { readTopics, testKafka } from '../helpers/kafka.ts';
 import {
   decodeRaw,
@@ -107,6 +108,8 @@ describe('producer: feed to cdr.raw', () => {
     for (const r of records)
       partitions.set(r.key as string, (partitions.get(r.key as string) ?? new Set()).add(r.partition));
     for (const set of partitions.values()) expect(set.size).toBe(1);
+    // Control records in the same transactions: their sum and running totals are cdr.raw's.
+    await expectControlsMatchRaw(testKafka(), env);
 
     const metrics = await (await fetch(`http://127.0.0.1:${p.ops.port}/metrics`)).text();
     expect(await metricValue(p.ops.port, 'cdr_rows_published_total', { account: A.login })).toBe(3000);

@@ -18,6 +18,7 @@ import { neutralise } from '../../src/replay/formats.ts';
 import type { RunningSimulator } from '../../src/simulator/index.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { runCli, spawnCli } from '../helpers/cli-process.ts';
+import { expectControlsMatchRaw } from '../helpers/control.ts';
 import { enricherEnv, outputTopics } from '../helpers/enricher.ts';
 import { readTopics, testKafka } from '../helpers/kafka.ts';
 import { decodeRaw, metricValue, producerEnv, startTestProducer, waitFor } from '../helpers/producer.ts';
@@ -143,7 +144,8 @@ function toolEnv(penv: ReturnType<typeof producerEnv>, accounts: string) {
 function readBack(format: 'csv' | 'jsonl' | 'parquet', file: string): Array<Record<string, unknown>> {
   const scripts = {
     csv: 'import csv, json, sys\nwith open(sys.argv[1], newline="", encoding="utf-8") as f:\n    print(json.dumps(list(csv.DictReader(f))))',
-    jsonl: 'import json, sys\nprint(json.dumps([json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.strip()]))',
+    jsonl:
+      'import json, sys\nprint(json.dumps([json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.strip()]))',
     parquet: [
       'import json, sys, pyarrow as pa, pyarrow.parquet as pq',
       't = pq.read_table(sys.argv[1])',
@@ -159,8 +161,13 @@ function readBack(format: 'csv' | 'jsonl' | 'parquet', file: string): Array<Reco
     ].join('\n'),
   };
   const python = format === 'parquet' ? (process.env.PYARROW_PYTHON ?? '') : 'python3';
-  if (python === '') throw new Error('PYARROW_PYTHON is not set: run the tests through ./dev test (scripts/ensure-pyarrow.sh)');
-  return JSON.parse(execFileSync(python, ['-c', scripts[format], file], { encoding: 'utf8', maxBuffer: 1 << 28 }));
+  if (python === '')
+    throw new Error(
+      'PYARROW_PYTHON is not set: run the tests through ./dev test (scripts/ensure-pyarrow.sh)',
+    );
+  return JSON.parse(
+    execFileSync(python, ['-c', scripts[format], file], { encoding: 'utf8', maxBuffer: 1 << 28 }),
+  );
 }
 
 interface JsonReport {
@@ -224,6 +231,8 @@ describe('reconcile', () => {
     expect(scanned.records).toBe(2 * ROWS);
     expect((JSON.parse(fast.stdout) as JsonReport).totals).toEqual(scanned.totals);
     expect(byPeriodAccount(scanned.totals)).toEqual(expected);
+    // Summing cdr.control gives the same, and each period's first offsets are where its CDRs begin.
+    await expectControlsMatchRaw(testKafka(), penv);
 
     // A totals file per period and account: equal, then one line a cent off.
     const lines = [...expected].map(([key, t]) => {
@@ -264,7 +273,10 @@ describe('reconcile', () => {
     expect(wanted.size).toBeGreaterThan(ROWS / 2);
     for (const format of ['csv', 'jsonl', 'parquet'] as const) {
       const file = join(dir, `month.${format}`);
-      const r = await runCli(['export', '--period', '2026-09', '2026-10', '--format', format, '--output', file], env);
+      const r = await runCli(
+        ['export', '--period', '2026-09', '2026-10', '--format', format, '--output', file],
+        env,
+      );
       expect(r.code, r.stderr).toBe(0);
       const rows = readBack(format, file);
       expect(rows, format).toHaveLength(wanted.size);

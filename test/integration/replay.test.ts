@@ -66,7 +66,7 @@ describe('replay reset-group', () => {
       KAFKA_BROKERS: inject('brokers'),
       SCHEMA_REGISTRY_URL: inject('registryUrl'),
       TOPIC_RAW: penv.TOPIC_RAW,
-      TOPIC_CONTROL: penv.TOPIC_CONTROL,
+      TOPIC_CONTROL_TOTALS: penv.TOPIC_CONTROL_TOTALS,
     };
     const args = ['replay', 'reset-group', '--group', group, '--to', period];
     const refused = await runCli([...args, '--execute'], env);
@@ -91,7 +91,7 @@ describe('replay reset-group', () => {
     expect(plan.found).toBe('period index');
     const scanned = await runCli([...args, '--json'], {
       ...env,
-      TOPIC_CONTROL: `${penv.TOPIC_CONTROL}-none`,
+      TOPIC_CONTROL_TOTALS: `${penv.TOPIC_CONTROL_TOTALS}-none`,
     });
     expect(JSON.parse(scanned.stdout)).toMatchObject({ found: 'scan', partitions: plan.partitions });
     expect(await committed()).toEqual(before);

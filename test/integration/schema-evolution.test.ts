@@ -41,6 +41,7 @@ describe('cdr-raw schema evolution', () => {
       TOPIC_CURSOR: base.TOPIC_CURSOR,
       TOPIC_DLQ: base.TOPIC_DLQ,
       TOPIC_CONTROL: base.TOPIC_CONTROL,
+      TOPIC_CONTROL_TOTALS: base.TOPIC_CONTROL_TOTALS,
     };
     for (const [sim, account] of [
       [contract, A],

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { twosComplementToBigint } from '../../src/cdr/decimal.ts';
 import { avroType } from '../../src/codec/schemas.ts';
 import { unframe } from '../../src/codec/wire.ts';
-import { type CdrTally, controlMessages } from '../../src/producer/control.ts';
+import { addControl, type CdrTally, controlMessages, controlValues } from '../../src/control/records.ts';
 import { Continuity, IdRanges } from '../../src/reconcile/continuity.ts';
 import { formatReport } from '../../src/reconcile/format.ts';
 import { compareTotals, Differences, type ReconcileReport } from '../../src/reconcile/report.ts';
@@ -144,6 +144,47 @@ describe('control records', () => {
     const oct = decoded[1] as (typeof decoded)[0];
     expect(twosComplementToBigint(oct.cost)).toBe(-250_000n);
     expect(oct.partitions).toEqual([{ partition: 1, first_offset: 101, last_offset: 101, count: 1 }]);
+  });
+});
+
+describe('running control totals', () => {
+  it('add transaction after transaction: sums, id range, lines, and the lowest offset per partition', () => {
+    const t = (id: number, group: string, cost: bigint): CdrTally => ({
+      id,
+      period: '2026-11',
+      group,
+      type: 'M',
+      subType: 'M',
+      seconds: 10,
+      cost,
+    });
+    const batch = (tallies: CdrTally[], base: bigint, partition: number) => {
+      const raw: Message[] = tallies.map(() => ({ key: 'k', value: null, partition }));
+      return controlValues(
+        { account: 'a', topic: 'raw' },
+        raw,
+        tallies,
+        (m) => base + BigInt(raw.indexOf(m)),
+        0,
+      )[0];
+    };
+    const one = batch([t(1, 'G', 5n), t(2, 'H', 7n)], 10n, 0);
+    const two = batch([t(3, 'G', -2n)], 4n, 1);
+    const three = batch([t(4, 'G', 1n)], 20n, 0);
+    let total = addControl(undefined, one as never);
+    total = addControl(total, two as never);
+    total = addControl(total, three as never);
+    expect(total).toMatchObject({ count: 4, seconds: 40, cost: 11n, first_id: 1, last_id: 4 });
+    expect(total.lines.map((l) => [l.billing_group, l.count, l.cost])).toEqual([
+      ['G', 3, 4n],
+      ['H', 1, 7n],
+    ]);
+    expect(total.partitions).toEqual([
+      { partition: 0, first_offset: 10, last_offset: 20, count: 3 },
+      { partition: 1, first_offset: 4, last_offset: 4, count: 1 },
+    ]);
+    // The first transaction's value is not changed by adding to it.
+    expect(one?.count).toBe(2);
   });
 });
 

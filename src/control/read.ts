@@ -1,14 +1,14 @@
-// Reading cdr.control: the control records the producer wrote with each batch. Summed, they are
-// the totals of cdr.raw without reading it (`reconcile --fast`); their offsets are the period
-// index (where a billing period's first ingested CDR is, per partition).
+// Reading the control topics (see records.ts): cdr.control, one record per (account, period) per
+// transaction, and cdr.control.totals, the running totals (compacted: the latest record per
+// `account|period` is the period's total so far). Both are read bounded and read_committed.
 import type { Kafka } from 'kafkajs';
 import { twosComplementToBigint } from '../cdr/decimal.ts';
 import { WriterSchemaDecoder } from '../codec/raw-decoder.ts';
 import type { RegistryOptions } from '../codec/registry.ts';
 import { avroType } from '../codec/schemas.ts';
 import { readToEnd } from '../kafka/bounded-read.ts';
-import type { ControlValue } from '../producer/control.ts';
-import { TotalsTable } from './totals.ts';
+import { freshSharedRead } from '../ops/fresh-read.ts';
+import { type ControlValue, totalsKey } from './records.ts';
 
 type Encoded = Omit<ControlValue, 'cost' | 'lines'> & {
   cost: Buffer;
@@ -22,14 +22,14 @@ export interface ControlScope {
   rawTopic?: string;
 }
 
-/** Every control record in scope, in the order they were committed. */
+/** Every control record of `topic` in scope, in commit order. */
 export async function readControls(
   kafka: Kafka,
   registry: RegistryOptions,
   topic: string,
   scope: ControlScope,
   onControl: (c: ControlValue) => void,
-  timeoutMs = 10 * 60_000,
+  options: { timeoutMs?: number; groupPrefix?: string } = {},
 ): Promise<{ read: number; undecodable: number }> {
   const decoder = new WriterSchemaDecoder<Encoded>(avroType('cdr-control'), registry, 'cdr-control');
   let read = 0;
@@ -40,6 +40,7 @@ export async function readControls(
     async ({ messages }) => {
       await decoder.prepare(messages.map((m) => m.value));
       for (const m of messages) {
+        if (m.value === null) continue; // a tombstone
         let e: Encoded;
         try {
           e = decoder.decode(m.value);
@@ -58,49 +59,42 @@ export async function readControls(
         });
       }
     },
-    { timeoutMs, groupPrefix: 'cdr-control-read' },
+    { timeoutMs: options.timeoutMs ?? 10 * 60_000, groupPrefix: options.groupPrefix ?? 'cdr-control-read' },
   );
   return { read, undecodable };
 }
 
-/** The totals the control records in scope add up to, per period x account x group x call type. */
-export async function controlTotals(
+/** The running totals in scope: the latest record per account and period. */
+export async function latestTotals(
   kafka: Kafka,
   registry: RegistryOptions,
-  topic: string,
+  totalsTopic: string,
   scope: ControlScope,
-): Promise<{ table: TotalsTable; records: number; undecodable: number }> {
-  const table = new TotalsTable();
-  let records = 0;
-  const { undecodable } = await readControls(kafka, registry, topic, scope, (c) => {
-    records++;
-    for (const l of c.lines)
-      table.add(
-        {
-          billing_period: c.billing_period,
-          account: c.account,
-          billing_group: l.billing_group,
-          type: l.type,
-          sub_type: l.sub_type,
-        },
-        { count: l.count, seconds: l.seconds, cost: l.cost, firstId: l.first_id, lastId: l.last_id },
-      );
-  });
-  return { table, records, undecodable };
+  options: { timeoutMs?: number; groupPrefix?: string } = {},
+): Promise<{ totals: Map<string, ControlValue>; undecodable: number }> {
+  const totals = new Map<string, ControlValue>();
+  const { undecodable } = await readControls(
+    kafka,
+    registry,
+    totalsTopic,
+    scope,
+    (c) => void totals.set(totalsKey(c.account, c.billing_period), c),
+    options,
+  );
+  return { totals, undecodable };
 }
 
 /**
  * The period index: per partition of `rawTopic`, the offset of the first CDR of any of `periods`
- * ever ingested (late CDRs included: they come after other periods' CDRs, and their control
- * records say where); a partition without any has none. `complete` when the control records cover
- * each partition from its first record still held (`lows`); otherwise CDRs written before control
- * records existed are not indexed, and the caller must scan. `lows`: the partitions holding
- * records, with their first offset.
+ * ever ingested (late CDRs included: they come after other periods' CDRs, and the running totals
+ * keep the lowest offset). `complete` when the totals cover each partition from its first record
+ * still held (`lows`: the partitions holding records, with their first offset); otherwise CDRs
+ * written before control records existed are not indexed, and the caller must scan.
  */
 export async function periodIndex(
   kafka: Kafka,
   registry: RegistryOptions,
-  controlTopic: string,
+  totalsTopic: string,
   rawTopic: string,
   periods: ReadonlySet<string>,
   lows: ReadonlyMap<number, bigint>,
@@ -111,13 +105,13 @@ export async function periodIndex(
     const now = m.get(partition);
     if (now === undefined || at < now) m.set(partition, at);
   };
-  await readControls(kafka, registry, controlTopic, { rawTopic }, (c) => {
+  const { totals } = await latestTotals(kafka, registry, totalsTopic, { rawTopic });
+  for (const c of totals.values())
     for (const p of c.partitions) {
       const at = BigInt(p.first_offset);
       lower(covered, p.partition, at);
       if (periods.has(c.billing_period)) lower(starts, p.partition, at);
     }
-  });
   let complete = covered.size > 0;
   for (const [partition, low] of lows) {
     const first = covered.get(partition);
@@ -125,4 +119,33 @@ export async function periodIndex(
     if (first === undefined || first > low) complete = false;
   }
   return { complete, starts };
+}
+
+/**
+ * The running totals of every account, read for the producer after its InitProducerId (so nothing
+ * of ours is pending): account -> period -> total. Callers asking together share one read.
+ */
+export class TotalsReader {
+  readonly readAll: () => Promise<Map<string, Map<string, ControlValue>>>;
+
+  constructor(
+    kafka: Kafka,
+    registry: RegistryOptions,
+    topic: string,
+    options: { timeoutMs: number; groupPrefix: string },
+  ) {
+    this.readAll = freshSharedRead(async () => {
+      const { totals } = await latestTotals(kafka, registry, topic, {}, options);
+      const out = new Map<string, Map<string, ControlValue>>();
+      for (const c of totals.values()) {
+        let periods = out.get(c.account);
+        if (periods === undefined) {
+          periods = new Map();
+          out.set(c.account, periods);
+        }
+        periods.set(c.billing_period, c);
+      }
+      return out;
+    });
+  }
 }

@@ -1,8 +1,13 @@
 // Control records: per (account, billing period) of a batch, the count, seconds, exact cost and
 // id range of its CDRs, per billing group and call type too, and where they sit in cdr.raw (first
-// and last offset per partition). Written to cdr.control in the batch's own transaction, so summing
-// them gives exactly what cdr.raw holds (`reconcile --fast`), and the lowest offset per partition
-// over a period's records is where a replay of that period starts (the period index). No I/O.
+// and last offset per partition). Written in the batch's own transaction to two topics:
+// - cdr.control, one record per (account, period) per transaction: what a billing system matches
+//   transaction by transaction, and whose sum is exactly what cdr.raw holds;
+// - cdr.control.totals, compacted, keyed `account|period`: the running total of those records up
+//   to and including the transaction. Its latest record per key is the period's totals so far, so
+//   `reconcile --fast` and the period index (the lowest first offset per partition: where a
+//   period's replay starts) read a few records per account and period, not one per transaction.
+// No I/O.
 import type avro from 'avsc';
 import type { Message } from 'kafkajs';
 import { bigintToTwosComplement } from '../cdr/decimal.ts';
@@ -62,17 +67,18 @@ export interface ControlOptions {
 }
 
 /**
- * The control records of a batch: `raw[i]` is the record of `tallies[i]`; `offsetOf` gives the
- * offset Kafka gave each raw record in the open transaction (its partition is the record's own).
+ * The control values of a batch, one per billing period: `raw[i]` is the record of `tallies[i]`;
+ * `offsetOf` gives the offset Kafka gave each raw record in the open transaction (its partition is
+ * the record's own).
  */
-export function controlMessages(
-  o: ControlOptions,
+export function controlValues(
+  o: Pick<ControlOptions, 'account' | 'topic'>,
   raw: readonly Message[],
   tallies: readonly CdrTally[],
   offsetOf: (m: Message) => bigint | undefined,
   cursor: number,
   now = Date.now(),
-): Message[] {
+): ControlValue[] {
   const periods = new Map<string, ControlValue>();
   const lineKeys = new Map<string, Map<string, ControlLine>>();
   const partitionKeys = new Map<string, Map<number, ControlPartition>>();
@@ -130,15 +136,80 @@ export function controlMessages(
       part.count++;
     }
   }
-  const out: Message[] = [];
   for (const [period, p] of periods) {
     p.lines = [...(lineKeys.get(period) as Map<string, ControlLine>).values()];
     p.partitions = [...(partitionKeys.get(period) as Map<number, ControlPartition>).values()].sort(
       (a, b) => a.partition - b.partition,
     );
-    out.push({ key: o.account, value: encodeValue(o.type, o.schemaId, toAvro(p)) });
   }
-  return out;
+  return [...periods.values()];
+}
+
+/** The cdr.control records of a batch (see controlValues), keyed by account. */
+export function controlMessages(
+  o: ControlOptions,
+  raw: readonly Message[],
+  tallies: readonly CdrTally[],
+  offsetOf: (m: Message) => bigint | undefined,
+  cursor: number,
+  now = Date.now(),
+): Message[] {
+  return controlValues(o, raw, tallies, offsetOf, cursor, now).map((v) => controlMessage(o, v));
+}
+
+export function controlMessage(o: Pick<ControlOptions, 'type' | 'schemaId'>, v: ControlValue): Message {
+  return { key: v.account, value: encodeValue(o.type, o.schemaId, toAvro(v)) };
+}
+
+/** The cdr.control.totals record of a running total: keyed by account and period (compacted). */
+export function totalsMessage(o: Pick<ControlOptions, 'type' | 'schemaId'>, v: ControlValue): Message {
+  return { key: totalsKey(v.account, v.billing_period), value: encodeValue(o.type, o.schemaId, toAvro(v)) };
+}
+
+export function totalsKey(account: string, period: string): string {
+  return `${account}|${period}`;
+}
+
+/** `total` (the running total so far, or undefined) plus one transaction's `delta` of the same period. */
+export function addControl(total: ControlValue | undefined, delta: ControlValue): ControlValue {
+  if (total === undefined) return structuredClone(delta);
+  const lines = new Map(
+    total.lines.map((l) => [`${l.billing_group}\u0000${l.type}\u0000${l.sub_type}`, { ...l }]),
+  );
+  for (const l of delta.lines) {
+    const key = `${l.billing_group}\u0000${l.type}\u0000${l.sub_type}`;
+    const now = lines.get(key);
+    if (now === undefined) lines.set(key, { ...l });
+    else {
+      now.count += l.count;
+      now.seconds += l.seconds;
+      now.cost += l.cost;
+      now.first_id = Math.min(now.first_id, l.first_id);
+      now.last_id = Math.max(now.last_id, l.last_id);
+    }
+  }
+  const partitions = new Map(total.partitions.map((p) => [p.partition, { ...p }]));
+  for (const p of delta.partitions) {
+    const now = partitions.get(p.partition);
+    if (now === undefined) partitions.set(p.partition, { ...p });
+    else {
+      now.first_offset = Math.min(now.first_offset, p.first_offset);
+      now.last_offset = Math.max(now.last_offset, p.last_offset);
+      now.count += p.count;
+    }
+  }
+  return {
+    ...total,
+    count: total.count + delta.count,
+    seconds: total.seconds + delta.seconds,
+    cost: total.cost + delta.cost,
+    first_id: Math.min(total.first_id, delta.first_id),
+    last_id: Math.max(total.last_id, delta.last_id),
+    lines: [...lines.values()],
+    partitions: [...partitions.values()].sort((a, b) => a.partition - b.partition),
+    cursor: delta.cursor,
+    written_at: delta.written_at,
+  };
 }
 
 function add(
