@@ -1,19 +1,92 @@
 // `./dev bench [rows] [rssRows]`: the producer benchmark (see bench/producer.ts). Prints CDR/s,
 // Kafka's own ProducerPerformance in the same run as the ceiling and the ratio, peak RSS on one
 // large response (with Node's default heap sizing and with the young generation capped, as the
-// container image runs it), and where CPU time went. Writes .local/bench/results.json.
+// container image runs it), and where CPU time went; then the enricher, end-to-end latency and
+// the billing teams' tools (bench/replay.ts). Writes .local/bench/results.json.
+// `./dev bench replay [rows] [rssRows]`: only what the tools need (the topics, filled by the tuned
+// producer) and the tools' benchmarks.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { SERVICE_NODE_FLAGS } from '../scripts/node-flags.ts';
 import { LOCAL } from '../scripts/stack/paths.ts';
 import { benchEnricher, consumerCeiling, endToEndLatency } from './enricher.ts';
-import { benchExport } from './export.ts';
 import { benchProducer, feedFile, kafkaCeiling } from './producer.ts';
+import { benchExport, benchReconcile, benchReconcileFastMonth } from './replay.ts';
 
-const rows = Number(process.argv[2] ?? 1_000_000);
-const rssRows = Number(process.argv[3] ?? 5_000_000);
+const replayOnly = process.argv[2] === 'replay';
+const argv = replayOnly ? process.argv.slice(3) : process.argv.slice(2);
+const rows = Number(argv[0] ?? 1_000_000);
+const rssRows = Number(argv[1] ?? 5_000_000);
 const TUNED = SERVICE_NODE_FLAGS;
 
 const fmt = (n: number) => n.toLocaleString('en');
+
+/** The tools against topics the tuned producer fills, beside ConsumerPerformance on the same records. */
+async function tools(small: { rawTopic: string }, large: { rawTopic: string }) {
+  const totalsOf = (raw: string) => raw.replace(/\.raw$/, '.control.totals');
+  console.log(`Kafka ConsumerPerformance: the ${fmt(rows)} records of ${small.rawTopic}`);
+  const consume = await consumerCeiling(small.rawTopic, rows);
+  const ratio = (r: { recordsPerSecond: number }) =>
+    `${((100 * r.recordsPerSecond) / consume.recordsPerSecond).toFixed(0)}% of ConsumerPerformance`;
+  const runs: Array<[string, ToolRun]> = [];
+  const add = (label: string, r: ToolRun) => {
+    runs.push([label, r]);
+    console.log(
+      `  ${label}: ${fmt(r.recordsPerSecond)} rec/s, ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMiB} MiB`,
+    );
+  };
+  console.log(`export to CSV, ${TUNED.join(' ')}: ${fmt(rows)} and ${fmt(rssRows)} records`);
+  add(`export CSV, ${fmt(rows)}`, await benchExport(small.rawTopic, rows, TUNED));
+  add(`export CSV, ${fmt(rssRows)}`, await benchExport(large.rawTopic, rssRows, TUNED));
+  console.log(`export to Parquet, ${TUNED.join(' ')}: ${fmt(rows)} records`);
+  add(`export Parquet, ${fmt(rows)}`, await benchExport(small.rawTopic, rows, TUNED, 'parquet'));
+  console.log(`reconcile (full scan), ${TUNED.join(' ')}: ${fmt(rows)} and ${fmt(rssRows)} records`);
+  add(`reconcile, ${fmt(rows)}`, await benchReconcile(small.rawTopic, totalsOf(small.rawTopic), rows, TUNED));
+  add(
+    `reconcile, ${fmt(rssRows)}`,
+    await benchReconcile(large.rawTopic, totalsOf(large.rawTopic), rssRows, TUNED),
+  );
+  add(
+    `reconcile --fast, ${fmt(rssRows)}`,
+    await benchReconcile(large.rawTopic, totalsOf(large.rawTopic), rssRows, TUNED, true),
+  );
+  console.log(
+    'reconcile --fast: a month of running totals, two accounts, one transaction a minute, uncompacted',
+  );
+  const month = await benchReconcileFastMonth(2, TUNED);
+  return { consume, runs: Object.fromEntries(runs), month, ratio, labels: runs };
+}
+type ToolRun = { records: number; seconds: number; recordsPerSecond: number; peakRssMiB: number };
+
+function printTools(t: Awaited<ReturnType<typeof tools>>): void {
+  console.log(
+    `  Kafka ConsumerPerformance ${fmt(rows)} records  ${fmt(t.consume.recordsPerSecond).padStart(9)} rec/s`,
+  );
+  console.log(`    ${t.consume.line}`);
+  for (const [label, r] of t.labels)
+    console.log(
+      `  ${label.padEnd(34)} ${fmt(r.recordsPerSecond).padStart(9)} rec/s  ${r.seconds.toFixed(1).padStart(6)} s  peak RSS ${String(r.peakRssMiB).padStart(4)} MiB  (${t.ratio(r)})`,
+    );
+  console.log(
+    `  reconcile --fast, a month of totals (${fmt(t.month.controlRecords)} records, ${fmt(t.month.cdrs)} CDRs)  ${t.month.seconds.toFixed(2)} s`,
+  );
+}
+
+async function replayMain(): Promise<void> {
+  console.log(`generating feed bodies (${fmt(rows)} and ${fmt(rssRows)} rows, cached in .local/bench/)...`);
+  await feedFile(rows);
+  await feedFile(rssRows);
+  console.log(`producer, ${TUNED.join(' ')}: ${fmt(rows)} and ${fmt(rssRows)} CDRs into fresh topics`);
+  const small = await benchProducer(rows, { profile: false, nodeFlags: TUNED });
+  const large = await benchProducer(rssRows, { profile: false, nodeFlags: TUNED });
+  const t = await tools(small, large);
+  console.log('\nresults');
+  printTools(t);
+  mkdirSync(`${LOCAL}/bench`, { recursive: true });
+  writeFileSync(
+    `${LOCAL}/bench/replay-results.json`,
+    `${JSON.stringify({ date: new Date().toISOString(), rows, rssRows, consume: t.consume, runs: t.runs, month: t.month }, null, 2)}\n`,
+  );
+}
 
 async function main(): Promise<void> {
   console.log(`generating feed bodies (${fmt(rows)} and ${fmt(rssRows)} rows, cached in .local/bench/)...`);
@@ -44,10 +117,7 @@ async function main(): Promise<void> {
   const enricher = await benchEnricher(plain.rawTopic, rows, []);
   console.log(`Kafka ConsumerPerformance: the same ${fmt(rows)} records`);
   const consumeCeiling = await consumerCeiling(plain.rawTopic, rows);
-  console.log(`export to CSV, ${TUNED.join(' ')}: the ${fmt(rows)} records of ${plain.rawTopic}`);
-  const exported = await benchExport(plain.rawTopic, rows, TUNED);
-  console.log(`export to CSV, ${TUNED.join(' ')}: the ${fmt(rssRows)} records of ${large.rawTopic}`);
-  const exportedLarge = await benchExport(large.rawTopic, rssRows, TUNED);
+  const replay = await tools(plain, large);
   console.log('end-to-end latency: feed growing at 2,000 rows/s, polled every second, for 20 s');
   const latency = await endToEndLatency(2000, 20, 1000, TUNED);
 
@@ -64,8 +134,7 @@ async function main(): Promise<void> {
     largePlain,
     enricher,
     consumeCeiling,
-    exported,
-    exportedLarge,
+    replay: { runs: replay.runs, month: replay.month },
     latency,
   };
   const line = (label: string, r: typeof plain) =>
@@ -99,12 +168,8 @@ async function main(): Promise<void> {
   console.log(
     `  ratio (enricher / min(consume, produce))    ${((100 * enricher.recordsPerSecond) / ceilingBoth).toFixed(0)}%`,
   );
-  console.log(
-    `  export to CSV, ${fmt(rows)} records              ${fmt(exported.recordsPerSecond).padStart(7)} rec/s  ${exported.seconds.toFixed(1).padStart(6)} s  peak RSS ${exported.peakRssMiB} MiB  (${((100 * exported.recordsPerSecond) / consumeCeiling.recordsPerSecond).toFixed(0)}% of ConsumerPerformance)`,
-  );
-  console.log(
-    `  export to CSV, ${fmt(rssRows)} records              ${fmt(exportedLarge.recordsPerSecond).padStart(7)} rec/s  ${exportedLarge.seconds.toFixed(1).padStart(6)} s  peak RSS ${exportedLarge.peakRssMiB} MiB`,
-  );
+  console.log("the billing teams' tools (the producer's topics, ConsumerPerformance on the same records):");
+  printTools(replay);
   console.log(
     `  end-to-end latency feed row -> enriched topic at ${fmt(latency.rate)} rows/s, poll ${latency.pollMs} ms: ` +
       `p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${fmt(latency.samples)} records)`,
@@ -116,7 +181,7 @@ async function main(): Promise<void> {
   writeFileSync(`${LOCAL}/bench/results.json`, `${JSON.stringify(results, null, 2)}\n`);
 }
 
-main().catch((err: unknown) => {
+(replayOnly ? replayMain() : main()).catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });
