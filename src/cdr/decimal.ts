@@ -67,6 +67,16 @@ function safeIntToTwosComplement(value: number): Buffer {
 
 /** Avro decimal bytes back to a plain decimal string with `scale` fraction digits: "-0.000500". */
 export function bytesToDecimalString(bytes: Uint8Array, scale = COST_SCALE): string {
+  const n = bytes.length;
+  if (n > 0 && n <= 6) {
+    // Below 2^47 the unscaled value is an exact double: no BigInt.
+    let v = 0;
+    for (let i = 0; i < n; i++) v = v * 256 + (bytes[i] as number);
+    if ((bytes[0] as number) & 0x80) v -= 2 ** (8 * n);
+    const abs = String(v < 0 ? -v : v).padStart(scale + 1, '0');
+    const text = scale > 0 ? `${abs.slice(0, -scale)}.${abs.slice(-scale)}` : abs;
+    return v < 0 ? `-${text}` : text;
+  }
   const v = twosComplementToBigint(bytes);
   const abs = (v < 0n ? -v : v).toString().padStart(scale + 1, '0');
   const text = scale > 0 ? `${abs.slice(0, -scale)}.${abs.slice(-scale)}` : abs;

@@ -32,6 +32,13 @@ export interface BoundedReadOptions {
    * partition not named has nothing wanted and is not read. With `fromTimestamp`, the later wins.
    */
   fromOffsets?: ReadonlyMap<string, bigint>;
+  /**
+   * Keeps partitions in step by record time: a partition whose last record handed over is more
+   * than this many ms newer than the oldest among the partitions still being read is paused until
+   * they catch up. For readers that merge partitions (an account's ids ascend per partition, and
+   * its partitions were written together): what they hold meanwhile stays bounded.
+   */
+  paceMs?: number;
 }
 
 /** `topic/partition` -> the offset one past the last record when the read started. */
@@ -93,6 +100,19 @@ export async function readToEnd(
   const pending = new Set(ends.keys());
   /** Per partition, the offset after the last record handed over. */
   const delivered = new Map<string, bigint>();
+  /** Pacing: per partition, the timestamp of the last record handed over; the partitions paused. */
+  const lastTime = new Map<string, number>();
+  const paused = new Set<string>();
+  const partitionOf = (key: string) => {
+    const at = key.lastIndexOf('/');
+    return { topic: key.slice(0, at), partitions: [Number(key.slice(at + 1))] };
+  };
+  /** The oldest last-record time among the partitions still being read (-Infinity: one not seen yet). */
+  const floor = () => {
+    let min = Number.POSITIVE_INFINITY;
+    for (const key of pending) min = Math.min(min, lastTime.get(key) ?? Number.NEGATIVE_INFINITY);
+    return min;
+  };
   const consumer = kafka.consumer({
     groupId: `${options.groupPrefix ?? 'cdr-bounded-read'}-${randomUUID()}`,
     readUncommitted: options.readUncommitted ?? false,
@@ -105,14 +125,27 @@ export async function readToEnd(
         }),
   });
   let finish: () => void = () => {};
-  const done = new Promise<void>((resolve) => {
+  let fail: (err: unknown) => void = () => {};
+  const done = new Promise<void>((resolve, reject) => {
     finish = resolve;
+    fail = reject;
   });
+  let failed = false;
   const reached = (topic: string, partition: number, lastOffset: string) => {
     const key = `${topic}/${partition}`;
     const end = ends.get(key);
     if (end !== undefined && BigInt(lastOffset) >= end - 1n) pending.delete(key);
     if (pending.size === 0) finish();
+    else if (options.paceMs !== undefined) resumeCaughtUp();
+  };
+  let consumerRef: { resume(t: Array<{ topic: string; partitions: number[] }>): void } | undefined;
+  const resumeCaughtUp = () => {
+    const limit = floor() + (options.paceMs as number);
+    for (const key of paused)
+      if (!pending.has(key) || (lastTime.get(key) as number) <= limit) {
+        paused.delete(key);
+        consumerRef?.resume([partitionOf(key)]);
+      }
   };
   consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
     // kafkajs reports high watermark - 1 as the last offset of a fetched batch that held nothing
@@ -122,12 +155,13 @@ export async function readToEnd(
     reached(e.payload.topic, e.payload.partition, e.payload.lastOffset);
   });
   await consumer.connect();
+  consumerRef = consumer;
   let timer: NodeJS.Timeout | undefined;
   try {
     await consumer.subscribe({ topics: [...topics], fromBeginning: true });
     await consumer.run({
       autoCommit: false,
-      eachBatch: async ({ batch }) => {
+      eachBatch: async ({ batch, pause }) => {
         const key = `${batch.topic}/${batch.partition}`;
         const end = ends.get(key);
         if (end === undefined) return;
@@ -135,10 +169,35 @@ export async function readToEnd(
         // new offset manager, and a group that commits nothing starts over from the beginning.
         const from = delivered.get(key) ?? starts.get(key) ?? 0n;
         // Records appended after the read started are not part of it, nor those before its start.
-        const messages = batch.messages.filter((m) => BigInt(m.offset) < end && BigInt(m.offset) >= from);
+        const all = batch.messages;
+        if (all.length === 0) return;
+        // Usually the whole batch is inside the range: two offsets compared, not every one.
+        const messages =
+          BigInt((all[0] as KafkaMessage).offset) >= from &&
+          BigInt((all[all.length - 1] as KafkaMessage).offset) < end
+            ? all
+            : all.filter((m) => BigInt(m.offset) < end && BigInt(m.offset) >= from);
         if (messages.length === 0) return;
-        await onBatch({ topic: batch.topic, partition: batch.partition, messages });
-        delivered.set(key, BigInt((messages[messages.length - 1] as KafkaMessage).offset) + 1n);
+        if (failed) return;
+        try {
+          await onBatch({ topic: batch.topic, partition: batch.partition, messages });
+        } catch (err) {
+          // The reader's own failure ends the read (kafkajs would retry the batch until the timeout).
+          failed = true;
+          fail(err);
+          return;
+        }
+        const last = messages[messages.length - 1] as KafkaMessage;
+        delivered.set(key, BigInt(last.offset) + 1n);
+        if (options.paceMs !== undefined) {
+          lastTime.set(key, Number(last.timestamp));
+          const low = floor();
+          if (Number.isFinite(low) && Number(last.timestamp) > low + options.paceMs && !paused.has(key)) {
+            paused.add(key);
+            pause();
+          }
+          resumeCaughtUp();
+        }
       },
     });
     for (const [key, offset] of starts) {

@@ -1,12 +1,25 @@
 // Continuity of an account's ids: ascending per partition, none twice, and the gaps between them.
-// Ids are kept as disjoint ranges, so memory grows with the gaps (and with how far partitions are
-// read apart), never with the number of CDRs: a million contiguous ids are one range. Pure.
+// Memory grows with the gaps, never with the number of CDRs: a million contiguous ids are one
+// range. An account's ids arrive interleaved from its partitions, each ascending (a merge without
+// the buffers): they are marked in a sliding bitmap a little wider than how far the partitions
+// are read apart, and what falls behind it is kept as ranges. Pure.
 
 /** Disjoint, sorted, non-adjacent ranges of whole numbers. */
 export class IdRanges {
   // starts[i]..ends[i] inclusive; ends[i] + 1 < starts[i + 1].
   private readonly starts: number[] = [];
   private readonly ends: number[] = [];
+
+  /** Appends a range above every id held (merged with the last range when adjacent). */
+  appendRange(from: number, to: number): void {
+    const n = this.starts.length;
+    if (n > 0 && from <= (this.ends[n - 1] as number) + 1) {
+      if (to > (this.ends[n - 1] as number)) this.ends[n - 1] = to;
+      return;
+    }
+    this.starts.push(from);
+    this.ends.push(to);
+  }
 
   /** Adds `id`; false when it was already there. */
   add(id: number): boolean {
@@ -104,6 +117,128 @@ export class IdRanges {
   }
 }
 
+/** Ids marked in this many consecutive bits before falling behind into ranges (32 KiB). */
+const WINDOW_BITS = 1 << 18;
+
+/**
+ * How far apart in record time a continuity scan lets partitions be read (see the bounded read's
+ * paceMs): 250 ms of ingestion is tens of thousands of ids at the producer's full speed, well
+ * inside the window, so ids stay in the fast path.
+ */
+export const MERGE_PACE_MS = 250;
+
+/**
+ * A set of ids added in any order, fast when they arrive roughly ascending (interleaved from
+ * partitions each ascending): ids within the window are bits; the window slides up as higher ids
+ * arrive, turning the bits it leaves into ranges. An id below the window (a partition read far
+ * behind the others) goes to the ranges directly, which is slower but still exact.
+ */
+export class IdSet {
+  private readonly settled = new IdRanges();
+  private readonly bits = new Uint32Array(WINDOW_BITS / 32);
+  /** The id of bit 0; undefined before the first id. */
+  private base: number | undefined;
+  /** Highest id marked in the window (its bits above are all clear). */
+  private top = Number.NEGATIVE_INFINITY;
+
+  /** Adds `id`; false when it was already there. */
+  add(id: number): boolean {
+    if (this.base === undefined) this.base = id - WINDOW_BITS / 2;
+    if (id < this.base) return this.settled.add(id);
+    if (id >= this.base + WINDOW_BITS) this.slide(id - WINDOW_BITS / 2);
+    const i = id - (this.base as number);
+    const w = i >>> 5;
+    const bit = 1 << (i & 31);
+    const word = this.bits[w] as number;
+    if ((word & bit) !== 0) return false;
+    this.bits[w] = word | bit;
+    if (id > this.top) this.top = id;
+    return true;
+  }
+
+  /** Moves the window's start to `to`, turning the bits below it into ranges. */
+  private slide(to: number): void {
+    const base = this.base as number;
+    const shift = to - base;
+    this.flushBits(Math.min(shift, WINDOW_BITS));
+    if (shift >= WINDOW_BITS) this.bits.fill(0);
+    else if (shift > 0) {
+      // Shift the bitmap down by `shift` bits, word-aligned part first.
+      const words = shift >>> 5;
+      const rest = shift & 31;
+      const n = this.bits.length;
+      for (let k = 0; k < n; k++) {
+        const lo = k + words < n ? (this.bits[k + words] as number) : 0;
+        const hi = k + words + 1 < n ? (this.bits[k + words + 1] as number) : 0;
+        this.bits[k] = rest === 0 ? lo : ((lo >>> rest) | (hi << (32 - rest))) >>> 0;
+      }
+    }
+    this.base = to;
+  }
+
+  /** Appends the marked bits [0, count) as ranges to `settled`. */
+  private flushBits(count: number): void {
+    const base = this.base as number;
+    let runStart = -1;
+    for (let i = 0; i < count; ) {
+      const word = this.bits[i >>> 5] as number;
+      // Whole words: skip empty ones, take full ones, when the run state allows.
+      if ((i & 31) === 0 && i + 32 <= count) {
+        if (word === 0 && runStart < 0) {
+          i += 32;
+          continue;
+        }
+        if (word === 0xffffffff && runStart >= 0) {
+          i += 32;
+          continue;
+        }
+      }
+      const set = (word & (1 << (i & 31))) !== 0;
+      if (set && runStart < 0) runStart = i;
+      else if (!set && runStart >= 0) {
+        this.settled.appendRange(base + runStart, base + i - 1);
+        runStart = -1;
+      }
+      i++;
+    }
+    if (runStart >= 0) this.settled.appendRange(base + runStart, base + count - 1);
+  }
+
+  /** Every id as ranges (the window is settled first: adding goes on afterwards). */
+  private settle(): IdRanges {
+    if (this.base !== undefined && this.top >= this.base) this.slide(this.top + 1);
+    return this.settled;
+  }
+
+  has(id: number): boolean {
+    return this.settle().has(id);
+  }
+
+  get count(): number {
+    return this.settle().count;
+  }
+
+  get first(): number | undefined {
+    return this.settle().first;
+  }
+
+  get last(): number | undefined {
+    return this.settle().last;
+  }
+
+  ranges(): Array<[number, number]> {
+    return this.settle().ranges();
+  }
+
+  gaps(): Array<[number, number]> {
+    return this.settle().gaps();
+  }
+
+  minus(other: IdSet): Array<[number, number]> {
+    return this.settle().minus(other.settle());
+  }
+}
+
 export interface ContinuityIssue {
   account: string;
   kind: 'duplicate' | 'out_of_order';
@@ -116,7 +251,7 @@ export interface ContinuityIssue {
 
 export interface AccountContinuity {
   account: string;
-  ids: IdRanges;
+  ids: IdSet;
   /** Per partition, the last id read. */
   lastOnPartition: Map<number, number>;
 }
@@ -136,7 +271,7 @@ export class Continuity {
   add(account: string, id: number, partition: number, offset: string): void {
     let a = this.accounts.get(account);
     if (a === undefined) {
-      a = { account, ids: new IdRanges(), lastOnPartition: new Map() };
+      a = { account, ids: new IdSet(), lastOnPartition: new Map() };
       this.accounts.set(account, a);
     }
     const before = a.lastOnPartition.get(partition);

@@ -2,11 +2,10 @@
 // extra. Both sides are kept as id ranges per account (memory grows with gaps, not CDRs), and as
 // totals, which must be equal line for line.
 import type { Kafka } from 'kafkajs';
-import { twosComplementToBigint } from '../cdr/decimal.ts';
 import type { RegistryOptions } from '../codec/registry.ts';
 import { scan } from '../replay/scan.ts';
 import type { Continuity } from './continuity.ts';
-import { IdRanges } from './continuity.ts';
+import { IdSet, MERGE_PACE_MS } from './continuity.ts';
 import { compareTotals, type Differences } from './report.ts';
 import type { CdrScope } from './scope.ts';
 import { TotalsTable, VALUE_COLUMNS } from './totals.ts';
@@ -19,10 +18,11 @@ export async function reconcileWithEnriched(
   raw: { continuity: Continuity; totals: TotalsTable },
   out: Differences,
 ): Promise<{ records: number }> {
-  const ids = new Map<string, IdRanges>();
+  const ids = new Map<string, IdSet>();
   const totals = new TotalsTable();
   let records = 0;
   const done = await scan(kafka, {
+    paceMs: MERGE_PACE_MS,
     topics,
     registry,
     keep: scope.keep,
@@ -30,7 +30,7 @@ export async function reconcileWithEnriched(
       records++;
       let r = ids.get(c.account);
       if (r === undefined) {
-        r = new IdRanges();
+        r = new IdSet();
         ids.set(c.account, r);
       }
       if (!r.add(c.id))
@@ -40,26 +40,15 @@ export async function reconcileWithEnriched(
           id: c.id,
           detail: `enriched again: ${at.topic} partition ${at.partition} offset ${at.offset}`,
         });
-      totals.addCdr(
-        {
-          billing_period: c.billing_period,
-          account: c.account,
-          billing_group: c.billing_group,
-          type: c.type,
-          sub_type: c.sub_type,
-        },
-        c.seconds,
-        twosComplementToBigint(c.cost),
-        c.id,
-      );
+      totals.addCdr(c, c.seconds, c.cost, c.id);
     },
   });
   if (done.undecodable > 0)
     out.add({ kind: 'undecodable', detail: `${done.undecodable} enriched records could not be decoded` });
   const accounts = new Set([...raw.continuity.accounts.keys(), ...ids.keys()]);
   for (const account of [...accounts].sort()) {
-    const ours = raw.continuity.accounts.get(account)?.ids ?? new IdRanges();
-    const theirs = ids.get(account) ?? new IdRanges();
+    const ours = raw.continuity.accounts.get(account)?.ids ?? new IdSet();
+    const theirs = ids.get(account) ?? new IdSet();
     for (const [id, toId] of ours.minus(theirs))
       out.add({ kind: 'missing_in_other', account, id, toId, detail: 'in cdr.raw, not enriched' });
     for (const [id, toId] of theirs.minus(ours))

@@ -15,6 +15,7 @@ import type { FeedAccount } from '../config/producer.ts';
 import { feedRows } from '../feed/csv-rows.ts';
 import { openFeed } from '../feed/request.ts';
 import { scan } from '../replay/scan.ts';
+import { MERGE_PACE_MS } from './continuity.ts';
 import type { Differences } from './report.ts';
 
 export interface FeedSide {
@@ -211,6 +212,7 @@ export async function reconcileWithFeed(
   const feedSums = new BucketSums();
   let kafkaRecords = 0;
   const kafkaPass = scan(o.kafka, {
+    paceMs: MERGE_PACE_MS,
     topics: [o.rawTopic],
     registry: o.registry,
     keep: inRange,

@@ -5,13 +5,12 @@
 import type { Kafka } from 'kafkajs';
 import { readCursorTopic } from '../admin/cursor.ts';
 import { readDeadLetters } from '../admin/dlq.ts';
-import { twosComplementToBigint } from '../cdr/decimal.ts';
 import type { RawCdr } from '../cdr/row.ts';
 import type { RegistryOptions } from '../codec/registry.ts';
 import { latestTotals } from '../control/read.ts';
 import { CdrError, ErrorCodes } from '../errors.ts';
 import { scan } from '../replay/scan.ts';
-import { Continuity } from './continuity.ts';
+import { Continuity, MERGE_PACE_MS } from './continuity.ts';
 import { reconcileWithEnriched } from './enriched.ts';
 import { type FeedSide, reconcileWithFeed } from './feed.ts';
 import { compareTotals, continuityDifference, Differences, type ReconcileReport } from './report.ts';
@@ -80,18 +79,7 @@ export async function reconcile(req: ReconcileRequest): Promise<ReconcileReport>
     totals = new TotalsTable();
     const count = (c: RawCdr, partition: number, offset: string) => {
       records++;
-      totals.addCdr(
-        {
-          billing_period: c.billing_period,
-          account: c.account,
-          billing_group: c.billing_group,
-          type: c.type,
-          sub_type: c.sub_type,
-        },
-        c.seconds,
-        twosComplementToBigint(c.cost),
-        c.id,
-      );
+      totals.addCdr(c, c.seconds, c.cost, c.id);
       continuity.add(c.account, c.id, partition, offset);
     };
     if (against.kind === 'feed') {
@@ -119,6 +107,7 @@ export async function reconcile(req: ReconcileRequest): Promise<ReconcileReport>
       );
     } else {
       const done = await scan(req.kafka, {
+        paceMs: MERGE_PACE_MS,
         topics: [req.topics.raw],
         registry: req.registry,
         keep: req.scope.keep,

@@ -1,6 +1,7 @@
 // Control totals: count, seconds, exact cost (unscaled at scale 6) and first and last id, per
 // billing period x account x billing group x call type. Memory grows with the number of keys,
 // never with the number of CDRs. Pure.
+import { twosComplementToBigint } from '../cdr/decimal.ts';
 export const KEY_COLUMNS = ['billing_period', 'account', 'billing_group', 'type', 'sub_type'] as const;
 export type KeyColumn = (typeof KEY_COLUMNS)[number];
 export const VALUE_COLUMNS = ['count', 'seconds', 'cost', 'first_id', 'last_id'] as const;
@@ -21,6 +22,14 @@ export interface TotalsRow {
   key: Partial<TotalsKey>;
   totals: Totals;
 }
+
+/** A row being summed: small costs add up as an exact double first, then go into the bigint. */
+interface SummingRow extends TotalsRow {
+  pending: number;
+}
+
+/** Below this a sum of unscaled costs of at most 6 bytes (< 2^47) stays an exact double. */
+const PENDING_LIMIT = 2 ** 52;
 
 const SEP = '\u0000';
 
@@ -49,19 +58,35 @@ export function addTotals(into: Totals, t: Totals): void {
 /** Totals per key over some of the key columns (all of them unless told). */
 export class TotalsTable {
   readonly columns: readonly KeyColumn[];
-  private readonly rows = new Map<string, TotalsRow>();
+  private readonly rows = new Map<string, SummingRow>();
 
   constructor(columns: readonly KeyColumn[] = KEY_COLUMNS) {
     this.columns = columns;
   }
 
-  /** One CDR. */
-  addCdr(key: TotalsKey, seconds: number, cost: bigint, id: number): void {
-    const row = this.row(key);
+  /** One CDR (of every key column), its cost as Avro decimal bytes (two's complement, scale 6). */
+  addCdr(c: TotalsKey, seconds: number, costBytes: Uint8Array, id: number): void {
+    const k =
+      this.columns === KEY_COLUMNS
+        ? `${c.billing_period}${SEP}${c.account}${SEP}${c.billing_group}${SEP}${c.type}${SEP}${c.sub_type}`
+        : keyOf(c, this.columns);
+    let row = this.rows.get(k);
+    if (row === undefined) row = this.row(c);
     const t = row.totals;
     t.count++;
     t.seconds += seconds;
-    t.cost += cost;
+    const n = costBytes.length;
+    if (n > 0 && n <= 6) {
+      // Read as a signed big-endian integer without BigInt: exact below 2^47.
+      let v = 0;
+      for (let i = 0; i < n; i++) v = v * 256 + (costBytes[i] as number);
+      if ((costBytes[0] as number) & 0x80) v -= 2 ** (8 * n);
+      row.pending += v;
+      if (row.pending > PENDING_LIMIT || row.pending < -PENDING_LIMIT) {
+        t.cost += BigInt(row.pending);
+        row.pending = 0;
+      }
+    } else t.cost += twosComplementToBigint(costBytes);
     if (id < t.firstId) t.firstId = id;
     if (id > t.lastId) t.lastId = id;
   }
@@ -71,36 +96,47 @@ export class TotalsTable {
   }
 
   get(key: Partial<TotalsKey>): Totals | undefined {
-    return this.rows.get(keyOf(key, this.columns))?.totals;
+    const row = this.rows.get(keyOf(key, this.columns));
+    return row ? settle(row).totals : undefined;
   }
 
   /** The same totals summed over fewer key columns. */
   rollUp(columns: readonly KeyColumn[]): TotalsTable {
     const out = new TotalsTable(columns);
-    for (const r of this.rows.values()) out.add(r.key, r.totals);
+    for (const r of this.rows.values()) out.add(r.key, settle(r).totals);
     return out;
   }
 
   /** Rows in key order. */
   list(): TotalsRow[] {
-    return [...this.rows.values()].sort((a, b) => compareKeys(a.key, b.key, this.columns));
+    return [...this.rows.values()]
+      .map((r) => ({ key: r.key, totals: settle(r).totals }))
+      .sort((a, b) => compareKeys(a.key, b.key, this.columns));
   }
 
   get size(): number {
     return this.rows.size;
   }
 
-  private row(key: Partial<TotalsKey>): TotalsRow {
+  private row(key: Partial<TotalsKey>): SummingRow {
     const k = keyOf(key, this.columns);
     let row = this.rows.get(k);
     if (row === undefined) {
       const own: Partial<TotalsKey> = {};
       for (const c of this.columns) own[c] = key[c] ?? '';
-      row = { key: own, totals: emptyTotals() };
+      row = { key: own, totals: emptyTotals(), pending: 0 };
       this.rows.set(k, row);
     }
     return row;
   }
+}
+
+function settle(row: SummingRow): SummingRow {
+  if (row.pending !== 0) {
+    row.totals.cost += BigInt(row.pending);
+    row.pending = 0;
+  }
+  return row;
 }
 
 function compareKeys(a: Partial<TotalsKey>, b: Partial<TotalsKey>, columns: readonly KeyColumn[]): number {

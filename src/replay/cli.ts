@@ -3,7 +3,6 @@
 // to stderr, and only when stderr is a terminal: never into the output.
 
 import { once } from 'node:events';
-import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { renderTable } from '../admin/table.ts';
@@ -17,7 +16,7 @@ import { createLogger, logFormat } from '../ops/logger.ts';
 import { copyRecords } from './copy.ts';
 import { boundary, type CdrFilter, matches } from './filter.ts';
 import { csvHeaderLine, csvLine, jsonLine } from './formats.ts';
-import { ParquetExport } from './parquet.ts';
+import { parallelExport } from './parallel-export.ts';
 import { periodStartOffsets } from './period-start.ts';
 import { executeReset, planReset, type ResetTarget } from './reset-group.ts';
 import { type ScanProgress, scan } from './scan.ts';
@@ -276,6 +275,8 @@ export function registerReplayCommands(program: Command, env: Env): void {
         });
       let done: ScanProgress;
       if (o.format === 'parquet') {
+        // DuckDB (a native library of its own) is loaded only for a Parquet export.
+        const { ParquetExport } = await import('./parquet.ts');
         const parquet = await ParquetExport.open(o.output as string);
         try {
           done = await scanFor((c) => {
@@ -285,18 +286,33 @@ export function registerReplayCommands(program: Command, env: Env): void {
         } finally {
           await parquet.close();
         }
+      } else if (o.output !== undefined) {
+        // To a file: Kafka read here, decoding, formatting and writing on a second thread.
+        done = await parallelExport(kafka, {
+          topics,
+          registry,
+          filter,
+          format: o.format,
+          output: o.output,
+          ...(report ? { onProgress: report } : {}),
+          ...(await periodStarts(s)),
+        });
       } else {
-        const out: WriteStream | NodeJS.WriteStream = o.output ? createWriteStream(o.output) : process.stdout;
-        // A promise only when the stream asks to drain: no await per record otherwise.
-        const write = (text: string): Promise<unknown> | undefined =>
-          out.write(text) ? undefined : once(out, 'drain');
+        const out = process.stdout;
+        // Lines are gathered into writes of about 64 KiB (a write per line costs more than the
+        // line); a promise only when the stream asks to drain: no await per record otherwise.
+        let pending = o.format === 'csv' ? csvHeaderLine() : '';
+        const flush = (): Promise<unknown> | undefined => {
+          const text = pending;
+          pending = '';
+          return out.write(text) ? undefined : once(out, 'drain');
+        };
         const line = o.format === 'csv' ? csvLine : jsonLine;
-        if (o.format === 'csv') await write(csvHeaderLine());
-        done = await scanFor((c) => write(line(c)));
-        if (o.output) {
-          (out as WriteStream).end();
-          await once(out, 'finish');
-        }
+        done = await scanFor((c) => {
+          pending += line(c);
+          return pending.length >= 65_536 ? flush() : undefined;
+        });
+        if (pending.length > 0) await flush();
       }
       process.stderr.write(
         `${report ? '\n' : ''}exported ${done.matched.toLocaleString('en')} of ${done.scanned.toLocaleString('en')} records${o.output ? ` to ${o.output}` : ''}${done.undecodable ? `; ${done.undecodable} could not be decoded` : ''}\n`,

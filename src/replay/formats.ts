@@ -7,8 +7,6 @@ import { bytesToDecimalString } from '../cdr/decimal.ts';
 import { CONTRACT_COLUMNS } from '../cdr/layouts.ts';
 import type { RawCdr } from '../cdr/row.ts';
 
-const NUMERIC = new Set(['id', 'seconds', 'cost', 'cost_decimal']);
-
 export const CSV_COLUMNS = [
   // The contract's columns, in its order, then the normalised and 17-column fields.
   ...CONTRACT_COLUMNS,
@@ -26,7 +24,6 @@ export const CSV_COLUMNS = [
   'recording',
   'extra',
 ] as const;
-type Column = (typeof CSV_COLUMNS)[number];
 
 const FORMULA = /^[=+\-@\t\r]/;
 
@@ -40,43 +37,47 @@ export function quote(text: string): string {
   return /[",\r\n]|^ | $/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-function values(c: RawCdr): Record<Column, string> {
-  return {
-    id: String(c.id),
-    account: c.account,
-    billing_group: c.billing_group,
-    billing_period: c.billing_period,
-    start_time: c.start_time_text,
-    from: c.from,
-    to: c.to,
-    seconds: String(c.seconds),
-    type: c.type,
-    sub_type: c.sub_type,
-    cost: c.cost_text,
-    description: c.description,
-    start_time_utc: new Date(c.start_time).toISOString(),
-    cost_decimal: bytesToDecimalString(c.cost),
-    billing_period_derived: String(c.billing_period_derived ?? false),
-    currency: c.currency ?? '',
-    layout: c.layout ?? '',
-    date_text: c.date_text ?? '',
-    time_text: c.time_text ?? '',
-    status: c.status ?? '',
-    terminated: c.terminated ?? '',
-    smartcode: c.smartcode ?? '',
-    smartcode_description: c.smartcode_description ?? '',
-    recording: c.recording ?? '',
-    extra: Object.keys(c.extra).length === 0 ? '' : JSON.stringify(c.extra),
-  };
+/** A text cell: neutralised when a spreadsheet would run it, quoted when RFC 4180 needs it. */
+function textCell(v: string): string {
+  const n = v.length;
+  if (n === 0) return v;
+  const first = v.charCodeAt(0);
+  // = + - @ tab CR
+  const formula = first === 61 || first === 43 || first === 45 || first === 64 || first === 9 || first === 13;
+  let quote = first === 32 || v.charCodeAt(n - 1) === 32;
+  let quotes = false;
+  for (let i = 0; i < n && !quotes; i++) {
+    const ch = v.charCodeAt(i);
+    if (ch === 34) quotes = quote = true;
+    else if (ch === 44 || ch === 10 || ch === 13) quote = true;
+  }
+  const text = formula ? `'${v}` : v;
+  if (!quote) return text;
+  return `"${quotes ? text.replaceAll('"', '""') : text}"`;
 }
+
+function hasKeys(o: Record<string, string>): boolean {
+  for (const _ in o) return true;
+  return false;
+}
+
+const opt = (v: string | null | undefined) => (v === null || v === undefined ? '' : textCell(v));
 
 export function csvHeaderLine(): string {
   return `${CSV_COLUMNS.join(',')}\r\n`;
 }
 
+/** One CDR as a CSV record, in CSV_COLUMNS order (built by hand: this runs once per exported CDR). */
 export function csvLine(c: RawCdr): string {
-  const v = values(c);
-  return `${CSV_COLUMNS.map((k) => quote(NUMERIC.has(k) ? v[k] : neutralise(v[k]))).join(',')}\r\n`;
+  return (
+    `${c.id},${textCell(c.account)},${textCell(c.billing_group)},${textCell(c.billing_period)},` +
+    `${textCell(c.start_time_text)},${textCell(c.from)},${textCell(c.to)},${c.seconds},` +
+    `${textCell(c.type)},${textCell(c.sub_type)},${quote(c.cost_text)},${textCell(c.description)},` +
+    `${new Date(c.start_time).toISOString()},${bytesToDecimalString(c.cost)},${c.billing_period_derived ?? false},` +
+    `${opt(c.currency)},${opt(c.layout)},${opt(c.date_text)},${opt(c.time_text)},${opt(c.status)},` +
+    `${opt(c.terminated)},${opt(c.smartcode)},${opt(c.smartcode_description)},${opt(c.recording)},` +
+    `${hasKeys(c.extra) ? textCell(JSON.stringify(c.extra)) : ''}\r\n`
+  );
 }
 
 export function jsonLine(c: RawCdr): string {

@@ -31,6 +31,8 @@ export interface ScanOptions {
   timeoutMs?: number;
   /** Per `topic/partition`, where the wanted records begin (the period index); others are skipped. */
   fromOffsets?: ReadonlyMap<string, bigint>;
+  /** Keeps partitions in step by record time (see BoundedReadOptions.paceMs). */
+  paceMs?: number;
 }
 
 export async function scan(kafka: Kafka, o: ScanOptions): Promise<ScanProgress> {
@@ -69,6 +71,7 @@ export async function scan(kafka: Kafka, o: ScanOptions): Promise<ScanProgress> 
       timeoutMs: o.timeoutMs ?? 30 * 60_000,
       groupPrefix: 'cdr-scan',
       ...(o.fromOffsets ? { fromOffsets: o.fromOffsets } : {}),
+      ...(o.paceMs === undefined ? {} : { paceMs: o.paceMs }),
     },
   );
   return progress;

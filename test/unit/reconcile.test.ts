@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { Message } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { twosComplementToBigint } from '../../src/cdr/decimal.ts';
+import { bigintToTwosComplement, twosComplementToBigint } from '../../src/cdr/decimal.ts';
 import { avroType } from '../../src/codec/schemas.ts';
 import { unframe } from '../../src/codec/wire.ts';
 import { addControl, type CdrTally, controlMessages, controlValues } from '../../src/control/records.ts';
-import { Continuity, IdRanges } from '../../src/reconcile/continuity.ts';
+import { Continuity, IdRanges, IdSet } from '../../src/reconcile/continuity.ts';
 import { formatReport } from '../../src/reconcile/format.ts';
 import { compareTotals, Differences, type ReconcileReport } from '../../src/reconcile/report.ts';
 import { costText, parseCost, TotalsTable } from '../../src/reconcile/totals.ts';
@@ -53,6 +53,67 @@ describe('IdRanges', () => {
       [9, 14],
     ]);
     expect(b.minus(a)).toEqual([[25, 25]]);
+  });
+});
+
+describe('IdSet', () => {
+  /** The same answers as a plain Set, however the ids are interleaved. */
+  function check(ids: number[]) {
+    const set = new IdSet();
+    const naive = new Set<number>();
+    for (const id of ids) expect(set.add(id), `add ${id}`).toBe(!naive.has(id) && Boolean(naive.add(id)));
+    const sorted = [...naive].sort((a, b) => a - b);
+    const ranges: Array<[number, number]> = [];
+    for (const id of sorted) {
+      const last = ranges[ranges.length - 1];
+      if (last && last[1] + 1 === id) last[1] = id;
+      else ranges.push([id, id]);
+    }
+    expect(set.ranges()).toEqual(ranges);
+    expect(set.count).toBe(naive.size);
+  }
+
+  it('matches a plain set: six ascending partitions read in batches, gaps, duplicates, ids past 2^32', () => {
+    let seed = 42;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const base = 5_000_000_000_000;
+    const partitions: number[][] = [[], [], [], [], [], []];
+    for (let id = base; id < base + 600_000; id++) {
+      if (random() < 0.001) id += Math.floor(random() * 5000); // a gap
+      (partitions[Math.floor(random() * 6)] as number[]).push(id);
+    }
+    const ids: number[] = [];
+    const at = partitions.map(() => 0);
+    // Batches of up to 4,000 per partition in turn; partition 5 lags far behind, then catches up.
+    while (at.some((a, p) => a < (partitions[p] as number[]).length)) {
+      for (let p = 0; p < 6; p++) {
+        const take = p === 5 && (at[0] as number) < 300_000 / 6 ? 200 : 4000;
+        const list = partitions[p] as number[];
+        ids.push(...list.slice(at[p], (at[p] as number) + take));
+        at[p] = (at[p] as number) + take;
+      }
+    }
+    ids.push(base + 10, base + 599_000); // twice
+    check(ids);
+  });
+
+  it('takes ids far below and far above the window, and adds after a query', () => {
+    const set = new IdSet();
+    for (const id of [1_000_000, 5, 3_000_000, 6, 1_000_001, 4]) set.add(id);
+    expect(set.ranges()).toEqual([
+      [4, 6],
+      [1_000_000, 1_000_001],
+      [3_000_000, 3_000_000],
+    ]);
+    expect(set.add(5)).toBe(false);
+    expect(set.add(2_999_999)).toBe(true);
+    expect(set.gaps()).toEqual([
+      [7, 999_999],
+      [1_000_002, 2_999_998],
+    ]);
   });
 });
 
@@ -213,10 +274,10 @@ describe('totals files', () => {
       type: 'M',
       sub_type: 'M',
     });
-    kafka.addCdr(key('2026-10'), 10, 1_000_000n, 1);
-    kafka.addCdr(key('2026-10'), 10, 500_000n, 2);
-    kafka.addCdr(key('2026-11'), 10, -250_001n, 3);
-    kafka.addCdr(key('2026-12'), 10, 0n, 4);
+    kafka.addCdr(key('2026-10'), 10, bigintToTwosComplement(1_000_000n), 1);
+    kafka.addCdr(key('2026-10'), 10, bigintToTwosComplement(500_000n), 2);
+    kafka.addCdr(key('2026-11'), 10, bigintToTwosComplement(-250_001n), 3);
+    kafka.addCdr(key('2026-12'), 10, bigintToTwosComplement(0n), 4);
     const out = new Differences();
     compareTotals(kafka.rollUp(f.table.columns), f.table, f.values, out, f.lines);
     expect(out.list).toEqual([
@@ -252,12 +313,43 @@ describe('totals files', () => {
   });
 });
 
+describe('totals', () => {
+  it('sum costs exactly, small and large, credits included, past what a double holds', () => {
+    const t = new TotalsTable();
+    const key = { billing_period: 'p', account: 'a', billing_group: 'g', type: 't', sub_type: 's' };
+    const costs = [
+      1n,
+      -1n,
+      140_737_488_355_327n,
+      -140_737_488_355_328n,
+      999_999_999_999_999_999n,
+      -5n,
+      127n,
+      -128n,
+      128n,
+    ];
+    let expected = 0n;
+    for (let i = 0; i < 200; i++)
+      for (const c of costs) {
+        t.addCdr(key, 1, bigintToTwosComplement(c), i);
+        expected += c;
+      }
+    // Many maximal small costs: the double accumulator must hand over to the bigint in time.
+    for (let i = 0; i < 100_000; i++) {
+      t.addCdr(key, 1, bigintToTwosComplement(140_737_488_355_327n), i);
+      expected += 140_737_488_355_327n;
+    }
+    expect(t.get(key)?.cost).toBe(expected);
+    expect(t.list()[0]?.totals.count).toBe(200 * costs.length + 100_000);
+  });
+});
+
 describe('report formats', () => {
   const table = new TotalsTable();
   table.addCdr(
     { billing_period: '2026-11', account: '40021', billing_group: '=cmd', type: 'M', sub_type: 'M3' },
     30,
-    1_250_000n,
+    bigintToTwosComplement(1_250_000n),
     7,
   );
   const report: ReconcileReport = {
