@@ -1,22 +1,17 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 // The `cdr-pipeline` command. It only wires things together: read config once, build the
 // component, run it until SIGTERM/SIGINT. Exit codes: 0 after a clean stop, 1 on a runtime
 // failure (an enricher whose consumer stopped for good among them), 2 on bad configuration, 3 when
 // every account of a producer was taken over by another producer. The operators' commands
 // (status, cursor, dlq) are in admin/cli.ts.
+import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError } from 'commander';
 import { registerAdminCommands } from './admin/cli.ts';
-import { loadEnricherConfig } from './config/enricher.ts';
-import { loadProducerConfig } from './config/producer.ts';
-import { loadSimulatorConfig } from './config/simulator.ts';
-import { startEnricher } from './enrich/index.ts';
 import { CdrError, ErrorCodes, isCdrError } from './errors.ts';
 import { createLogger, logFormat } from './ops/logger.ts';
 import { routeProcessWarnings } from './ops/warnings.ts';
-import { startProducer } from './producer/index.ts';
 import { registerReconcileCommand } from './reconcile/cli.ts';
 import { registerReplayCommands } from './replay/cli.ts';
-import { simulatorOptions, startSimulator } from './simulator/index.ts';
 
 const env = process.env;
 const logger = createLogger({
@@ -26,6 +21,13 @@ const logger = createLogger({
 routeProcessWarnings(logger);
 
 const ADMIN_COMMANDS = new Set(['status', 'cursor', 'dlq', 'search', 'export', 'replay', 'reconcile']);
+
+/** V8 flags of the reading tools, set at start. */
+const TOOL_V8_FLAGS = '--heap-growing-percent=50';
+// The reading tools stream millions of records through a few MB at a time: V8 would let the heap
+// grow to several times that between full collections. Growing it by half of what is live keeps
+// their peak RSS under 256 MB for ~10% more time (README, Performance).
+if (ADMIN_COMMANDS.has(process.argv[2] ?? '')) setFlagsFromString(TOOL_V8_FLAGS);
 
 /** Exit code of a producer fenced by another instance of the same account. */
 const EXIT_FENCED = 3;
@@ -57,13 +59,19 @@ function onStop(stop: () => Promise<void>, timeoutMs = 20_000): void {
   process.on('SIGINT', handler);
 }
 
+// The services are loaded when their command runs: the operators' tools start without the
+// producer's HTTP client, metrics and servers in memory.
 async function simulate(): Promise<void> {
+  const { loadSimulatorConfig } = await import('./config/simulator.ts');
+  const { simulatorOptions, startSimulator } = await import('./simulator/index.ts');
   const cfg = loadSimulatorConfig(env);
   const sim = await startSimulator(simulatorOptions(cfg), logger.child({ component: 'simulator' }));
   onStop(() => sim.close());
 }
 
 async function produce(): Promise<void> {
+  const { loadProducerConfig } = await import('./config/producer.ts');
+  const { startProducer } = await import('./producer/index.ts');
   const config = loadProducerConfig(env);
   const producer = await startProducer(config, logger);
   onStop(() => producer.stop(), config.env.SHUTDOWN_TIMEOUT_MS);
@@ -75,6 +83,8 @@ async function produce(): Promise<void> {
 }
 
 async function enrichCommand(): Promise<void> {
+  const { loadEnricherConfig } = await import('./config/enricher.ts');
+  const { startEnricher } = await import('./enrich/index.ts');
   const config = loadEnricherConfig(env);
   const enricher = await startEnricher(config, logger);
   onStop(() => enricher.stop(), config.env.SHUTDOWN_TIMEOUT_MS);

@@ -13,6 +13,8 @@ export class WriterSchemaDecoder<T> {
   private readonly reader: avro.Type;
   private readonly registry: RegistryOptions;
   private readonly resolvers = new Map<number, { type: avro.Type; resolver: avro.Resolver } | Error>();
+  /** Schema ids whose writer schema is the reader's own (same Avro binary layout). */
+  private readonly current = new Set<number>();
   private readonly name: string;
 
   constructor(reader: avro.Type, registry: RegistryOptions, name = 'cdr-raw') {
@@ -34,6 +36,7 @@ export class WriterSchemaDecoder<T> {
         if (text === undefined) throw new Error('the registry does not know this id');
         const writer = avro.Type.forSchema(JSON.parse(text) as avro.Schema);
         this.resolvers.set(id, this.resolverFor(writer));
+        if (writer.equals(this.reader)) this.current.add(id);
       } catch (err) {
         this.resolvers.set(id, err instanceof Error ? err : new Error(String(err)));
       }
@@ -56,6 +59,11 @@ export class WriterSchemaDecoder<T> {
       } as avro.Schema);
       return { type: aliased, resolver: aliased.createResolver(writer) };
     }
+  }
+
+  /** Whether records of this (prepared) schema id were written with the reader schema itself. */
+  writtenWithReader(schemaId: number): boolean {
+    return this.current.has(schemaId);
   }
 
   decode(payload: Buffer | null): T {

@@ -21,3 +21,13 @@ export function schemaText(name: SchemaName): string {
 export function avroType(name: SchemaName): avro.Type {
   return avro.Type.forSchema(JSON.parse(schemaText(name)) as avro.Schema);
 }
+
+/** The schema with only `fields` (in its own order): a reader that skips the other fields. */
+export function projectedType(name: SchemaName, fields: readonly string[]): avro.Type {
+  const schema = JSON.parse(schemaText(name)) as { fields: Array<{ name: string }> };
+  const wanted = new Set(fields);
+  return avro.Type.forSchema({
+    ...schema,
+    fields: schema.fields.filter((f) => wanted.has(f.name)),
+  } as avro.Schema);
+}

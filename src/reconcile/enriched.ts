@@ -7,7 +7,7 @@ import { scan } from '../replay/scan.ts';
 import type { Continuity } from './continuity.ts';
 import { IdSet, MERGE_PACE_MS } from './continuity.ts';
 import { compareTotals, type Differences } from './report.ts';
-import type { CdrScope } from './scope.ts';
+import { type CdrScope, TOTALS_FIELDS } from './scope.ts';
 import { TotalsTable, VALUE_COLUMNS } from './totals.ts';
 
 export async function reconcileWithEnriched(
@@ -23,6 +23,7 @@ export async function reconcileWithEnriched(
   let records = 0;
   const done = await scan(kafka, {
     paceMs: MERGE_PACE_MS,
+    fields: TOTALS_FIELDS,
     topics,
     registry,
     keep: scope.keep,

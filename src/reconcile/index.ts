@@ -14,7 +14,7 @@ import { Continuity, MERGE_PACE_MS } from './continuity.ts';
 import { reconcileWithEnriched } from './enriched.ts';
 import { type FeedSide, reconcileWithFeed } from './feed.ts';
 import { compareTotals, continuityDifference, Differences, type ReconcileReport } from './report.ts';
-import type { CdrScope } from './scope.ts';
+import { type CdrScope, TOTALS_FIELDS } from './scope.ts';
 import { KEY_COLUMNS, TotalsTable } from './totals.ts';
 import type { TotalsFile } from './totals-file.ts';
 
@@ -108,6 +108,7 @@ export async function reconcile(req: ReconcileRequest): Promise<ReconcileReport>
     } else {
       const done = await scan(req.kafka, {
         paceMs: MERGE_PACE_MS,
+        fields: TOTALS_FIELDS,
         topics: [req.topics.raw],
         registry: req.registry,
         keep: req.scope.keep,

@@ -19,3 +19,15 @@ export function cdrScope(o: Omit<CdrScope, 'keep'>): CdrScope {
       (o.idMax === undefined || c.id <= o.idMax),
   };
 }
+
+/** What a totals and continuity scan reads of each CDR (scope, keys, values, id). */
+export const TOTALS_FIELDS = [
+  'id',
+  'account',
+  'billing_group',
+  'billing_period',
+  'seconds',
+  'type',
+  'sub_type',
+  'cost',
+] as const;

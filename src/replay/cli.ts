@@ -3,6 +3,7 @@
 // to stderr, and only when stderr is a terminal: never into the output.
 
 import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { renderTable } from '../admin/table.ts';
@@ -14,9 +15,9 @@ import { CdrError, ErrorCodes } from '../errors.ts';
 import { createKafka } from '../kafka/client.ts';
 import { createLogger, logFormat } from '../ops/logger.ts';
 import { copyRecords } from './copy.ts';
+import { exportCsv } from './csv-export.ts';
 import { boundary, type CdrFilter, matches } from './filter.ts';
-import { csvHeaderLine, csvLine, jsonLine } from './formats.ts';
-import { parallelExport } from './parallel-export.ts';
+import { jsonLine } from './formats.ts';
 import { periodStartOffsets } from './period-start.ts';
 import { executeReset, planReset, type ResetTarget } from './reset-group.ts';
 import { type ScanProgress, scan } from './scan.ts';
@@ -286,33 +287,35 @@ export function registerReplayCommands(program: Command, env: Env): void {
         } finally {
           await parquet.close();
         }
-      } else if (o.output !== undefined) {
-        // To a file: Kafka read here, decoding, formatting and writing on a second thread.
-        done = await parallelExport(kafka, {
-          topics,
-          registry,
-          filter,
-          format: o.format,
-          output: o.output,
-          ...(report ? { onProgress: report } : {}),
-          ...(await periodStarts(s)),
-        });
       } else {
-        const out = process.stdout;
-        // Lines are gathered into writes of about 64 KiB (a write per line costs more than the
-        // line); a promise only when the stream asks to drain: no await per record otherwise.
-        let pending = o.format === 'csv' ? csvHeaderLine() : '';
-        const flush = (): Promise<unknown> | undefined => {
-          const text = pending;
-          pending = '';
-          return out.write(text) ? undefined : once(out, 'drain');
-        };
-        const line = o.format === 'csv' ? csvLine : jsonLine;
-        done = await scanFor((c) => {
-          pending += line(c);
-          return pending.length >= 65_536 ? flush() : undefined;
-        });
-        if (pending.length > 0) await flush();
+        const out = o.output ? createWriteStream(o.output) : process.stdout;
+        if (o.format === 'csv')
+          done = await exportCsv(kafka, {
+            topics,
+            registry,
+            filter,
+            out,
+            ...(report ? { onProgress: report } : {}),
+            ...(await periodStarts(s)),
+          });
+        else {
+          // Lines gathered into writes of about 64 KiB; a promise only when the stream asks to drain.
+          let pending = '';
+          const flush = (): Promise<unknown> | undefined => {
+            const text = pending;
+            pending = '';
+            return out.write(text) ? undefined : once(out, 'drain');
+          };
+          done = await scanFor((c) => {
+            pending += jsonLine(c);
+            return pending.length >= 65_536 ? flush() : undefined;
+          });
+          if (pending.length > 0) await flush();
+        }
+        if (o.output) {
+          out.end();
+          await once(out, 'finish');
+        }
       }
       process.stderr.write(
         `${report ? '\n' : ''}exported ${done.matched.toLocaleString('en')} of ${done.scanned.toLocaleString('en')} records${o.output ? ` to ${o.output}` : ''}${done.undecodable ? `; ${done.undecodable} could not be decoded` : ''}\n`,

@@ -6,7 +6,7 @@ import type { Kafka } from 'kafkajs';
 import type { RawCdr } from '../cdr/row.ts';
 import { RawDecoder } from '../codec/raw-decoder.ts';
 import type { RegistryOptions } from '../codec/registry.ts';
-import { avroType } from '../codec/schemas.ts';
+import { avroType, projectedType } from '../codec/schemas.ts';
 import { endOffsets, readToEnd } from '../kafka/bounded-read.ts';
 
 export interface ScanProgress {
@@ -33,6 +33,11 @@ export interface ScanOptions {
   fromOffsets?: ReadonlyMap<string, bigint>;
   /** Keeps partitions in step by record time (see BoundedReadOptions.paceMs). */
   paceMs?: number;
+  /**
+   * Only these fields of cdr-raw are decoded (the others are skipped, not made into strings):
+   * for readers that need a few fields of every record. The records handed over hold only them.
+   */
+  fields?: readonly string[];
 }
 
 export async function scan(kafka: Kafka, o: ScanOptions): Promise<ScanProgress> {
@@ -44,7 +49,10 @@ export async function scan(kafka: Kafka, o: ScanOptions): Promise<ScanProgress> 
     total: [...ends.values()].reduce((n, e) => n + Number(e), 0),
     startedAt: Date.now(),
   };
-  const decoder = new RawDecoder(avroType('cdr-raw'), o.registry);
+  const decoder = new RawDecoder(
+    o.fields ? projectedType('cdr-raw', o.fields) : avroType('cdr-raw'),
+    o.registry,
+  );
   await readToEnd(
     kafka,
     o.topics,

@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { costToBytes } from '../../src/cdr/decimal.ts';
 import type { RawCdr } from '../../src/cdr/row.ts';
 import { TimeZone } from '../../src/cdr/time-zone.ts';
+import { avroType } from '../../src/codec/schemas.ts';
+import { encodeValue } from '../../src/codec/wire.ts';
 import { filterFromOptions } from '../../src/replay/cli.ts';
+import { ByteSink, CsvTranscoder, GENERIC, SKIPPED, WRITTEN } from '../../src/replay/csv-transcode.ts';
 import { boundary, matches } from '../../src/replay/filter.ts';
 import { CSV_COLUMNS, csvHeaderLine, csvLine, jsonLine, neutralise } from '../../src/replay/formats.ts';
 
@@ -125,5 +128,77 @@ describe('search filters', () => {
     expect(err({ zone: 'Mars/Base' })).toContain('--zone');
     expect(err({ secondsMin: '-1' })).toContain('--seconds-min');
     expect(err({ from: '1', fromPrefix: '2' })).toContain('--from');
+  });
+});
+
+describe('CSV straight from Avro bytes', () => {
+  const type = avroType('cdr-raw');
+  const transcode = (c: RawCdr) => {
+    const sink = new ByteSink(16);
+    const result = new CsvTranscoder().write(encodeValue(type, 9, c), sink);
+    return { result, text: sink.buf.toString('utf8', 0, sink.len) };
+  };
+
+  it.each([
+    ['the usual record', {}],
+    [
+      'formulas, quotes, line breaks and commas',
+      { account: '-1', billing_group: '@g, "x"', to: '+44 20 7946 0000' },
+    ],
+    [
+      'leading and trailing spaces, tab and CR first',
+      { from: ' 612', to: '612 ', description: '\tx', sub_type: '\rM3' },
+    ],
+    ['non-ASCII text', { description: 'Tōkyō 東京 — ünïcödé 🚀', billing_group: 'Müller & Söhne' }],
+    ['an empty group, description and extra', { billing_group: '', description: '', extra: {} }],
+    [
+      'every optional field set',
+      {
+        layout: 'legacy17',
+        billing_period_derived: true,
+        currency: 'NZD',
+        date_text: '03/11/2026',
+        time_text: '09:15:02',
+        status: 'ANSWERED',
+        terminated: '=cmd',
+        smartcode: 'S1',
+        smartcode_description: 'Mobile, "national"',
+        recording: 'rec/1.mp3',
+      },
+    ],
+    ['extra needing JSON escapes', { extra: { 'a"b': 'back\\slash', ctl: '\u0001\b\f\n\r\t', ü: '=x,"y"' } }],
+    [
+      'costs: credit, zero, past 2^47 and the largest',
+      { cost: costToBytes('-999999999999.999999'), cost_text: '-999999999999.999999' },
+    ],
+    ['a small cost', { cost: costToBytes('0.000001'), cost_text: '0.000001' }],
+    ['id 1 and zero seconds', { id: 1, seconds: 0 }],
+  ] as Array<[string, Partial<RawCdr>]>)('writes the same bytes as csvLine: %s', (_name, o) => {
+    const c = cdr(o);
+    const { result, text } = transcode(c);
+    expect(result).toBe(WRITTEN);
+    expect(text).toBe(csvLine(c));
+  });
+
+  it('leaves to the generic path an extra whose keys JSON would reorder', () => {
+    const { result, text } = transcode(cdr({ extra: { b: '1', '7': 'index-like' } }));
+    expect(result).toBe(GENERIC);
+    expect(text).toBe('');
+  });
+
+  it('filters on the bytes with the same rules', () => {
+    const c = cdr({ account: '40022', to: '4420' });
+    const sink = new ByteSink(16);
+    const t = new CsvTranscoder();
+    const value = encodeValue(type, 9, c);
+    expect(t.write(value, sink, (x) => matches(x, { accounts: new Set(['40021']) }))).toBe(SKIPPED);
+    expect(
+      t.write(value, sink, (x) => matches(x, { to: { value: '44', prefix: true }, secondsMin: 100 })),
+    ).toBe(WRITTEN);
+    expect(sink.buf.toString('utf8', 0, sink.len)).toBe(csvLine(c));
+  });
+
+  it('refuses bytes that are not a cdr-raw record of the current schema', () => {
+    expect(() => new CsvTranscoder().write(Buffer.from([0, 0, 0, 0, 9, 2, 4]), new ByteSink(16))).toThrow();
   });
 });
