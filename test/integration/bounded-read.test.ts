@@ -75,4 +75,60 @@ describe('bounded read', () => {
       expect(ends.size).toBe(0);
     }
   });
+
+  it('keeps partitions in step by record time when asked (paceMs), every record still once', async () => {
+    // Partition 0 holds a record every millisecond, partition 1 one every 20: read as fast as each
+    // comes, partition 1 runs ahead in time by a factor of 20; paced, it waits for partition 0.
+    const kafka = testKafka();
+    const topic = uniqueName('paced');
+    const admin = kafka.admin();
+    await admin.connect();
+    cleanups.push(() => admin.disconnect());
+    await createTopics(admin, [{ topic, numPartitions: 2 }]);
+    const producer = kafka.producer();
+    await producer.connect();
+    const t0 = Date.now() - 3_600_000;
+    const value = 'x'.repeat(4000);
+    for (const [partition, every] of [
+      [0, 1],
+      [1, 20],
+    ] as const)
+      for (let i = 0; i < 3000; i += 100)
+        await producer.send({
+          topic,
+          messages: Array.from({ length: 100 }, (_, j) => ({
+            partition,
+            value,
+            timestamp: String(t0 + (i + j) * every),
+          })),
+        });
+    await producer.disconnect();
+
+    const skewOf = async (paceMs?: number) => {
+      const last = new Map<number, number>();
+      const seen = new Set<string>();
+      let skew = 0;
+      await readToEnd(
+        kafka,
+        [topic],
+        ({ partition, messages }) => {
+          for (const m of messages) seen.add(`${partition}:${m.offset}`);
+          last.set(partition, Number(messages[messages.length - 1]?.timestamp));
+          // Only while both partitions still have records ahead (partition 0 ends at t0 + 3 s).
+          const p0 = last.get(0);
+          const p1 = last.get(1);
+          if (p0 !== undefined && p1 !== undefined && p0 < t0 + 2999) skew = Math.max(skew, p1 - p0);
+        },
+        { timeoutMs: 60_000, ...(paceMs === undefined ? {} : { paceMs }) },
+      );
+      expect(seen.size).toBe(6000);
+      return skew;
+    };
+    const paced = await skewOf(200);
+    const unpaced = await skewOf();
+    // A fetch of a partition is ~128 records (512 KB), 2.6 s of partition 1's time; one more may
+    // be on its way when it is paused: 200 ms + 2 fetches at most. Unpaced, it is ~20 times ahead.
+    expect(paced).toBeLessThan(200 + 2 * 2600);
+    expect(unpaced).toBeGreaterThan(20_000);
+  });
 });
