@@ -135,12 +135,12 @@ export async function benchReconcileFastMonth(
   let cdrs = 0;
   for (let a = 0; a < accounts; a++) {
     const totals = new Map<string, ControlValue>();
-    for (let i = 0; i < perAccount; i += 1000) {
+    for (let i = 0; i < perAccount; i += 200) {
       const messages = [];
-      for (let j = i; j < Math.min(i + 1000, perAccount); j++) {
+      for (let j = i; j < Math.min(i + 200, perAccount); j++) {
         const period = j < perAccount / 2 ? '2026-10' : '2026-11';
         const before = totals.get(period);
-        const count = (before?.count ?? 0) + 20;
+        const count = (before?.count ?? 0) + 40;
         const value: ControlValue = {
           account: `acct-${a}`,
           billing_period: period,
@@ -148,8 +148,8 @@ export async function benchReconcileFastMonth(
           count,
           seconds: count * 90,
           cost: BigInt(count) * 1_234_567n,
-          first_id: before?.first_id ?? j * 20,
-          last_id: j * 20 + 19,
+          first_id: before?.first_id ?? j * 40,
+          last_id: j * 40 + 39,
           lines: groups.flatMap((g) =>
             types.map((t) => {
               const [type, sub_type] = t.split('/') as [string, string];
@@ -161,8 +161,8 @@ export async function benchReconcileFastMonth(
                 count: n,
                 seconds: n * 90,
                 cost: BigInt(n) * 1_234_567n,
-                first_id: before?.first_id ?? j * 20,
-                last_id: j * 20 + 19,
+                first_id: before?.first_id ?? j * 40,
+                last_id: j * 40 + 39,
               };
             }),
           ),
@@ -172,7 +172,7 @@ export async function benchReconcileFastMonth(
             last_offset: j * 4,
             count,
           })),
-          cursor: j * 20 + 19,
+          cursor: j * 40 + 39,
           written_at: Date.now(),
         };
         totals.set(period, value);

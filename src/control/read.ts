@@ -1,6 +1,6 @@
-// Reading the control topics (see records.ts): cdr.control, one record per (account, period) per
-// transaction, and cdr.control.totals, the running totals (compacted: the latest record per
-// `account|period` is the period's total so far). Both are read bounded and read_committed.
+// Reading the running control totals (cdr.control.totals, see records.ts): compacted, keyed
+// `account|period`, the latest record per key is the period's total so far. Read bounded and
+// read_committed. (cdr.control, one record per transaction, is for billing systems to consume.)
 import type { Kafka } from 'kafkajs';
 import { twosComplementToBigint } from '../cdr/decimal.ts';
 import { WriterSchemaDecoder } from '../codec/raw-decoder.ts';
@@ -22,49 +22,11 @@ export interface ControlScope {
   rawTopic?: string;
 }
 
-/** Every control record of `topic` in scope, in commit order. */
-export async function readControls(
-  kafka: Kafka,
-  registry: RegistryOptions,
-  topic: string,
-  scope: ControlScope,
-  onControl: (c: ControlValue) => void,
-  options: { timeoutMs?: number; groupPrefix?: string } = {},
-): Promise<{ read: number; undecodable: number }> {
-  const decoder = new WriterSchemaDecoder<Encoded>(avroType('cdr-control'), registry, 'cdr-control');
-  let read = 0;
-  let undecodable = 0;
-  await readToEnd(
-    kafka,
-    [topic],
-    async ({ messages }) => {
-      await decoder.prepare(messages.map((m) => m.value));
-      for (const m of messages) {
-        if (m.value === null) continue; // a tombstone
-        let e: Encoded;
-        try {
-          e = decoder.decode(m.value);
-        } catch {
-          undecodable++;
-          continue;
-        }
-        read++;
-        if (scope.accounts && !scope.accounts.has(e.account)) continue;
-        if (scope.periods && !scope.periods.has(e.billing_period)) continue;
-        if (scope.rawTopic !== undefined && e.topic !== scope.rawTopic) continue;
-        onControl({
-          ...e,
-          cost: twosComplementToBigint(e.cost),
-          lines: e.lines.map((l) => ({ ...l, cost: twosComplementToBigint(l.cost) })),
-        });
-      }
-    },
-    { timeoutMs: options.timeoutMs ?? 10 * 60_000, groupPrefix: options.groupPrefix ?? 'cdr-control-read' },
-  );
-  return { read, undecodable };
-}
-
-/** The running totals in scope: the latest record per account and period. */
+/**
+ * The running totals in scope: the latest record per account and period. Records are keyed
+ * `account|period`, so only the last value of each key is decoded, however many the topic holds
+ * before compaction.
+ */
 export async function latestTotals(
   kafka: Kafka,
   registry: RegistryOptions,
@@ -72,16 +34,55 @@ export async function latestTotals(
   scope: ControlScope,
   options: { timeoutMs?: number; groupPrefix?: string } = {},
 ): Promise<{ totals: Map<string, ControlValue>; undecodable: number }> {
-  const totals = new Map<string, ControlValue>();
-  const { undecodable } = await readControls(
+  const last = new Map<string, Buffer | null>();
+  const unkeyed: Array<Buffer | null> = [];
+  await readToEnd(
     kafka,
-    registry,
-    totalsTopic,
-    scope,
-    (c) => void totals.set(totalsKey(c.account, c.billing_period), c),
-    options,
+    [totalsTopic],
+    ({ messages }) => {
+      for (const m of messages) {
+        if (m.key === null) unkeyed.push(m.value);
+        else last.set(m.key.toString('utf8'), m.value);
+      }
+    },
+    { timeoutMs: options.timeoutMs ?? 10 * 60_000, groupPrefix: options.groupPrefix ?? 'cdr-control-read' },
   );
+  const decoder = new WriterSchemaDecoder<Encoded>(avroType('cdr-control'), registry, 'cdr-control');
+  const values = [...unkeyed, ...last.values()];
+  await decoder.prepare(values);
+  const totals = new Map<string, ControlValue>();
+  let undecodable = 0;
+  for (const v of values) {
+    if (v === null) continue; // a tombstone
+    let c: ControlValue;
+    try {
+      c = fromEncoded(decoder.decode(v));
+    } catch {
+      undecodable++;
+      continue;
+    }
+    if (inScope(c, scope)) totals.set(totalsKey(c.account, c.billing_period), c);
+  }
   return { totals, undecodable };
+}
+
+function inScope(
+  e: { account: string; billing_period: string; topic: string },
+  scope: ControlScope,
+): boolean {
+  return (
+    (!scope.accounts || scope.accounts.has(e.account)) &&
+    (!scope.periods || scope.periods.has(e.billing_period)) &&
+    (scope.rawTopic === undefined || e.topic === scope.rawTopic)
+  );
+}
+
+function fromEncoded(e: Encoded): ControlValue {
+  return {
+    ...e,
+    cost: twosComplementToBigint(e.cost),
+    lines: e.lines.map((l) => ({ ...l, cost: twosComplementToBigint(l.cost) })),
+  };
 }
 
 /**
