@@ -64,7 +64,7 @@ function printTools(t: Awaited<ReturnType<typeof tools>>): void {
   console.log(`    ${t.consume.line}`);
   for (const [label, r] of t.labels)
     console.log(
-      `  ${label.padEnd(34)} ${fmt(r.recordsPerSecond).padStart(9)} rec/s  ${r.seconds.toFixed(1).padStart(6)} s  peak RSS ${String(r.peakRssMiB).padStart(4)} MiB  (${t.ratio(r)})`,
+      `  ${label.padEnd(34)} ${fmt(r.recordsPerSecond).padStart(9)} rec/s  ${r.seconds.toFixed(1).padStart(6)} s  peak RSS ${String(r.peakRssMiB).padStart(4)} MiB${label.includes('--fast') ? '  (control totals, not the records)' : `  (${t.ratio(r)})`}`,
     );
   console.log(
     `  reconcile --fast, a month of totals (${fmt(t.month.controlRecords)} records, ${fmt(t.month.cdrs)} CDRs)  ${t.month.seconds.toFixed(2)} s`,
