@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { avroType, registerSchema, registryClient } from '../codec/index.ts';
 import { RawDecoder } from '../codec/raw-decoder.ts';
-import { encodeValue } from '../codec/wire.ts';
+import { encodeValue, HEADER_BYTES, MAGIC_BYTE } from '../codec/wire.ts';
 import type { EnricherConfig } from '../config/enricher.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { createKafka } from '../kafka/client.ts';
@@ -23,7 +23,8 @@ import { dependencyChecks } from '../ops/reachability.ts';
 import { retryStartup } from '../ops/retry.ts';
 import { enricherMetrics } from './metrics.ts';
 import { PartitionOwners } from './partition-owners.ts';
-import { transformSlice } from './transform.ts';
+import { EnrichedSplicer } from './splice.ts';
+import { type SliceDeps, transformSlice } from './transform.ts';
 
 /** Records per transaction at most; a fetched batch larger than this commits in several. */
 const SLICE = 5000;
@@ -76,9 +77,18 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
   const schemaId = ids[0] as number;
   const enrichedType = avroType('cdr-enriched');
   const decoder = new RawDecoder(avroType('cdr-raw'), config.registry);
-  const sliceDeps = {
+  const splicer = new EnrichedSplicer(schemaId);
+  const sliceDeps: SliceDeps = {
     decode: (value: Buffer | null) => decoder.decode(value),
     encode: (value: object) => encodeValue(enrichedType, schemaId, value),
+    // Records of the current cdr-raw schema (all but those of older producers) skip decoding.
+    splice: (value, source, now) =>
+      value !== null &&
+      value.length > HEADER_BYTES &&
+      value[0] === MAGIC_BYTE &&
+      decoder.writtenWithReader(value.readInt32BE(1))
+        ? splicer.splice(value, source, now)
+        : undefined,
     routes,
     dlqTopic: env.TOPIC_DLQ,
   };

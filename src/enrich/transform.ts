@@ -4,11 +4,20 @@
 import type { KafkaMessage, Message, TopicMessages } from 'kafkajs';
 import type { RawCdr } from '../cdr/row.ts';
 import { ErrorCodes, isCdrError } from '../errors.ts';
-import { type EnrichedCdr, enrich } from './enrich.ts';
+import { type EnrichedCdr, enrich, type SourcePosition } from './enrich.ts';
 
 export interface SliceDeps {
   decode(value: Buffer | null): RawCdr;
   encode(value: EnrichedCdr): Buffer;
+  /**
+   * The enriched record straight from the raw bytes (splice.ts) when the record has the current
+   * cdr-raw schema; undefined sends it through decode, enrich and encode.
+   */
+  splice?(
+    value: Buffer | null,
+    source: SourcePosition,
+    now: number,
+  ): { category: string; value: Buffer } | undefined;
   /** Output topic per category, `unknown` included. */
   routes: Readonly<Record<string, string>>;
   dlqTopic: string;
@@ -32,15 +41,20 @@ export function transformSlice(
   const counts = new Map<string, number>();
   for (const m of slice) {
     try {
-      const enriched = enrich(deps.decode(m.value), { ...source, offset: Number(m.offset) }, now);
-      const topic = deps.routes[enriched.category] ?? (deps.routes.unknown as string);
+      const at = { ...source, offset: Number(m.offset) };
+      let done = deps.splice?.(m.value, at, now);
+      if (done === undefined) {
+        const enriched = enrich(deps.decode(m.value), at, now);
+        done = { category: enriched.category, value: deps.encode(enriched) };
+      }
+      const topic = deps.routes[done.category] ?? (deps.routes.unknown as string);
       let list = out.get(topic);
       if (!list) {
         list = [];
         out.set(topic, list);
       }
-      list.push({ key: m.key, value: deps.encode(enriched) });
-      counts.set(enriched.category, (counts.get(enriched.category) ?? 0) + 1);
+      list.push({ key: m.key, value: done.value });
+      counts.set(done.category, (counts.get(done.category) ?? 0) + 1);
     } catch (err) {
       dlq.push(deadLetter(m, source, err, now));
     }
