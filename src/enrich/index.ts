@@ -16,8 +16,9 @@ import { encodeValue, HEADER_BYTES, MAGIC_BYTE } from '../codec/wire.ts';
 import type { EnricherConfig } from '../config/enricher.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { createKafka } from '../kafka/client.ts';
+import { KeyPartitions } from '../kafka/key-partitions.ts';
 import { topicSpecs } from '../kafka/topic-specs.ts';
-import { setUpTopics } from '../kafka/topics.ts';
+import { setUpTopics, topicPartitionCount } from '../kafka/topics.ts';
 import { type Check, type OpsServer, startOpsServer } from '../ops/http-server.ts';
 import { dependencyChecks } from '../ops/reachability.ts';
 import { retryStartup } from '../ops/retry.ts';
@@ -78,6 +79,15 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
   const enrichedType = avroType('cdr-enriched');
   const decoder = new RawDecoder(avroType('cdr-raw'), config.registry);
   const splicer = new EnrichedSplicer(schemaId);
+  const counts = await retryStartup(
+    'reading the partitions of the output topics',
+    async () =>
+      new Map(
+        await Promise.all(outputTopics.map(async (t) => [t, await topicPartitionCount(kafka, t)] as const)),
+      ),
+    log,
+  );
+  const partitions = new KeyPartitions(counts);
   const sliceDeps: SliceDeps = {
     decode: (value: Buffer | null) => decoder.decode(value),
     encode: (value: object) => encodeValue(enrichedType, schemaId, value),
@@ -90,6 +100,7 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
         ? splicer.splice(value, source, now)
         : undefined,
     routes,
+    partitionOf: (topic, key) => partitions.of(topic, key),
     dlqTopic: env.TOPIC_DLQ,
   };
   const owners = new PartitionOwners(

@@ -20,6 +20,8 @@ export interface SliceDeps {
   ): { category: string; value: Buffer } | undefined;
   /** Output topic per category, `unknown` included. */
   routes: Readonly<Record<string, string>>;
+  /** The partition of a key in an output topic, when known (kafkajs hashes the key otherwise). */
+  partitionOf?(topic: string, key: Buffer | null): number | undefined;
   dlqTopic: string;
 }
 
@@ -53,7 +55,12 @@ export function transformSlice(
         list = [];
         out.set(topic, list);
       }
-      list.push({ key: m.key, value: done.value });
+      const partition = deps.partitionOf?.(topic, m.key);
+      list.push(
+        partition === undefined
+          ? { key: m.key, value: done.value }
+          : { key: m.key, value: done.value, partition },
+      );
       counts.set(done.category, (counts.get(done.category) ?? 0) + 1);
     } catch (err) {
       dlq.push(deadLetter(m, source, err, now));

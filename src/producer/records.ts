@@ -1,7 +1,7 @@
 // What a row taken from the feed becomes: its cdr.raw record (Avro, Confluent framing, keyed by
 // billing group), or its dead letter (JSON, raw text clipped). No I/O: the poller commits them.
 import type avro from 'avsc';
-import { type Message, Partitioners } from 'kafkajs';
+import type { Message } from 'kafkajs';
 import { twosComplementToBigint } from '../cdr/decimal.ts';
 import type { RawCdr, RowReader } from '../cdr/row.ts';
 import { encodeValue } from '../codec/wire.ts';
@@ -10,6 +10,7 @@ import type { CdrTally } from '../control/records.ts';
 import { ErrorCodes } from '../errors.ts';
 import type { FeedRow } from '../feed/csv-rows.ts';
 import { KeyBuffers } from '../kafka/key-buffers.ts';
+import { KeyPartitions } from '../kafka/key-partitions.ts';
 import { messageBytes } from '../kafka/transactions.ts';
 import type { Batch } from './batch.ts';
 import { cursorMessage } from './cursor.ts';
@@ -42,16 +43,12 @@ export class RecordBuilder {
   maxMessageBytes: number;
   private readonly o: RecordBuilderOptions;
   private readonly keys = new KeyBuffers();
-  private readonly partitioner = Partitioners.DefaultPartitioner();
-  private readonly partitionMetadata: Array<{ partitionId: number; leader: number }>;
+  private readonly partitions: KeyPartitions;
 
   constructor(options: RecordBuilderOptions) {
     this.o = options;
     this.maxMessageBytes = options.maxMessageBytes;
-    this.partitionMetadata = Array.from({ length: options.rawPartitions }, (_, i) => ({
-      partitionId: i,
-      leader: 0,
-    }));
+    this.partitions = new KeyPartitions(new Map([[options.env.TOPIC_RAW, options.rawPartitions]]));
   }
 
   /** Kafka refused a batch as too large although each record was under the limit: halve it. */
@@ -110,13 +107,11 @@ export class RecordBuilder {
         message: this.deadLetter(cdr.id, line, raw, 'avro', reason, fetchedAt, ErrorCodes.ENCODE_FAILED),
       };
     }
-    const keyBytes = this.keys.get(key);
-    const partition = this.partitioner({
-      topic: this.o.env.TOPIC_RAW,
-      partitionMetadata: this.partitionMetadata as never,
-      message: { key: keyBytes, value: null },
-    });
-    const message = { key: keyBytes, value, partition };
+    const message = {
+      key: this.keys.get(key),
+      value,
+      partition: this.partitions.of(this.o.env.TOPIC_RAW, key) as number,
+    };
     const size = messageBytes(message);
     if (size > this.maxMessageBytes) {
       const reason = `encoded record of ${size} bytes is over the ${this.maxMessageBytes} bytes ${this.o.env.TOPIC_RAW} takes`;
