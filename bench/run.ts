@@ -5,7 +5,7 @@
 // the billing teams' tools (bench/replay.ts). Writes .local/bench/results.json.
 // `./dev bench replay [rows] [rssRows]`: only what the tools need (the topics, filled by the tuned
 // producer) and the tools' benchmarks.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { SERVICE_NODE_FLAGS } from '../scripts/node-flags.ts';
 import { LOCAL } from '../scripts/stack/paths.ts';
 import { benchEnricher, consumerCeiling, endToEndLatency } from './enricher.ts';
@@ -88,7 +88,49 @@ async function replayMain(): Promise<void> {
   );
 }
 
+/** The figures of the previous `./dev bench`, printed beside the new ones so a regression shows. */
+function previousRun(): Record<string, unknown> | undefined {
+  const file = `${LOCAL}/bench/results.json`;
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+function printPrevious(prev: Record<string, unknown> | undefined, now: Record<string, unknown>): void {
+  if (prev === undefined) {
+    console.log('\n(no previous run in .local/bench/results.json)');
+    return;
+  }
+  const at = (o: unknown, path: string): number | undefined => {
+    let v: unknown = o;
+    for (const k of path.split('.')) v = (v as Record<string, unknown> | undefined)?.[k];
+    return typeof v === 'number' ? v : undefined;
+  };
+  console.log(`\nthis run beside the previous one (${String(prev.date)}):`);
+  for (const [label, path] of [
+    ['producer, default flags, CDR/s', 'plain.cdrPerSecond'],
+    ['producer, tuned flags, CDR/s', 'tuned.cdrPerSecond'],
+    ['producer, 17-column layout, CDR/s', 'legacy17.cdrPerSecond'],
+    ['producer, 5M response, CDR/s', 'large.cdrPerSecond'],
+    ['producer, 5M response, peak RSS MiB', 'large.peakRssMiB'],
+    ['ProducerPerformance, rec/s', 'ceiling.recordsPerSecond'],
+    ['enricher, rec/s', 'enricher.recordsPerSecond'],
+    ['ConsumerPerformance, rec/s', 'consumeCeiling.recordsPerSecond'],
+    ['latency p99, ms', 'latency.p99Ms'],
+  ] as const) {
+    const a = at(now, path);
+    const b = at(prev, path);
+    console.log(
+      `  ${label.padEnd(40)} ${fmt(a ?? Number.NaN).padStart(10)}   previous ${b === undefined ? '-' : fmt(b)}`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
+  const prev = previousRun();
   console.log(`generating feed bodies (${fmt(rows)} and ${fmt(rssRows)} rows, cached in .local/bench/)...`);
   const { avgRecordBytes } = await feedFile(rows);
   await feedFile(rssRows);
@@ -177,6 +219,7 @@ async function main(): Promise<void> {
   console.log('where the producer CPU time went (self time, % of samples of the profiled run):');
   for (const [area, pct] of Object.entries(profiled.profile ?? {}))
     console.log(`  ${String(pct).padStart(5)}%  ${area}`);
+  printPrevious(prev, results);
   mkdirSync(`${LOCAL}/bench`, { recursive: true });
   writeFileSync(`${LOCAL}/bench/results.json`, `${JSON.stringify(results, null, 2)}\n`);
 }
