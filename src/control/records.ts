@@ -21,8 +21,8 @@ export interface CdrTally {
   type: string;
   subType: string;
   seconds: number;
-  /** Unscaled cost at scale 6. */
-  cost: bigint;
+  /** Unscaled cost at scale 6: a number below 2^47 (6 bytes, every cost under 140 million), else a bigint. */
+  cost: number | bigint;
 }
 
 export interface ControlLine {
@@ -75,12 +75,26 @@ export function controlValues(
   o: Pick<ControlOptions, 'account' | 'topic'>,
   raw: readonly Message[],
   tallies: readonly CdrTally[],
-  offsetOf: (m: Message) => bigint | undefined,
+  offsetOf: (m: Message) => number | undefined,
   cursor: number,
   now = Date.now(),
 ): ControlValue[] {
   const periods = new Map<string, ControlValue>();
-  const lineKeys = new Map<string, Map<string, ControlLine>>();
+  // period -> group -> type -> sub type: no key string made per CDR.
+  const lineKeys = new Map<string, Map<string, Map<string, Map<string, ControlLine>>>>();
+  // Small costs add up as exact doubles first (no bigint per CDR), folded in below 2^53.
+  const pending = new Map<{ cost: bigint }, number>();
+  const addCost = (into: { cost: bigint }, cost: number | bigint) => {
+    if (typeof cost === 'bigint') {
+      into.cost += cost;
+      return;
+    }
+    const v = (pending.get(into) ?? 0) + cost;
+    if (v > 2 ** 52 || v < -(2 ** 52)) {
+      into.cost += BigInt(v);
+      pending.set(into, 0);
+    } else pending.set(into, v);
+  };
   const partitionKeys = new Map<string, Map<number, ControlPartition>>();
   for (let i = 0; i < tallies.length; i++) {
     const t = tallies[i] as CdrTally;
@@ -106,9 +120,19 @@ export function controlValues(
       partitionKeys.set(t.period, new Map());
     }
     add(p, t);
-    const lines = lineKeys.get(t.period) as Map<string, ControlLine>;
-    const key = `${t.group}\u0000${t.type}\u0000${t.subType}`;
-    let line = lines.get(key);
+    addCost(p, t.cost);
+    const groups = lineKeys.get(t.period) as Map<string, Map<string, Map<string, ControlLine>>>;
+    let types = groups.get(t.group);
+    if (types === undefined) {
+      types = new Map();
+      groups.set(t.group, types);
+    }
+    let subTypes = types.get(t.type);
+    if (subTypes === undefined) {
+      subTypes = new Map();
+      types.set(t.type, subTypes);
+    }
+    let line = subTypes.get(t.subType);
     if (line === undefined) {
       line = {
         billing_group: t.group,
@@ -120,13 +144,13 @@ export function controlValues(
         first_id: t.id,
         last_id: t.id,
       };
-      lines.set(key, line);
+      subTypes.set(t.subType, line);
     }
     add(line, t);
-    const offset = offsetOf(m);
-    if (offset === undefined || m.partition === undefined) continue;
+    addCost(line, t.cost);
+    const at = offsetOf(m);
+    if (at === undefined || m.partition === undefined) continue;
     const parts = partitionKeys.get(t.period) as Map<number, ControlPartition>;
-    const at = Number(offset);
     const part = parts.get(m.partition);
     if (part === undefined)
       parts.set(m.partition, { partition: m.partition, first_offset: at, last_offset: at, count: 1 });
@@ -136,8 +160,11 @@ export function controlValues(
       part.count++;
     }
   }
+  for (const [into, v] of pending) if (v !== 0) into.cost += BigInt(v);
   for (const [period, p] of periods) {
-    p.lines = [...(lineKeys.get(period) as Map<string, ControlLine>).values()];
+    p.lines = [];
+    for (const types of (lineKeys.get(period) as Map<string, Map<string, Map<string, ControlLine>>>).values())
+      for (const subTypes of types.values()) p.lines.push(...subTypes.values());
     p.partitions = [...(partitionKeys.get(period) as Map<number, ControlPartition>).values()].sort(
       (a, b) => a.partition - b.partition,
     );
@@ -150,7 +177,7 @@ export function controlMessages(
   o: ControlOptions,
   raw: readonly Message[],
   tallies: readonly CdrTally[],
-  offsetOf: (m: Message) => bigint | undefined,
+  offsetOf: (m: Message) => number | undefined,
   cursor: number,
   now = Date.now(),
 ): Message[] {
@@ -212,13 +239,9 @@ export function addControl(total: ControlValue | undefined, delta: ControlValue)
   };
 }
 
-function add(
-  into: { count: number; seconds: number; cost: bigint; first_id: number; last_id: number },
-  t: CdrTally,
-): void {
+function add(into: { count: number; seconds: number; first_id: number; last_id: number }, t: CdrTally): void {
   into.count++;
   into.seconds += t.seconds;
-  into.cost += t.cost;
   if (t.id < into.first_id) into.first_id = t.id;
   if (t.id > into.last_id) into.last_id = t.id;
 }

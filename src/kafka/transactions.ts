@@ -87,14 +87,14 @@ export class TransactionalSender {
   async commit(
     topicMessages: TopicMessages[],
     offsets?: Offsets,
-    then?: (offsetOf: (m: Message) => bigint | undefined) => TopicMessages[],
+    then?: (offsetOf: (m: Message) => number | undefined) => TopicMessages[],
   ): Promise<void> {
     await this.connect();
     const producer = this.producer as Producer;
     let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;
     try {
       transaction = await producer.transaction();
-      const sent = new Map<Message, bigint>();
+      const sent = new Map<Message, number>();
       const maxBytes = this.options.maxSendBytes ?? SEND_CHUNK_BYTES;
       for (const chunk of sendChunks(topicMessages, SEND_CHUNK, maxBytes)) {
         const metadata = await transaction.sendBatch({ topicMessages: chunk, acks: -1 });
@@ -131,18 +131,19 @@ export class TransactionalSender {
 function noteOffsets(
   chunk: readonly TopicMessages[],
   metadata: RecordMetadata[],
-  into: Map<Message, bigint>,
+  into: Map<Message, number>,
 ): void {
   for (const { topic, messages } of chunk) {
-    const next = new Map<number, bigint>();
+    // Offsets stay below 2^53: numbers, not a bigint per record.
+    const next = new Map<number, number>();
     for (const r of metadata)
-      if (r.topicName === topic && r.baseOffset !== undefined) next.set(r.partition, BigInt(r.baseOffset));
+      if (r.topicName === topic && r.baseOffset !== undefined) next.set(r.partition, Number(r.baseOffset));
     for (const m of messages) {
       if (m.partition === undefined) continue;
       const at = next.get(m.partition);
       if (at === undefined) continue;
       into.set(m, at);
-      next.set(m.partition, at + 1n);
+      next.set(m.partition, at + 1);
     }
   }
 }

@@ -165,7 +165,7 @@ describe('control records', () => {
       tally(13, '2026-11', 'Sales', 1n),
     ];
     const raw: Message[] = tallies.map((t, i) => ({ key: t.group, value: null, partition: i % 2 }));
-    const offsets = new Map<Message, bigint>(raw.map((m, i) => [m, 100n + BigInt(i)]));
+    const offsets = new Map<Message, number>(raw.map((m, i) => [m, 100 + i]));
     const out = controlMessages(
       { account: '40021', topic: 'cdr.raw', type, schemaId: 7 },
       raw,
@@ -208,6 +208,27 @@ describe('control records', () => {
   });
 });
 
+describe('control sums', () => {
+  it('stay exact when small costs (numbers) add up past 2^53, credits and bigints mixed in', () => {
+    const max = 2 ** 47 - 1;
+    const tallies: CdrTally[] = Array.from({ length: 5000 }, (_, i) => ({
+      id: i + 1,
+      period: '2026-11',
+      group: 'G',
+      type: 'M',
+      subType: 'M',
+      seconds: 1,
+      cost: i === 7 ? -999_999_999_999_999_999n : i % 3 === 0 ? -max : max,
+    }));
+    const raw: Message[] = tallies.map(() => ({ key: 'G', value: null, partition: 0 }));
+    const [v] = controlValues({ account: 'a', topic: 'raw' }, raw, tallies, () => undefined, 0);
+    let expected = 0n;
+    for (const t of tallies) expected += BigInt(t.cost);
+    expect(v?.cost).toBe(expected);
+    expect(v?.lines[0]?.cost).toBe(expected);
+  });
+});
+
 describe('running control totals', () => {
   it('add transaction after transaction: sums, id range, lines, and the lowest offset per partition', () => {
     const t = (id: number, group: string, cost: bigint): CdrTally => ({
@@ -219,19 +240,13 @@ describe('running control totals', () => {
       seconds: 10,
       cost,
     });
-    const batch = (tallies: CdrTally[], base: bigint, partition: number) => {
+    const batch = (tallies: CdrTally[], base: number, partition: number) => {
       const raw: Message[] = tallies.map(() => ({ key: 'k', value: null, partition }));
-      return controlValues(
-        { account: 'a', topic: 'raw' },
-        raw,
-        tallies,
-        (m) => base + BigInt(raw.indexOf(m)),
-        0,
-      )[0];
+      return controlValues({ account: 'a', topic: 'raw' }, raw, tallies, (m) => base + raw.indexOf(m), 0)[0];
     };
-    const one = batch([t(1, 'G', 5n), t(2, 'H', 7n)], 10n, 0);
-    const two = batch([t(3, 'G', -2n)], 4n, 1);
-    const three = batch([t(4, 'G', 1n)], 20n, 0);
+    const one = batch([t(1, 'G', 5n), t(2, 'H', 7n)], 10, 0);
+    const two = batch([t(3, 'G', -2n)], 4, 1);
+    const three = batch([t(4, 'G', 1n)], 20, 0);
     let total = addControl(undefined, one as never);
     total = addControl(total, two as never);
     total = addControl(total, three as never);
