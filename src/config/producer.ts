@@ -58,6 +58,9 @@ export const producerEnvSchema = z.object({
     .default('Australia/Sydney')
     .describe('Zone of start_time values sent without an offset'),
   FEED_HEADERS_TIMEOUT_MS: int(100).default(30_000).describe('Time to wait for the feed response headers'),
+  FEED_MAX_CONCURRENT_POLLS: int(1, 1000)
+    .default(8)
+    .describe('Feed requests in flight at most for the whole process (accounts take turns)'),
   FEED_BODY_IDLE_TIMEOUT_MS: int(100)
     .default(60_000)
     .describe('Longest silence allowed inside a response body'),

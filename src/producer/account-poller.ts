@@ -36,6 +36,7 @@ import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { feedRows } from '../feed/csv-rows.ts';
 import { feedTarget, feedTransportError, openFeed } from '../feed/request.ts';
 import type { TransactionalSender } from '../kafka/transactions.ts';
+import type { Permits } from '../ops/permits.ts';
 import { retryDelay } from '../ops/retry.ts';
 import { Batch, type CursorState } from './batch.ts';
 import type { CursorReader, CursorValue } from './cursor.ts';
@@ -71,6 +72,8 @@ export interface PollerDeps {
   control: { type: avro.Type; schemaId: number; totalsSchemaId: number };
   /** Reads the running control totals (cdr.control.totals) back after a Kafka failure. */
   totals: TotalsReader;
+  /** Feed requests in flight for the whole process (FEED_MAX_CONCURRENT_POLLS), given in turn. */
+  polls: Permits;
   metrics: ProducerMetrics;
   logger: Logger;
   signal: AbortSignal;
@@ -133,8 +136,13 @@ export class AccountPoller {
       try {
         if (this.cursor === undefined) await this.recover();
         // While responses bring something (a window of rows, a pointer), ask again at once; the
-        // zero-delay sleep below still gives every other account of the process its turn.
-        if (await this.pollOnce(this.cursor as CursorState)) delay = 0;
+        // permits are handed out in turn, so every other account of the process gets its turn.
+        const release = await this.deps.polls.acquire(signal);
+        try {
+          if (await this.pollOnce(this.cursor as CursorState)) delay = 0;
+        } finally {
+          release();
+        }
         attempt = 0;
         this.health.authFailing = false;
         this.health.headerUnreadable = false;

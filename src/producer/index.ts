@@ -13,6 +13,7 @@ import { topicSpecs } from '../kafka/topic-specs.ts';
 import { setUpTopics, topicMaxMessageBytes, topicPartitionCount } from '../kafka/topics.ts';
 import { TransactionalSender } from '../kafka/transactions.ts';
 import { type Check, type OpsServer, startOpsServer } from '../ops/http-server.ts';
+import { Permits } from '../ops/permits.ts';
 import { dependencyChecks } from '../ops/reachability.ts';
 import { retryStartup } from '../ops/retry.ts';
 import { AccountPoller } from './account-poller.ts';
@@ -101,9 +102,21 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
   );
   // Connecting first (InitProducerId) fences an older instance and aborts its open transaction
   // before we read the cursor it may still have been moving.
+  // A few at a time: a thousand accounts connecting at once is a storm of connection timeouts.
+  const connecting = new Permits(8);
   await retryStartup(
     'connecting the transactional producers',
-    () => Promise.all(senders.map((s) => s.connect())),
+    () =>
+      Promise.all(
+        senders.map(async (s) => {
+          const release = await connecting.acquire();
+          try {
+            await s.connect();
+          } finally {
+            release();
+          }
+        }),
+      ),
     log,
   );
   const totals = new TotalsReader(kafka, config.registry, env.TOPIC_CONTROL_TOTALS, {
@@ -113,6 +126,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
   // One read of the cursor topic (and of the running totals) for every account of the process.
   const initial = await retryStartup('reading the cursors', () => cursors.readAll(), log);
   const initialTotals = await retryStartup('reading the control totals', () => totals.readAll(), log);
+  const polls = new Permits(env.FEED_MAX_CONCURRENT_POLLS);
   const type = avroType('cdr-raw');
   const control = { type: avroType('cdr-control'), schemaId: controlSchemaId, totalsSchemaId };
   const zone = new TimeZone(env.FEED_TIMEZONE);
@@ -133,6 +147,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
           rawPartitions,
           control,
           totals,
+          polls,
           metrics,
           logger: log,
           signal: controller.signal,

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { Permits } from '../../src/ops/permits.ts';
+
+describe('Permits', () => {
+  it('hands out at most its count, in the order asked, and takes a waiter back when aborted', async () => {
+    const p = new Permits(2);
+    const order: string[] = [];
+    const a = await p.acquire();
+    const b = await p.acquire();
+    const abort = new AbortController();
+    const c = p.acquire().then((r) => {
+      order.push('c');
+      return r;
+    });
+    const skipped = p.acquire(abort.signal).then(
+      () => order.push('skipped'),
+      () => order.push('aborted'),
+    );
+    const d = p.acquire().then((r) => {
+      order.push('d');
+      return r;
+    });
+    abort.abort();
+    await skipped;
+    a();
+    a(); // twice: still one permit back
+    const rc = await c;
+    expect(order).toEqual(['aborted', 'c']);
+    b();
+    const rd = await d;
+    expect(order).toEqual(['aborted', 'c', 'd']);
+    rc();
+    rd();
+    // All back: two at once again, not three.
+    const e = await p.acquire();
+    const f = await p.acquire();
+    let third = false;
+    void p.acquire().then(() => {
+      third = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(third).toBe(false);
+    e();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(third).toBe(true);
+    f();
+  });
+});
