@@ -3,17 +3,20 @@
 // large response (with Node's default heap sizing and with the young generation capped, as the
 // container image runs it), and where CPU time went; then the enricher, end-to-end latency and
 // the billing teams' tools (bench/replay.ts). Writes .local/bench/results.json.
+// `./dev bench accounts [accounts] [rows]`: many accounts in one producer (bench/accounts.ts).
 // `./dev bench replay [rows] [rssRows]`: only what the tools need (the topics, filled by the tuned
 // producer) and the tools' benchmarks.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { SERVICE_NODE_FLAGS } from '../scripts/node-flags.ts';
 import { LOCAL } from '../scripts/stack/paths.ts';
+import { benchAccounts } from './accounts.ts';
 import { benchEnricher, consumerCeiling, endToEndLatency } from './enricher.ts';
 import { benchProducer, feedFile, kafkaCeiling } from './producer.ts';
 import { benchExport, benchReconcile, benchReconcileFastMonth } from './replay.ts';
 
 const replayOnly = process.argv[2] === 'replay';
-const argv = replayOnly ? process.argv.slice(3) : process.argv.slice(2);
+const accountsOnly = process.argv[2] === 'accounts';
+const argv = replayOnly || accountsOnly ? process.argv.slice(3) : process.argv.slice(2);
 const rows = Number(argv[0] ?? 1_000_000);
 const rssRows = Number(argv[1] ?? 5_000_000);
 const TUNED = SERVICE_NODE_FLAGS;
@@ -224,7 +227,26 @@ async function main(): Promise<void> {
   writeFileSync(`${LOCAL}/bench/results.json`, `${JSON.stringify(results, null, 2)}\n`);
 }
 
-(replayOnly ? replayMain() : main()).catch((err: unknown) => {
+/** `./dev bench accounts [accounts] [rows]`: many accounts in one producer (bench/accounts.ts). */
+async function accountsMain(): Promise<void> {
+  const accounts = Number(argv[0] ?? 1000);
+  const rowsEach = Number(argv[1] ?? 200);
+  console.log(
+    `producer, ${SERVICE_NODE_FLAGS.join(' ')}: ${fmt(accounts)} accounts x ${fmt(rowsEach)} rows from the simulator`,
+  );
+  const r = await benchAccounts(accounts, rowsEach);
+  console.log(
+    `  every cursor committed after ${r.seconds.toFixed(1)} s; peak RSS ${r.peakRssMiB} MiB; ${r.brokerConnections} TCP connections to the broker at most; ${r.errorLines} error-level log lines`,
+  );
+  for (const line of r.samples) console.log(`    ${line}`);
+  mkdirSync(`${LOCAL}/bench`, { recursive: true });
+  writeFileSync(
+    `${LOCAL}/bench/accounts-results.json`,
+    `${JSON.stringify({ date: new Date().toISOString(), ...r }, null, 2)}\n`,
+  );
+}
+
+(replayOnly ? replayMain() : accountsOnly ? accountsMain() : main()).catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });
