@@ -29,10 +29,21 @@ export function bigintToTwosComplement(value: bigint): Buffer {
   return out;
 }
 
+/**
+ * Two's complement bytes as a number when there are 1 to 6 of them (every cost under 140 million:
+ * below 2^47, exact as a double, no BigInt); undefined for more.
+ */
+export function smallUnscaled(bytes: Uint8Array): number | undefined {
+  const n = bytes.length;
+  if (n === 0 || n > 6) return undefined;
+  let v = 0;
+  for (let i = 0; i < n; i++) v = v * 256 + (bytes[i] as number);
+  return (bytes[0] as number) & 0x80 ? v - 2 ** (8 * n) : v;
+}
+
 export function twosComplementToBigint(bytes: Uint8Array): bigint {
-  // Up to 6 bytes (every cost under 140 million) a double holds the value exactly.
-  if (bytes.length > 0 && bytes.length <= 6)
-    return BigInt(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).readIntBE(0, bytes.length));
+  const small = smallUnscaled(bytes);
+  if (small !== undefined) return BigInt(small);
   let v = 0n;
   for (const b of bytes) v = (v << 8n) | BigInt(b);
   return bytes.length > 0 ? BigInt.asIntN(bytes.length * 8, v) : 0n;
@@ -67,23 +78,39 @@ function safeIntToTwosComplement(value: number): Buffer {
 
 /** Avro decimal bytes back to a plain decimal string with `scale` fraction digits: "-0.000500". */
 export function bytesToDecimalString(bytes: Uint8Array, scale = COST_SCALE): string {
-  const n = bytes.length;
-  if (n > 0 && n <= 6) {
-    // Below 2^47 the unscaled value is an exact double: no BigInt.
-    let v = 0;
-    for (let i = 0; i < n; i++) v = v * 256 + (bytes[i] as number);
-    if ((bytes[0] as number) & 0x80) v -= 2 ** (8 * n);
-    const abs = String(v < 0 ? -v : v).padStart(scale + 1, '0');
-    const text = scale > 0 ? `${abs.slice(0, -scale)}.${abs.slice(-scale)}` : abs;
-    return v < 0 ? `-${text}` : text;
-  }
-  const v = twosComplementToBigint(bytes);
-  const abs = (v < 0n ? -v : v).toString().padStart(scale + 1, '0');
+  const v = smallUnscaled(bytes) ?? twosComplementToBigint(bytes);
+  const negative = v < 0;
+  const abs = String(negative ? -v : v).padStart(scale + 1, '0');
   const text = scale > 0 ? `${abs.slice(0, -scale)}.${abs.slice(-scale)}` : abs;
-  return v < 0n ? `-${text}` : text;
+  return negative ? `-${text}` : text;
 }
 
 /** Canonical form of a contract decimal string at scale 6, for comparing feed text and decoded values. */
 export function canonicalCost(text: string): string {
   return bytesToDecimalString(costToBytes(text));
+}
+
+/**
+ * An exact sum of unscaled costs that makes no BigInt per term: terms below 2^47 add up as a
+ * double, folded into the bigint before the double could lose a digit (2^52).
+ */
+export class ExactSum {
+  private small = 0;
+  private big = 0n;
+
+  add(v: number | bigint): void {
+    if (typeof v === 'bigint') {
+      this.big += v;
+      return;
+    }
+    this.small += v;
+    if (this.small > 2 ** 52 || this.small < -(2 ** 52)) {
+      this.big += BigInt(this.small);
+      this.small = 0;
+    }
+  }
+
+  get value(): bigint {
+    return this.big + BigInt(this.small);
+  }
 }

@@ -10,7 +10,7 @@
 // No I/O.
 import type avro from 'avsc';
 import type { Message } from 'kafkajs';
-import { bigintToTwosComplement } from '../cdr/decimal.ts';
+import { bigintToTwosComplement, ExactSum } from '../cdr/decimal.ts';
 import { encodeValue } from '../codec/wire.ts';
 
 /** What a control record needs of one published CDR. */
@@ -79,97 +79,85 @@ export function controlValues(
   cursor: number,
   now = Date.now(),
 ): ControlValue[] {
-  const periods = new Map<string, ControlValue>();
-  // period -> group -> type -> sub type: no key string made per CDR.
-  const lineKeys = new Map<string, Map<string, Map<string, Map<string, ControlLine>>>>();
-  // Small costs add up as exact doubles first (no bigint per CDR), folded in below 2^53.
-  const pending = new Map<{ cost: bigint }, number>();
-  const addCost = (into: { cost: bigint }, cost: number | bigint) => {
-    if (typeof cost === 'bigint') {
-      into.cost += cost;
-      return;
-    }
-    const v = (pending.get(into) ?? 0) + cost;
-    if (v > 2 ** 52 || v < -(2 ** 52)) {
-      into.cost += BigInt(v);
-      pending.set(into, 0);
-    } else pending.set(into, v);
+  interface Period {
+    value: ControlValue;
+    // group -> type -> sub type: no key string made per CDR.
+    lines: Map<string, Map<string, Map<string, ControlLine>>>;
+    partitions: Map<number, ControlPartition>;
+  }
+  const periods = new Map<string, Period>();
+  // Costs are summed without a BigInt per CDR; `cost` is set from these at the end.
+  const sums = new Map<{ cost: bigint }, ExactSum>();
+  const count = (into: ControlValue | ControlLine, t: CdrTally) => {
+    add(into, t);
+    entry(sums, into, () => new ExactSum()).add(t.cost);
   };
-  const partitionKeys = new Map<string, Map<number, ControlPartition>>();
   for (let i = 0; i < tallies.length; i++) {
     const t = tallies[i] as CdrTally;
     const m = raw[i] as Message;
-    let p = periods.get(t.period);
-    if (p === undefined) {
-      p = {
+    const p = entry(periods, t.period, () => ({
+      value: {
         account: o.account,
         billing_period: t.period,
         topic: o.topic,
-        count: 0,
-        seconds: 0,
-        cost: 0n,
-        first_id: t.id,
-        last_id: t.id,
+        ...zero(t.id),
         lines: [],
         partitions: [],
         cursor,
         written_at: now,
-      };
-      periods.set(t.period, p);
-      lineKeys.set(t.period, new Map());
-      partitionKeys.set(t.period, new Map());
-    }
-    add(p, t);
-    addCost(p, t.cost);
-    const groups = lineKeys.get(t.period) as Map<string, Map<string, Map<string, ControlLine>>>;
-    let types = groups.get(t.group);
-    if (types === undefined) {
-      types = new Map();
-      groups.set(t.group, types);
-    }
-    let subTypes = types.get(t.type);
-    if (subTypes === undefined) {
-      subTypes = new Map();
-      types.set(t.type, subTypes);
-    }
-    let line = subTypes.get(t.subType);
-    if (line === undefined) {
-      line = {
+      },
+      lines: new Map(),
+      partitions: new Map(),
+    }));
+    count(p.value, t);
+    const subTypes = entry(
+      entry(p.lines, t.group, () => new Map()),
+      t.type,
+      () => new Map(),
+    );
+    count(
+      entry(subTypes, t.subType, () => ({
         billing_group: t.group,
         type: t.type,
         sub_type: t.subType,
-        count: 0,
-        seconds: 0,
-        cost: 0n,
-        first_id: t.id,
-        last_id: t.id,
-      };
-      subTypes.set(t.subType, line);
-    }
-    add(line, t);
-    addCost(line, t.cost);
+        ...zero(t.id),
+      })),
+      t,
+    );
     const at = offsetOf(m);
     if (at === undefined || m.partition === undefined) continue;
-    const parts = partitionKeys.get(t.period) as Map<number, ControlPartition>;
-    const part = parts.get(m.partition);
-    if (part === undefined)
-      parts.set(m.partition, { partition: m.partition, first_offset: at, last_offset: at, count: 1 });
-    else {
-      part.first_offset = Math.min(part.first_offset, at);
-      part.last_offset = Math.max(part.last_offset, at);
-      part.count++;
-    }
+    const part = entry(p.partitions, m.partition, () => ({
+      partition: m.partition as number,
+      first_offset: at,
+      last_offset: at,
+      count: 0,
+    }));
+    part.first_offset = Math.min(part.first_offset, at);
+    part.last_offset = Math.max(part.last_offset, at);
+    part.count++;
   }
-  for (const [into, v] of pending) if (v !== 0) into.cost += BigInt(v);
-  for (const [period, p] of periods) {
-    p.lines = [];
-    for (const types of (lineKeys.get(period) as Map<string, Map<string, Map<string, ControlLine>>>).values())
-      for (const subTypes of types.values()) p.lines.push(...subTypes.values());
-    p.partitions = [...(partitionKeys.get(period) as Map<number, ControlPartition>).values()].sort(
-      (a, b) => a.partition - b.partition,
-    );
+  for (const [into, sum] of sums) into.cost = sum.value;
+  return [...periods.values()].map((p) => {
+    for (const types of p.lines.values())
+      for (const subTypes of types.values()) p.value.lines.push(...subTypes.values());
+    p.value.partitions = [...p.partitions.values()].sort((a, b) => a.partition - b.partition);
+    return p.value;
+  });
+}
+
+/** Counters of a control value or line before its first CDR. */
+function zero(id: number) {
+  return { count: 0, seconds: 0, cost: 0n, first_id: id, last_id: id };
+}
+
+/** The entry of `key`, made by `make` the first time. */
+function entry<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let v = map.get(key);
+  if (v === undefined) {
+    v = make();
+    map.set(key, v);
   }
-  return [...periods.values()];
+  return v;
 }
 
 /** The cdr.control records of a batch (see controlValues), keyed by account. */
@@ -200,43 +188,40 @@ export function totalsKey(account: string, period: string): string {
 /** `total` (the running total so far, or undefined) plus one transaction's `delta` of the same period. */
 export function addControl(total: ControlValue | undefined, delta: ControlValue): ControlValue {
   if (total === undefined) return structuredClone(delta);
-  const lines = new Map(
-    total.lines.map((l) => [`${l.billing_group}\u0000${l.type}\u0000${l.sub_type}`, { ...l }]),
-  );
-  for (const l of delta.lines) {
-    const key = `${l.billing_group}\u0000${l.type}\u0000${l.sub_type}`;
-    const now = lines.get(key);
-    if (now === undefined) lines.set(key, { ...l });
-    else {
-      now.count += l.count;
-      now.seconds += l.seconds;
-      now.cost += l.cost;
-      now.first_id = Math.min(now.first_id, l.first_id);
-      now.last_id = Math.max(now.last_id, l.last_id);
-    }
-  }
+  const key = (l: ControlLine) => `${l.billing_group}\u0000${l.type}\u0000${l.sub_type}`;
+  const lines = new Map(total.lines.map((l) => [key(l), { ...l }]));
+  for (const l of delta.lines)
+    merge(
+      entry(lines, key(l), () => ({ ...l, ...zero(l.first_id) })),
+      l,
+    );
   const partitions = new Map(total.partitions.map((p) => [p.partition, { ...p }]));
   for (const p of delta.partitions) {
-    const now = partitions.get(p.partition);
-    if (now === undefined) partitions.set(p.partition, { ...p });
-    else {
-      now.first_offset = Math.min(now.first_offset, p.first_offset);
-      now.last_offset = Math.max(now.last_offset, p.last_offset);
-      now.count += p.count;
-    }
+    const now = entry(partitions, p.partition, () => ({ ...p, count: 0 }));
+    now.first_offset = Math.min(now.first_offset, p.first_offset);
+    now.last_offset = Math.max(now.last_offset, p.last_offset);
+    now.count += p.count;
   }
+  const sum = { ...total };
+  merge(sum, delta);
   return {
-    ...total,
-    count: total.count + delta.count,
-    seconds: total.seconds + delta.seconds,
-    cost: total.cost + delta.cost,
-    first_id: Math.min(total.first_id, delta.first_id),
-    last_id: Math.max(total.last_id, delta.last_id),
+    ...sum,
     lines: [...lines.values()],
     partitions: [...partitions.values()].sort((a, b) => a.partition - b.partition),
     cursor: delta.cursor,
     written_at: delta.written_at,
   };
+}
+
+type Counters = { count: number; seconds: number; cost: bigint; first_id: number; last_id: number };
+
+/** `from`'s counters added into `into`'s. */
+function merge(into: Counters, from: Counters): void {
+  into.count += from.count;
+  into.seconds += from.seconds;
+  into.cost += from.cost;
+  into.first_id = Math.min(into.first_id, from.first_id);
+  into.last_id = Math.max(into.last_id, from.last_id);
 }
 
 function add(into: { count: number; seconds: number; first_id: number; last_id: number }, t: CdrTally): void {

@@ -2,7 +2,7 @@
 // billing group), or its dead letter (JSON, raw text clipped). No I/O: the poller commits them.
 import type avro from 'avsc';
 import type { Message } from 'kafkajs';
-import { twosComplementToBigint } from '../cdr/decimal.ts';
+import { smallUnscaled, twosComplementToBigint } from '../cdr/decimal.ts';
 
 import type { RawCdr, RowReader } from '../cdr/row.ts';
 import { encodeValue } from '../codec/wire.ts';
@@ -86,7 +86,7 @@ export class RecordBuilder {
         type: cdr.type,
         subType: cdr.sub_type,
         seconds: cdr.seconds,
-        cost: cdr.cost.length <= 6 ? unscaledNumber(cdr.cost) : twosComplementToBigint(cdr.cost),
+        cost: smallUnscaled(cdr.cost) ?? twosComplementToBigint(cdr.cost),
       };
       return { ...encoded, startTime: cdr.start_time, tally };
     }
@@ -160,11 +160,4 @@ export class RecordBuilder {
       ...(newestStart === undefined ? {} : { newestStartTime: new Date(newestStart).toISOString() }),
     });
   }
-}
-
-/** Two's complement bytes (at most 6) as an exact number. */
-function unscaledNumber(bytes: Uint8Array): number {
-  let v = 0;
-  for (let i = 0; i < bytes.length; i++) v = v * 256 + (bytes[i] as number);
-  return bytes.length > 0 && (bytes[0] as number) & 0x80 ? v - 2 ** (8 * bytes.length) : v;
 }

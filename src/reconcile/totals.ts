@@ -1,7 +1,7 @@
 // Control totals: count, seconds, exact cost (unscaled at scale 6) and first and last id, per
 // billing period x account x billing group x call type. Memory grows with the number of keys,
 // never with the number of CDRs. Pure.
-import { twosComplementToBigint } from '../cdr/decimal.ts';
+import { ExactSum, smallUnscaled, twosComplementToBigint } from '../cdr/decimal.ts';
 export const KEY_COLUMNS = ['billing_period', 'account', 'billing_group', 'type', 'sub_type'] as const;
 export type KeyColumn = (typeof KEY_COLUMNS)[number];
 export const VALUE_COLUMNS = ['count', 'seconds', 'cost', 'first_id', 'last_id'] as const;
@@ -23,13 +23,10 @@ export interface TotalsRow {
   totals: Totals;
 }
 
-/** A row being summed: small costs add up as an exact double first, then go into the bigint. */
+/** A row being summed: its CDRs' costs in an ExactSum (no BigInt per CDR), added to totals.cost on reading. */
 interface SummingRow extends TotalsRow {
-  pending: number;
+  sum: ExactSum;
 }
-
-/** Below this a sum of unscaled costs of at most 6 bytes (< 2^47) stays an exact double. */
-const PENDING_LIMIT = 2 ** 52;
 
 const SEP = '\u0000';
 
@@ -75,18 +72,7 @@ export class TotalsTable {
     const t = row.totals;
     t.count++;
     t.seconds += seconds;
-    const n = costBytes.length;
-    if (n > 0 && n <= 6) {
-      // Read as a signed big-endian integer without BigInt: exact below 2^47.
-      let v = 0;
-      for (let i = 0; i < n; i++) v = v * 256 + (costBytes[i] as number);
-      if ((costBytes[0] as number) & 0x80) v -= 2 ** (8 * n);
-      row.pending += v;
-      if (row.pending > PENDING_LIMIT || row.pending < -PENDING_LIMIT) {
-        t.cost += BigInt(row.pending);
-        row.pending = 0;
-      }
-    } else t.cost += twosComplementToBigint(costBytes);
+    row.sum.add(smallUnscaled(costBytes) ?? twosComplementToBigint(costBytes));
     if (id < t.firstId) t.firstId = id;
     if (id > t.lastId) t.lastId = id;
   }
@@ -124,7 +110,7 @@ export class TotalsTable {
     if (row === undefined) {
       const own: Partial<TotalsKey> = {};
       for (const c of this.columns) own[c] = key[c] ?? '';
-      row = { key: own, totals: emptyTotals(), pending: 0 };
+      row = { key: own, totals: emptyTotals(), sum: new ExactSum() };
       this.rows.set(k, row);
     }
     return row;
@@ -132,10 +118,8 @@ export class TotalsTable {
 }
 
 function settle(row: SummingRow): SummingRow {
-  if (row.pending !== 0) {
-    row.totals.cost += BigInt(row.pending);
-    row.pending = 0;
-  }
+  row.totals.cost += row.sum.value;
+  row.sum = new ExactSum();
   return row;
 }
 
