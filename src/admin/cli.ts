@@ -2,11 +2,10 @@
 // options to typed requests, results to a table or JSON on stdout. Their own logs (kafkajs) go to
 // stderr at warn. Exit codes: 0 fine, 1 something needs attention (stale, refused), 2 bad input.
 import type { Command } from 'commander';
-import { pino } from 'pino';
+import { badOption } from '../config/cli-options.ts';
 import { loadToolsConfig, parseDuration, parseInstant } from '../config/tools.ts';
-import { CdrError, ErrorCodes } from '../errors.ts';
 import { createKafka } from '../kafka/client.ts';
-import { createLogger, logFormat } from '../ops/logger.ts';
+import { toolLogger } from '../ops/logger.ts';
 import { formatCursors, readCursorTopic, setCursor } from './cursor.ts';
 import { countByReason, formatDeadLetters, readDeadLetters } from './dlq.ts';
 import { formatStatus, gatherStatus } from './status.ts';
@@ -15,35 +14,29 @@ type Env = Record<string, string | undefined>;
 
 function tools(env: Env) {
   const config = loadToolsConfig(env);
-  const logger = createLogger({
-    level: env.LOG_LEVEL ?? 'warn',
-    format: logFormat(env.LOG_FORMAT, process.stderr.isTTY === true),
-    destination: pino.destination({ dest: 2, sync: true }),
-  });
+  const logger = toolLogger(env);
   return { config, kafka: createKafka(config.kafka, logger) };
-}
-
-function bad(option: string, message: string): never {
-  throw new CdrError(ErrorCodes.CONFIG_INVALID, `invalid option: ${option}: ${message}`);
 }
 
 function duration(option: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  return parseDuration(text) ?? bad(option, `"${text}" is not a duration (90s, 15m, 2h, 1d)`);
+  return parseDuration(text) ?? badOption(option, `"${text}" is not a duration (90s, 15m, 2h, 1d)`);
 }
 
 function instant(option: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   return (
     parseInstant(text, Date.now()) ??
-    bad(option, `"${text}" is not ISO 8601 with a zone, nor a duration ago (24h)`)
+    badOption(option, `"${text}" is not ISO 8601 with a zone, nor a duration ago (24h)`)
   );
 }
 
 function count(option: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
-  return /^\d+$/.test(text) && Number.isSafeInteger(n) ? n : bad(option, `"${text}" is not a whole number`);
+  return /^\d+$/.test(text) && Number.isSafeInteger(n)
+    ? n
+    : badOption(option, `"${text}" is not a whole number`);
 }
 
 const print = (json: boolean, value: unknown, text: () => string) =>
@@ -153,7 +146,7 @@ export function registerAdminCommands(program: Command, env: Env): void {
     .option('--id <id>', 'the CDR id')
     .option('--at <partition:offset>', 'its place in the dead-letter topic (from dlq list)')
     .action(async (o: { account?: string; id?: string; at?: string }) => {
-      if (o.at === undefined && o.id === undefined) bad('--id', 'give --id (with --account) or --at');
+      if (o.at === undefined && o.id === undefined) badOption('--id', 'give --id (with --account) or --at');
       const { config, kafka } = tools(env);
       const letters = await readDeadLetters(kafka, config.env.TOPIC_DLQ, {
         ...(o.account === undefined ? {} : { account: o.account }),

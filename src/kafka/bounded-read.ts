@@ -39,6 +39,8 @@ export interface BoundedReadOptions {
    * its partitions were written together): what they hold meanwhile stays bounded.
    */
   paceMs?: number;
+  /** Told the end offsets the read captured, before the first batch (for progress reports). */
+  onEnds?(ends: EndOffsets): void;
 }
 
 /** `topic/partition` -> the offset one past the last record when the read started. */
@@ -96,6 +98,7 @@ export async function readToEnd(
   options: BoundedReadOptions,
 ): Promise<void> {
   const { ends, starts } = await readRange(kafka, topics, options.fromTimestamp, options.fromOffsets);
+  options.onEnds?.(ends);
   if (ends.size === 0) return;
   const pending = new Set(ends.keys());
   /** Per partition, the offset after the last record handed over. */

@@ -74,3 +74,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 }
 
 export type { Logger };
+
+/** The logger of a command run by a person: warnings and worse, on stderr (stdout is its output). */
+export function toolLogger(env: Record<string, string | undefined>): Logger {
+  return createLogger({
+    level: env.LOG_LEVEL ?? 'warn',
+    format: logFormat(env.LOG_FORMAT, process.stderr.isTTY === true),
+    destination: pino.destination({ dest: 2, sync: true }),
+  });
+}

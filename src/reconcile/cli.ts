@@ -4,13 +4,12 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import type { Command } from 'commander';
-import { pino } from 'pino';
 import { TimeZone } from '../cdr/time-zone.ts';
+import { badOption, isBillingPeriod, wholeOption } from '../config/cli-options.ts';
 import { loadProducerConfig } from '../config/producer.ts';
 import { loadToolsConfig } from '../config/tools.ts';
-import { CdrError, ErrorCodes } from '../errors.ts';
 import { createKafka } from '../kafka/client.ts';
-import { createLogger, logFormat } from '../ops/logger.ts';
+import { toolLogger } from '../ops/logger.ts';
 import { formatReport, REPORT_FORMATS, type ReportFormat } from './format.ts';
 import { type Against, reconcile } from './index.ts';
 import { cdrScope } from './scope.ts';
@@ -33,17 +32,6 @@ interface ReconcileOptions {
   format: string;
   output?: string;
   maxListed: string;
-}
-
-function bad(option: string, message: string): never {
-  throw new CdrError(ErrorCodes.CONFIG_INVALID, `invalid option: ${option}: ${message}`);
-}
-
-function whole(option: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  return /^\d{1,16}$/.test(text) && Number.isSafeInteger(Number(text))
-    ? Number(text)
-    : bad(option, `"${text}" is not a whole number`);
 }
 
 export function registerReconcileCommand(program: Command, env: Env): void {
@@ -80,22 +68,18 @@ export function registerReconcileCommand(program: Command, env: Env): void {
     .option('--max-listed <n>', 'differences listed at most (the rest are counted)', '100000')
     .action(async (o: ReconcileOptions) => {
       if (!(REPORT_FORMATS as readonly string[]).includes(o.format))
-        bad('--format', `"${o.format}" is not one of ${REPORT_FORMATS.join(', ')}`);
+        badOption('--format', `"${o.format}" is not one of ${REPORT_FORMATS.join(', ')}`);
       const chosen = [o.feed === true, o.totalsFile !== undefined, o.enriched !== undefined].filter(Boolean);
-      if (chosen.length > 1) bad('--feed', 'compare with one of --feed, --totals-file, --enriched at a time');
-      for (const p of o.period ?? [])
-        if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(p)) bad('--period', `"${p}" is not YYYY-MM`);
-      const idMin = whole('--id-from', o.idFrom);
-      const idMax = whole('--id-to', o.idTo);
-      const maxListed = whole('--max-listed', o.maxListed) as number;
+      if (chosen.length > 1)
+        badOption('--feed', 'compare with one of --feed, --totals-file, --enriched at a time');
+      for (const p of o.period ?? []) if (!isBillingPeriod(p)) badOption('--period', `"${p}" is not YYYY-MM`);
+      const idMin = wholeOption('--id-from', o.idFrom);
+      const idMax = wholeOption('--id-to', o.idTo);
+      const maxListed = wholeOption('--max-listed', o.maxListed) as number;
       const config = loadToolsConfig(env);
       const url =
-        config.env.SCHEMA_REGISTRY_URL ?? bad('SCHEMA_REGISTRY_URL', 'is required to decode records');
-      const logger = createLogger({
-        level: env.LOG_LEVEL ?? 'warn',
-        format: logFormat(env.LOG_FORMAT, process.stderr.isTTY === true),
-        destination: pino.destination({ dest: 2, sync: true }),
-      });
+        config.env.SCHEMA_REGISTRY_URL ?? badOption('SCHEMA_REGISTRY_URL', 'is required to decode records');
+      const logger = toolLogger(env);
       const kafka = createKafka(config.kafka, logger);
       const scope = cdrScope({
         ...(o.account ? { accounts: new Set(o.account) } : {}),
@@ -119,7 +103,8 @@ export function registerReconcileCommand(program: Command, env: Env): void {
           } finally {
             await admin.disconnect();
           }
-          if (topics.length === 0) bad('--enriched', `no topic named ${config.env.ENRICH_TOPIC_PREFIX}*`);
+          if (topics.length === 0)
+            badOption('--enriched', `no topic named ${config.env.ENRICH_TOPIC_PREFIX}*`);
         }
         against = { kind: 'enriched', topics };
       }
@@ -148,17 +133,22 @@ export function registerReconcileCommand(program: Command, env: Env): void {
 }
 
 function feedAgainst(env: Env, o: ReconcileOptions): Against {
-  const fromId = whole('--from-id', o.fromId) ?? bad('--from-id', 'is required with --feed');
-  const toId = whole('--to-id', o.toId);
+  const fromId = wholeOption('--from-id', o.fromId) ?? badOption('--from-id', 'is required with --feed');
+  const toId = wholeOption('--to-id', o.toId);
   const producer = loadProducerConfig(env);
   const logins = producer.accounts.map((a) => a.login);
   const wanted =
     o.account ??
-    (logins.length === 1 ? logins : bad('--account', `one of ${logins.join(', ')} is required with --feed`));
-  if (wanted.length !== 1) bad('--account', 'the feed is reconciled one account at a time');
+    (logins.length === 1
+      ? logins
+      : badOption('--account', `one of ${logins.join(', ')} is required with --feed`));
+  if (wanted.length !== 1) badOption('--account', 'the feed is reconciled one account at a time');
   const account =
     producer.accounts.find((a) => a.login === wanted[0]) ??
-    bad('--account', `${wanted[0]} is not a configured feed account (FEED_LOGIN or FEED_ACCOUNTS_FILE)`);
+    badOption(
+      '--account',
+      `${wanted[0]} is not a configured feed account (FEED_LOGIN or FEED_ACCOUNTS_FILE)`,
+    );
   const e = producer.env;
   return {
     kind: 'feed',

@@ -7,7 +7,7 @@ import type { Kafka } from 'kafkajs';
 import { bytesToDecimalString } from '../cdr/decimal.ts';
 import type { HeaderMap } from '../cdr/header.ts';
 import { readHeader } from '../cdr/header.ts';
-import type { Layout } from '../cdr/layouts.ts';
+import { CONTRACT_COLUMNS, type Layout } from '../cdr/layouts.ts';
 import { type RawCdr, RowReader } from '../cdr/row.ts';
 import type { TimeZone } from '../cdr/time-zone.ts';
 import type { RegistryOptions } from '../codec/registry.ts';
@@ -96,38 +96,13 @@ export async function* feedItems(side: FeedSide, fromId: number, toId: number): 
   }
 }
 
+/** The values compared: the contract's columns, as the feed and Kafka each hold them. */
+const FIELDS = CONTRACT_COLUMNS;
+
 /** The values compared, as one text. */
 export function comparable(c: RawCdr): string {
-  return [
-    c.id,
-    c.account,
-    c.billing_group,
-    c.billing_period,
-    c.start_time,
-    c.from,
-    c.to,
-    c.seconds,
-    c.type,
-    c.sub_type,
-    bytesToDecimalString(c.cost),
-    c.description,
-  ].join('\u0001');
+  return FIELDS.map((f) => fieldText(c, f)).join('\u0001');
 }
-
-const FIELDS = [
-  'id',
-  'account',
-  'billing_group',
-  'billing_period',
-  'start_time',
-  'from',
-  'to',
-  'seconds',
-  'type',
-  'sub_type',
-  'cost',
-  'description',
-] as const;
 
 /** 32-bit FNV-1a of a string (UTF-16 code units), seeded. */
 function fnv(text: string, seed: number): number {

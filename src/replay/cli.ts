@@ -5,15 +5,14 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import type { Command } from 'commander';
-import { pino } from 'pino';
 import { renderTable } from '../admin/table.ts';
 import { bytesToDecimalString } from '../cdr/decimal.ts';
 import type { RawCdr } from '../cdr/row.ts';
 import { isValidTimeZone, TimeZone } from '../cdr/time-zone.ts';
+import { badOption, isBillingPeriod, wholeOption } from '../config/cli-options.ts';
 import { loadToolsConfig } from '../config/tools.ts';
-import { CdrError, ErrorCodes } from '../errors.ts';
 import { createKafka } from '../kafka/client.ts';
-import { createLogger, logFormat } from '../ops/logger.ts';
+import { toolLogger } from '../ops/logger.ts';
 import { copyRecords } from './copy.ts';
 import { exportCsv } from './csv-export.ts';
 import { boundary, type CdrFilter, matches } from './filter.ts';
@@ -43,33 +42,21 @@ interface FilterOptions {
   idTo?: string;
 }
 
-function bad(option: string, message: string): never {
-  throw new CdrError(ErrorCodes.CONFIG_INVALID, `invalid option: ${option}: ${message}`);
-}
-
-function whole(option: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  return /^\d{1,16}$/.test(text) && Number.isSafeInteger(Number(text))
-    ? Number(text)
-    : bad(option, `"${text}" is not a whole number`);
-}
-
 /** The filter the options describe; every bad value is named. */
 export function filterFromOptions(o: FilterOptions): CdrFilter {
-  if (!isValidTimeZone(o.zone)) bad('--zone', `"${o.zone}" is not an IANA time zone`);
+  if (!isValidTimeZone(o.zone)) badOption('--zone', `"${o.zone}" is not an IANA time zone`);
   const zone = new TimeZone(o.zone);
   const f: CdrFilter = {};
   if (o.startFrom !== undefined)
     f.startFrom =
       boundary(o.startFrom, zone, false) ??
-      bad('--start-from', `"${o.startFrom}" is not YYYY-MM-DD nor ISO 8601 with a zone`);
+      badOption('--start-from', `"${o.startFrom}" is not YYYY-MM-DD nor ISO 8601 with a zone`);
   if (o.startTo !== undefined)
     f.startBefore =
       boundary(o.startTo, zone, true) ??
-      bad('--start-to', `"${o.startTo}" is not YYYY-MM-DD nor ISO 8601 with a zone`);
+      badOption('--start-to', `"${o.startTo}" is not YYYY-MM-DD nor ISO 8601 with a zone`);
   if (o.period) {
-    for (const p of o.period)
-      if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(p)) bad('--period', `"${p}" is not YYYY-MM`);
+    for (const p of o.period) if (!isBillingPeriod(p)) badOption('--period', `"${p}" is not YYYY-MM`);
     f.periods = new Set(o.period);
   }
   if (o.group) f.groups = new Set(o.group);
@@ -79,17 +66,17 @@ export function filterFromOptions(o: FilterOptions): CdrFilter {
       const [type, subType] = t.split('/') as [string, string | undefined];
       return subType === undefined ? { type } : { type, subType };
     });
-  const secondsMin = whole('--seconds-min', o.secondsMin);
-  const secondsMax = whole('--seconds-max', o.secondsMax);
-  const idMin = whole('--id-from', o.idFrom);
-  const idMax = whole('--id-to', o.idTo);
+  const secondsMin = wholeOption('--seconds-min', o.secondsMin);
+  const secondsMax = wholeOption('--seconds-max', o.secondsMax);
+  const idMin = wholeOption('--id-from', o.idFrom);
+  const idMax = wholeOption('--id-to', o.idTo);
   if (secondsMin !== undefined) f.secondsMin = secondsMin;
   if (secondsMax !== undefined) f.secondsMax = secondsMax;
   if (idMin !== undefined) f.idMin = idMin;
   if (idMax !== undefined) f.idMax = idMax;
   if (o.from !== undefined && o.fromPrefix !== undefined)
-    bad('--from', 'give --from or --from-prefix, not both');
-  if (o.to !== undefined && o.toPrefix !== undefined) bad('--to', 'give --to or --to-prefix, not both');
+    badOption('--from', 'give --from or --from-prefix, not both');
+  if (o.to !== undefined && o.toPrefix !== undefined) badOption('--to', 'give --to or --to-prefix, not both');
   if (o.from !== undefined || o.fromPrefix !== undefined)
     f.from = { value: (o.from ?? o.fromPrefix) as string, prefix: o.fromPrefix !== undefined };
   if (o.to !== undefined || o.toPrefix !== undefined)
@@ -142,12 +129,9 @@ function filterText(o: FilterOptions): string {
 function setup(env: Env, o: FilterOptions) {
   const filter = filterFromOptions(o);
   const config = loadToolsConfig(env);
-  const url = config.env.SCHEMA_REGISTRY_URL ?? bad('SCHEMA_REGISTRY_URL', 'is required to decode records');
-  const logger = createLogger({
-    level: env.LOG_LEVEL ?? 'warn',
-    format: logFormat(env.LOG_FORMAT, process.stderr.isTTY === true),
-    destination: pino.destination({ dest: 2, sync: true }),
-  });
+  const url =
+    config.env.SCHEMA_REGISTRY_URL ?? badOption('SCHEMA_REGISTRY_URL', 'is required to decode records');
+  const logger = toolLogger(env);
   return {
     filter,
     config,
@@ -199,7 +183,7 @@ export function registerReplayCommands(program: Command, env: Env): void {
     .option('--limit <n>', 'matches shown', '20')
     .option('--json', 'the count and the first matches as JSON')
     .action(async (o: FilterOptions & { limit: string; json?: boolean }) => {
-      const limit = whole('--limit', o.limit) as number;
+      const limit = wholeOption('--limit', o.limit) as number;
       const s = setup(env, o);
       const { filter, kafka, registry, topics } = s;
       const first: RawCdr[] = [];
@@ -259,9 +243,9 @@ export function registerReplayCommands(program: Command, env: Env): void {
     .option('--output <file>', 'write here (default stdout; required for parquet)')
     .action(async (o: FilterOptions & { format: string; output?: string }) => {
       if (o.format !== 'csv' && o.format !== 'jsonl' && o.format !== 'parquet')
-        bad('--format', `"${o.format}" is not csv, jsonl or parquet`);
+        badOption('--format', `"${o.format}" is not csv, jsonl or parquet`);
       if (o.format === 'parquet' && o.output === undefined)
-        bad('--output', 'is required with --format parquet (a Parquet file is not a stream)');
+        badOption('--output', 'is required with --format parquet (a Parquet file is not a stream)');
       const s = setup(env, o);
       const { filter, kafka, registry, topics } = s;
       const report = progressReporter();
@@ -339,10 +323,11 @@ export function registerReplayCommands(program: Command, env: Env): void {
     .action(async (o: { group: string; to: string; topic?: string; execute?: boolean; json?: boolean }) => {
       let target: ResetTarget;
       if (o.to === 'earliest') target = { kind: 'earliest' };
-      else if (/^\d{4}-(0[1-9]|1[0-2])$/.test(o.to)) target = { kind: 'period', period: o.to };
+      else if (isBillingPeriod(o.to)) target = { kind: 'period', period: o.to };
       else {
         const at = /(Z|[+-]\d{2}:\d{2})$/.test(o.to) ? Date.parse(o.to) : Number.NaN;
-        if (Number.isNaN(at)) bad('--to', `"${o.to}" is not earliest, YYYY-MM, nor ISO 8601 with a zone`);
+        if (Number.isNaN(at))
+          badOption('--to', `"${o.to}" is not earliest, YYYY-MM, nor ISO 8601 with a zone`);
         target = { kind: 'instant', at };
       }
       const { config, kafka, registry, topics } = setup(env, {
@@ -391,7 +376,7 @@ export function registerReplayCommands(program: Command, env: Env): void {
     .action(async (o: FilterOptions & { toTopic: string; replayId?: string }) => {
       const replayId = o.replayId ?? `r-${new Date().toISOString().replace(/[:.]/g, '-')}`;
       if (!/^[A-Za-z0-9._-]{1,100}$/.test(replayId))
-        bad('--replay-id', 'letters, digits, dot, dash and underscore only');
+        badOption('--replay-id', 'letters, digits, dot, dash and underscore only');
       const { filter, config, kafka, registry, topics } = setup(env, o);
       process.stderr.write(
         `replay ${replayId}: ${topics[0]} -> ${o.toTopic} (re-run with --replay-id ${replayId} to resume)\n`,

@@ -9,11 +9,11 @@ import { RawDecoder } from '../codec/raw-decoder.ts';
 import type { RegistryOptions } from '../codec/registry.ts';
 import { avroType } from '../codec/schemas.ts';
 import { HEADER_BYTES, MAGIC_BYTE } from '../codec/wire.ts';
-import { endOffsets, readToEnd } from '../kafka/bounded-read.ts';
+import { readToEnd } from '../kafka/bounded-read.ts';
 import { ByteSink, CsvTranscoder, GENERIC, WRITTEN } from './csv-transcode.ts';
 import { type CdrFilter, matches } from './filter.ts';
 import { csvHeaderLine, csvLine } from './formats.ts';
-import type { ScanProgress } from './scan.ts';
+import { newProgress, progressEnds, type ScanProgress } from './scan.ts';
 
 export interface CsvExportOptions {
   topics: string[];
@@ -28,14 +28,7 @@ export interface CsvExportOptions {
 const CHUNK = 256 * 1024;
 
 export async function exportCsv(kafka: Kafka, o: CsvExportOptions): Promise<ScanProgress> {
-  const ends = await endOffsets(kafka, o.topics);
-  const progress: ScanProgress = {
-    scanned: 0,
-    matched: 0,
-    undecodable: 0,
-    total: [...ends.values()].reduce((n, e) => n + Number(e), 0),
-    startedAt: Date.now(),
-  };
+  const progress = newProgress();
   const decoder = new RawDecoder(avroType('cdr-raw'), o.registry);
   const transcoder = new CsvTranscoder();
   const filtered = Object.keys(o.filter).length > 0;
@@ -90,6 +83,7 @@ export async function exportCsv(kafka: Kafka, o: CsvExportOptions): Promise<Scan
     {
       timeoutMs: o.timeoutMs ?? 30 * 60_000,
       groupPrefix: 'cdr-export',
+      onEnds: progressEnds(progress),
       ...(o.fromOffsets ? { fromOffsets: o.fromOffsets } : {}),
     },
   );

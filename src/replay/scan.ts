@@ -7,7 +7,7 @@ import type { RawCdr } from '../cdr/row.ts';
 import { RawDecoder } from '../codec/raw-decoder.ts';
 import type { RegistryOptions } from '../codec/registry.ts';
 import { avroType, projectedType } from '../codec/schemas.ts';
-import { endOffsets, readToEnd } from '../kafka/bounded-read.ts';
+import { type EndOffsets, readToEnd } from '../kafka/bounded-read.ts';
 
 export interface ScanProgress {
   scanned: number;
@@ -40,15 +40,20 @@ export interface ScanOptions {
   fields?: readonly string[];
 }
 
-export async function scan(kafka: Kafka, o: ScanOptions): Promise<ScanProgress> {
-  const ends = await endOffsets(kafka, o.topics);
-  const progress: ScanProgress = {
-    scanned: 0,
-    matched: 0,
-    undecodable: 0,
-    total: [...ends.values()].reduce((n, e) => n + Number(e), 0),
-    startedAt: Date.now(),
+/** A pass's counters; its total is filled in by progressEnds. */
+export function newProgress(): ScanProgress {
+  return { scanned: 0, matched: 0, undecodable: 0, total: 0, startedAt: Date.now() };
+}
+
+/** Fills `progress.total` from the end offsets the bounded read captures (no read of its own). */
+export function progressEnds(progress: ScanProgress): (ends: EndOffsets) => void {
+  return (ends) => {
+    progress.total = [...ends.values()].reduce((n, e) => n + Number(e), 0);
   };
+}
+
+export async function scan(kafka: Kafka, o: ScanOptions): Promise<ScanProgress> {
+  const progress = newProgress();
   const decoder = new RawDecoder(
     o.fields ? projectedType('cdr-raw', o.fields) : avroType('cdr-raw'),
     o.registry,
@@ -78,6 +83,7 @@ export async function scan(kafka: Kafka, o: ScanOptions): Promise<ScanProgress> 
     {
       timeoutMs: o.timeoutMs ?? 30 * 60_000,
       groupPrefix: 'cdr-scan',
+      onEnds: progressEnds(progress),
       ...(o.fromOffsets ? { fromOffsets: o.fromOffsets } : {}),
       ...(o.paceMs === undefined ? {} : { paceMs: o.paceMs }),
     },
