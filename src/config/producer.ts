@@ -8,7 +8,7 @@ import { isValidTimeZone } from '../cdr/time-zone.ts';
 import { bool, configError, type Env, int, parseEnv, secret } from './env.ts';
 import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
 import { dateForm, dateTimeForm, readLayouts, timeForm } from './layouts.ts';
-import { registryConfig, serviceEnvShape, topicEnvShape } from './service.ts';
+import { producerTopicsShape, registryConfig, serviceEnvShape, topicEnvShape } from './service.ts';
 
 export const producerEnvSchema = z.object({
   FEED_URL: z
@@ -88,24 +88,7 @@ export const producerEnvSchema = z.object({
     .string()
     .default('account:')
     .describe('Key of a CDR with an empty billing group: this prefix and the account'),
-  TOPIC_RAW: z.string().min(1).default('cdr.raw').describe('Topic of the CDRs'),
-  TOPIC_CURSOR: z
-    .string()
-    .min(1)
-    .default('cdr.cursor')
-    .describe('Compacted topic of the per-account cursors'),
-  TOPIC_CONTROL: z
-    .string()
-    .min(1)
-    .default('cdr.control')
-    .describe('Topic of the control totals written with each batch (per account and billing period)'),
-  TOPIC_CONTROL_TOTALS: z
-    .string()
-    .min(1)
-    .default('cdr.control.totals')
-    .describe(
-      'Compacted topic of the running control totals per account and billing period (reconcile --fast, the period index)',
-    ),
+  ...producerTopicsShape(),
   TOPIC_RAW_PARTITIONS: int(1, 10_000)
     .default(6)
     .describe('Partitions of cdr.raw when the producer creates it'),

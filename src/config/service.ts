@@ -31,6 +31,30 @@ export function serviceEnvShape(defaultHttpPort: number) {
   };
 }
 
+/** The producer's topics, as the producer writes them and the tools read them. */
+export function producerTopicsShape() {
+  return {
+    TOPIC_RAW: z.string().min(1).default('cdr.raw').describe('Topic of the CDRs'),
+    TOPIC_CURSOR: z
+      .string()
+      .min(1)
+      .default('cdr.cursor')
+      .describe('Compacted topic of the per-account cursors'),
+    TOPIC_CONTROL: z
+      .string()
+      .min(1)
+      .default('cdr.control')
+      .describe('Topic of the control totals written with each batch (per account and billing period)'),
+    TOPIC_CONTROL_TOTALS: z
+      .string()
+      .min(1)
+      .default('cdr.control.totals')
+      .describe(
+        'Compacted topic of the running control totals per account and billing period (reconcile --fast, the period index)',
+      ),
+  };
+}
+
 /** Topic keys shared by the producer and the enrichers: whichever creates a topic creates it alike. */
 export function topicEnvShape() {
   return {

@@ -3,27 +3,11 @@
 import { z } from 'zod';
 import { type Env, int, parseEnv } from './env.ts';
 import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
+import { producerTopicsShape } from './service.ts';
 
 export const toolsEnvSchema = z.object({
-  TOPIC_RAW: z.string().min(1).default('cdr.raw').describe('Topic of the CDRs'),
-  TOPIC_CURSOR: z
-    .string()
-    .min(1)
-    .default('cdr.cursor')
-    .describe('Compacted topic of the per-account cursors'),
+  ...producerTopicsShape(),
   TOPIC_DLQ: z.string().min(1).default('cdr.dlq').describe('Dead-letter topic'),
-  TOPIC_CONTROL: z
-    .string()
-    .min(1)
-    .default('cdr.control')
-    .describe("Topic of the producer's control records, one per account and billing period per transaction"),
-  TOPIC_CONTROL_TOTALS: z
-    .string()
-    .min(1)
-    .default('cdr.control.totals')
-    .describe(
-      'Compacted topic of the running control totals per account and billing period (reconcile --fast, the period index)',
-    ),
   TOPIC_REPLAY: z
     .string()
     .min(1)
