@@ -9,40 +9,11 @@ import { filterFromOptions } from '../../src/replay/cli.ts';
 import { ByteSink, CsvTranscoder, GENERIC, SKIPPED, WRITTEN } from '../../src/replay/csv-transcode.ts';
 import { boundary, matches } from '../../src/replay/filter.ts';
 import { CSV_COLUMNS, csvHeaderLine, csvLine, jsonLine, neutralise } from '../../src/replay/formats.ts';
-
-const cdr = (o: Partial<RawCdr> = {}): RawCdr => ({
-  id: 5_000_000_000_123,
-  account: '40021',
-  billing_group: 'Sales',
-  billing_period: '2026-11',
-  start_time: Date.parse('2026-11-03T09:15:02+11:00'),
-  start_time_text: '2026-11-03T09:15:02+11:00',
-  from: '+61 2 9000 1234',
-  to: '61412345678',
-  seconds: 125,
-  type: 'M',
-  sub_type: 'M3',
-  cost: costToBytes('-0.4170'),
-  cost_text: '-0.4170',
-  description: '=HYPERLINK("http://x","click"), then\r\na "quote"',
-  extra: { carrier_ref: 'CR-1' },
-  ingest: { ingested_at: 0, feed_host: 'h:1', line: 2 },
-  layout: 'contract',
-  billing_period_derived: false,
-  currency: null,
-  date_text: null,
-  time_text: null,
-  status: null,
-  terminated: null,
-  smartcode: null,
-  smartcode_description: null,
-  recording: null,
-  ...o,
-});
+import { rawCdr } from '../helpers/raw-cdr.ts';
 
 describe('export formats', () => {
   it('writes RFC 4180 CSV in the contract order, money as sent, formulas neutralised in text cells only', () => {
-    const text = csvHeaderLine() + csvLine(cdr());
+    const text = csvHeaderLine() + csvLine(rawCdr());
     const [row] = parse(text, { columns: true }) as Array<Record<string, string>>;
     expect(Object.keys(row ?? {})).toEqual([...CSV_COLUMNS]);
     expect(row).toMatchObject({
@@ -59,7 +30,7 @@ describe('export formats', () => {
   });
 
   it('writes JSON Lines with every value as sent, money as an exact decimal string', () => {
-    const j = JSON.parse(jsonLine(cdr())) as Record<string, unknown>;
+    const j = JSON.parse(jsonLine(rawCdr())) as Record<string, unknown>;
     expect(j).toMatchObject({
       id: 5_000_000_000_123,
       cost: '-0.417000',
@@ -97,7 +68,7 @@ describe('search filters', () => {
       idFrom: '5000000000000',
       idTo: '5000000000200',
     });
-    expect(matches(cdr(), f)).toBe(true);
+    expect(matches(rawCdr(), f)).toBe(true);
     for (const miss of [
       { start_time: Date.parse('2026-11-04T00:00:00+11:00') },
       { billing_period: '2026-10' },
@@ -110,8 +81,8 @@ describe('search filters', () => {
       { to: '614123456789' },
       { id: 5_000_000_000_201 },
     ])
-      expect(matches(cdr(miss), f), JSON.stringify(miss)).toBe(false);
-    expect(matches(cdr({ type: 'I', sub_type: 'I', billing_group: '' }), f)).toBe(true);
+      expect(matches(rawCdr(miss), f), JSON.stringify(miss)).toBe(false);
+    expect(matches(rawCdr({ type: 'I', sub_type: 'I', billing_group: '' }), f)).toBe(true);
   });
 
   it('names the option of a bad value', () => {
@@ -174,20 +145,20 @@ describe('CSV straight from Avro bytes', () => {
     ['a small cost', { cost: costToBytes('0.000001'), cost_text: '0.000001' }],
     ['id 1 and zero seconds', { id: 1, seconds: 0 }],
   ] as Array<[string, Partial<RawCdr>]>)('writes the same bytes as csvLine: %s', (_name, o) => {
-    const c = cdr(o);
+    const c = rawCdr(o);
     const { result, text } = transcode(c);
     expect(result).toBe(WRITTEN);
     expect(text).toBe(csvLine(c));
   });
 
   it('leaves to the generic path an extra whose keys JSON would reorder', () => {
-    const { result, text } = transcode(cdr({ extra: { b: '1', '7': 'index-like' } }));
+    const { result, text } = transcode(rawCdr({ extra: { b: '1', '7': 'index-like' } }));
     expect(result).toBe(GENERIC);
     expect(text).toBe('');
   });
 
   it('filters on the bytes with the same rules', () => {
-    const c = cdr({ account: '40022', to: '4420' });
+    const c = rawCdr({ account: '40022', to: '4420' });
     const sink = new ByteSink(16);
     const t = new CsvTranscoder();
     const value = encodeValue(type, 9, c);
