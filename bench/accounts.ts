@@ -13,6 +13,7 @@ import { ADDRESSES, up } from '../scripts/stack/index.ts';
 import { LOCAL, ROOT } from '../scripts/stack/paths.ts';
 import { startSimulator } from '../src/simulator/index.ts';
 import { watchPeakRss } from './peak-rss.ts';
+import { producerRunEnv } from './producer.ts';
 
 /** Open TCP connections of `pid` to `port` on 127.0.0.1 (its sockets, matched in /proc/net/tcp). */
 function brokerConnections(pid: number, port: number): number {
@@ -79,18 +80,7 @@ export async function benchAccounts(accounts: number, rows: number) {
       FEED_URL: sim.url,
       FEED_ACCOUNTS_FILE: file,
       FEED_POLL_INTERVAL_MS: '3600000',
-      KAFKA_BROKERS: ADDRESSES.brokers,
-      SCHEMA_REGISTRY_URL: ADDRESSES.registry,
-      TOPIC_RAW: `${run}.raw`,
-      TOPIC_CURSOR: `${run}.cursor`,
-      TOPIC_CONTROL: `${run}.control`,
-      TOPIC_CONTROL_TOTALS: `${run}.control.totals`,
-      TOPIC_DLQ: `${run}.dlq`,
-      TOPIC_RAW_PARTITIONS: '6',
-      TOPIC_REPLICATION_FACTOR: '1',
-      TRANSACTIONAL_ID_PREFIX: run,
-      HTTP_PORT: '0',
-      LOG_PROGRESS: 'false',
+      ...producerRunEnv(run),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { ADDRESSES, up } from '../scripts/stack/index.ts';
 import { ROOT } from '../scripts/stack/paths.ts';
 import { startSimulator } from '../src/simulator/index.ts';
-import { runKafkaTool } from './producer.ts';
+import { producerRunEnv, runKafkaTool } from './producer.ts';
 
 export interface EnricherBenchResult {
   records: number;
@@ -147,27 +147,15 @@ export async function endToEndLatency(rate: number, seconds: number, pollMs: num
     },
     pino({ level: 'silent' }),
   );
-  const common = {
-    KAFKA_BROKERS: ADDRESSES.brokers,
-    SCHEMA_REGISTRY_URL: ADDRESSES.registry,
-    TOPIC_REPLICATION_FACTOR: '1',
-  };
   const producer = spawn(process.execPath, [...nodeFlags, `${ROOT}/dist/cli.js`, 'produce'], {
     env: {
       ...process.env,
-      ...common,
+      ...producerRunEnv(run),
       FEED_URL: sim.url,
       FEED_LOGIN: 'e2e',
       FEED_PASSWORD: 'e2e-password',
       FEED_POLL_INTERVAL_MS: String(pollMs),
       FEED_TIMEZONE: 'UTC',
-      TOPIC_RAW: `${run}.raw`,
-      TOPIC_CURSOR: `${run}.cursor`,
-      TOPIC_CONTROL: `${run}.control`,
-      TOPIC_CONTROL_TOTALS: `${run}.control.totals`,
-      TOPIC_DLQ: `${run}.dlq`,
-      TRANSACTIONAL_ID_PREFIX: run,
-      HTTP_PORT: '0',
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'ignore', 'inherit'],

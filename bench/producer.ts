@@ -43,6 +43,24 @@ export interface ProducerBenchResult {
   profile?: Record<string, number>;
 }
 
+/** A benchmark producer's own topics and transactional ids (named after the run), on the local stack. */
+export function producerRunEnv(run: string): Record<string, string> {
+  return {
+    KAFKA_BROKERS: ADDRESSES.brokers,
+    SCHEMA_REGISTRY_URL: ADDRESSES.registry,
+    TOPIC_RAW: `${run}.raw`,
+    TOPIC_CURSOR: `${run}.cursor`,
+    TOPIC_CONTROL: `${run}.control`,
+    TOPIC_CONTROL_TOTALS: `${run}.control.totals`,
+    TOPIC_DLQ: `${run}.dlq`,
+    TOPIC_RAW_PARTITIONS: '6',
+    TOPIC_REPLICATION_FACTOR: '1',
+    TRANSACTIONAL_ID_PREFIX: run,
+    HTTP_PORT: '0',
+    LOG_PROGRESS: 'false',
+  };
+}
+
 /** Writes (once) a feed body of `rows` valid CDRs in a layout and returns its path and average Avro size. */
 export async function feedFile(
   rows: number,
@@ -136,18 +154,7 @@ export async function benchProducer(
       FEED_LOGIN: ACCOUNT.login,
       FEED_PASSWORD: ACCOUNT.password,
       FEED_POLL_INTERVAL_MS: '3600000',
-      KAFKA_BROKERS: ADDRESSES.brokers,
-      SCHEMA_REGISTRY_URL: ADDRESSES.registry,
-      TOPIC_RAW: `${run}.raw`,
-      TOPIC_CURSOR: `${run}.cursor`,
-      TOPIC_CONTROL: `${run}.control`,
-      TOPIC_CONTROL_TOTALS: `${run}.control.totals`,
-      TOPIC_DLQ: `${run}.dlq`,
-      TOPIC_RAW_PARTITIONS: '6',
-      TOPIC_REPLICATION_FACTOR: '1',
-      TRANSACTIONAL_ID_PREFIX: run,
-      HTTP_PORT: '0',
-      LOG_PROGRESS: 'false',
+      ...producerRunEnv(run),
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
