@@ -132,3 +132,12 @@ export function expectEachIdOnce(ids: readonly number[], first: number, last: nu
   expect(min).toBe(first);
   expect(max).toBe(last);
 }
+
+/** Waits until the producer's cursor metric for `login` is exactly `id` (every row up to it committed). */
+export async function cursorAt(port: number, login: string, id: number, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    `cursor of ${login} at ${id}`,
+    async () => ((await metricValue(port, 'cdr_cursor_id', { account: login })) === id ? true : undefined),
+    timeoutMs,
+  );
+}

@@ -15,7 +15,14 @@ import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { type CliProcess, spawnCli } from '../helpers/cli-process.ts';
 import { enricherEnv, expectOncePerRawRecord, readOutputs } from '../helpers/enricher.ts';
 import { readTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
-import { memoryLogger, metricValue, producerEnv, startTestProducer, waitFor } from '../helpers/producer.ts';
+import {
+  cursorAt,
+  memoryLogger,
+  metricValue,
+  producerEnv,
+  startTestProducer,
+  waitFor,
+} from '../helpers/producer.ts';
 import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
 
 const A = SIM_ACCOUNTS[0] as (typeof SIM_ACCOUNTS)[0];
@@ -27,14 +34,7 @@ async function fillRaw(rows: number, unknownShare = 0.05) {
   cleanups.push(() => s.close());
   const env = producerEnv(s.url, A, { BATCH_MAX_ROWS: '5000', LOG_LEVEL: 'info', LOG_PROGRESS: 'false' });
   const { producer } = await startTestProducer(env);
-  await waitFor(
-    'raw filled',
-    async () =>
-      (await metricValue(producer.ops.port, 'cdr_cursor_id', { account: A.login })) === A.firstId + rows - 1
-        ? true
-        : undefined,
-    120_000,
-  );
+  await cursorAt(producer.ops.port, A.login, A.firstId + rows - 1, 120_000);
   await producer.stop();
   return env;
 }

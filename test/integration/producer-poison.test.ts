@@ -6,6 +6,7 @@ import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { feedServer } from '../helpers/feed-server.ts';
 import { readTopics, testKafka } from '../helpers/kafka.ts';
 import {
+  cursorAt,
   decodeRaw,
   expectEachIdOnce,
   metricValue,
@@ -24,14 +25,7 @@ async function run(sim: Partial<SimulatorOptions>, rows: number, env: Record<str
   const e = producerEnv(s.url, A, env);
   const { producer, log } = await startTestProducer(e);
   cleanups.push(() => producer.stop());
-  await waitFor(
-    'cursor at the last id',
-    async () =>
-      (await metricValue(producer.ops.port, 'cdr_cursor_id', { account: A.login })) === A.firstId + rows - 1
-        ? true
-        : undefined,
-    120_000,
-  );
+  await cursorAt(producer.ops.port, A.login, A.firstId + rows - 1, 120_000);
   await producer.stop();
   const kafka = testKafka();
   const raw = (await readTopics(kafka, [e.TOPIC_RAW])).map((r) => decodeRaw(r.message));
@@ -78,14 +72,7 @@ describe('producer: bodies that end cleanly mid-row', () => {
     const env = producerEnv(feed.url, A);
     const { producer } = await startTestProducer(env);
     cleanups.push(() => producer.stop());
-    await waitFor(
-      'cursor 3',
-      async () =>
-        (await metricValue(producer.ops.port, 'cdr_cursor_id', { account: A.login })) === 3
-          ? true
-          : undefined,
-      30_000,
-    );
+    await cursorAt(producer.ops.port, A.login, 3, 30_000);
     await producer.stop();
     // The first response held row 3 back; the second, ending identically, let it through.
     expect(requests()).toBeGreaterThanOrEqual(2);

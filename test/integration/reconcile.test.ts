@@ -21,7 +21,7 @@ import { runCli, spawnCli } from '../helpers/cli-process.ts';
 import { expectControlsMatchRaw } from '../helpers/control.ts';
 import { enricherEnv, outputTopics } from '../helpers/enricher.ts';
 import { readTopics, testKafka } from '../helpers/kafka.ts';
-import { decodeRaw, metricValue, producerEnv, startTestProducer, waitFor } from '../helpers/producer.ts';
+import { cursorAt, decodeRaw, producerEnv, startTestProducer, waitFor } from '../helpers/producer.ts';
 import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
 
 const [A, B] = SIM_ACCOUNTS as [(typeof SIM_ACCOUNTS)[0], (typeof SIM_ACCOUNTS)[0]];
@@ -116,15 +116,7 @@ async function ingest(feedUrl: string) {
   const penv = producerEnv(feedUrl, A, { FEED_ACCOUNTS_FILE: accounts, FEED_LOGIN: '' });
   const { producer } = await startTestProducer(penv);
   cleanups.push(() => producer.stop());
-  for (const a of [A, B])
-    await waitFor(
-      `account ${a.login}`,
-      async () =>
-        (await metricValue(producer.ops.port, 'cdr_cursor_id', { account: a.login })) === a.firstId + ROWS - 1
-          ? true
-          : undefined,
-      90_000,
-    );
+  for (const a of [A, B]) await cursorAt(producer.ops.port, a.login, a.firstId + ROWS - 1, 90_000);
   await producer.stop();
   return { penv, dir, accounts };
 }

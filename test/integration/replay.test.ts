@@ -7,7 +7,14 @@ import { topicOffsets } from '../../src/kafka/offsets.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { runCli } from '../helpers/cli-process.ts';
 import { readTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
-import { decodeRaw, metricValue, producerEnv, startTestProducer, waitFor } from '../helpers/producer.ts';
+import {
+  cursorAt,
+  decodeRaw,
+  metricValue,
+  producerEnv,
+  startTestProducer,
+  waitFor,
+} from '../helpers/producer.ts';
 import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
 
 const A = SIM_ACCOUNTS[0] as (typeof SIM_ACCOUNTS)[0];
@@ -138,14 +145,7 @@ describe('replay reset-group', () => {
     const penv = producerEnv(s.url, A, { BATCH_MAX_ROWS: '5000', LOG_PROGRESS: 'false', LOG_LEVEL: 'info' });
     const { producer } = await startTestProducer(penv);
     cleanups.push(() => producer.stop());
-    await waitFor(
-      'all published',
-      async () =>
-        (await metricValue(producer.ops.port, 'cdr_cursor_id', { account: A.login })) === A.firstId + rows - 1
-          ? true
-          : undefined,
-      120_000,
-    );
+    await cursorAt(producer.ops.port, A.login, A.firstId + rows - 1, 120_000);
     await producer.stop();
     const kafka = testKafka();
     const source = await readTopics(kafka, [penv.TOPIC_RAW]);
