@@ -24,14 +24,9 @@ import type { Layout } from '../cdr/layouts.ts';
 import { parseId, RowReader } from '../cdr/row.ts';
 import type { TimeZone } from '../cdr/time-zone.ts';
 import type { FeedAccount, ProducerConfig } from '../config/producer.ts';
+import { AccountControls } from '../control/account.ts';
 import type { TotalsReader } from '../control/read.ts';
-import {
-  addControl,
-  type ControlValue,
-  controlMessage,
-  controlValues,
-  totalsMessage,
-} from '../control/records.ts';
+import type { ControlValue } from '../control/records.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { feedRows } from '../feed/csv-rows.ts';
 import { feedTarget, feedTransportError, openFeed } from '../feed/request.ts';
@@ -91,8 +86,8 @@ export class AccountPoller {
   private heldTail: string | undefined;
   /** Where the last pointer row said data continues: the next request's fromid. */
   private nextFrom: number | undefined;
-  /** The running control totals per billing period; undefined until read with the cursor. */
-  private totals: Map<string, ControlValue> | undefined;
+  /** The control records of each batch, and the running totals they add up to. */
+  private readonly controls: AccountControls;
   /** Call start of the newest CDR published, carried from cursor record to cursor record. */
   private newestStart: number | undefined;
   private readonly records: RecordBuilder;
@@ -123,7 +118,16 @@ export class AccountPoller {
       rawPartitions: deps.rawPartitions,
     });
     this.cursor = this.fromRecord(initial);
-    this.totals = new Map(initialTotals ?? []);
+    this.controls = new AccountControls(
+      {
+        account: deps.account.login,
+        rawTopic: deps.env.TOPIC_RAW,
+        controlTopic: deps.env.TOPIC_CONTROL,
+        totalsTopic: deps.env.TOPIC_CONTROL_TOTALS,
+        ...deps.control,
+      },
+      initialTotals,
+    );
   }
 
   /** Polls until the signal aborts. Rejects only when another process took the account over. */
@@ -209,7 +213,7 @@ export class AccountPoller {
       throw this.takenOver(found as CursorValue, new CdrError(ErrorCodes.KAFKA, 'claimed while recovering'));
     }
     // Written in the same transactions as the cursor: read after the same InitProducerId, they agree.
-    this.totals = new Map((await this.deps.totals.readAll()).get(account.login) ?? []);
+    this.controls.reset((await this.deps.totals.readAll()).get(account.login));
     this.cursor = this.fromRecord(found);
     logger.info({ account: account.login, cursor: this.cursor.lastId }, 'cursor read');
   }
@@ -399,14 +403,7 @@ export class AccountPoller {
       batch.newestStart ?? Number.NEGATIVE_INFINITY,
     );
     const newestKnown = Number.isFinite(newest) ? newest : undefined;
-    const control = {
-      account: account.login,
-      topic: env.TOPIC_RAW,
-      type: this.deps.control.type,
-      schemaId: this.deps.control.schemaId,
-    };
-    const totalsBefore = this.totals ?? new Map<string, ControlValue>();
-    let totalsAfter: ControlValue[] = [];
+    let controlsNext: ControlValue[] = [];
     try {
       await sender.commit(
         [
@@ -420,17 +417,14 @@ export class AccountPoller {
         undefined,
         // The control records go last: they name the offsets Kafka gave the CDRs above.
         (offsetOf) => {
-          const deltas = controlValues(control, batch.raw, batch.tallies, offsetOf, batch.lastId);
-          totalsAfter = deltas.map((d) => addControl(totalsBefore.get(d.billing_period), d));
-          return [
-            { topic: env.TOPIC_CONTROL, messages: deltas.map((d) => controlMessage(control, d)) },
-            {
-              topic: env.TOPIC_CONTROL_TOTALS,
-              messages: totalsAfter.map((t) =>
-                totalsMessage({ ...control, schemaId: this.deps.control.totalsSchemaId }, t),
-              ),
-            },
-          ];
+          const { topicMessages, next } = this.controls.records(
+            batch.raw,
+            batch.tallies,
+            offsetOf,
+            batch.lastId,
+          );
+          controlsNext = next;
+          return topicMessages;
         },
       );
     } catch (err) {
@@ -441,8 +435,7 @@ export class AccountPoller {
     }
     end();
     this.cursor = { lastId: batch.lastId, deadLetteredAfter: batch.deadLetteredAfter };
-    for (const t of totalsAfter) totalsBefore.set(t.billing_period, t);
-    this.totals = totalsBefore;
+    this.controls.committed(controlsNext);
     this.newestStart = newestKnown;
     this.claimed = true;
     // Progress is commits: a backfill of millions of rows in one response keeps the account ready.
