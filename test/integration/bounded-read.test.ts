@@ -9,6 +9,47 @@ import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
 const cleanups = cleanupAfterEach();
 
 describe('bounded read', () => {
+  it('skips aborted transactions whose abort markers come in another order than their first records', async () => {
+    // Two producers' transactions interleave on one partition and end in the other order (a crash
+    // and a restart aborting several at once do this): the broker lists aborted transactions in
+    // the order of their markers, not of their first offsets. A committed one follows.
+    const kafka = testKafka();
+    const topic = uniqueName('aborted');
+    const admin = kafka.admin();
+    await admin.connect();
+    cleanups.push(() => admin.disconnect());
+    await createTopics(admin, [{ topic, numPartitions: 1 }]);
+    const open = async (id: string) => {
+      const p = kafka.producer({ transactionalId: uniqueName(id), idempotent: true, maxInFlightRequests: 1 });
+      await p.connect();
+      cleanups.push(() => p.disconnect());
+      return p;
+    };
+    const [a, b, c] = await Promise.all([open('a'), open('b'), open('c')]);
+    const ta = await a.transaction();
+    await ta.send({ topic, messages: [{ value: 'aborted-first' }] });
+    const tb = await b.transaction();
+    await tb.send({ topic, messages: [{ value: 'aborted-second' }] });
+    await tb.send({ topic, messages: [{ value: 'aborted-second-again' }] });
+    await tb.abort();
+    await ta.send({ topic, messages: [{ value: 'aborted-first-again' }] });
+    await ta.abort();
+    const tc = await c.transaction();
+    await tc.send({ topic, messages: [{ value: 'committed' }] });
+    await tc.commit();
+
+    const seen: string[] = [];
+    await readToEnd(
+      kafka,
+      [topic],
+      ({ messages }) => {
+        for (const m of messages) seen.push(m.value?.toString() ?? '');
+      },
+      { timeoutMs: 30_000, groupPrefix: uniqueName('aborted-read') },
+    );
+    expect(seen).toEqual(['committed']);
+  });
+
   it('delivers every record exactly once across a broker restart in the middle of the read', async () => {
     const kafka = testKafka();
     const topic = uniqueName('bounded');
