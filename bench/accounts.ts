@@ -1,8 +1,9 @@
 // Many accounts in one producer (issue #13): `./dev bench accounts [accounts] [rows]`. The feed
 // simulator (in this process) serves N accounts of H rows of history; one producer process (the
 // built CLI, the image's Node flags) polls them all. Measured: time from start until every
-// account's cursor is at its last id, peak RSS (/proc VmHWM), the most TCP connections the process
-// had open to the broker (/proc/<pid>/net/tcp), and error-level log lines.
+// account's cursor is at its last id, peak RSS while catching up (/proc VmHWM), the most RSS
+// afterwards while every account keeps polling (VmRSS, for STEADY_MS), the most TCP connections the
+// process had open to the broker (/proc/<pid>/net/tcp), and error-level log lines.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
@@ -43,6 +44,9 @@ function brokerConnections(pid: number, port: number): number {
   }
 }
 
+/** How long the process is watched after it has caught up. */
+const STEADY_MS = 20_000;
+
 export async function benchAccounts(accounts: number, rows: number) {
   await up(['kafka', 'registry']);
   const list = Array.from({ length: accounts }, (_, i) => ({
@@ -79,7 +83,8 @@ export async function benchAccounts(accounts: number, rows: number) {
       ...process.env,
       FEED_URL: sim.url,
       FEED_ACCOUNTS_FILE: file,
-      FEED_POLL_INTERVAL_MS: '3600000',
+      // Caught up, every account polls again every 2 s (the feed has nothing new for them).
+      FEED_POLL_INTERVAL_MS: '2000',
       ...producerRunEnv(run),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -116,6 +121,10 @@ export async function benchAccounts(accounts: number, rows: number) {
   const timeout = setTimeout(() => child.kill('SIGTERM'), 600_000);
   await finished;
   const seconds = (Date.now() - started) / 1000;
+  const catchUpPeak = rss.stop();
+  const steady = watchPeakRss(child.pid, 'VmRSS');
+  await new Promise((resolve) => setTimeout(resolve, STEADY_MS));
+  const steadyPeak = steady.stop();
   clearTimeout(timeout);
   clearInterval(sampler);
   child.kill('SIGTERM');
@@ -125,7 +134,9 @@ export async function benchAccounts(accounts: number, rows: number) {
     accounts,
     rows,
     seconds,
-    peakRssMiB: rss.stop(),
+    peakRssMiB: catchUpPeak,
+    steadyRssMiB: steadyPeak,
+    steadySeconds: STEADY_MS / 1000,
     brokerConnections: connections,
     errorLines: errors,
     samples,

@@ -2,11 +2,16 @@
 // until stopped (the figure survives the samples: VmHWM only grows).
 import { readFileSync } from 'node:fs';
 
-export function watchPeakRss(pid: number | undefined): { stop(): number } {
+/** `field`: VmHWM (the peak since the process started) or VmRSS (the most seen while watching). */
+export function watchPeakRss(
+  pid: number | undefined,
+  field: 'VmHWM' | 'VmRSS' = 'VmHWM',
+): { stop(): number } {
   let peakKb = 0;
+  const pattern = new RegExp(`${field}:\\s+(\\d+)`);
   const sample = () => {
     try {
-      const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      const m = pattern.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       peakKb = Math.max(peakKb, Number(m?.[1] ?? 0));
     } catch {
       // exited

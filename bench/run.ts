@@ -234,16 +234,25 @@ async function accountsMain(): Promise<void> {
   console.log(
     `producer, ${SERVICE_NODE_FLAGS.join(' ')}: ${fmt(accounts)} accounts x ${fmt(rowsEach)} rows from the simulator`,
   );
+  const file = `${LOCAL}/bench/accounts-results.json`;
+  const previous = (() => {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as Partial<Awaited<ReturnType<typeof benchAccounts>>> & {
+        date?: string;
+      };
+    } catch {
+      return undefined;
+    }
+  })();
   const r = await benchAccounts(accounts, rowsEach);
-  console.log(
-    `  every cursor committed after ${r.seconds.toFixed(1)} s; peak RSS ${r.peakRssMiB} MiB; ${r.brokerConnections} TCP connections to the broker at most; ${r.errorLines} error-level log lines`,
-  );
-  for (const line of r.samples) console.log(`    ${line}`);
+  const line = (x: Partial<typeof r>) =>
+    `every cursor committed after ${x.seconds?.toFixed(1)} s; peak RSS ${x.peakRssMiB} MiB catching up, ${x.steadyRssMiB ?? '?'} MiB in the ${x.steadySeconds ?? '?'} s after; ${x.brokerConnections} TCP connections to the broker at most; ${x.errorLines} error-level log lines`;
+  console.log(`  ${line(r)}`);
+  for (const sample of r.samples) console.log(`    ${sample}`);
+  if (previous && previous.accounts === r.accounts && previous.rows === r.rows)
+    console.log(`  previous run (${previous.date}): ${line(previous)}`);
   mkdirSync(`${LOCAL}/bench`, { recursive: true });
-  writeFileSync(
-    `${LOCAL}/bench/accounts-results.json`,
-    `${JSON.stringify({ date: new Date().toISOString(), ...r }, null, 2)}\n`,
-  );
+  writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), ...r }, null, 2)}\n`);
 }
 
 (replayOnly ? replayMain() : accountsOnly ? accountsMain() : main()).catch((err: unknown) => {

@@ -27,7 +27,8 @@ const TOOL_V8_FLAGS = '--heap-growing-percent=50';
 // The reading tools stream millions of records through a few MB at a time: V8 would let the heap
 // grow to several times that between full collections. Growing it by half of what is live keeps
 // their peak RSS under 256 MB for ~10% more time (README, Performance).
-if (ADMIN_COMMANDS.has(process.argv[2] ?? '')) setFlagsFromString(TOOL_V8_FLAGS);
+if (ADMIN_COMMANDS.has(process.argv[2] ?? '') || process.argv[2] === 'produce')
+  setFlagsFromString(TOOL_V8_FLAGS);
 
 /** Exit code of a producer fenced by another instance of the same account. */
 const EXIT_FENCED = 3;

@@ -93,7 +93,7 @@ export function registerAdminCommands(program: Command, env: Env): void {
       print(o.json === true, result, () =>
         [
           `account ${result.account}: cursor ${result.from ?? '(none)'} -> ${result.to} (${result.direction}, ${result.between} ids between)`,
-          `its producer (transactional id ${config.env.TRANSACTIONAL_ID_PREFIX}-${result.account}) was fenced; a running one stops at its next commit; start it again to resume from ${result.to}`,
+          `its producer (transactional id ${result.transactionalId}) was fenced; a running producer stops this account at its next commit (its other accounts go on); start it again to resume from ${result.to}`,
         ].join('\n'),
       );
     });

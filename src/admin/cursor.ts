@@ -1,7 +1,8 @@
-// `cdr-pipeline cursor show|set`. Moving a cursor is safe against a running producer: the account's
-// transactional id is initialised first (InitProducerId fences the producer that uses it and ends
-// its open transaction), then the cursor is read again and the new one written in a transaction,
-// as a record naming this command as its owner. The running producer finds the account claimed
+// `cdr-pipeline cursor show|set`. Moving a cursor is safe against a running producer: the
+// transactional id that wrote the account's cursor (its producer's pool slot) is initialised first
+// (InitProducerId fences the producer that uses it and ends its open transaction), then the cursor
+// is read again and the new one written in a transaction, as a record naming this command as its
+// owner. The running producer finds the account claimed
 // by another at its next commit and stops it (exit code 3 when it has no other account); a
 // producer started afterwards resumes from the new cursor.
 import { randomUUID } from 'node:crypto';
@@ -11,6 +12,7 @@ import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { readToEnd } from '../kafka/bounded-read.ts';
 import { TransactionalSender } from '../kafka/transactions.ts';
 import { type CursorValue, cursorMessage, parseCursor } from '../producer/cursor.ts';
+import { legacyTransactionalId } from '../producer/pool.ts';
 import { renderTable } from './table.ts';
 
 export async function readCursorTopic(
@@ -57,6 +59,8 @@ export interface SetCursorResult {
   between: number;
   direction: 'forward' | 'backwards' | 'same';
   owner: string;
+  /** The transactional id fenced (and written with). */
+  transactionalId: string;
 }
 
 export async function setCursor(
@@ -78,17 +82,21 @@ export async function setCursor(
         { details: { from, to: req.lastId, between } },
       );
     }
-    return { account: req.account, from, to: req.lastId, between, direction, owner: '' };
+    return { account: req.account, from, to: req.lastId, between, direction, owner: '', transactionalId: '' };
   };
   // Refuse early, before fencing anything.
-  check((await readCursorTopic(kafka, env.TOPIC_CURSOR, readTimeout)).get(req.account));
+  const before = (await readCursorTopic(kafka, env.TOPIC_CURSOR, readTimeout)).get(req.account);
+  check(before);
+  // The producer that wrote the cursor; records from before the producer pool name none.
+  const transactionalId =
+    before?.transactionalId ?? legacyTransactionalId(env.TRANSACTIONAL_ID_PREFIX, req.account);
   // A running producer that meets our fencing before our write may still think itself the owner
   // and initialise again, fencing us in turn (or the coordinator refuses our commit while it fences
   // the producer's epoch): then fence, read and write once more. It stops for
   // good at its first epoch error after our record is there.
   for (let attempt = 1; ; attempt++) {
     const sender = new TransactionalSender(kafka, {
-      transactionalId: `${env.TRANSACTIONAL_ID_PREFIX}-${req.account}`,
+      transactionalId,
       transactionTimeoutMs: env.TRANSACTION_TIMEOUT_MS,
     });
     try {
@@ -107,11 +115,12 @@ export async function setCursor(
               rows: 0,
               committedAt: new Date().toISOString(),
               owner,
+              transactionalId,
             }),
           ],
         },
       ]);
-      return { ...result, owner };
+      return { ...result, owner, transactionalId };
     } catch (err) {
       // Fenced back, or a retriable Kafka error: Kafka 4.4's coordinator answers an EndTxn that
       // meets its own epoch fence with UNKNOWN_SERVER_ERROR instead of an epoch error.

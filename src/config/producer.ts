@@ -83,7 +83,14 @@ export const producerEnvSchema = z.object({
     .string()
     .min(1)
     .default('cdr-producer')
-    .describe('Prefix of the per-account transactional id (prefix-login)'),
+    .describe(
+      "Prefix of the pool's transactional ids (prefix-slot-N); one per producer process (or Helm group)",
+    ),
+  PRODUCER_POOL_SIZE: int(1, 256)
+    .default(4)
+    .describe(
+      'Transactional producers of the process (its Kafka connections); accounts are shared among them by a hash of the login',
+    ),
   NO_GROUP_KEY_PREFIX: z
     .string()
     .default('account:')

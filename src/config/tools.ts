@@ -17,7 +17,9 @@ export const toolsEnvSchema = z.object({
     .string()
     .min(1)
     .default('cdr-producer')
-    .describe("The producers' transactional id prefix (cursor set fences prefix-login)"),
+    .describe(
+      "The producers' transactional id prefix (cursor set fences the id that wrote the cursor; prefix-login for records from before the pool)",
+    ),
   ENRICH_GROUP_ID: z.string().min(1).default('cdr-enricher').describe("The enrichers' consumer group"),
   ENRICH_TOPIC_PREFIX: z.string().min(1).default('cdr.enriched.').describe('Prefix of the enriched topics'),
   SCHEMA_REGISTRY_URL: z.url().optional().describe('Registry whose subjects status lists (optional)'),

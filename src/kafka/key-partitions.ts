@@ -2,6 +2,7 @@
 // computed once per key: records that name their partition skip kafkajs's hashing (Long-based
 // murmur2 in JavaScript, a few percent of a producer's CPU), and keys repeat (billing groups).
 import { Partitioners } from 'kafkajs';
+import { detached } from './key-buffers.ts';
 
 export class KeyPartitions {
   private readonly partitioner = Partitioners.DefaultPartitioner();
@@ -37,7 +38,7 @@ export class KeyPartitions {
         message: { key, value: null },
       });
       // Keys are few (billing groups); a feed of endless distinct keys would not be cached forever.
-      if (byKey.size < 100_000) byKey.set(text, p);
+      if (byKey.size < 100_000) byKey.set(detached(text), p);
     }
     return p;
   }

@@ -30,6 +30,9 @@ export class TransactionalSender {
   private producer: Producer | undefined;
   /** Bumped by discard(): a connect() that finishes after a discard() closes what it opened. */
   private generation = 0;
+  /** The connect() under way: callers that ask meanwhile share it. */
+  private connecting: Promise<void> | undefined;
+  private initialised = 0;
 
   constructor(kafka: Kafka, options: TransactionalOptions) {
     this.kafka = kafka;
@@ -41,11 +44,33 @@ export class TransactionalSender {
   }
 
   /**
+   * How many producers this sender has initialised: it changes each time a new one takes the
+   * transactional id over from the last (after a failed transaction or a discard()). Between two
+   * values, another process may have initialised the id and committed in its name.
+   */
+  get isConnected(): boolean {
+    return this.producer !== undefined;
+  }
+
+  get epoch(): number {
+    return this.initialised;
+  }
+
+  /**
    * Connects and initialises the transactional id: when it returns, every older producer of the
    * id is fenced and its open transaction aborted (or completed, if it was already committing).
+   * Concurrent calls share one connection.
    */
   async connect(): Promise<void> {
     if (this.producer) return;
+    if (!this.connecting)
+      this.connecting = this.open().finally(() => {
+        this.connecting = undefined;
+      });
+    return this.connecting;
+  }
+
+  private async open(): Promise<void> {
     const producer = this.kafka.producer({
       transactionalId: this.options.transactionalId,
       transactionTimeout: this.options.transactionTimeoutMs,
@@ -76,6 +101,7 @@ export class TransactionalSender {
       throw new CdrError(ErrorCodes.ABORTED, 'the transactional producer was discarded while connecting');
     }
     this.producer = producer;
+    this.initialised++;
   }
 
   /**

@@ -3,19 +3,19 @@
 // row means is row-policy.ts; this file does the I/O. While batch k commits, batch k+1 is parsed
 // and encoded; commits themselves run one at a time.
 //
-// Ownership. Every cursor record names the process that wrote it (`owner`): a poller's first
-// commit claims the account. The broker reports a transaction that timed out and a takeover by
-// another process alike (INVALID_PRODUCER_EPOCH), so on that error a poller that has claimed the
-// account reads the cursor back, without initialising a producer first (which would fence the
-// newcomer): if another process has committed for the account since, this account stops;
-// otherwise the transaction only timed out, and the poller goes on. A poller that has not
-// committed yet always goes on (initialising fences the older process), so a newly started
-// process wins over the one it replaces, and a zombie stops at its next commit.
+// Ownership. Every cursor record names the process that wrote it (`owner`), and the process
+// claimed every account at start (ownership.ts). The broker reports a transaction that timed out
+// and a takeover by another process alike (INVALID_PRODUCER_EPOCH), so on that error the poller
+// reads the cursors back, without initialising a producer first (which would fence the newcomer):
+// the accounts of its slot that another process has claimed since stop; otherwise the transaction
+// only timed out, and the poller goes on. A newly started process wins over the one it replaces,
+// and a zombie stops at its next commit.
 //
-// Recovery. Any other Kafka failure drops the in-memory cursor: a new transactional producer is
-// initialised first (InitProducerId aborts what the old one left open, so the read_committed
-// cursor read never waits on our own zombie), then the cursor is read back, which is the only
-// truth after an ambiguous commit.
+// Recovery. Any other Kafka failure drops the in-memory cursor: the slot's producer is initialised
+// again first (InitProducerId aborts what the old one left open, so the read_committed cursor read
+// never waits on our own zombie), then the cursor is read back, which is the only truth after an
+// ambiguous commit. The other accounts of the slot check their cursor at their next commit
+// (pool.ts).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type avro from 'avsc';
 import type { Logger } from 'pino';
@@ -30,12 +30,12 @@ import type { ControlValue } from '../control/records.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { feedRows } from '../feed/csv-rows.ts';
 import { feedTarget, feedTransportError, openFeed } from '../feed/request.ts';
-import type { TransactionalSender } from '../kafka/transactions.ts';
 import type { Permits } from '../ops/permits.ts';
 import { retryDelay } from '../ops/retry.ts';
 import { Batch, type CursorState } from './batch.ts';
 import type { CursorReader, CursorValue } from './cursor.ts';
 import type { ProducerMetrics } from './metrics.ts';
+import type { ProducerSlot } from './pool.ts';
 import { RecordBuilder } from './records.ts';
 import { RowPolicy } from './row-policy.ts';
 
@@ -50,7 +50,9 @@ export interface AccountHealth {
 export interface PollerDeps {
   account: FeedAccount;
   env: ProducerConfig['env'];
-  sender: TransactionalSender;
+  /** The pool member the account commits through, and the accounts it shares it with. */
+  slot: ProducerSlot;
+  slotAccounts: readonly string[];
   cursors: CursorReader;
   /** This process, as named in the cursor records it writes. */
   instanceId: string;
@@ -80,8 +82,8 @@ export class AccountPoller {
   readonly health: AccountHealth = { authFailing: false, headerUnreadable: false };
   /** Where the account stands as far as this process knows; undefined until read from Kafka. */
   private cursor: CursorState | undefined;
-  /** Set by the first commit: from then on, another owner in the cursor topic means a takeover. */
-  private claimed = false;
+  /** The slot epoch at which the cursor was last read or committed (see pool.ts). */
+  private epoch: number;
   /** The last row the previous response held back (see row-policy.ts). */
   private heldTail: string | undefined;
   /** Where the last pointer row said data continues: the next request's fromid. */
@@ -97,15 +99,17 @@ export class AccountPoller {
   private lastProgressAt = 0;
 
   /**
-   * `initial`: the account's cursor and running control totals as read at start, with the sender
-   * already connected.
+   * `initial`: the account's claim and running control totals as read at start, at slot epoch
+   * `epoch`.
    */
   constructor(
     deps: PollerDeps,
     initial: CursorValue | undefined,
     initialTotals: Map<string, ControlValue> | undefined,
+    epoch: number,
   ) {
     this.deps = deps;
+    this.epoch = epoch;
     this.labels = { account: deps.account.login };
     this.feedHost = feedTarget(deps.env.FEED_URL).feedHost;
     this.records = new RecordBuilder({
@@ -138,6 +142,7 @@ export class AccountPoller {
     while (!signal.aborted) {
       let delay = env.FEED_POLL_INTERVAL_MS;
       try {
+        this.deps.slot.throwIfTaken(this.labels.account);
         if (this.cursor === undefined) await this.recover();
         // While responses bring something (a window of rows, a pointer), ask again at once; the
         // permits are handed out in turn, so every other account of the process gets its turn.
@@ -161,7 +166,7 @@ export class AccountPoller {
         metrics.feedErrors.inc({ ...this.labels, kind: code });
         if (code === ErrorCodes.PRODUCER_EPOCH) {
           // A timed-out transaction, or another process: the cursor topic tells which.
-          if (this.claimed) await this.stopIfTakenOver(err as CdrError);
+          await this.stopIfTakenOver(err as CdrError);
           this.cursor = undefined;
           logger.warn({ account: this.labels.account, code }, 'transaction expired; starting a new one');
           continue;
@@ -203,35 +208,24 @@ export class AccountPoller {
     return { lastId, deadLetteredAfter: found?.deadLetteredAfter ?? 0 };
   }
 
-  /** A new transactional producer first, then the cursor as Kafka has it. */
+  /** The slot's producer initialised first, then the cursor as Kafka has it. */
   private async recover(): Promise<void> {
-    const { sender, cursors, account, logger } = this.deps;
-    await sender.connect();
+    const { slot, slotAccounts, cursors, account, logger } = this.deps;
+    const epoch = await slot.connect();
     this.nextFrom = undefined;
-    const found = (await cursors.readAll()).get(account.login);
-    if (this.claimed && this.ownedByAnother(found)) {
-      throw this.takenOver(found as CursorValue, new CdrError(ErrorCodes.KAFKA, 'claimed while recovering'));
-    }
+    const all = await cursors.readAll();
+    slot.noteOwners(slotAccounts, all, account.login);
     // Written in the same transactions as the cursor: read after the same InitProducerId, they agree.
     this.controls.reset((await this.deps.totals.readAll()).get(account.login));
-    this.cursor = this.fromRecord(found);
+    this.cursor = this.fromRecord(all.get(account.login));
+    this.epoch = epoch;
     logger.info({ account: account.login, cursor: this.cursor.lastId }, 'cursor read');
   }
 
+  /** Reads the cursors back: the accounts of the slot another process claimed stop, this one first. */
   private async stopIfTakenOver(cause: CdrError): Promise<void> {
-    const found = (await this.deps.cursors.readAll()).get(this.deps.account.login);
-    if (this.ownedByAnother(found)) throw this.takenOver(found as CursorValue, cause);
-  }
-
-  private ownedByAnother(found: CursorValue | undefined): boolean {
-    return found?.owner !== undefined && found.owner !== this.deps.instanceId;
-  }
-
-  private takenOver(found: CursorValue, cause: CdrError): CdrError {
-    return new CdrError(ErrorCodes.FENCED, `account ${found.account} was claimed by ${found.owner}`, {
-      cause,
-      details: { account: found.account, owner: found.owner },
-    });
+    const { slot, slotAccounts, cursors, account } = this.deps;
+    slot.noteOwners(slotAccounts, await cursors.readAll(), account.login, cause);
   }
 
   private markSuccess(): void {
@@ -242,7 +236,7 @@ export class AccountPoller {
   private async pollOnce(cursor: CursorState): Promise<boolean> {
     const { env, account, signal, metrics, logger } = this.deps;
     const startedAt = Date.now();
-    const endPoll = metrics.pollDuration.startTimer(this.labels);
+    const endPoll = metrics.pollDuration.startTimer();
     const policy = new RowPolicy({
       cursor: cursor.lastId,
       deadLetteredAfter: cursor.deadLetteredAfter,
@@ -355,7 +349,7 @@ export class AccountPoller {
     else if (pointer !== undefined) {
       // A pointer that does not move forward is not followed (it would be asked again and again).
       followed = pointer > fromId;
-      metrics.pointerRows.inc({ ...this.labels, followed: followed ? 'yes' : 'no' });
+      metrics.pointerRows.inc({ followed: followed ? 'yes' : 'no' });
       if (followed) this.nextFrom = pointer;
       else
         logger.warn(
@@ -396,8 +390,8 @@ export class AccountPoller {
   }
 
   private async commit(batch: Batch): Promise<void> {
-    const { env, sender, metrics, account, logger } = this.deps;
-    const end = metrics.commitDuration.startTimer(this.labels);
+    const { env, slot, metrics, account, logger } = this.deps;
+    const end = metrics.commitDuration.startTimer({ slot: slot.transactionalId });
     const newest = Math.max(
       this.newestStart ?? Number.NEGATIVE_INFINITY,
       batch.newestStart ?? Number.NEGATIVE_INFINITY,
@@ -405,16 +399,16 @@ export class AccountPoller {
     const newestKnown = Number.isFinite(newest) ? newest : undefined;
     let controlsNext: ControlValue[] = [];
     try {
-      await sender.commit(
+      this.epoch = await slot.commit(
+        { account: account.login, epoch: this.epoch, cursor: this.cursor as CursorState },
         [
           { topic: env.TOPIC_RAW, messages: batch.raw },
           { topic: env.TOPIC_DLQ, messages: batch.dlq },
           {
             topic: env.TOPIC_CURSOR,
-            messages: [this.records.cursor(batch, this.deps.instanceId, newestKnown)],
+            messages: [this.records.cursor(batch, this.deps.instanceId, slot.transactionalId, newestKnown)],
           },
         ],
-        undefined,
         // The control records go last: they name the offsets Kafka gave the CDRs above.
         (offsetOf) => {
           const { topicMessages, next } = this.controls.records(
@@ -437,7 +431,6 @@ export class AccountPoller {
     this.cursor = { lastId: batch.lastId, deadLetteredAfter: batch.deadLetteredAfter };
     this.controls.committed(controlsNext);
     this.newestStart = newestKnown;
-    this.claimed = true;
     // Progress is commits: a backfill of millions of rows in one response keeps the account ready.
     this.markSuccess();
     metrics.rowsPublished.inc(this.labels, batch.raw.length);

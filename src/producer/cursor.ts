@@ -3,7 +3,8 @@
 // disagree. Read with read_committed to the end of the topic: once at start for every account of
 // the process, and again after a Kafka failure (re-reads asked for together share one read).
 //
-// `owner` names the process that last claimed the account (see producer/ownership.ts);
+// `owner` names the process that last claimed the account, `transactionalId` the producer that
+// wrote it (see producer/ownership.ts);
 // `deadLetteredAfter` counts rows without a readable id after `lastId` that were dead-lettered;
 // `newestStartTime` is the call start of the newest CDR published (how far behind the account is).
 import type { Kafka, Message } from 'kafkajs';
@@ -21,6 +22,11 @@ export interface CursorValue {
   deadLetteredAfter?: number;
   /** Start (ISO 8601, UTC) of the newest CDR the account has published, for `status`. */
   newestStartTime?: string;
+  /**
+   * The transactional id that wrote the record: a process that takes the account over fences it.
+   * Records written before the producer pool have none (their writer was `<prefix>-<account>`).
+   */
+  transactionalId?: string;
 }
 
 export function cursorMessage(value: CursorValue): Message {
@@ -39,6 +45,7 @@ export function parseCursor(value: Buffer | null): CursorValue | undefined {
   if (typeof v !== 'object' || v === null || typeof v.account !== 'string' || !Number.isSafeInteger(v.lastId))
     return undefined;
   if (v.deadLetteredAfter !== undefined && !Number.isSafeInteger(v.deadLetteredAfter)) return undefined;
+  if (v.transactionalId !== undefined && typeof v.transactionalId !== 'string') delete v.transactionalId;
   return v as CursorValue;
 }
 

@@ -11,7 +11,6 @@ import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { createKafka } from '../kafka/client.ts';
 import { topicSpecs } from '../kafka/topic-specs.ts';
 import { setUpTopics, topicMaxMessageBytes, topicPartitionCount } from '../kafka/topics.ts';
-import { TransactionalSender } from '../kafka/transactions.ts';
 import { type Check, type OpsServer, startOpsServer } from '../ops/http-server.ts';
 import { Permits } from '../ops/permits.ts';
 import { dependencyChecks } from '../ops/reachability.ts';
@@ -19,6 +18,8 @@ import { retryStartup } from '../ops/retry.ts';
 import { AccountPoller } from './account-poller.ts';
 import { CursorReader } from './cursor.ts';
 import { producerMetrics } from './metrics.ts';
+import { takeAccounts } from './ownership.ts';
+import { ProducerPool } from './pool.ts';
 
 export const RAW_SUBJECT_SUFFIX = '-value';
 
@@ -93,29 +94,36 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
     log,
     `${env.TRANSACTIONAL_ID_PREFIX}-cursor-read`,
   );
-  const senders = config.accounts.map(
-    (account) =>
-      new TransactionalSender(kafka, {
-        transactionalId: `${env.TRANSACTIONAL_ID_PREFIX}-${account.login}`,
-        transactionTimeoutMs: env.TRANSACTION_TIMEOUT_MS,
-      }),
+  const logins = config.accounts.map((a) => a.login);
+  const readCursors = () => cursors.readAll();
+  const pool = new ProducerPool(
+    kafka,
+    {
+      prefix: env.TRANSACTIONAL_ID_PREFIX,
+      size: env.PRODUCER_POOL_SIZE,
+      transactionTimeoutMs: env.TRANSACTION_TIMEOUT_MS,
+      instanceId,
+      readCursors,
+    },
+    logins,
   );
-  // Connecting first (InitProducerId) fences an older instance and aborts its open transaction
-  // before we read the cursor it may still have been moving.
-  // A few at a time: a thousand accounts connecting at once is a storm of connection timeouts.
-  const connecting = new Permits(8);
-  await retryStartup(
-    'connecting the transactional producers',
+  // Initialise the slots (fencing an older process), read every cursor once, fence the other
+  // writers of these accounts, claim them (ownership.ts); a few producers at a time.
+  const taken = await retryStartup(
+    'taking the accounts',
     () =>
-      Promise.all(
-        senders.map(async (s) => {
-          const release = await connecting.acquire();
-          try {
-            await s.connect();
-          } finally {
-            release();
-          }
-        }),
+      takeAccounts(
+        pool,
+        logins,
+        {
+          prefix: env.TRANSACTIONAL_ID_PREFIX,
+          instanceId,
+          cursorTopic: env.TOPIC_CURSOR,
+          readCursors,
+          concurrency: 8,
+          startAfter: Math.max(env.FEED_START_ID - 1, 0),
+        },
+        log,
       ),
     log,
   );
@@ -123,39 +131,40 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
     timeoutMs: 2 * env.TRANSACTION_TIMEOUT_MS + 30_000,
     groupPrefix: `${env.TRANSACTIONAL_ID_PREFIX}-totals-read`,
   });
-  // One read of the cursor topic (and of the running totals) for every account of the process.
-  const initial = await retryStartup('reading the cursors', () => cursors.readAll(), log);
+  // One read of the running totals for every account of the process.
   const initialTotals = await retryStartup('reading the control totals', () => totals.readAll(), log);
   const polls = new Permits(env.FEED_MAX_CONCURRENT_POLLS);
   const type = avroType('cdr-raw');
   const control = { type: avroType('cdr-control'), schemaId: controlSchemaId, totalsSchemaId };
   const zone = new TimeZone(env.FEED_TIMEZONE);
-  const pollers = config.accounts.map(
-    (account, i) =>
-      new AccountPoller(
-        {
-          account,
-          env,
-          sender: senders[i] as TransactionalSender,
-          cursors,
-          instanceId,
-          layouts: config.layouts,
-          avroType: type,
-          schemaId,
-          zone,
-          maxMessageBytes,
-          rawPartitions,
-          control,
-          totals,
-          polls,
-          metrics,
-          logger: log,
-          signal: controller.signal,
-        },
-        initial.get(account.login),
-        initialTotals.get(account.login),
-      ),
-  );
+  const pollers = config.accounts.map((account) => {
+    const slot = pool.slotFor(account.login);
+    return new AccountPoller(
+      {
+        account,
+        env,
+        slot,
+        slotAccounts: pool.accountsOf(slot),
+        cursors,
+        instanceId,
+        layouts: config.layouts,
+        avroType: type,
+        schemaId,
+        zone,
+        maxMessageBytes,
+        rawPartitions,
+        control,
+        totals,
+        polls,
+        metrics,
+        logger: log,
+        signal: controller.signal,
+      },
+      taken.cursors.get(account.login),
+      initialTotals.get(account.login),
+      taken.epochs.get(slot) as number,
+    );
+  });
 
   // A takeover stops that account only; the process ends (non-zero) when no account is left.
   const fenced = new Set<string>();
@@ -167,16 +176,14 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
       .catch((err: unknown) => {
         if (!isCdrError(err, ErrorCodes.FENCED)) throw err;
         fenced.add(login);
+        const slot = pool.slotFor(login);
         log.fatal(
-          {
-            code: err.code,
-            account: login,
-            transactionalId: senders[i]?.transactionalId,
-            owner: err.details.owner,
-          },
-          'fenced: another producer took over this account (same transactional id); stopping it',
+          { code: err.code, account: login, transactionalId: slot.transactionalId, owner: err.details.owner },
+          'fenced: another process took this account over; stopping it',
         );
-        return senders[i]?.discard();
+        // A slot none of whose accounts is left is let go: initialising it again would fence the
+        // process that took them.
+        if (pool.accountsOf(slot).every((a) => fenced.has(a))) return slot.close();
       })
       .finally(() => {
         running--;
@@ -231,7 +238,15 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
     live,
     ready,
   });
-  log.info({ port: ops.port, accounts: config.accounts.map((a) => a.login) }, 'producer started');
+  log.info(
+    {
+      port: ops.port,
+      instanceId,
+      accounts: logins.length > 20 ? logins.length : logins,
+      slots: pool.all().map((s) => s.transactionalId),
+    },
+    'producer started',
+  );
 
   return {
     ops,
@@ -239,7 +254,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
     stop: async () => {
       controller.abort();
       await done.catch(() => undefined);
-      await Promise.all(senders.map((s) => s.discard()));
+      await pool.close();
       await ops.close();
     },
   };

@@ -1,5 +1,7 @@
-// Prometheus metrics of the producer. Labels are account logins and error kinds: never a URL or
-// a password.
+// Prometheus metrics of the producer. Labels are account logins, pool slots and error kinds: never
+// a URL or a password. Per account: the numbers an operator alerts on (one series per account, or a
+// few per error kind); histograms are per process or per slot, so a thousand accounts do not make
+// tens of thousands of bucket series.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export function producerMetrics(registry: Registry) {
@@ -43,15 +45,14 @@ export function producerMetrics(registry: Registry) {
     }),
     pollDuration: new Histogram({
       name: 'cdr_poll_duration_seconds',
-      help: 'Duration of one poll: request, streaming and committing every batch of the response',
-      labelNames: ['account'],
+      help: 'Duration of one poll (any account): request, streaming and committing every batch of the response',
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
       registers,
     }),
     commitDuration: new Histogram({
       name: 'cdr_commit_duration_seconds',
-      help: 'Duration of one transaction (send and commit of a batch)',
-      labelNames: ['account'],
+      help: 'Duration of one transaction (send and commit of a batch), by pool slot (transactional id)',
+      labelNames: ['slot'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
@@ -70,7 +71,7 @@ export function producerMetrics(registry: Registry) {
     pointerRows: new Counter({
       name: 'cdr_feed_pointer_rows_total',
       help: 'Pointer rows (not CDRs) in windowed responses, by whether they were followed',
-      labelNames: ['account', 'followed'],
+      labelNames: ['followed'],
       registers,
     }),
     cursorId: new Gauge({

@@ -149,7 +149,7 @@ export class RecordBuilder {
   }
 
   /** The cursor record of a batch: where the account stands once it commits, and who wrote it. */
-  cursor(batch: Batch, owner: string, newestStart: number | undefined): Message {
+  cursor(batch: Batch, owner: string, transactionalId: string, newestStart: number | undefined): Message {
     return cursorMessage({
       account: this.o.account,
       lastId: batch.lastId,
@@ -157,6 +157,7 @@ export class RecordBuilder {
       rows: batch.size,
       committedAt: new Date().toISOString(),
       owner,
+      transactionalId,
       ...(newestStart === undefined ? {} : { newestStartTime: new Date(newestStart).toISOString() }),
     });
   }

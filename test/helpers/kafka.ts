@@ -13,6 +13,20 @@ export function testKafka(clientId = uniqueName('test')): Kafka {
   return new Kafka({ clientId, brokers: [inject('brokers')], logLevel: logLevel.NOTHING });
 }
 
+/** A new topic of `numPartitions` partitions on the test broker, and a client to use it. */
+export async function newTopic(prefix: string, numPartitions = 1): Promise<{ kafka: Kafka; topic: string }> {
+  const kafka = testKafka();
+  const topic = uniqueName(prefix);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await createTopics(admin, [{ topic, numPartitions }]);
+  } finally {
+    await admin.disconnect();
+  }
+  return { kafka, topic };
+}
+
 export async function createTopics(
   admin: Admin,
   topics: Array<{

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { down, up } from '../../scripts/stack/index.ts';
 import { endOffsets, readToEnd } from '../../src/kafka/bounded-read.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
-import { createTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
+import { createTopics, newTopic, testKafka, uniqueName } from '../helpers/kafka.ts';
 
 const cleanups = cleanupAfterEach();
 
@@ -13,12 +13,7 @@ describe('bounded read', () => {
     // Two producers' transactions interleave on one partition and end in the other order (a crash
     // and a restart aborting several at once do this): the broker lists aborted transactions in
     // the order of their markers, not of their first offsets. A committed one follows.
-    const kafka = testKafka();
-    const topic = uniqueName('aborted');
-    const admin = kafka.admin();
-    await admin.connect();
-    cleanups.push(() => admin.disconnect());
-    await createTopics(admin, [{ topic, numPartitions: 1 }]);
+    const { kafka, topic } = await newTopic('aborted');
     const open = async (id: string) => {
       const p = kafka.producer({ transactionalId: uniqueName(id), idempotent: true, maxInFlightRequests: 1 });
       await p.connect();

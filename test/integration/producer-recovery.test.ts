@@ -193,7 +193,7 @@ describe('producer recovery', () => {
     expectEachIdOnce(await publishedIds(kafka, env.TOPIC_RAW), A.firstId, last);
   });
 
-  it('stops only the account another producer took over; the process goes on with the others', async () => {
+  it('stops only the account another process took over; the process goes on with the others, even on the same producer', async () => {
     const B = SIM_ACCOUNTS[1] as (typeof SIM_ACCOUNTS)[0];
     const s = await startTestSimulator({ historyRows: 1000, growthPerSecond: 200, epochMs: Date.now() });
     cleanups.push(() => s.close());
@@ -201,11 +201,16 @@ describe('producer recovery', () => {
     const file = join(dir, 'accounts.json');
     writeFileSync(file, JSON.stringify([A, B].map((a) => ({ login: a.login, password: a.password }))));
     const env = producerEnv(s.url, A, { LOG_PROGRESS: 'false', TRANSACTION_TIMEOUT_MS: '2000' });
-    const both = spawnProducer({ ...env, FEED_LOGIN: '', FEED_ACCOUNTS_FILE: file });
+    // One producer for both accounts: A and B share a transactional id.
+    const both = spawnProducer({ ...env, FEED_LOGIN: '', FEED_ACCOUNTS_FILE: file, PRODUCER_POOL_SIZE: '1' });
     const port = await both.port;
     await cursorAtLeast(port, A.firstId + 999);
-    // Another producer (same prefix, so the same transactional id) takes account A only.
-    const other = await startTestProducer(env);
+    // Another process (its own prefix) takes account A over: it fences the transactional id that
+    // wrote A's cursor, which the first process's B uses too.
+    const other = await startTestProducer({
+      ...env,
+      TRANSACTIONAL_ID_PREFIX: `${env.TRANSACTIONAL_ID_PREFIX}-other`,
+    });
     cleanups.push(() => other.producer.stop());
     await waitFor('account A stopped in the first process', () =>
       both.lines.some((l) => l.includes('"level":"fatal"') && l.includes(`"account":"${A.login}"`))

@@ -10,7 +10,6 @@ import type { Kafka } from 'kafkajs';
 import { describe, expect, inject, it } from 'vitest';
 import { canonicalCost } from '../../src/cdr/decimal.ts';
 import type { CdrError } from '../../src/errors.ts';
-import { endOffsets } from '../../src/kafka/bounded-read.ts';
 import { topicOffsets } from '../../src/kafka/offsets.ts';
 import { CURSOR_TOPIC_CONFIG } from '../../src/kafka/topic-specs.ts';
 import type { RunningSimulator, SimulatorOptions } from '../../src/simulator/index.ts';
@@ -216,14 +215,18 @@ describe('producer: feed faults', () => {
     const failures = log.entries().filter((e) => e.msg === 'poll failed');
     expect(failures.every((e) => e.code === 'CDR_FEED_AUTH' && e.retryInMs === 700)).toBe(true);
     expect(await metricValue(p.ops.port, 'cdr_rows_published_total', { account: A.login })).toBeUndefined();
-    // Nothing was written to the cursor topic: its end offset is still 0 (an exact check, not a
-    // read that would also pass when it fetched nothing).
+    // Only the claim of the account at start was written to the cursor topic: one record at the
+    // start position, no rows (end offset 2: the record and its commit marker, an exact check, not
+    // a read that would also pass when it fetched nothing).
     const admin = testKafka().admin();
     await admin.connect();
     const offsets = await topicOffsets(admin, env.TOPIC_CURSOR);
     await admin.disconnect();
-    expect(offsets.map((o) => o.high)).toEqual(['0']);
-    expect((await endOffsets(testKafka(), [env.TOPIC_CURSOR])).size).toBe(0);
+    expect(offsets.map((o) => o.high)).toEqual(['2']);
+    const cursors = (await readTopics(testKafka(), [env.TOPIC_CURSOR])).map((r) =>
+      JSON.parse(r.message.value?.toString() ?? '{}'),
+    );
+    expect(cursors).toMatchObject([{ account: A.login, lastId: 0, rows: 0 }]);
     const metrics = await (await fetch(`http://127.0.0.1:${p.ops.port}/metrics`)).text();
     for (const text of [log.lines.join('\n'), metrics]) expect(text).not.toContain('a-wrong-password-xyz');
   });

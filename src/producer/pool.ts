@@ -1,0 +1,264 @@
+// The transactional producers of a process, shared by its accounts: PRODUCER_POOL_SIZE slots, each
+// one kafkajs transactional producer (its own connections) with the stable transactional id
+// `<prefix>-slot-<i>`; an account always uses slot `fnv1a(login) mod size`. So a process opens the
+// same few connections for ten accounts or a thousand, and a restarted process initialises the same
+// ids, which fences its previous incarnation.
+//
+// A slot runs one transaction at a time (kafkajs allows one per producer); the accounts of a slot
+// take turns under its lock. After a failed transaction the slot's producer is replaced, and
+// between the old producer and the new one another process may have initialised the id and
+// committed for any account of the slot. So every account remembers the slot epoch at which it
+// last read or committed its cursor; its next commit on a newer epoch first compares its cursor with
+// the cursor topic as read after the new producer was initialised (one read per epoch for the whole
+// slot): another owner is a takeover (that account stops), another cursor means the account reads it
+// again before it publishes anything.
+import type { Kafka, Message, TopicMessages } from 'kafkajs';
+import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
+import { TransactionalSender } from '../kafka/transactions.ts';
+import { Permits } from '../ops/permits.ts';
+import type { CursorState } from './batch.ts';
+import type { CursorValue } from './cursor.ts';
+
+/** The slot of an account: FNV-1a (32 bits) of its login's UTF-8 bytes, modulo the pool size. */
+export function slotOf(login: string, size: number): number {
+  let h = 0x811c9dc5;
+  for (const byte of Buffer.from(login, 'utf8')) {
+    h ^= byte;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % size;
+}
+
+export function slotTransactionalId(prefix: string, slot: number): string {
+  return `${prefix}-slot-${slot}`;
+}
+
+/** The transactional id an account's producers used before the pool (one per account). */
+export function legacyTransactionalId(prefix: string, login: string): string {
+  return `${prefix}-${login}`;
+}
+
+/** What an account believes of its cursor when it commits. */
+export interface CursorGuard {
+  account: string;
+  /** The slot epoch at which the account last read or committed its cursor. */
+  epoch: number;
+  cursor: CursorState;
+}
+
+export interface SlotOptions {
+  transactionalId: string;
+  transactionTimeoutMs: number;
+  /** This process, as named in the cursor records it writes. */
+  instanceId: string;
+  /** Reads every account's cursor, starting after the call (see CursorReader.readAll). */
+  readCursors: () => Promise<Map<string, CursorValue>>;
+}
+
+export class ProducerSlot {
+  private readonly sender: TransactionalSender;
+  private readonly options: SlotOptions;
+  private readonly lock = new Permits(1);
+  /** The cursor topic as read after the producer of `epoch` was initialised. */
+  private snapshot: { epoch: number; cursors: Map<string, CursorValue> } | undefined;
+  /** Accounts of the slot found claimed by another process: they stop at their next turn. */
+  private readonly taken = new Map<string, CursorValue>();
+
+  constructor(kafka: Kafka, options: SlotOptions) {
+    this.options = options;
+    this.sender = new TransactionalSender(kafka, {
+      transactionalId: options.transactionalId,
+      transactionTimeoutMs: options.transactionTimeoutMs,
+    });
+  }
+
+  get transactionalId(): string {
+    return this.options.transactionalId;
+  }
+
+  /** Initialises the slot's producer if it has none; resolves with its epoch. */
+  async connect(): Promise<number> {
+    return this.locked(async () => {
+      await this.sender.connect().catch(rethrowAsEpoch);
+      return this.sender.epoch;
+    });
+  }
+
+  /**
+   * Sends the messages in one transaction of the slot, after checking the account's cursor when the
+   * slot's producer changed since the account last saw it. Resolves with the epoch it committed in.
+   * `then` as in TransactionalSender.commit.
+   */
+  async commit(
+    guard: CursorGuard,
+    topicMessages: TopicMessages[],
+    then?: (offsetOf: (m: Message) => number | undefined) => TopicMessages[],
+  ): Promise<number> {
+    return this.locked(async () => {
+      this.throwIfTaken(guard.account);
+      await this.sender.connect().catch(rethrowAsEpoch);
+      const epoch = this.sender.epoch;
+      if (guard.epoch !== epoch) await this.verify(guard, epoch);
+      await this.sender.commit(topicMessages, undefined, then).catch(rethrowAsEpoch);
+      return epoch;
+    });
+  }
+
+  /** Commits `messages` only if the producer is still the one of `epoch` (a claim made on a read at that epoch). */
+  async commitAt(epoch: number, topicMessages: TopicMessages[]): Promise<void> {
+    return this.locked(async () => {
+      if (this.sender.epoch !== epoch || !this.sender.isConnected)
+        throw new CdrError(ErrorCodes.KAFKA, `the producer of ${this.transactionalId} was replaced`, {
+          retriable: true,
+        });
+      await this.sender.commit(topicMessages).catch(rethrowAsEpoch);
+    });
+  }
+
+  /**
+   * Marks the slot's accounts that `cursors` shows claimed by another process; throws the takeover
+   * of `account` if it is one of them.
+   */
+  noteOwners(
+    accounts: readonly string[],
+    cursors: Map<string, CursorValue>,
+    account?: string,
+    cause?: unknown,
+  ): void {
+    for (const login of accounts) {
+      const found = cursors.get(login);
+      if (found?.owner !== undefined && found.owner !== this.options.instanceId) this.taken.set(login, found);
+    }
+    if (account !== undefined) this.throwIfTaken(account, cause);
+  }
+
+  /** Throws the takeover of `account` when the slot found it claimed by another process. */
+  throwIfTaken(account: string, cause?: unknown): void {
+    const found = this.taken.get(account);
+    if (found) throw takenOver(found, cause);
+  }
+
+  async close(): Promise<void> {
+    await this.sender.discard();
+  }
+
+  private async verify(guard: CursorGuard, epoch: number): Promise<void> {
+    if (this.snapshot?.epoch !== epoch) this.snapshot = { epoch, cursors: await this.options.readCursors() };
+    const found = this.snapshot.cursors.get(guard.account);
+    if (found?.owner !== undefined && found.owner !== this.options.instanceId) {
+      this.taken.set(guard.account, found);
+      throw takenOver(found);
+    }
+    if (
+      found?.lastId !== guard.cursor.lastId ||
+      (found.deadLetteredAfter ?? 0) !== guard.cursor.deadLetteredAfter
+    )
+      throw new CdrError(
+        ErrorCodes.KAFKA,
+        `the cursor of ${guard.account} is not where this process left it (its producer was replaced): reading it again`,
+        {
+          retriable: true,
+          details: { account: guard.account, expected: guard.cursor.lastId, found: found?.lastId },
+        },
+      );
+  }
+
+  private async locked<T>(fn: () => Promise<T>): Promise<T> {
+    const release = await this.lock.acquire();
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+}
+
+export function takenOver(found: CursorValue, cause?: unknown): CdrError {
+  return new CdrError(ErrorCodes.FENCED, `account ${found.account} was claimed by ${found.owner}`, {
+    ...(cause === undefined ? {} : { cause }),
+    details: { account: found.account, owner: found.owner },
+  });
+}
+
+/**
+ * A slot's transactional id was initialised by another producer: that says nothing yet about which
+ * accounts were taken over (the caller reads the cursor topic), so it is reported as an epoch error.
+ */
+function rethrowAsEpoch(err: unknown): never {
+  if (isCdrError(err, ErrorCodes.FENCED) && err.details.owner === undefined)
+    throw new CdrError(ErrorCodes.PRODUCER_EPOCH, err.message, { cause: err, retriable: true });
+  throw err;
+}
+
+export interface PoolOptions {
+  prefix: string;
+  size: number;
+  transactionTimeoutMs: number;
+  instanceId: string;
+  readCursors: () => Promise<Map<string, CursorValue>>;
+}
+
+/** The slots of a process, created for the accounts that use them only. */
+export class ProducerPool {
+  private readonly kafka: Kafka;
+  private readonly options: PoolOptions;
+  private readonly slots = new Map<number, ProducerSlot>();
+  private readonly members = new Map<ProducerSlot, string[]>();
+
+  constructor(kafka: Kafka, options: PoolOptions, logins: readonly string[]) {
+    this.kafka = kafka;
+    this.options = options;
+    for (const login of logins) {
+      const i = slotOf(login, options.size);
+      let slot = this.slots.get(i);
+      if (!slot) {
+        slot = new ProducerSlot(kafka, {
+          transactionalId: slotTransactionalId(options.prefix, i),
+          transactionTimeoutMs: options.transactionTimeoutMs,
+          instanceId: options.instanceId,
+          readCursors: options.readCursors,
+        });
+        this.slots.set(i, slot);
+        this.members.set(slot, []);
+      }
+      this.members.get(slot)?.push(login);
+    }
+  }
+
+  slotFor(login: string): ProducerSlot {
+    const slot = this.slots.get(slotOf(login, this.options.size));
+    if (!slot) throw new Error(`account ${login} is not one of the pool's`);
+    return slot;
+  }
+
+  /** The accounts sharing a slot. */
+  accountsOf(slot: ProducerSlot): readonly string[] {
+    return this.members.get(slot) ?? [];
+  }
+
+  all(): ProducerSlot[] {
+    return [...this.slots.values()];
+  }
+
+  /** Whether `transactionalId` is one of the slots this process uses. */
+  owns(transactionalId: string): boolean {
+    return this.all().some((s) => s.transactionalId === transactionalId);
+  }
+
+  /** Initialises `transactionalId` once and lets it go: fences a producer that used it elsewhere. */
+  async fence(transactionalId: string): Promise<void> {
+    const sender = new TransactionalSender(this.kafka, {
+      transactionalId,
+      transactionTimeoutMs: this.options.transactionTimeoutMs,
+    });
+    try {
+      await sender.connect();
+    } finally {
+      await sender.discard();
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.all().map((s) => s.close()));
+  }
+}
