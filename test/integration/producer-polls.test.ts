@@ -74,6 +74,8 @@ describe('producer: many accounts, bounded polls', () => {
         FEED_ACCOUNTS_FILE: file,
         FEED_LOGIN: '',
         FEED_MAX_CONCURRENT_POLLS: '2',
+        // Six accounts on two producers: the slow and the refused account share theirs with others.
+        PRODUCER_POOL_SIZE: '2',
         FEED_POLL_INTERVAL_MS: '300',
         FEED_AUTH_RETRY_MS: '1000',
       },

@@ -129,6 +129,22 @@ describe('Helm chart', () => {
     }
   });
 
+  it("gives each producer group its own transactional id prefix and pool size (groups' slots never fence each other)", () => {
+    const envOf = (d: Doc) => {
+      const spec = d.spec as {
+        template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } };
+      };
+      return Object.fromEntries((spec.template.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+    };
+    const producers = render([...multi, '--set', 'producer.groups[1].poolSize=8']).filter(
+      (d) => d.kind === 'Deployment' && d.metadata.name.includes('-producer-'),
+    );
+    expect(producers.map(envOf).map((e) => [e.TRANSACTIONAL_ID_PREFIX, e.PRODUCER_POOL_SIZE])).toEqual([
+      ['rel-producer-east', '4'],
+      ['rel-producer-west', '8'],
+    ]);
+  });
+
   it('bounds the enricher autoscaler by the partition count', () => {
     const docs = render(multi);
     const hpa = docs.find((d) => d.kind === 'HorizontalPodAutoscaler');
