@@ -1,20 +1,28 @@
 // Taking the accounts of a process at start, so that a crash, a restart or a second process neither
-// loses nor doubles a CDR:
+// loses nor doubles a CDR. A transactional id serialises whoever holds it: after an InitProducerId,
+// nothing older can commit under that id, and a commit of ours under it fails if anyone initialised
+// it since. So each account is claimed under the id that last wrote its cursor:
 //
 // 1. Initialise the pool's slots (InitProducerId): an older process with the same prefix and slots
 //    is fenced, and its open transactions are aborted (or completed, if they were committing).
-// 2. Read every cursor once. An account whose last cursor was written by a transactional id this
-//    process does not use (another pool size or prefix, or a producer from before the pool, which
-//    used `<prefix>-<account>`) gets that id initialised too, fencing its writer; then read again.
-// 3. Claim: each slot commits one cursor record per account (same position, `owner` this process,
-//    `transactionalId` the slot). From then on another owner in the cursor topic means a takeover:
-//    an older process that reads the cursors after a failed commit finds the claim and stops those
-//    accounts instead of initialising the slot again (which would fence the newcomer back). An
-//    account without a cursor is claimed at the id before FEED_START_ID, where it starts anyway.
+// 2. Read every cursor once. Each cursor record names `transactionalId`, the id that publishes the
+//    account (records from before the pool name none: their writer was `<prefix>-<account>`).
+// 3. Accounts whose id is one of our slots (or that have no cursor yet): each slot commits one claim
+//    per account, a cursor record at the same position naming this process as `owner` and the
+//    slot as `transactionalId`. An account without a cursor is claimed at the id before
+//    FEED_START_ID, where it starts anyway.
+// 4. Accounts written under another id (another pool size or prefix, the version before the pool):
+//    per id, initialise it (fencing its writer), read the cursors again, and commit their claims in
+//    a transaction of that id. If the old writer initialises it again first, the claim fails and is
+//    tried again; if the claim commits, the old writer's next commit fails and, reading the cursors
+//    after initialising again, it finds the claim and stops those accounts.
 //
-// A process that is fenced between 1 and 3 (the older one initialised the slot again before it
-// saw the claim) fails the claim and starts over at 1; the older one then finds the claim.
+// From then on another owner in the cursor topic means a takeover: an older process that reads the
+// cursors after a failed commit finds the claim and stops those accounts instead of initialising
+// the slot again (which would fence the newcomer back). A process that is fenced between 1 and 3
+// fails the claim and starts over at 1 (the caller retries).
 import type { Logger } from 'pino';
+import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { Permits } from '../ops/permits.ts';
 import { type CursorValue, cursorMessage } from './cursor.ts';
 import { legacyTransactionalId, type ProducerPool, type ProducerSlot } from './pool.ts';
@@ -33,7 +41,7 @@ export interface TakeOptions {
 export interface TakenAccounts {
   /** The claim of each account: where it stands. */
   cursors: Map<string, CursorValue>;
-  /** The epoch of each slot at the claim (the cursors were read at it). */
+  /** The epoch of each slot when the cursors were read. */
   epochs: Map<ProducerSlot, number>;
   /** Transactional ids of other writers that were fenced. */
   fenced: string[];
@@ -62,41 +70,78 @@ export async function takeAccounts(
   await gradually(slots, async (slot) => {
     epochs.set(slot, await slot.connect());
   });
-  let cursors = await o.readCursors();
-  const foreign = new Set<string>();
+  const cursors = await o.readCursors();
+  const writerOf = (login: string, found: CursorValue | undefined) =>
+    found === undefined ? undefined : (found.transactionalId ?? legacyTransactionalId(o.prefix, login));
+  const own = new Map<ProducerSlot, string[]>();
+  const foreign = new Map<string, string[]>();
   for (const login of logins) {
-    const found = cursors.get(login);
-    if (!found) continue;
-    const writer = found.transactionalId ?? legacyTransactionalId(o.prefix, login);
-    if (!pool.owns(writer)) foreign.add(writer);
-  }
-  if (foreign.size > 0) {
-    log.info(
-      { transactionalIds: foreign.size, examples: [...foreign].slice(0, 5) },
-      'fencing the producers that last wrote these accounts under other transactional ids',
-    );
-    await gradually([...foreign], (id) => pool.fence(id));
-    cursors = await o.readCursors();
+    const writer = writerOf(login, cursors.get(login));
+    if (writer === undefined || pool.owns(writer)) {
+      const slot = pool.slotFor(login);
+      own.set(slot, [...(own.get(slot) ?? []), login]);
+    } else foreign.set(writer, [...(foreign.get(writer) ?? []), login]);
   }
   const claims = new Map<string, CursorValue>();
   const committedAt = new Date().toISOString();
-  await gradually(slots, async (slot) => {
-    const messages = pool.accountsOf(slot).map((login) => {
-      const found = cursors.get(login);
-      const claim: CursorValue = {
-        account: login,
-        lastId: found?.lastId ?? o.startAfter,
-        rows: 0,
-        committedAt,
-        owner: o.instanceId,
-        transactionalId: slot.transactionalId,
-        deadLetteredAfter: found?.deadLetteredAfter ?? 0,
-        ...(found?.newestStartTime === undefined ? {} : { newestStartTime: found.newestStartTime }),
-      };
-      claims.set(login, claim);
-      return cursorMessage(claim);
-    });
-    await slot.commitAt(epochs.get(slot) as number, [{ topic: o.cursorTopic, messages }]);
+  const claim = (login: string, found: CursorValue | undefined): CursorValue => {
+    const c: CursorValue = {
+      account: login,
+      lastId: found?.lastId ?? o.startAfter,
+      rows: 0,
+      committedAt,
+      owner: o.instanceId,
+      transactionalId: pool.slotFor(login).transactionalId,
+      deadLetteredAfter: found?.deadLetteredAfter ?? 0,
+      ...(found?.newestStartTime === undefined ? {} : { newestStartTime: found.newestStartTime }),
+    };
+    claims.set(login, c);
+    return c;
+  };
+  await gradually([...own], ([slot, accounts]) =>
+    slot.commitAt(epochs.get(slot) as number, [
+      {
+        topic: o.cursorTopic,
+        messages: accounts.map((login) => cursorMessage(claim(login, cursors.get(login)))),
+      },
+    ]),
+  );
+  if (foreign.size > 0)
+    log.info(
+      { transactionalIds: foreign.size, examples: [...foreign.keys()].slice(0, 5) },
+      'taking accounts over from producers under other transactional ids: fencing them',
+    );
+  await gradually([...foreign], async ([writer, accounts]) => {
+    for (let attempt = 1; ; attempt++) {
+      const sender = pool.senderFor(writer);
+      try {
+        await sender.connect();
+        // Read after the fence: whatever the old writer committed is in it, and it can commit no more.
+        const now = await o.readCursors();
+        const moved = accounts.filter((login) => writerOf(login, now.get(login)) !== writer);
+        if (moved.length > 0)
+          throw new CdrError(
+            ErrorCodes.KAFKA,
+            `accounts ${moved.join(', ')} changed hands while being taken over: starting over`,
+            { retriable: true },
+          );
+        await sender.commit([
+          {
+            topic: o.cursorTopic,
+            messages: accounts.map((login) => cursorMessage(claim(login, now.get(login)))),
+          },
+        ]);
+        return;
+      } catch (err) {
+        // Initialised again by the old writer before our claim: try again, it cannot win for long
+        // (it reads the cursors and polls the feed before its next commit).
+        if (attempt >= 10 || !isCdrError(err) || !(err.retriable || err.code === ErrorCodes.FENCED))
+          throw err;
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      } finally {
+        await sender.discard();
+      }
+    }
   });
-  return { cursors: claims, epochs, fenced: [...foreign] };
+  return { cursors: claims, epochs, fenced: [...foreign.keys()] };
 }

@@ -245,17 +245,12 @@ export class ProducerPool {
     return this.all().some((s) => s.transactionalId === transactionalId);
   }
 
-  /** Initialises `transactionalId` once and lets it go: fences a producer that used it elsewhere. */
-  async fence(transactionalId: string): Promise<void> {
-    const sender = new TransactionalSender(this.kafka, {
+  /** A producer of another transactional id (a previous writer of one of the pool's accounts). */
+  senderFor(transactionalId: string): TransactionalSender {
+    return new TransactionalSender(this.kafka, {
       transactionalId,
       transactionTimeoutMs: this.options.transactionTimeoutMs,
     });
-    try {
-      await sender.connect();
-    } finally {
-      await sender.discard();
-    }
   }
 
   async close(): Promise<void> {

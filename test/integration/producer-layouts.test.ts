@@ -23,7 +23,10 @@ async function produce(url: string, overrides: Record<string, string> = {}) {
   cleanups.push(() => started.producer.stop());
   const metric = (name: string, labels: Record<string, string> = {}) =>
     metricValue(started.producer.ops.port, name, { account: A.login, ...labels });
-  return { env, ...started, metric };
+  /** A metric of the whole process (no account label). */
+  const processMetric = (name: string, labels: Record<string, string> = {}) =>
+    metricValue(started.producer.ops.port, name, labels);
+  return { env, ...started, metric, processMetric };
 }
 
 async function published(env: { TOPIC_RAW: string; TOPIC_DLQ: string }) {
@@ -54,7 +57,7 @@ describe('real feeds: the 17-column layout', () => {
     const account = { login: A.login, firstId: A.firstId, index: 0 };
     const lastId = s.generator.idOf(account, rows - 1);
     const interval = 5000;
-    const { env, producer, metric } = await produce(s.url, {
+    const { env, producer, metric, processMetric } = await produce(s.url, {
       FEED_TIMEZONE: zone,
       FEED_POLL_INTERVAL_MS: String(interval),
       BATCH_MAX_ROWS: '5000',
@@ -66,7 +69,7 @@ describe('real feeds: the 17-column layout', () => {
       async () => ((await metric('cdr_cursor_id')) === lastId ? true : undefined),
       120_000,
     );
-    const pointersFollowed = await metric('cdr_feed_pointer_rows_total', { followed: 'yes' });
+    const pointersFollowed = await processMetric('cdr_feed_pointer_rows_total', { followed: 'yes' });
     await producer.stop();
 
     // Paced by the responses, not by the poll interval: no pause between windows that brought rows.
@@ -205,9 +208,9 @@ describe('real feeds: bad input', () => {
         from < 3 ? `${header}\n${row(1)}\n${row(2)}\n${row(3)}\n` : `${header}\n2${','.repeat(16)}\n`,
       cleanups,
     );
-    const { env, producer, metric, log } = await produce(feed.url);
+    const { env, producer, metric, processMetric, log } = await produce(feed.url);
     await waitFor('a backwards pointer', async () =>
-      ((await metric('cdr_feed_pointer_rows_total', { followed: 'no' })) ?? 0) >= 1 ? true : undefined,
+      ((await processMetric('cdr_feed_pointer_rows_total', { followed: 'no' })) ?? 0) >= 1 ? true : undefined,
     );
     expect(await metric('cdr_cursor_id')).toBe(3);
     await producer.stop();

@@ -98,13 +98,14 @@ describe('producer recovery', () => {
     cleanups.push(() => one.producer.stop());
     await cursorAtLeast(one.producer.ops.port, A.firstId + 1999);
 
-    const two = await startTestProducer(env);
-    cleanups.push(() => two.producer.stop());
-    const outcome = await one.producer.done.then(
+    // Watched from before the second starts: its claim can stop the first while it is starting.
+    const outcome = one.producer.done.then(
       () => 'stopped',
       (err: unknown) => (isCdrError(err) ? err.code : String(err)),
     );
-    expect(outcome).toBe('CDR_FENCED');
+    const two = await startTestProducer(env);
+    cleanups.push(() => two.producer.stop());
+    expect(await outcome).toBe('CDR_FENCED');
     expect(one.log.entries().some((e) => e.level === 60 && String(e.msg).startsWith('fenced'))).toBe(true);
 
     const reached = await cursorAtLeast(two.producer.ops.port, A.firstId + 2500);
