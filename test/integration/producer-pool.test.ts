@@ -99,6 +99,25 @@ async function lastCursors(kafka: Kafka, topic: string) {
   return last;
 }
 
+/**
+ * Per account, only the few series an operator alerts on (one each, or one per error kind or skip
+ * reason); histograms are per process or per slot, never per account.
+ */
+function expectBoundedSeries(metrics: string, accounts: number): void {
+  const perAccount = new Map<string, number>();
+  const withAccount = new Set<string>();
+  for (const line of metrics.split('\n')) {
+    if (line.startsWith('#') || line === '') continue;
+    const m = /^(\w+)\{[^}]*account="([^"]+)"/.exec(line);
+    if (!m) continue;
+    withAccount.add(m[1] as string);
+    perAccount.set(m[2] as string, (perAccount.get(m[2] as string) ?? 0) + 1);
+  }
+  expect(perAccount.size).toBe(accounts);
+  expect([...withAccount].filter((name) => name.endsWith('_bucket') || name.endsWith('_sum'))).toEqual([]);
+  for (const [account, n] of perAccount) expect(n, account).toBeLessThanOrEqual(12);
+}
+
 function fatalAccounts(lines: readonly string[]): Set<string> {
   const out = new Set<string>();
   for (const l of lines) {
@@ -136,6 +155,7 @@ describe('producer pool: many accounts, few producers', () => {
     const second = spawnProducer(env);
     const secondPort = await second.port;
     await allCursorsAt(secondPort, list, rows);
+    expectBoundedSeries(await (await fetch(`http://127.0.0.1:${secondPort}/metrics`)).text(), list.length);
     second.child.kill('SIGTERM');
     expect(await second.exit).toBe(0);
 
