@@ -38,10 +38,17 @@ export async function readCursorTopic(
 export function formatCursors(cursors: Map<string, CursorValue>): string {
   if (cursors.size === 0) return 'no cursor yet: no account has committed';
   return renderTable(
-    ['account', 'last id', 'committed', 'owner', 'dead-lettered after it'],
+    ['account', 'last id', 'committed', 'owner', 'producer (transactional id)', 'dead-lettered after it'],
     [...cursors.values()]
       .sort((a, b) => a.account.localeCompare(b.account))
-      .map((c) => [c.account, c.lastId, c.committedAt, c.owner ?? '-', c.deadLetteredAfter ?? 0]),
+      .map((c) => [
+        c.account,
+        c.lastId,
+        c.committedAt,
+        c.owner ?? '-',
+        c.transactionalId ?? '-',
+        c.deadLetteredAfter ?? 0,
+      ]),
   );
 }
 

@@ -3,6 +3,7 @@
 import { describe, expect, inject, it } from 'vitest';
 import { loadEnricherConfig } from '../../src/config/enricher.ts';
 import { startEnricher } from '../../src/enrich/index.ts';
+import { slotOf } from '../../src/producer/pool.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { runCli, spawnCli } from '../helpers/cli-process.ts';
 import { enricherEnv } from '../helpers/enricher.ts';
@@ -207,8 +208,16 @@ describe('operators: cursor', () => {
       env,
     );
     expect(set.code, set.stderr).toBe(0);
-    const moved = JSON.parse(set.stdout) as { from: number; to: number; direction: string; between: number };
-    expect(moved).toMatchObject({ to: target, direction: 'forward' });
+    const moved = JSON.parse(set.stdout) as {
+      from: number;
+      to: number;
+      direction: string;
+      between: number;
+      transactionalId: string;
+    };
+    // It fenced the producer's pool slot that wrote the account's cursor (default pool of 4).
+    const slotId = `${penv.TRANSACTIONAL_ID_PREFIX}-slot-${slotOf(A.login, 4)}`;
+    expect(moved).toMatchObject({ to: target, direction: 'forward', transactionalId: slotId });
     expect(moved.between).toBe(target - moved.from);
     expect(await first.exit).toBe(3);
 
@@ -217,7 +226,10 @@ describe('operators: cursor', () => {
     expect(cursors.find((c) => c.account === A.login)).toMatchObject({
       lastId: target,
       owner: expect.stringMatching(/^cursor-set:/),
+      transactionalId: slotId,
     });
+    const table = await runCli(['cursor', 'show'], env);
+    expect(table.stdout).toMatch(new RegExp(`${A.login} .*${slotId}`));
 
     const second = spawnCli('produce', { ...penv, LOG_LEVEL: 'info' });
     cleanups.push(second.kill);
