@@ -3,6 +3,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config/kafka.ts';
 import { kafkajsLevel } from '../ops/kafkajs-levels.ts';
+import { registerCodecs } from './compression.ts';
 import { assertReadCommittedFixed } from './read-committed.ts';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -14,6 +15,7 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 
 export function createKafka(config: KafkaConfig, logger: Logger): Kafka {
   assertReadCommittedFixed();
+  registerCodecs();
   const log = logger.child({ component: 'kafkajs' });
   return new Kafka({
     ...config,

@@ -5,6 +5,7 @@
 // completes whatever the old one left open. Whether an epoch error means another process owns the
 // id is for the caller to find out (see kafkaError below).
 import {
+  type CompressionTypes,
   type Kafka,
   type Offsets as KafkaOffsets,
   type Message,
@@ -22,6 +23,8 @@ export interface TransactionalOptions {
   transactionTimeoutMs: number;
   /** Bytes of message keys and values per send at most (so no partition's batch nears max.message.bytes). */
   maxSendBytes?: number;
+  /** Compression of the record batches sent (none by default). */
+  compression?: CompressionTypes;
 }
 
 export class TransactionalSender {
@@ -122,8 +125,9 @@ export class TransactionalSender {
       transaction = await producer.transaction();
       const sent = new Map<Message, number>();
       const maxBytes = this.options.maxSendBytes ?? SEND_CHUNK_BYTES;
+      const compression = this.options.compression;
       for (const chunk of sendChunks(topicMessages, SEND_CHUNK, maxBytes)) {
-        const metadata = await transaction.sendBatch({ topicMessages: chunk, acks: -1 });
+        const metadata = await transaction.sendBatch({ topicMessages: chunk, acks: -1, compression });
         if (then) noteOffsets(chunk, metadata, sent);
       }
       if (then)
@@ -132,7 +136,7 @@ export class TransactionalSender {
           SEND_CHUNK,
           maxBytes,
         ))
-          await transaction.sendBatch({ topicMessages: chunk, acks: -1 });
+          await transaction.sendBatch({ topicMessages: chunk, acks: -1, compression });
       if (offsets) await transaction.sendOffsets(offsets);
       await transaction.commit();
     } catch (cause) {

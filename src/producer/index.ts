@@ -9,6 +9,7 @@ import type { ProducerConfig } from '../config/producer.ts';
 import { TotalsReader } from '../control/read.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { createKafka } from '../kafka/client.ts';
+import { compressionType } from '../kafka/compression.ts';
 import { topicSpecs } from '../kafka/topic-specs.ts';
 import { setUpTopics, topicMaxMessageBytes, topicPartitionCount } from '../kafka/topics.ts';
 import { type Check, type OpsServer, startOpsServer } from '../ops/http-server.ts';
@@ -102,6 +103,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
       prefix: env.TRANSACTIONAL_ID_PREFIX,
       size: env.PRODUCER_POOL_SIZE,
       transactionTimeoutMs: env.TRANSACTION_TIMEOUT_MS,
+      compression: compressionType(env.KAFKA_COMPRESSION),
       instanceId,
       readCursors,
     },

@@ -12,7 +12,7 @@
 // the cursor topic as read after the new producer was initialised (one read per epoch for the whole
 // slot): another owner is a takeover (that account stops), another cursor means the account reads it
 // again before it publishes anything.
-import type { Kafka, Message, TopicMessages } from 'kafkajs';
+import type { CompressionTypes, Kafka, Message, TopicMessages } from 'kafkajs';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { TransactionalSender } from '../kafka/transactions.ts';
 import { Permits } from '../ops/permits.ts';
@@ -49,6 +49,7 @@ export interface CursorGuard {
 export interface SlotOptions {
   transactionalId: string;
   transactionTimeoutMs: number;
+  compression?: CompressionTypes;
   /** This process, as named in the cursor records it writes. */
   instanceId: string;
   /** Reads every account's cursor, starting after the call (see CursorReader.readAll). */
@@ -69,6 +70,7 @@ export class ProducerSlot {
     this.sender = new TransactionalSender(kafka, {
       transactionalId: options.transactionalId,
       transactionTimeoutMs: options.transactionTimeoutMs,
+      ...(options.compression === undefined ? {} : { compression: options.compression }),
     });
   }
 
@@ -194,6 +196,7 @@ export interface PoolOptions {
   prefix: string;
   size: number;
   transactionTimeoutMs: number;
+  compression?: CompressionTypes;
   instanceId: string;
   readCursors: () => Promise<Map<string, CursorValue>>;
 }
@@ -215,6 +218,7 @@ export class ProducerPool {
         slot = new ProducerSlot(kafka, {
           transactionalId: slotTransactionalId(options.prefix, i),
           transactionTimeoutMs: options.transactionTimeoutMs,
+          ...(options.compression === undefined ? {} : { compression: options.compression }),
           instanceId: options.instanceId,
           readCursors: options.readCursors,
         });
