@@ -77,6 +77,8 @@ export interface PollerDeps {
 }
 
 const PROGRESS_EVERY_MS = 5000;
+/** How long a poller whose slot was fenced waits for a newcomer's claim before initialising it again. */
+const TAKEOVER_GRACE_MS = 1000;
 
 export class AccountPoller {
   readonly health: AccountHealth = { authFailing: false, headerUnreadable: false };
@@ -165,7 +167,11 @@ export class AccountPoller {
         this.health.lastErrorCode = code;
         metrics.feedErrors.inc({ ...this.labels, kind: code });
         if (code === ErrorCodes.PRODUCER_EPOCH) {
-          // A timed-out transaction, or another process: the cursor topic tells which.
+          // A timed-out transaction, or another process: the cursor topic tells which. A process
+          // taking the accounts over fences first and claims right after: its claim gets a moment
+          // to land before this one initialises the slot again (which would fence it back).
+          await this.stopIfTakenOver(err as CdrError);
+          await sleep(TAKEOVER_GRACE_MS, undefined, { signal }).catch(() => undefined);
           await this.stopIfTakenOver(err as CdrError);
           this.cursor = undefined;
           logger.warn({ account: this.labels.account, code }, 'transaction expired; starting a new one');
