@@ -30,6 +30,16 @@ export class Permits {
     return this.releaser();
   }
 
+  /** Runs `fn` holding a permit, and gives it back however `fn` ends. */
+  async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const release = await this.acquire(signal);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
   private releaser(): () => void {
     let released = false;
     return () => {

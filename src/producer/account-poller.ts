@@ -148,12 +148,7 @@ export class AccountPoller {
         if (this.cursor === undefined) await this.recover();
         // While responses bring something (a window of rows, a pointer), ask again at once; the
         // permits are handed out in turn, so every other account of the process gets its turn.
-        const release = await this.deps.polls.acquire(signal);
-        try {
-          if (await this.pollOnce(this.cursor as CursorState)) delay = 0;
-        } finally {
-          release();
-        }
+        if (await this.deps.polls.run(() => this.pollOnce(this.cursor as CursorState), signal)) delay = 0;
         attempt = 0;
         this.health.authFailing = false;
         this.health.headerUnreadable = false;

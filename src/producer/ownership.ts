@@ -55,16 +55,7 @@ export async function takeAccounts(
 ): Promise<TakenAccounts> {
   const permits = new Permits(o.concurrency);
   const gradually = <T, R>(items: readonly T[], fn: (item: T) => Promise<R>) =>
-    Promise.all(
-      items.map(async (item) => {
-        const release = await permits.acquire();
-        try {
-          return await fn(item);
-        } finally {
-          release();
-        }
-      }),
-    );
+    Promise.all(items.map((item) => permits.run(() => fn(item))));
   const slots = pool.all();
   const epochs = new Map<ProducerSlot, number>();
   await gradually(slots, async (slot) => {

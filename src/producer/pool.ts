@@ -80,7 +80,7 @@ export class ProducerSlot {
 
   /** Initialises the slot's producer if it has none; resolves with its epoch. */
   async connect(): Promise<number> {
-    return this.locked(async () => {
+    return this.lock.run(async () => {
       await this.sender.connect().catch(rethrowAsEpoch);
       return this.sender.epoch;
     });
@@ -96,7 +96,7 @@ export class ProducerSlot {
     topicMessages: TopicMessages[],
     then?: (offsetOf: (m: Message) => number | undefined) => TopicMessages[],
   ): Promise<number> {
-    return this.locked(async () => {
+    return this.lock.run(async () => {
       this.throwIfTaken(guard.account);
       await this.sender.connect().catch(rethrowAsEpoch);
       const epoch = this.sender.epoch;
@@ -108,7 +108,7 @@ export class ProducerSlot {
 
   /** Commits `messages` only if the producer is still the one of `epoch` (a claim made on a read at that epoch). */
   async commitAt(epoch: number, topicMessages: TopicMessages[]): Promise<void> {
-    return this.locked(async () => {
+    return this.lock.run(async () => {
       if (this.sender.epoch !== epoch || !this.sender.isConnected)
         throw new CdrError(ErrorCodes.KAFKA, `the producer of ${this.transactionalId} was replaced`, {
           retriable: true,
@@ -163,15 +163,6 @@ export class ProducerSlot {
           details: { account: guard.account, expected: guard.cursor.lastId, found: found?.lastId },
         },
       );
-  }
-
-  private async locked<T>(fn: () => Promise<T>): Promise<T> {
-    const release = await this.lock.acquire();
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
   }
 }
 

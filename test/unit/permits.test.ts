@@ -45,4 +45,22 @@ describe('Permits', () => {
     expect(third).toBe(true);
     f();
   });
+
+  it('run() gives the permit back whether its function resolves or throws', async () => {
+    const p = new Permits(1);
+    expect(await p.run(async () => 'done')).toBe('done');
+    await expect(
+      p.run(async () => {
+        throw new Error('failed');
+      }),
+    ).rejects.toThrow('failed');
+    // The one permit is free again: taken at once.
+    let got = false;
+    const release = await p.acquire().then((r) => {
+      got = true;
+      return r;
+    });
+    expect(got).toBe(true);
+    release();
+  });
 });
