@@ -50,9 +50,8 @@ export interface AccountHealth {
 export interface PollerDeps {
   account: FeedAccount;
   env: ProducerConfig['env'];
-  /** The pool member the account commits through, and the accounts it shares it with. */
+  /** The pool member the account commits through (shared with other accounts). */
   slot: ProducerSlot;
-  slotAccounts: readonly string[];
   cursors: CursorReader;
   /** This process, as named in the cursor records it writes. */
   instanceId: string;
@@ -211,11 +210,11 @@ export class AccountPoller {
 
   /** The slot's producer initialised first, then the cursor as Kafka has it. */
   private async recover(): Promise<void> {
-    const { slot, slotAccounts, cursors, account, logger } = this.deps;
+    const { slot, cursors, account, logger } = this.deps;
     const epoch = await slot.connect();
     this.nextFrom = undefined;
     const all = await cursors.readAll();
-    slot.noteOwners(slotAccounts, all, account.login);
+    slot.noteOwners(all, account.login);
     // Written in the same transactions as the cursor: read after the same InitProducerId, they agree.
     this.controls.reset((await this.deps.totals.readAll()).get(account.login));
     this.cursor = this.fromRecord(all.get(account.login));
@@ -225,8 +224,8 @@ export class AccountPoller {
 
   /** Reads the cursors back: the accounts of the slot another process claimed stop, this one first. */
   private async stopIfTakenOver(cause: CdrError): Promise<void> {
-    const { slot, slotAccounts, cursors, account } = this.deps;
-    slot.noteOwners(slotAccounts, await cursors.readAll(), account.login, cause);
+    const { slot, cursors, account } = this.deps;
+    slot.noteOwners(await cursors.readAll(), account.login, cause);
   }
 
   private markSuccess(): void {

@@ -146,7 +146,6 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
         account,
         env,
         slot,
-        slotAccounts: pool.accountsOf(slot),
         cursors,
         instanceId,
         layouts: config.layouts,
@@ -185,7 +184,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
         );
         // A slot none of whose accounts is left is let go: initialising it again would fence the
         // process that took them.
-        if (pool.accountsOf(slot).every((a) => fenced.has(a))) return slot.close();
+        if (slot.accounts.every((a) => fenced.has(a))) return slot.close();
       })
       .finally(() => {
         running--;

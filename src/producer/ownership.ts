@@ -66,12 +66,15 @@ export async function takeAccounts(
     found === undefined ? undefined : (found.transactionalId ?? legacyTransactionalId(o.prefix, login));
   const own = new Map<ProducerSlot, string[]>();
   const foreign = new Map<string, string[]>();
+  const add = <K>(groups: Map<K, string[]>, key: K, login: string) => {
+    const list = groups.get(key);
+    if (list) list.push(login);
+    else groups.set(key, [login]);
+  };
   for (const login of logins) {
     const writer = writerOf(login, cursors.get(login));
-    if (writer === undefined || pool.owns(writer)) {
-      const slot = pool.slotFor(login);
-      own.set(slot, [...(own.get(slot) ?? []), login]);
-    } else foreign.set(writer, [...(foreign.get(writer) ?? []), login]);
+    if (writer === undefined || pool.owns(writer)) add(own, pool.slotFor(login), login);
+    else add(foreign, writer, login);
   }
   const claims = new Map<string, CursorValue>();
   const committedAt = new Date().toISOString();

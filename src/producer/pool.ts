@@ -64,6 +64,8 @@ export class ProducerSlot {
   private snapshot: { epoch: number; cursors: Map<string, CursorValue> } | undefined;
   /** Accounts of the slot found claimed by another process: they stop at their next turn. */
   private readonly taken = new Map<string, CursorValue>();
+  /** The accounts that use the slot. */
+  readonly accounts: string[] = [];
 
   constructor(kafka: Kafka, options: SlotOptions) {
     this.options = options;
@@ -121,17 +123,9 @@ export class ProducerSlot {
    * Marks the slot's accounts that `cursors` shows claimed by another process; throws the takeover
    * of `account` if it is one of them.
    */
-  noteOwners(
-    accounts: readonly string[],
-    cursors: Map<string, CursorValue>,
-    account?: string,
-    cause?: unknown,
-  ): void {
-    for (const login of accounts) {
-      const found = cursors.get(login);
-      if (found?.owner !== undefined && found.owner !== this.options.instanceId) this.taken.set(login, found);
-    }
-    if (account !== undefined) this.throwIfTaken(account, cause);
+  noteOwners(cursors: Map<string, CursorValue>, account: string, cause?: unknown): void {
+    for (const login of this.accounts) this.noteOwner(login, cursors.get(login));
+    this.throwIfTaken(account, cause);
   }
 
   /** Throws the takeover of `account` when the slot found it claimed by another process. */
@@ -144,13 +138,16 @@ export class ProducerSlot {
     await this.sender.discard();
   }
 
+  /** Another process's name in the account's cursor record is a takeover. */
+  private noteOwner(login: string, found: CursorValue | undefined): void {
+    if (found?.owner !== undefined && found.owner !== this.options.instanceId) this.taken.set(login, found);
+  }
+
   private async verify(guard: CursorGuard, epoch: number): Promise<void> {
     if (this.snapshot?.epoch !== epoch) this.snapshot = { epoch, cursors: await this.options.readCursors() };
     const found = this.snapshot.cursors.get(guard.account);
-    if (found?.owner !== undefined && found.owner !== this.options.instanceId) {
-      this.taken.set(guard.account, found);
-      throw takenOver(found);
-    }
+    this.noteOwner(guard.account, found);
+    this.throwIfTaken(guard.account);
     if (
       found?.lastId !== guard.cursor.lastId ||
       (found.deadLetteredAfter ?? 0) !== guard.cursor.deadLetteredAfter
@@ -197,7 +194,6 @@ export class ProducerPool {
   private readonly kafka: Kafka;
   private readonly options: PoolOptions;
   private readonly slots = new Map<number, ProducerSlot>();
-  private readonly members = new Map<ProducerSlot, string[]>();
 
   constructor(kafka: Kafka, options: PoolOptions, logins: readonly string[]) {
     this.kafka = kafka;
@@ -214,9 +210,8 @@ export class ProducerPool {
           readCursors: options.readCursors,
         });
         this.slots.set(i, slot);
-        this.members.set(slot, []);
       }
-      this.members.get(slot)?.push(login);
+      slot.accounts.push(login);
     }
   }
 
@@ -224,11 +219,6 @@ export class ProducerPool {
     const slot = this.slots.get(slotOf(login, this.options.size));
     if (!slot) throw new Error(`account ${login} is not one of the pool's`);
     return slot;
-  }
-
-  /** The accounts sharing a slot. */
-  accountsOf(slot: ProducerSlot): readonly string[] {
-    return this.members.get(slot) ?? [];
   }
 
   all(): ProducerSlot[] {
