@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { down, up } from '../../scripts/stack/index.ts';
 import { endOffsets, readToEnd } from '../../src/kafka/bounded-read.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
-import { createTopics, newTopic, testKafka, uniqueName } from '../helpers/kafka.ts';
+import { newTopic, testKafka, uniqueName } from '../helpers/kafka.ts';
 
 const cleanups = cleanupAfterEach();
 
@@ -46,12 +46,7 @@ describe('bounded read', () => {
   });
 
   it('delivers every record exactly once across a broker restart in the middle of the read', async () => {
-    const kafka = testKafka();
-    const topic = uniqueName('bounded');
-    const admin = kafka.admin();
-    await admin.connect();
-    cleanups.push(() => admin.disconnect());
-    await createTopics(admin, [{ topic, numPartitions: 3 }]);
+    const { kafka, topic } = await newTopic('bounded', 3);
     const producer = kafka.producer();
     await producer.connect();
     const total = 30_000;
@@ -115,12 +110,7 @@ describe('bounded read', () => {
   it('keeps partitions in step by record time when asked (paceMs), every record still once', async () => {
     // Partition 0 holds a record every millisecond, partition 1 one every 20: read as fast as each
     // comes, partition 1 runs ahead in time by a factor of 20; paced, it waits for partition 0.
-    const kafka = testKafka();
-    const topic = uniqueName('paced');
-    const admin = kafka.admin();
-    await admin.connect();
-    cleanups.push(() => admin.disconnect());
-    await createTopics(admin, [{ topic, numPartitions: 2 }]);
+    const { kafka, topic } = await newTopic('paced', 2);
     const producer = kafka.producer();
     await producer.connect();
     const t0 = Date.now() - 3_600_000;

@@ -49,6 +49,17 @@ function accountsEnv(feedUrl: string, list: readonly Account[], overrides: Recor
   });
 }
 
+/** The simulator serving `list`: `rows` of history each, growing by `perSecond` from now. */
+async function simulator(list: readonly Account[], rows: number, perSecond = 0) {
+  const s = await startTestSimulator({
+    historyRows: rows,
+    ...(perSecond > 0 ? { growthPerSecond: perSecond, epochMs: Date.now() } : {}),
+    accounts: list.map((a) => ({ ...a })),
+  });
+  cleanups.push(() => s.close());
+  return s;
+}
+
 function spawnProducer(env: Record<string, string>): CliProcess {
   const p = spawnCli('produce', { ...env, LOG_LEVEL: 'info' });
   cleanups.push(p.kill);
@@ -131,8 +142,7 @@ describe('producer pool: many accounts, few producers', () => {
   it('50 accounts over a pool of 4: every CDR once across a SIGKILL and restart, 4 transactional ids', async () => {
     const list = accounts(50, 61000);
     const rows = 3000;
-    const s = await startTestSimulator({ historyRows: rows, accounts: list.map((a) => ({ ...a })) });
-    cleanups.push(() => s.close());
+    const s = await simulator(list, rows);
     const env = accountsEnv(s.url, list, { PRODUCER_POOL_SIZE: '4', BATCH_MAX_ROWS: '200' });
 
     const first = spawnProducer(env);
@@ -177,13 +187,7 @@ describe('producer pool: many accounts, few producers', () => {
 
   it('two processes for the same accounts: the newer one takes every account, the older one stops (exit 3), every CDR once', async () => {
     const list = accounts(10, 62000);
-    const s = await startTestSimulator({
-      historyRows: 1000,
-      growthPerSecond: 40,
-      epochMs: Date.now(),
-      accounts: list.map((a) => ({ ...a })),
-    });
-    cleanups.push(() => s.close());
+    const s = await simulator(list, 1000, 40);
     const env = accountsEnv(s.url, list, { PRODUCER_POOL_SIZE: '4', TRANSACTION_TIMEOUT_MS: '5000' });
     const older = spawnProducer(env);
     const olderPort = await older.port;
@@ -223,13 +227,7 @@ describe('producer pool: many accounts, few producers', () => {
 
   it('takes accounts over from a larger pool and from the per-account ids of the version before the pool', async () => {
     const list = accounts(6, 63000);
-    const s = await startTestSimulator({
-      historyRows: 500,
-      growthPerSecond: 30,
-      epochMs: Date.now(),
-      accounts: list.map((a) => ({ ...a })),
-    });
-    cleanups.push(() => s.close());
+    const s = await simulator(list, 500, 30);
     const env = accountsEnv(s.url, list, { PRODUCER_POOL_SIZE: '8' });
     const kafka = testKafka();
     // The version before the pool wrote the last account's cursor under `<prefix>-<login>` (no
