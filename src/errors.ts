@@ -46,6 +46,8 @@ export const ErrorCodes = {
   CONSUMER_STOPPED: 'CDR_CONSUMER_STOPPED',
   /** A Kafka operation failed. */
   KAFKA: 'CDR_KAFKA',
+  /** The producer's parse worker thread died mid-response; the rest is read again from the cursor. */
+  PARSE_WORKER: 'CDR_PARSE_WORKER',
   /** Retries ran out; `cause` holds the last failure. */
   RETRIES_EXHAUSTED: 'CDR_RETRIES_EXHAUSTED',
   /** A local-stack process (broker, registry, simulator) failed to start or died. */

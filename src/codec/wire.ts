@@ -28,33 +28,53 @@ export function unframe(payload: Buffer): { schemaId: number; body: Buffer } {
 let scratch = Buffer.allocUnsafe(64 * 1024);
 
 /**
+ * Writes the framed record (header and Avro body) into `buf` at `pos`: returns where it ends, or
+ * minus the number of bytes missing when `buf` is too small. Throws as `encodeValue` does.
+ */
+export function encodeInto(
+  type: avro.Type,
+  schemaId: number,
+  value: unknown,
+  buf: Buffer,
+  pos: number,
+): number {
+  if (buf.length < pos + HEADER_BYTES) return buf.length - (pos + HEADER_BYTES) - 64;
+  let end: number;
+  try {
+    end = type.encode(value, buf, pos + HEADER_BYTES);
+  } catch (cause) {
+    throw encodeFailure(type, value, cause);
+  }
+  if (end < 0) return end;
+  buf[pos] = MAGIC_BYTE;
+  buf.writeInt32BE(schemaId, pos + 1);
+  return end;
+}
+
+/**
  * Encodes with `type` straight after a 5-byte header in a scratch buffer, then copies out the
  * framed record: one allocation per record. Names every failing field path when the value does
  * not fit the schema.
  */
 export function encodeValue(type: avro.Type, schemaId: number, value: unknown): Buffer {
-  try {
-    let end = type.encode(value, scratch, HEADER_BYTES);
-    if (end < 0) {
-      // avsc returns minus the number of bytes that did not fit.
-      scratch = Buffer.allocUnsafe(Math.max(scratch.length * 2, scratch.length - end));
-      end = type.encode(value, scratch, HEADER_BYTES);
-    }
-    const out = Buffer.allocUnsafe(end);
-    scratch.copy(out, HEADER_BYTES, HEADER_BYTES, end);
-    out[0] = MAGIC_BYTE;
-    out.writeInt32BE(schemaId, 1);
-    return out;
-  } catch (cause) {
-    const paths: string[] = [];
-    type.isValid(value, { errorHook: (path) => paths.push(path.join('.')) });
-    throw new CdrError(
-      ErrorCodes.ENCODE_FAILED,
-      `value does not fit schema at: ${paths.join(', ') || '(unknown)'}`,
-      {
-        cause,
-        details: { paths },
-      },
-    );
+  let end = encodeInto(type, schemaId, value, scratch, 0);
+  if (end < 0) {
+    scratch = Buffer.allocUnsafe(Math.max(scratch.length * 2, scratch.length - end));
+    end = encodeInto(type, schemaId, value, scratch, 0);
   }
+  return Buffer.from(scratch.subarray(0, end));
+}
+
+/** The error of a value that does not fit the schema: it names every failing field path. */
+function encodeFailure(type: avro.Type, value: unknown, cause: unknown): CdrError {
+  const paths: string[] = [];
+  type.isValid(value, { errorHook: (path) => paths.push(path.join('.')) });
+  return new CdrError(
+    ErrorCodes.ENCODE_FAILED,
+    `value does not fit schema at: ${paths.join(', ') || '(unknown)'}`,
+    {
+      cause,
+      details: { paths },
+    },
+  );
 }

@@ -97,6 +97,11 @@ export const producerEnvSchema = z.object({
     .describe(
       'Transactional producers of the process (its Kafka connections); accounts are shared among them by a hash of the login',
     ),
+  PRODUCER_PARSE_WORKERS: int(0, 64)
+    .default(1)
+    .describe(
+      'Worker threads that parse and encode feed responses (0: on the main thread); README, Performance',
+    ),
   NO_GROUP_KEY_PREFIX: z
     .string()
     .default('account:')

@@ -20,14 +20,34 @@ export interface FeedRowsOptions extends CsvReaderOptions {
   acceptTail(raw: string): boolean;
 }
 
-/** Yields the header first, then rows in order; throws the body's own error after the rows before it. */
-export async function* feedRows(body: Readable, options: FeedRowsOptions): AsyncGenerator<FeedRow> {
-  const reader = new CsvReader(options);
-  let sawHeader = false;
-  const rows = (events: CsvEvent[]): FeedRow[] => {
+/**
+ * The rows of a body pushed to it chunk by chunk: the header first, then rows in order. `push`
+ * throws when the body does not start with a header. Synchronous, so it runs where the body's
+ * bytes are (the poller's parse worker, or inline).
+ */
+export class FeedRowReader {
+  private readonly reader: CsvReader;
+  private readonly options: FeedRowsOptions;
+  private sawHeader = false;
+
+  constructor(options: FeedRowsOptions) {
+    this.options = options;
+    this.reader = new CsvReader(options);
+  }
+
+  push(chunk: Buffer): FeedRow[] {
+    return this.rows(this.reader.push(chunk));
+  }
+
+  /** The body ended: its last record, when it had no line end (a header is never held back). */
+  end(): FeedRow[] {
+    return this.rows(this.reader.end((raw) => !this.sawHeader || this.options.acceptTail(raw)));
+  }
+
+  private rows(events: CsvEvent[]): FeedRow[] {
     const out: FeedRow[] = [];
     for (const ev of events) {
-      if (sawHeader) {
+      if (this.sawHeader) {
         out.push(ev.kind === 'record' ? { kind: 'row', fields: ev.fields, raw: ev.raw, line: ev.line } : ev);
         continue;
       }
@@ -36,12 +56,16 @@ export async function* feedRows(body: Readable, options: FeedRowsOptions): Async
           retriable: true,
         });
       }
-      sawHeader = true;
+      this.sawHeader = true;
       out.push({ kind: 'header', fields: ev.fields });
     }
     return out;
-  };
-  for await (const chunk of body) yield* rows(reader.push(chunk as Buffer));
-  // A header is never held back: a body that is the header alone, without a line end, is empty.
-  yield* rows(reader.end((raw) => !sawHeader || options.acceptTail(raw)));
+  }
+}
+
+/** Yields the header first, then rows in order; throws the body's own error after the rows before it. */
+export async function* feedRows(body: Readable, options: FeedRowsOptions): AsyncGenerator<FeedRow> {
+  const reader = new FeedRowReader(options);
+  for await (const chunk of body) yield* reader.push(chunk as Buffer);
+  yield* reader.end();
 }

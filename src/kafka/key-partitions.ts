@@ -1,11 +1,19 @@
 // The partition of a keyed record, as kafkajs's default partitioner (Java's murmur2) chooses it,
 // computed once per key: records that name their partition skip kafkajs's hashing (Long-based
 // murmur2 in JavaScript, a few percent of a producer's CPU), and keys repeat (billing groups).
-import { Partitioners } from 'kafkajs';
+//
+// kafkajs's default partitioner is loaded by itself (its module and murmur2, not the client): the
+// producer's parse worker uses this without loading kafkajs whole.
+import { createRequire } from 'node:module';
+import type { DefaultPartitioner } from 'kafkajs';
 import { detached } from './key-buffers.ts';
 
+const createPartitioner = createRequire(import.meta.url)(
+  'kafkajs/src/producer/partitioners/default/index.js',
+) as DefaultPartitioner;
+
 export class KeyPartitions {
-  private readonly partitioner = Partitioners.DefaultPartitioner();
+  private readonly partitioner = createPartitioner();
   private readonly counts: ReadonlyMap<string, number>;
   private readonly cache = new Map<string, Map<string, number>>();
   private readonly metadata = new Map<number, Array<{ partitionId: number; leader: number }>>();

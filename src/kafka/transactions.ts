@@ -178,15 +178,13 @@ function noteOffsets(
   }
 }
 
-// kafkajs 2.2.4 groups a send's messages by partition with an array spread per message
-// (producer/groupMessagesPerPartition.js), which is quadratic in the messages per partition of
-// one send: 5,000 messages in one send cost ten times the CPU of ten sends of 500. A transaction
-// therefore sends in chunks, one after another, still in order.
-export const SEND_CHUNK = 500;
-/**
- * A send's records for one partition go to the broker as one record batch, which must stay under
- * the topic's max.message.bytes (1 MiB by default): sends are also cut by size.
- */
+// A transaction's messages go out in sends, one after another, in order. A send's records for one
+// partition go to the broker as one record batch, which must stay under the topic's
+// max.message.bytes (1 MiB by default): a send is cut when one partition's records in it would pass
+// SEND_CHUNK_BYTES, or all of them four times that. Few sends per transaction: each is a round trip
+// (acks=-1). (kafkajs grouped a send's messages with an array spread per message, quadratic in the
+// messages per partition; patched, see patches/.)
+export const SEND_CHUNK = 10_000;
 export const SEND_CHUNK_BYTES = 512 * 1024;
 
 /** Bytes a message adds to a send: key, value and headers (record framing is small and ignored). */
@@ -202,8 +200,10 @@ function sizeOf(v: Buffer | string | null | undefined): number {
 }
 
 /**
- * Splits per-topic message lists into consecutive sends of at most `size` messages and about
- * `maxBytes` bytes (a single larger message gets a send of its own), in order.
+ * Splits per-topic message lists into consecutive sends of at most `size` messages, in which no
+ * partition's records pass about `maxBytes` bytes (nor all records four times that; a single larger
+ * message gets a send of its own), in order. Messages that name no partition count as one
+ * partition of their topic.
  */
 export function sendChunks(
   topicMessages: readonly TopicMessages[],
@@ -214,23 +214,31 @@ export function sendChunks(
   let current: TopicMessages[] = [];
   let count = 0;
   let bytes = 0;
+  // Bytes per partition, in the current send, of the topic being cut.
+  let perPartition = new Map<number, number>();
   const flush = () => {
     if (count > 0) sends.push(current);
     current = [];
     count = 0;
     bytes = 0;
+    perPartition = new Map();
   };
   for (const { topic, messages } of topicMessages) {
+    perPartition = new Map();
     let from = 0;
     for (let i = 0; i < messages.length; i++) {
-      const b = messageBytes(messages[i] as Message);
-      if (count > 0 && (count >= size || bytes + b > maxBytes)) {
+      const m = messages[i] as Message;
+      const b = messageBytes(m);
+      const p = m.partition ?? -1;
+      const inPartition = perPartition.get(p) ?? 0;
+      if (count > 0 && (count >= size || inPartition + b > maxBytes || bytes + b > 4 * maxBytes)) {
         if (i > from) current.push({ topic, messages: messages.slice(from, i) });
         from = i;
         flush();
       }
       count++;
       bytes += b;
+      perPartition.set(p, (perPartition.get(p) ?? 0) + b);
     }
     if (messages.length > from) current.push({ topic, messages: messages.slice(from) });
   }

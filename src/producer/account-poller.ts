@@ -19,25 +19,22 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type avro from 'avsc';
 import type { Logger } from 'pino';
-import { type HeaderMap, readHeader } from '../cdr/header.ts';
 import type { Layout } from '../cdr/layouts.ts';
-import { parseId, RowReader } from '../cdr/row.ts';
 import type { TimeZone } from '../cdr/time-zone.ts';
 import type { FeedAccount, ProducerConfig } from '../config/producer.ts';
 import { AccountControls } from '../control/account.ts';
 import type { TotalsReader } from '../control/read.ts';
 import type { ControlValue } from '../control/records.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
-import { feedRows } from '../feed/csv-rows.ts';
 import { feedTarget, feedTransportError, openFeed } from '../feed/request.ts';
 import type { Permits } from '../ops/permits.ts';
 import { retryDelay } from '../ops/retry.ts';
 import { Batch, type CursorState } from './batch.ts';
-import type { CursorReader, CursorValue } from './cursor.ts';
+import { type CursorReader, type CursorValue, cursorMessage } from './cursor.ts';
 import type { ProducerMetrics } from './metrics.ts';
+import type { ResponseParsers } from './parsers.ts';
 import type { ProducerSlot } from './pool.ts';
-import { RecordBuilder } from './records.ts';
-import { RowPolicy } from './row-policy.ts';
+import type { ResponseSetup, ResponseSummary } from './response.ts';
 
 export interface AccountHealth {
   lastSuccessAt?: number;
@@ -55,9 +52,10 @@ export interface PollerDeps {
   cursors: CursorReader;
   /** This process, as named in the cursor records it writes. */
   instanceId: string;
+  /** Where responses are parsed (worker threads, or this thread). */
+  parsers: ResponseParsers;
   /** The layouts a response's header is matched against, in order. */
   layouts: readonly Layout[];
-  avroType: avro.Type;
   schemaId: number;
   zone: TimeZone;
   /** Largest record (key + value) cdr.raw takes: the topic's max.message.bytes less framing. */
@@ -93,7 +91,8 @@ export class AccountPoller {
   private readonly controls: AccountControls;
   /** Call start of the newest CDR published, carried from cursor record to cursor record. */
   private newestStart: number | undefined;
-  private readonly records: RecordBuilder;
+  /** Largest record cdr.raw takes, as far as we know: lowered when Kafka refuses one. */
+  private maxMessageBytes: number;
   private readonly deps: PollerDeps;
   private readonly labels: { account: string };
   private readonly feedHost: string;
@@ -113,15 +112,7 @@ export class AccountPoller {
     this.epoch = epoch;
     this.labels = { account: deps.account.login };
     this.feedHost = feedTarget(deps.env.FEED_URL).feedHost;
-    this.records = new RecordBuilder({
-      account: deps.account.login,
-      env: deps.env,
-      avroType: deps.avroType,
-      schemaId: deps.schemaId,
-      feedHost: this.feedHost,
-      maxMessageBytes: deps.maxMessageBytes,
-      rawPartitions: deps.rawPartitions,
-    });
+    this.maxMessageBytes = deps.maxMessageBytes;
     this.cursor = this.fromRecord(initial);
     this.controls = new AccountControls(
       {
@@ -172,7 +163,10 @@ export class AccountPoller {
           continue;
         }
         if (code === ErrorCodes.MESSAGE_TOO_LARGE) {
-          const { before, now } = this.records.lowerLimit();
+          // Each record was under the limit and still Kafka refused the batch: halve it.
+          const before = this.maxMessageBytes;
+          const now = Math.max(1024, Math.floor(before / 2));
+          this.maxMessageBytes = now;
           logger.warn(
             { account: this.labels.account, before, now },
             'Kafka refused a record as too large; records over the lowered limit will be dead-lettered',
@@ -237,11 +231,6 @@ export class AccountPoller {
     const { env, account, signal, metrics, logger } = this.deps;
     const startedAt = Date.now();
     const endPoll = metrics.pollDuration.startTimer();
-    const policy = new RowPolicy({
-      cursor: cursor.lastId,
-      deadLetteredAfter: cursor.deadLetteredAfter,
-      heldTail: this.heldTail,
-    });
     // The feed's advice: ask from the last id collected (inclusive); the policy drops what is not
     // above it. After a pointer row, ask from where it said data continues.
     const fromId = this.nextFrom ?? cursor.lastId;
@@ -253,117 +242,84 @@ export class AccountPoller {
       bodyIdleTimeoutMs: env.FEED_BODY_IDLE_TIMEOUT_MS,
       signal,
     });
-    const fetchedAt = new Date().toISOString();
-    let header: HeaderMap | undefined;
-    let reader: RowReader | undefined;
-    let taken = 0;
-    let pointer: number | undefined;
-    let batch = new Batch(cursor, startedAt);
+    const setup: ResponseSetup = {
+      account: account.login,
+      fetchedAt: new Date().toISOString(),
+      cursor,
+      heldTail: this.heldTail,
+      layouts: this.deps.layouts,
+      zone: this.deps.zone.name,
+      currency: env.FEED_CURRENCY,
+      csv: {
+        delimiter: env.FEED_DELIMITER,
+        maxRecordChars: env.FEED_MAX_RECORD_CHARS,
+        rawClipChars: env.DLQ_RAW_MAX_CHARS,
+      },
+      batch: { maxRows: env.BATCH_MAX_ROWS, maxMs: env.BATCH_MAX_MS },
+      records: {
+        env: {
+          NO_GROUP_KEY_PREFIX: env.NO_GROUP_KEY_PREFIX,
+          DLQ_RAW_MAX_CHARS: env.DLQ_RAW_MAX_CHARS,
+          TOPIC_RAW: env.TOPIC_RAW,
+        },
+        schemaId: this.deps.schemaId,
+        feedHost: this.feedHost,
+        maxMessageBytes: this.maxMessageBytes,
+        rawPartitions: this.deps.rawPartitions,
+      },
+    };
     let inflight: Promise<void> | undefined;
-    let streamError: unknown;
-    let fetched = 0;
-    let backwards = 0;
     let published = 0;
     let deadLettered = 0;
-
-    const commitAsync = async (b: Batch) => {
+    let last: Batch | undefined;
+    let summary: ResponseSummary | undefined;
+    let streamError: unknown;
+    // Batch k commits while batch k+1 is parsed; commits run one at a time, in order.
+    for await (const ev of this.deps.parsers.parse(body, setup)) {
+      if (ev.kind === 'end') {
+        summary = ev.summary;
+        streamError = ev.error;
+        break;
+      }
+      const parsed = ev.batch;
+      for (const [reason, n] of Object.entries(parsed.rowsSkipped))
+        metrics.rowsSkipped.inc({ ...this.labels, reason }, n);
       if (inflight) await inflight;
-      published += b.raw.length;
-      deadLettered += b.dlq.length;
-      inflight = this.commit(b);
+      const batch = Batch.of(parsed);
+      // The last batch of a response may hold nothing and still move the cursor; or not move it.
+      if (!batch.moves(this.cursor ?? cursor)) continue;
+      published += batch.raw.length;
+      deadLettered += batch.dlq.length;
+      last = batch;
+      inflight = this.commit(batch);
       // Observed by the next `await inflight`; not an unhandled rejection meanwhile.
       inflight.catch(() => undefined);
-    };
-    const rows = feedRows(body, {
-      delimiter: env.FEED_DELIMITER,
-      maxRecordChars: env.FEED_MAX_RECORD_CHARS,
-      rawClipChars: env.DLQ_RAW_MAX_CHARS,
-      acceptTail: policy.acceptTail,
-    });
-
-    try {
-      for await (const ev of rows) {
-        if (ev.kind === 'header') {
-          header = readHeader(ev.fields, this.deps.layouts, env.FEED_CURRENCY);
-          reader = new RowReader(header, { zone: this.deps.zone, login: account.login });
-          continue;
-        }
-        if (ev.kind === 'tail') {
-          policy.hold(ev.raw);
-          continue;
-        }
-        fetched++;
-        const h = header as HeaderMap;
-        const r = reader as RowReader;
-        if (ev.kind === 'row' && taken === 0 && h.layout.pointerWhenEmpty) {
-          // Windowed feeds: a first row with an empty id holds nothing; a pointer row says where
-          // data continues. Neither is a CDR.
-          if (fetched === 1 && r.idIsEmpty(ev.fields)) break;
-          if (r.isPointer(ev.fields)) {
-            pointer = r.id(ev.fields);
-            break;
-          }
-        }
-        const id = ev.kind === 'row' ? r.id(ev.fields) : parseId(ev.leading[h.index.id]);
-        const decision = policy.decide(id);
-        if (decision.action === 'skip') {
-          if (decision.reason !== 'cursor_row')
-            metrics.rowsSkipped.inc({ ...this.labels, reason: decision.reason });
-          if (decision.reason === 'id_not_above_cursor') backwards++;
-          continue;
-        }
-        taken++;
-        const { dlq, message, startTime, tally } = this.records.take(ev, r, id, fetchedAt);
-        if (dlq || tally === undefined) batch.dlq.push(message);
-        else {
-          batch.raw.push(message);
-          batch.tallies.push(tally);
-        }
-        if (
-          !dlq &&
-          startTime !== undefined &&
-          (batch.newestStart === undefined || startTime > batch.newestStart)
-        )
-          batch.newestStart = startTime;
-        batch.lastId = policy.lastId;
-        batch.deadLetteredAfter = policy.deadLetteredAfter;
-        if (batch.isFull(env.BATCH_MAX_ROWS, env.BATCH_MAX_MS, Date.now())) {
-          await commitAsync(batch);
-          batch = new Batch(batch, Date.now());
-        }
-      }
-      this.heldTail = policy.heldTail;
-    } catch (err) {
-      streamError = err;
     }
-    metrics.rowsFetched.inc(this.labels, fetched);
     if (inflight) await inflight;
-    // Rows fully received before a break are kept; a partial last row never reached the batch.
-    if (batch.moves(this.cursor ?? cursor)) {
-      await commitAsync(batch);
-      await inflight;
-    }
+    const s = summary as ResponseSummary;
+    metrics.rowsFetched.inc(this.labels, s.fetched);
+    if (s.complete) this.heldTail = s.heldTail;
     endPoll();
     let followed = false;
-    if (taken > 0) this.nextFrom = undefined;
-    else if (pointer !== undefined) {
+    if (s.taken > 0) this.nextFrom = undefined;
+    else if (s.pointer !== undefined) {
       // A pointer that does not move forward is not followed (it would be asked again and again).
-      followed = pointer > fromId;
+      followed = s.pointer > fromId;
       metrics.pointerRows.inc({ followed: followed ? 'yes' : 'no' });
-      if (followed) this.nextFrom = pointer;
+      if (followed) this.nextFrom = s.pointer;
       else
         logger.warn(
-          { account: account.login, fromid: fromId, pointer },
+          { account: account.login, fromid: fromId, pointer: s.pointer },
           'a pointer row that does not point forward was not followed',
         );
     }
-    if (backwards > 0) {
+    if (s.backwards > 0) {
       logger.warn(
-        { account: account.login, rows: backwards, cursor: cursor.lastId },
+        { account: account.login, rows: s.backwards, cursor: cursor.lastId },
         'rows with ids not above the cursor were skipped',
       );
     }
-    if (policy.heldTail !== undefined && streamError === undefined) {
+    if (s.complete && s.heldTail !== undefined) {
       logger.info(
         { account: account.login, cursor: this.cursor?.lastId },
         'the body ended without a line end after its last row: that row is held until the next poll',
@@ -380,13 +336,13 @@ export class AccountPoller {
           account: account.login,
           published,
           deadLettered,
-          cursor: this.cursor?.lastId,
+          cursor: last?.lastId,
           ms: Date.now() - startedAt,
         },
         'poll committed',
       );
     }
-    return taken > 0 || followed;
+    return s.taken > 0 || followed;
   }
 
   private async commit(batch: Batch): Promise<void> {
@@ -406,7 +362,20 @@ export class AccountPoller {
           { topic: env.TOPIC_DLQ, messages: batch.dlq },
           {
             topic: env.TOPIC_CURSOR,
-            messages: [this.records.cursor(batch, this.deps.instanceId, slot.transactionalId, newestKnown)],
+            messages: [
+              cursorMessage({
+                account: account.login,
+                lastId: batch.lastId,
+                deadLetteredAfter: batch.deadLetteredAfter,
+                rows: batch.size,
+                committedAt: new Date().toISOString(),
+                owner: this.deps.instanceId,
+                transactionalId: slot.transactionalId,
+                ...(newestKnown === undefined
+                  ? {}
+                  : { newestStartTime: new Date(newestKnown).toISOString() }),
+              }),
+            ],
           },
         ],
         // The control records go last: they name the offsets Kafka gave the CDRs above.

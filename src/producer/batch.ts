@@ -1,7 +1,9 @@
-// A batch: the records of one Kafka transaction. Pure bookkeeping; the poller decides when to
-// commit (`isFull`) and the cursor it carries covers every row up to `lastId`.
+// A batch: the records of one Kafka transaction, as the poller commits it. The parser cut it
+// (response.ts); the cursor it carries covers every row up to `lastId`.
 import type { Message } from 'kafkajs';
 import type { CdrTally } from '../control/records.ts';
+import { PackedRecords } from './records.ts';
+import type { ParsedBatch } from './response.ts';
 
 /** Where an account stands: the last id covered and the id-less rows dead-lettered after it. */
 export interface CursorState {
@@ -10,21 +12,28 @@ export interface CursorState {
 }
 
 export class Batch {
-  readonly raw: Message[] = [];
+  readonly raw: Message[];
   /** What each record of `raw` counts for in the control records (same index). */
-  readonly tallies: CdrTally[] = [];
-  readonly dlq: Message[] = [];
-  readonly startedAt: number;
+  readonly tallies: CdrTally[];
+  readonly dlq: Message[];
   /** Last id covered: rows published, dead-lettered or skipped up to here. */
-  lastId: number;
-  deadLetteredAfter: number;
+  readonly lastId: number;
+  readonly deadLetteredAfter: number;
   /** Latest call start among the CDRs of the batch, epoch ms. */
-  newestStart: number | undefined;
+  readonly newestStart: number | undefined;
 
-  constructor(cursor: CursorState, now: number) {
-    this.lastId = cursor.lastId;
-    this.deadLetteredAfter = cursor.deadLetteredAfter;
-    this.startedAt = now;
+  private constructor(parsed: ParsedBatch) {
+    this.raw = PackedRecords.messages(parsed.raw);
+    this.tallies = PackedRecords.tallies(parsed.raw);
+    this.dlq = parsed.dlq;
+    this.lastId = parsed.lastId;
+    this.deadLetteredAfter = parsed.deadLetteredAfter;
+    this.newestStart = parsed.newestStart;
+  }
+
+  /** The batch of a parsed one (possibly handed over by a worker thread). */
+  static of(parsed: ParsedBatch): Batch {
+    return new Batch(parsed);
   }
 
   get size(): number {
@@ -36,9 +45,5 @@ export class Batch {
     return (
       this.size > 0 || this.lastId !== cursor.lastId || this.deadLetteredAfter !== cursor.deadLetteredAfter
     );
-  }
-
-  isFull(maxRows: number, maxMs: number, now: number): boolean {
-    return this.size >= maxRows || (this.size > 0 && now - this.startedAt >= maxMs);
   }
 }

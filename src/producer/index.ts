@@ -20,6 +20,7 @@ import { AccountPoller } from './account-poller.ts';
 import { CursorReader } from './cursor.ts';
 import { producerMetrics } from './metrics.ts';
 import { takeAccounts } from './ownership.ts';
+import { createParsers, type ResponseParsers } from './parsers.ts';
 import { ProducerPool } from './pool.ts';
 
 export const RAW_SUBJECT_SUFFIX = '-value';
@@ -28,6 +29,8 @@ export interface RunningProducer {
   ops: OpsServer;
   /** Resolves when every poller has stopped; rejects when one was fenced. */
   done: Promise<void>;
+  /** Where responses are parsed: its workers can be stopped (the responses under way are read again). */
+  parsers: ResponseParsers;
   stop(): Promise<void>;
 }
 
@@ -139,6 +142,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
   const type = avroType('cdr-raw');
   const control = { type: avroType('cdr-control'), schemaId: controlSchemaId, totalsSchemaId };
   const zone = new TimeZone(env.FEED_TIMEZONE);
+  const parsers = createParsers(env.PRODUCER_PARSE_WORKERS, type, log);
   const pollers = config.accounts.map((account) => {
     const slot = pool.slotFor(account.login);
     return new AccountPoller(
@@ -148,8 +152,8 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
         slot,
         cursors,
         instanceId,
+        parsers,
         layouts: config.layouts,
-        avroType: type,
         schemaId,
         zone,
         maxMessageBytes,
@@ -252,10 +256,12 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
   return {
     ops,
     done,
+    parsers,
     stop: async () => {
       controller.abort();
       await done.catch(() => undefined);
       await pool.close();
+      await parsers.close();
       await ops.close();
     },
   };

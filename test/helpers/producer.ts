@@ -141,3 +141,20 @@ export async function cursorAt(port: number, login: string, id: number, timeoutM
     timeoutMs,
   );
 }
+
+/** Waits until the producer's cursor metric for `login` is at least `id`; returns it. */
+export async function cursorAtLeast(
+  port: number,
+  login: string,
+  id: number,
+  timeoutMs = 120_000,
+): Promise<number> {
+  return waitFor(
+    `cursor of ${login} >= ${id}`,
+    async () => {
+      const v = await metricValue(port, 'cdr_cursor_id', { account: login }).catch(() => undefined);
+      return v !== undefined && v >= id ? v : undefined;
+    },
+    timeoutMs,
+  );
+}

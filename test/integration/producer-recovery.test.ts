@@ -12,6 +12,7 @@ import { type CliProcess, spawnCli } from '../helpers/cli-process.ts';
 import { expectControlsMatchRaw } from '../helpers/control.ts';
 import { readTopics, testKafka } from '../helpers/kafka.ts';
 import {
+  cursorAtLeast,
   decodeRaw,
   expectEachIdOnce,
   metricValue,
@@ -28,17 +29,6 @@ function spawnProducer(env: Record<string, string>): CliProcess {
   const p = spawnCli('produce', { ...env, LOG_LEVEL: 'info' });
   cleanups.push(p.kill);
   return p;
-}
-
-async function cursorAtLeast(port: number, id: number, timeoutMs = 120_000): Promise<number> {
-  return waitFor(
-    `cursor >= ${id}`,
-    async () => {
-      const v = await metricValue(port, 'cdr_cursor_id', { account: A.login }).catch(() => undefined);
-      return v !== undefined && v >= id ? v : undefined;
-    },
-    timeoutMs,
-  );
 }
 
 async function lastCursor(kafka: Kafka, topic: string): Promise<number> {
@@ -69,7 +59,7 @@ describe('producer recovery', () => {
 
     const first = spawnProducer(env);
     const firstPort = await first.port;
-    const before = await cursorAtLeast(firstPort, A.firstId + 20_000);
+    const before = await cursorAtLeast(firstPort, A.login, A.firstId + 20_000);
     first.child.kill('SIGKILL');
     expect(await first.exit).toBeNull();
     // Killed mid-response: the feed had rows left to send.
@@ -77,7 +67,7 @@ describe('producer recovery', () => {
 
     const second = spawnProducer(env);
     const secondPort = await second.port;
-    await cursorAtLeast(secondPort, A.firstId + rows - 1);
+    await cursorAtLeast(secondPort, A.login, A.firstId + rows - 1);
     second.child.kill('SIGTERM');
     expect(await second.exit).toBe(0);
     expect(second.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
@@ -96,7 +86,7 @@ describe('producer recovery', () => {
     const env = producerEnv(s.url, A);
     const one = await startTestProducer(env);
     cleanups.push(() => one.producer.stop());
-    await cursorAtLeast(one.producer.ops.port, A.firstId + 1999);
+    await cursorAtLeast(one.producer.ops.port, A.login, A.firstId + 1999);
 
     // Watched from before the second starts: its claim can stop the first while it is starting.
     const outcome = one.producer.done.then(
@@ -108,7 +98,7 @@ describe('producer recovery', () => {
     expect(await outcome).toBe('CDR_FENCED');
     expect(one.log.entries().some((e) => e.level === 60 && String(e.msg).startsWith('fenced'))).toBe(true);
 
-    const reached = await cursorAtLeast(two.producer.ops.port, A.firstId + 2500);
+    const reached = await cursorAtLeast(two.producer.ops.port, A.login, A.firstId + 2500);
     await two.producer.stop();
     const kafka = testKafka();
     const last = await lastCursor(kafka, env.TOPIC_CURSOR);
@@ -127,7 +117,7 @@ describe('producer recovery', () => {
     });
     const p = spawnProducer(env);
     const port = await p.port;
-    await cursorAtLeast(port, A.firstId + 10_000);
+    await cursorAtLeast(port, A.login, A.firstId + 10_000);
     // Freeze past the transaction timeout (the broker aborts it and bumps the epoch), thaw, and
     // repeat until a freeze caught a transaction open: the producer says so when it resumes. Kafka
     // 4.4's coordinator sometimes answers the thawed EndTxn with UNKNOWN_SERVER_ERROR (its epoch
@@ -155,7 +145,7 @@ describe('producer recovery', () => {
       ).catch(() => undefined);
     }
     expect(expired()).toBe(true);
-    await cursorAtLeast(port, A.firstId + rows - 1, 180_000);
+    await cursorAtLeast(port, A.login, A.firstId + rows - 1, 180_000);
     // Still running: the account was not given up.
     expect(p.child.exitCode).toBeNull();
     expect(p.lines.some((l) => l.includes('"msg":"fenced'))).toBe(false);
@@ -172,11 +162,11 @@ describe('producer recovery', () => {
     const env = producerEnv(s.url, A, { LOG_PROGRESS: 'false', TRANSACTION_TIMEOUT_MS: '2000' });
     const zombie = spawnProducer(env);
     const zombiePort = await zombie.port;
-    await cursorAtLeast(zombiePort, A.firstId + 2999);
+    await cursorAtLeast(zombiePort, A.login, A.firstId + 2999);
     zombie.child.kill('SIGSTOP');
     const successor = await startTestProducer(env);
     cleanups.push(() => successor.producer.stop());
-    const claimedAt = await cursorAtLeast(successor.producer.ops.port, A.firstId + 3500);
+    const claimedAt = await cursorAtLeast(successor.producer.ops.port, A.login, A.firstId + 3500);
     // Past the transaction timeout, then thawed: the zombie finds the account claimed by another.
     await new Promise((resolve) => setTimeout(resolve, 3000));
     zombie.child.kill('SIGCONT');
@@ -186,7 +176,7 @@ describe('producer recovery', () => {
       .find((e) => e.level === 'fatal');
     expect(fatal).toMatchObject({ account: A.login });
     expect(String(fatal?.msg)).toMatch(/^fenced/);
-    const reached = await cursorAtLeast(successor.producer.ops.port, claimedAt + 1000);
+    const reached = await cursorAtLeast(successor.producer.ops.port, A.login, claimedAt + 1000);
     await successor.producer.stop();
     const kafka = testKafka();
     const last = await lastCursor(kafka, env.TOPIC_CURSOR);
@@ -205,7 +195,7 @@ describe('producer recovery', () => {
     // One producer for both accounts: A and B share a transactional id.
     const both = spawnProducer({ ...env, FEED_LOGIN: '', FEED_ACCOUNTS_FILE: file, PRODUCER_POOL_SIZE: '1' });
     const port = await both.port;
-    await cursorAtLeast(port, A.firstId + 999);
+    await cursorAtLeast(port, A.login, A.firstId + 999);
     // Another process (its own prefix) takes account A over: it fences the transactional id that
     // wrote A's cursor, which the first process's B uses too.
     const other = await startTestProducer({
@@ -249,7 +239,7 @@ describe('producer recovery', () => {
     const env = producerEnv(s.url, A);
     const { producer: p, log } = await startTestProducer(env);
     cleanups.push(() => p.stop());
-    await cursorAtLeast(p.ops.port, A.firstId + 4999);
+    await cursorAtLeast(p.ops.port, A.login, A.firstId + 4999);
 
     await down(['kafka']);
     cleanups.push(() => up(['kafka']));
@@ -265,7 +255,7 @@ describe('producer recovery', () => {
     await up(['kafka']);
 
     const before = (await metricValue(p.ops.port, 'cdr_cursor_id', { account: A.login })) as number;
-    await cursorAtLeast(p.ops.port, before + 1000);
+    await cursorAtLeast(p.ops.port, A.login, before + 1000);
     await p.stop();
     const kafka = testKafka();
     const last = await lastCursor(kafka, env.TOPIC_CURSOR);

@@ -42,6 +42,20 @@ describe('sendChunks', () => {
     ]);
   });
 
+  it('cuts by bytes per partition: records of different partitions share a send up to the budget each', () => {
+    const rec = (partition: number) => ({ value: Buffer.alloc(400), partition });
+    const input = [{ topic: 'raw', messages: [rec(0), rec(1), rec(2), rec(0), rec(1), rec(0)] }];
+    const sends = sendChunks(input, 500, 1000);
+    // Partition 0's third record would pass 1,000 bytes: it starts the next send.
+    expect(sends.map((s) => s.map((t) => t.messages.map((m) => m.partition)))).toEqual([
+      [[0, 1, 2, 0, 1]],
+      [[0]],
+    ]);
+    // And all partitions together stay under four times the budget.
+    const many = [{ topic: 'raw', messages: Array.from({ length: 24 }, (_, i) => rec(i)) }];
+    expect(sendChunks(many, 500, 1000).map((s) => s[0]?.messages.length)).toEqual([10, 10, 4]);
+  });
+
   it('drops empty topics and returns no send for no messages', () => {
     expect(sendChunks([{ topic: 'a', messages: [] }], 10)).toEqual([]);
   });
