@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
-import { SERVICE_NODE_FLAGS } from '../scripts/node-flags.ts';
+import { SERVICE_ENV, SERVICE_NODE_FLAGS } from '../scripts/node-flags.ts';
 import { ADDRESSES, up } from '../scripts/stack/index.ts';
 import { LOCAL, ROOT } from '../scripts/stack/paths.ts';
 import { startSimulator } from '../src/simulator/index.ts';
@@ -81,6 +81,7 @@ export async function benchAccounts(accounts: number, rows: number) {
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, `${ROOT}/dist/cli.js`, 'produce'], {
     env: {
       ...process.env,
+      ...SERVICE_ENV,
       FEED_URL: sim.url,
       FEED_ACCOUNTS_FILE: file,
       // Caught up, every account polls again every 2 s (the feed has nothing new for them).

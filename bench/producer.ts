@@ -40,7 +40,9 @@ export interface ProducerBenchResult {
   peakRssMiB: number;
   /** The cdr.raw topic the run filled (the enricher benchmark reads it). */
   rawTopic: string;
+  /** Where CPU time went on the main thread, and on the parse worker (profiled runs). */
   profile?: Record<string, number>;
+  workerProfile?: Record<string, number>;
 }
 
 /** A benchmark producer's own topics and transactional ids (named after the run), on the local stack. */
@@ -181,8 +183,13 @@ export async function benchProducer(
     rawTopic: `${run}.raw`,
   };
   if (options.profile) {
-    const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
-    if (file) out.profile = summarizeProfile(`${profDir}/${file}`);
+    // One profile per thread: CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile, the main thread's id 0.
+    const files = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'));
+    const thread = (f: string) => Number(f.split('.').at(-3));
+    const main = files.find((f) => thread(f) === 0);
+    const worker = files.find((f) => thread(f) > 0);
+    if (main) out.profile = summarizeProfile(`${profDir}/${main}`);
+    if (worker) out.workerProfile = summarizeProfile(`${profDir}/${worker}`);
   }
   return out;
 }

@@ -7,7 +7,7 @@
 // `./dev bench replay [rows] [rssRows]`: only what the tools need (the topics, filled by the tuned
 // producer) and the tools' benchmarks.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { SERVICE_NODE_FLAGS } from '../scripts/node-flags.ts';
+import { SERVICE_ENV, SERVICE_NODE_FLAGS } from '../scripts/node-flags.ts';
 import { LOCAL } from '../scripts/stack/paths.ts';
 import { benchAccounts } from './accounts.ts';
 import { benchEnricher, consumerCeiling, endToEndLatency } from './enricher.ts';
@@ -20,6 +20,11 @@ const argv = replayOnly || accountsOnly ? process.argv.slice(3) : process.argv.s
 const rows = Number(argv[0] ?? 1_000_000);
 const rssRows = Number(argv[1] ?? 5_000_000);
 const TUNED = SERVICE_NODE_FLAGS;
+/** The producer as the container image runs it: its Node flags and its environment (Dockerfile). */
+const IMAGE = { nodeFlags: SERVICE_NODE_FLAGS, env: { ...SERVICE_ENV } };
+const IMAGE_LABEL = [...SERVICE_NODE_FLAGS, ...Object.entries(SERVICE_ENV).map(([k, v]) => `${k}=${v}`)].join(
+  ' ',
+);
 
 const fmt = (n: number) => n.toLocaleString('en');
 
@@ -119,6 +124,8 @@ function printPrevious(prev: Record<string, unknown> | undefined, now: Record<st
     ['producer, 17-column layout, CDR/s', 'legacy17.cdrPerSecond'],
     ['producer, 5M response, CDR/s', 'large.cdrPerSecond'],
     ['producer, 5M response, peak RSS MiB', 'large.peakRssMiB'],
+    ['producer, 5M response, 17-column, CDR/s', 'large17.cdrPerSecond'],
+    ['producer, 5M response, 17-column, RSS MiB', 'large17.peakRssMiB'],
     ['ProducerPerformance, rec/s', 'ceiling.recordsPerSecond'],
     ['enricher, rec/s', 'enricher.recordsPerSecond'],
     ['ConsumerPerformance, rec/s', 'consumeCeiling.recordsPerSecond'],
@@ -143,18 +150,20 @@ async function main(): Promise<void> {
     `producer, default Node flags: ${fmt(rows)} CDRs, loopback feed -> cdr.raw, 5,000 rows per transaction`,
   );
   const plain = await benchProducer(rows, { profile: false });
-  console.log(`producer, ${TUNED.join(' ')}: same`);
-  const tuned = await benchProducer(rows, { profile: false, nodeFlags: TUNED });
-  console.log(`producer, ${TUNED.join(' ')}: the same CDRs in the carrier's 17-column layout`);
-  const legacy17 = await benchProducer(rows, { profile: false, nodeFlags: TUNED, layout: 'legacy17' });
-  console.log('producer, profiled (--cpu-prof): same');
-  const profiled = await benchProducer(rows, { profile: true, nodeFlags: TUNED });
+  console.log(`producer, as the image runs it (${IMAGE_LABEL}): same`);
+  const tuned = await benchProducer(rows, { profile: false, ...IMAGE });
+  console.log(`producer, ${IMAGE_LABEL}: the same CDRs in the carrier's 17-column layout`);
+  const legacy17 = await benchProducer(rows, { profile: false, ...IMAGE, layout: 'legacy17' });
+  console.log('producer, profiled (--cpu-prof, both threads): same');
+  const profiled = await benchProducer(rows, { profile: true, ...IMAGE });
   console.log(
     `Kafka ProducerPerformance: ${fmt(rows)} records of ${avgRecordBytes} bytes, transactions, acks=all`,
   );
   const ceiling = await kafkaCeiling(rows, avgRecordBytes);
-  console.log(`producer, ${TUNED.join(' ')}: one ${fmt(rssRows)}-row response`);
-  const large = await benchProducer(rssRows, { profile: false, nodeFlags: TUNED });
+  console.log(`producer, ${IMAGE_LABEL}: one ${fmt(rssRows)}-row response`);
+  const large = await benchProducer(rssRows, { profile: false, ...IMAGE });
+  console.log(`producer, ${IMAGE_LABEL}: one ${fmt(rssRows)}-row response in the 17-column layout`);
+  const large17 = await benchProducer(rssRows, { profile: false, ...IMAGE, layout: 'legacy17' });
   console.log(`producer, default Node flags: one ${fmt(rssRows)}-row response`);
   const largePlain = await benchProducer(rssRows, { profile: false });
 
@@ -176,32 +185,33 @@ async function main(): Promise<void> {
     profiled,
     ceiling,
     large,
+    large17,
     largePlain,
     enricher,
     consumeCeiling,
     replay: { runs: replay.runs, month: replay.month },
     latency,
   };
+  const ratio = (r: typeof plain) => (r.cdrPerSecond / ceiling.recordsPerSecond).toFixed(2);
   const line = (label: string, r: typeof plain) =>
     console.log(
-      `  ${label.padEnd(44)} ${fmt(r.cdrPerSecond).padStart(7)} CDR/s  ${r.seconds.toFixed(1).padStart(6)} s  peak RSS ${r.peakRssMiB} MiB`,
+      `  ${label.padEnd(44)} ${fmt(r.cdrPerSecond).padStart(7)} CDR/s  ${r.seconds.toFixed(1).padStart(6)} s  peak RSS ${String(r.peakRssMiB).padStart(3)} MiB  ratio ${ratio(r)}`,
     );
   console.log('\nresults');
   line(`${fmt(rows)} CDRs, default flags`, plain);
-  line(`${fmt(rows)} CDRs, ${TUNED.join(' ')}`, tuned);
-  line(`${fmt(rows)} CDRs, 17-column layout, ${TUNED.join(' ')}`, legacy17);
+  line(`${fmt(rows)} CDRs, image`, tuned);
+  line(`${fmt(rows)} CDRs, 17-column layout, image`, legacy17);
   console.log(
     `  17-column layout / contract layout (same flags)   ${((100 * legacy17.cdrPerSecond) / tuned.cdrPerSecond).toFixed(0)}%`,
   );
-  line(`${fmt(rssRows)} CDRs, ${TUNED.join(' ')}`, large);
+  line(`${fmt(rssRows)} CDRs in one response, image`, large);
+  line(`${fmt(rssRows)} CDRs, 17-column layout, image`, large17);
   line(`${fmt(rssRows)} CDRs, default flags`, largePlain);
   console.log(
     `  Kafka ProducerPerformance (ceiling)          ${fmt(ceiling.recordsPerSecond).padStart(7)} rec/s`,
   );
   console.log(`    ${ceiling.line}`);
-  console.log(
-    `  ratio (default flags / ceiling)              ${((100 * plain.cdrPerSecond) / ceiling.recordsPerSecond).toFixed(0)}%`,
-  );
+  console.log(`  ratio: CDR/s over ProducerPerformance's rec/s in this run; image: ${IMAGE_LABEL}`);
   console.log(
     `  enricher, ${fmt(rows)} records, exactly once  ${fmt(enricher.recordsPerSecond).padStart(7)} rec/s  ${enricher.seconds.toFixed(1).padStart(6)} s  peak RSS ${enricher.peakRssMiB} MiB`,
   );
@@ -219,9 +229,15 @@ async function main(): Promise<void> {
     `  end-to-end latency feed row -> enriched topic at ${fmt(latency.rate)} rows/s, poll ${latency.pollMs} ms: ` +
       `p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${fmt(latency.samples)} records)`,
   );
-  console.log('where the producer CPU time went (self time, % of samples of the profiled run):');
-  for (const [area, pct] of Object.entries(profiled.profile ?? {}))
-    console.log(`  ${String(pct).padStart(5)}%  ${area}`);
+  console.log('where the producer CPU time went (self time, % of samples of the profiled run, per thread):');
+  for (const [thread, profile] of [
+    ['main thread (HTTP, kafkajs, commits)', profiled.profile],
+    ['parse worker (CSV, rows, Avro)', profiled.workerProfile],
+  ] as const) {
+    console.log(`  ${thread}`);
+    for (const [area, pct] of Object.entries(profile ?? {}))
+      console.log(`    ${String(pct).padStart(5)}%  ${area}`);
+  }
   printPrevious(prev, results);
   mkdirSync(`${LOCAL}/bench`, { recursive: true });
   writeFileSync(`${LOCAL}/bench/results.json`, `${JSON.stringify(results, null, 2)}\n`);

@@ -8,7 +8,7 @@ import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { prettyFactory } from 'pino-pretty';
 import { PRETTY_OPTIONS } from '../src/ops/logger.ts';
-import { SERVICE_NODE_FLAGS } from './node-flags.ts';
+import { SERVICE_ENV, SERVICE_NODE_FLAGS } from './node-flags.ts';
 import { ADDRESSES, down, up } from './stack/index.ts';
 import { LOCAL, ROOT } from './stack/paths.ts';
 import { demoAccounts, runningLayout, wantedLayout } from './stack/simulator.ts';
@@ -35,6 +35,7 @@ async function main(): Promise<void> {
   );
   const httpPort = process.env.HTTP_PORT ?? '9464';
   const env: NodeJS.ProcessEnv = {
+    ...SERVICE_ENV,
     FEED_URL: ADDRESSES.simulator,
     FEED_ACCOUNTS_FILE: accountsFile,
     KAFKA_BROKERS: ADDRESSES.brokers,
