@@ -26,6 +26,8 @@ const ISO_START = /^\d{4}-/;
 interface Compiled {
   re: RegExp;
   order: string[];
+  /** The capture group of each token of the form (0: the form has no such token). */
+  group: Record<string, number>;
 }
 const DATE_TOKENS = ['YYYY', 'MM', 'DD'] as const;
 const TIME_TOKENS = ['HH', 'MM', 'SS'] as const;
@@ -45,8 +47,12 @@ function compile(form: string, tokens: readonly string[]): Compiled {
       rest = rest.slice(1);
     }
   }
-  return { re: new RegExp(`^${source}$`), order };
+  const group: Record<string, number> = {};
+  for (const t of tokens) group[t] = order.indexOf(t) + 1;
+  return { re: new RegExp(`^${source}$`), order, group };
 }
+
+const ISO_TIME_GROUPS: Record<string, number> = { HH: 1, MM: 2, SS: 3 };
 
 export class DateTimeReader {
   readonly forms: DateTimeForms;
@@ -69,8 +75,8 @@ export class DateTimeReader {
     const m = form.re.exec(text);
     let parts: DateParts | undefined;
     if (m) {
-      const get = (t: string) => Number(m[form.order.indexOf(t) + 1]);
-      parts = { y: get('YYYY'), mo: get('MM'), d: get('DD') };
+      const g = form.group;
+      parts = { y: Number(m[g.YYYY as number]), mo: Number(m[g.MM as number]), d: Number(m[g.DD as number]) };
     } else {
       const iso = ISO_DATE.exec(text);
       if (iso) parts = { y: Number(iso[1]), mo: Number(iso[2]), d: Number(iso[3]) };
@@ -85,9 +91,10 @@ export class DateTimeReader {
     const own = form.re.exec(text);
     const m = own ?? ISO_TIME.exec(text);
     if (!m) return { ok: false, why: 'form' };
-    const order = own ? form.order : ['HH', 'MM', 'SS'];
-    const get = (t: string) => (order.includes(t) ? Number(m[order.indexOf(t) + 1]) : 0);
-    const parts = { h: get('HH'), mi: get('MM'), s: get('SS') };
+    const g = own ? form.group : ISO_TIME_GROUPS;
+    // A token the form lacks (group 0) reads as 0.
+    const get = (i: number | undefined) => (i ? Number(m[i]) : 0);
+    const parts = { h: get(g.HH), mi: get(g.MM), s: get(g.SS) };
     if (parts.h > 23 || parts.mi > 59 || parts.s > 59) return { ok: false, why: 'not-real' };
     return { ok: true, value: parts };
   }

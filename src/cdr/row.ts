@@ -7,6 +7,8 @@ import { DateTimeReader } from './local-time.ts';
 import type { TimeZone } from './time-zone.ts';
 
 /** The Avro value of a `cdr.raw` record (field names as in the schema). */
+const DAY_MS = 86_400_000;
+
 export interface RawCdr {
   id: number;
   account: string;
@@ -81,6 +83,9 @@ export class RowReader {
   private readonly formsAgree: boolean;
   private readonly required: Field[];
   private readonly optional: Array<[Field, keyof RawCdr]>;
+  /** The local day (days since the epoch) and month of the last billing period derived. */
+  private lastDay = Number.NaN;
+  private lastMonth = '';
 
   constructor(header: HeaderMap, ctx: RowContext) {
     this.header = header;
@@ -268,9 +273,14 @@ export class RowReader {
       : `"${clip(text)}" is not in the form ${form} (nor ISO 8601)`;
   }
 
-  /** YYYY-MM of an instant in the feed's zone. */
+  /** YYYY-MM of an instant in the feed's zone (made once per day: a feed's rows go day by day). */
   private monthOf(instant: number): string {
-    return this.monthDay(instant).slice(0, 7);
+    const day = Math.floor((instant + this.ctx.zone.offsetMinutesAt(instant) * 60_000) / DAY_MS);
+    if (day !== this.lastDay) {
+      this.lastDay = day;
+      this.lastMonth = new Date(day * DAY_MS).toISOString().slice(0, 7);
+    }
+    return this.lastMonth;
   }
 
   private monthDay(instant: number): string {

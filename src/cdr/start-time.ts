@@ -28,14 +28,12 @@ export function parseStartTime(text: string, zone: TimeZone): number | undefined
 }
 
 function wallClock(m: RegExpExecArray): number | undefined {
-  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i])) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  const y = Number(m[1]);
+  const mo = Number(m[2]);
+  const d = Number(m[3]);
+  const h = Number(m[4]);
+  const mi = Number(m[5]);
+  const s = Number(m[6]);
   const ms = m[7] ? Number(m[7].padEnd(3, '0')) : 0;
   if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
   // Rejects 2026-02-30 and the like: Date.UTC would roll them into the next month.

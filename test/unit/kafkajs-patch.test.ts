@@ -1,0 +1,62 @@
+// The kafkajs patch (patches/kafkajs+2.2.4.patch) changes how produce requests are encoded, not
+// what they hold: the same messages give the very bytes unpatched kafkajs 2.2.4 gives. The
+// digests below are of requests encoded by kafkajs 2.2.4 as published, with these inputs.
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+const require = createRequire(import.meta.url);
+const Long = require('kafkajs/src/utils/long') as { fromInt(n: number): unknown };
+const produceRequest = require('kafkajs/src/protocol/requests/produce/v3/request.js') as (
+  args: Record<string, unknown>,
+) => { encode(): Promise<{ buffer: Buffer }> };
+
+const NOW = 1795850000000;
+
+/** Buffer and string keys, null keys, headers on some, values of 0 to 500 bytes. */
+function messages(withTimestamps: boolean) {
+  return Array.from({ length: 300 }, (_, i) => ({
+    key: i % 3 ? Buffer.from(`grp-${i}`) : i % 5 ? `strkéy€${i}` : null,
+    value: Buffer.alloc((i * 7) % 500, i),
+    ...(withTimestamps ? { timestamp: NOW + i * 13 } : {}),
+    ...(i % 50 === 0 ? { headers: { a: 'b', c: Buffer.from('d') } } : {}),
+  }));
+}
+
+const UNPATCHED: Array<[string | null, boolean, string]> = [
+  ['tx', false, 'f1c00983d3eecac165e4f7965eddf1bf90dba6ddd9b45f0a4b71293065745499'],
+  ['tx', true, 'f4f0bd9ed512bc94ce431f867f97188799a262d9a0b9074f6585af0ba13d46ea'],
+  [null, false, 'c401ccb8f8782e7a1f2f16751ed10a65c00c1002acd68e090659d0ec8e1b0bf1'],
+  [null, true, 'b01d923058d15124a3d81be0f015a64da822b8b97cd6b2f7799cf9ac0031abdf'],
+];
+
+describe('kafkajs patch', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it.each(UNPATCHED)(
+    'encodes an uncompressed produce request (transactional id %s, timestamps %s) byte for byte as kafkajs 2.2.4',
+    async (transactionalId, withTimestamps, digest) => {
+      // Records without a timestamp take the time of encoding.
+      vi.spyOn(Date, 'now').mockReturnValue(NOW);
+      const request = produceRequest({
+        acks: -1,
+        timeout: 30000,
+        transactionalId,
+        producerId: Long.fromInt(5),
+        producerEpoch: 2,
+        compression: 0,
+        topicData: [
+          {
+            topic: 't',
+            partitions: [
+              { partition: 0, firstSequence: 0, messages: messages(withTimestamps) },
+              { partition: 3, firstSequence: 7, messages: messages(withTimestamps).slice(5) },
+            ],
+          },
+        ],
+      });
+      const { buffer } = await request.encode();
+      expect(createHash('sha256').update(buffer).digest('hex')).toBe(digest);
+    },
+  );
+});
