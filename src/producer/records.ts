@@ -49,8 +49,12 @@ export class PackedRecords {
   bigCosts: Map<number, bigint> | undefined;
   private textIndex: Map<string, number> | undefined = new Map();
 
+  /**
+   * `capacity`: the records expected at most. Room is made for a few at first and doubled as they
+   * come: most responses of a caught-up account bring a handful of rows, or none.
+   */
   constructor(capacity: number) {
-    const n = Math.max(16, Math.min(capacity, 1024));
+    const n = Math.max(1, Math.min(capacity, 32));
     this.data = Buffer.allocUnsafeSlow(n * 256);
     this.index = new Int32Array(n * 4);
     this.ids = new Float64Array(n);
