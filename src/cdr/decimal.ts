@@ -51,6 +51,8 @@ export function twosComplementToBigint(bytes: Uint8Array): bigint {
 
 /** Encodes a contract cost string as Avro decimal bytes. */
 export function costToBytes(text: string): Buffer {
+  const small = smallCost(text);
+  if (small !== undefined) return safeIntToTwosComplement(small);
   const m = COST_PATTERN.exec(text);
   if (!m) throw new RangeError(`not a decimal with at most 12 integer and 6 fraction digits: ${text}`);
   const digits = (m[2] as string) + (m[3] ?? '').padEnd(COST_SCALE, '0');
@@ -62,15 +64,50 @@ export function costToBytes(text: string): Buffer {
   return bigintToTwosComplement(unscaledCost(text));
 }
 
+/**
+ * The unscaled value (scale 6) of a contract decimal with at most 9 integer digits, read digit by
+ * digit (no regex, no string made: this runs for every CDR); undefined for any other text, which
+ * the general path reads or refuses.
+ */
+function smallCost(text: string): number | undefined {
+  const n = text.length;
+  let i = text.charCodeAt(0) === 45 ? 1 : 0; // '-'
+  const negative = i === 1;
+  let v = 0;
+  let intDigits = 0;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) break;
+    v = v * 10 + c;
+    intDigits++;
+  }
+  if (intDigits === 0 || intDigits > 9) return undefined;
+  let fraction = 0;
+  if (i < n) {
+    if (text.charCodeAt(i) !== 46 || i + 1 === n) return undefined; // '.' and a digit after it
+    for (i++; i < n; i++) {
+      const c = text.charCodeAt(i) - 48;
+      if (c < 0 || c > 9 || fraction === COST_SCALE) return undefined;
+      v = v * 10 + c;
+      fraction++;
+    }
+  }
+  v *= 10 ** (COST_SCALE - fraction);
+  return negative ? -v : v;
+}
+
 /** Two's complement of a safe integer in the fewest bytes, without BigInt. */
 function safeIntToTwosComplement(value: number): Buffer {
   let bytes = 1;
   while (value >= 2 ** (bytes * 8 - 1) || value < -(2 ** (bytes * 8 - 1))) bytes++;
   const out = Buffer.allocUnsafe(bytes);
-  // value mod 2^(8*bytes), as a non-negative number, written big-endian byte by byte.
-  let v = value < 0 ? value + 2 ** (bytes * 8) : value;
+  // Big-endian byte by byte. A negative value's bytes are those of -value - 1 inverted (computing
+  // 2^(8*bytes) + value instead leaves the doubles' exact range past 6 bytes).
+  const negative = value < 0;
+  let v = negative ? -value - 1 : value;
   for (let i = bytes - 1; i >= 0; i--) {
-    out[i] = v % 256;
+    const b = v % 256;
+    out[i] = negative ? 255 - b : b;
     v = Math.floor(v / 256);
   }
   return out;

@@ -61,6 +61,8 @@ export class DateTimeReader {
   /** The date and time halves of the combined form, which may differ from the separate forms. */
   private readonly dtDate: Compiled;
   private readonly dtTime: Compiled;
+  /** The last date read, with its form: a feed's rows come day by day, so most dates repeat it. */
+  private lastDate: { text: string; form: Compiled; result: Parsed<DateParts> } | undefined;
 
   constructor(forms: DateTimeForms) {
     this.forms = forms;
@@ -72,6 +74,14 @@ export class DateTimeReader {
   }
 
   readDate(text: string, form: Compiled = this.date): Parsed<DateParts> {
+    const last = this.lastDate;
+    if (last !== undefined && last.text === text && last.form === form) return last.result;
+    const result = this.parseDate(text, form);
+    this.lastDate = { text, form, result };
+    return result;
+  }
+
+  private parseDate(text: string, form: Compiled): Parsed<DateParts> {
     const m = form.re.exec(text);
     let parts: DateParts | undefined;
     if (m) {

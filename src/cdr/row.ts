@@ -231,9 +231,7 @@ export class RowReader {
     // The usual 17-column row sends Date/Time as Date, a space and Time: the same text read with
     // the same forms names the same instant, so it is not read twice.
     const sameText =
-      fromDateTime !== undefined &&
-      this.formsAgree &&
-      dateTimeText === (timeText === '' ? dateText : `${dateText} ${timeText}`);
+      fromDateTime !== undefined && this.formsAgree && isDateAndTime(dateTimeText, dateText, timeText);
     if (dateText !== '' && !sameText) {
       const d = this.dates.readDate(dateText);
       if (!d.ok)
@@ -291,6 +289,17 @@ export class RowReader {
   private name(f: Field): string {
     return this.header.names[f] ?? this.header.layout.columns[f] ?? f;
   }
+}
+
+/** Whether `text` is `date`, or `date`, a space and `time` (without making that string). */
+function isDateAndTime(text: string, date: string, time: string): boolean {
+  if (time === '') return text === date;
+  return (
+    text.length === date.length + 1 + time.length &&
+    text.startsWith(date) &&
+    text.charCodeAt(date.length) === 32 &&
+    text.endsWith(time)
+  );
 }
 
 const readers = new WeakMap<HeaderMap, Map<string, RowReader>>();

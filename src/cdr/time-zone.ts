@@ -38,9 +38,11 @@ export class TimeZone {
     const before = this.offsetMinutesAt(wallMs - DAY_MS);
     const after = this.offsetMinutesAt(wallMs + DAY_MS);
     let best: number | undefined;
-    for (const offset of before === after ? [before] : [before, after]) {
-      const instant = wallMs - offset * 60_000;
-      if (this.offsetMinutesAt(instant) === offset && (best === undefined || instant < best)) best = instant;
+    const first = wallMs - before * 60_000;
+    if (this.offsetMinutesAt(first) === before) best = first;
+    if (after !== before) {
+      const second = wallMs - after * 60_000;
+      if (this.offsetMinutesAt(second) === after && (best === undefined || second < best)) best = second;
     }
     // No offset fits: the time falls in a gap. Reading it with the offset before the change moves
     // it forward by the gap's length.

@@ -173,13 +173,22 @@ export class CsvReader {
           }
           i++;
           break;
-        case S.Unquoted:
-          if (c === d) {
-            this.fields.push(buf.slice(this.fieldStart, i));
-            this.state = S.FieldStart;
+        case S.Unquoted: {
+          // The rest of an unquoted field in one tight loop: it ends at a delimiter or a line end
+          // (which the top of the outer loop takes); anything else, quotes included, is data.
+          let j = i;
+          let cj = c;
+          while (cj !== d && cj !== LF && cj !== CR) {
+            if (++j === n) break;
+            cj = buf.charCodeAt(j);
           }
-          i++;
+          if (j < n && cj === d) {
+            this.fields.push(buf.slice(this.fieldStart, j));
+            this.state = S.FieldStart;
+            i = j + 1;
+          } else i = j;
           break;
+        }
         case S.QuotedQuote:
           if (c === QUOTE) {
             this.escapes = true;

@@ -7,6 +7,13 @@ import {
   unscaledCost,
 } from '../../src/cdr/decimal.ts';
 
+/** Two's complement of a bigint in the fewest bytes, by BigInt arithmetic alone. */
+function bigintBytes(v: bigint): Buffer {
+  let bytes = 1;
+  while (v >= 1n << BigInt(bytes * 8 - 1) || v < -(1n << BigInt(bytes * 8 - 1))) bytes++;
+  return Buffer.from(BigInt.asUintN(bytes * 8, v).toString(16).padStart(bytes * 2, '0'), 'hex');
+}
+
 describe('decimal cost', () => {
   // Golden bytes: Avro decimal(18,6) is the unscaled value, big-endian two's complement, fewest bytes.
   it.each([
@@ -30,6 +37,14 @@ describe('decimal cost', () => {
     expect(canonicalCost('999999999999.999999')).toBe('999999999999.999999');
     expect(canonicalCost('-0.5')).toBe('-0.500000');
     expect(canonicalCost('7')).toBe('7.000000');
+  });
+
+  it('encodes negative costs below -2^47 (7 bytes) exactly', () => {
+    // Their two's complement needs 2^56 minus the value, past 2^53: not a double's integer.
+    for (const text of ['-757290220.844078', '-140737488.355329', '-999999999.999999', '-123456789.000001']) {
+      expect(bytesToDecimalString(costToBytes(text))).toBe(text);
+      expect(costToBytes(text).equals(bigintBytes(unscaledCost(text)))).toBe(true);
+    }
   });
 
   it('keeps values a binary float would round', () => {
