@@ -11,7 +11,12 @@ import {
 function bigintBytes(v: bigint): Buffer {
   let bytes = 1;
   while (v >= 1n << BigInt(bytes * 8 - 1) || v < -(1n << BigInt(bytes * 8 - 1))) bytes++;
-  return Buffer.from(BigInt.asUintN(bytes * 8, v).toString(16).padStart(bytes * 2, '0'), 'hex');
+  return Buffer.from(
+    BigInt.asUintN(bytes * 8, v)
+      .toString(16)
+      .padStart(bytes * 2, '0'),
+    'hex',
+  );
 }
 
 describe('decimal cost', () => {
