@@ -30,7 +30,7 @@ import { feedTarget, feedTransportError, openFeed } from '../feed/request.ts';
 import type { Permits } from '../ops/permits.ts';
 import { retryDelay } from '../ops/retry.ts';
 import { Batch, type CursorState } from './batch.ts';
-import { type CursorReader, type CursorValue, cursorMessage } from './cursor.ts';
+import { type CursorReader, type CursorValue, cursorBehindTotals, cursorMessage } from './cursor.ts';
 import type { ProducerMetrics } from './metrics.ts';
 import type { ResponseParsers } from './parsers.ts';
 import type { ProducerSlot } from './pool.ts';
@@ -113,7 +113,7 @@ export class AccountPoller {
     this.labels = { account: deps.account.login };
     this.feedHost = feedTarget(deps.env.FEED_URL).feedHost;
     this.maxMessageBytes = deps.maxMessageBytes;
-    this.cursor = this.fromRecord(initial);
+    this.cursor = this.fromRecord(initial, initialTotals);
     this.controls = new AccountControls(
       {
         account: deps.account.login,
@@ -193,9 +193,22 @@ export class AccountPoller {
     }
   }
 
-  private fromRecord(found: CursorValue | undefined): CursorState {
+  /** Where the account stands, from its cursor record and its running totals (see cursorBehindTotals). */
+  private fromRecord(
+    found: CursorValue | undefined,
+    totals: ReadonlyMap<string, ControlValue> | undefined,
+  ): CursorState {
     const newest = found?.newestStartTime === undefined ? Number.NaN : Date.parse(found.newestStartTime);
     this.newestStart = Number.isNaN(newest) ? undefined : newest;
+    const ahead = cursorBehindTotals(found, totals);
+    if (ahead !== undefined) {
+      this.deps.logger.warn(
+        { account: this.labels.account, cursor: found?.lastId, totalsCursor: ahead },
+        'the running totals were committed past the cursor record, whose transaction marker the broker did not write: going on from the totals',
+      );
+      this.deps.metrics.cursorId.set(this.labels, ahead);
+      return { lastId: ahead, deadLetteredAfter: 0 };
+    }
     // FEED_START_ID is the first id wanted; the cursor is the last id published.
     const lastId = found?.lastId ?? Math.max(this.deps.env.FEED_START_ID - 1, 0);
     this.deps.metrics.cursorId.set(this.labels, lastId);
@@ -209,9 +222,11 @@ export class AccountPoller {
     this.nextFrom = undefined;
     const all = await cursors.readAll();
     slot.noteOwners(all, account.login);
-    // Written in the same transactions as the cursor: read after the same InitProducerId, they agree.
-    this.controls.reset((await this.deps.totals.readAll()).get(account.login));
-    this.cursor = this.fromRecord(all.get(account.login));
+    // Written in the same transactions as the cursor: read after the same InitProducerId, they agree
+    // (unless the broker lost a marker: fromRecord).
+    const totals = (await this.deps.totals.readAll()).get(account.login);
+    this.controls.reset(totals);
+    this.cursor = this.fromRecord(all.get(account.login), totals);
     this.epoch = epoch;
     logger.info({ account: account.login, cursor: this.cursor.lastId }, 'cursor read');
   }

@@ -95,3 +95,26 @@ export class CursorReader {
     return cursors;
   }
 }
+
+/**
+ * Where an account stands, from its cursor record and its running totals (cdr.control.totals), both
+ * read after the same InitProducerId. They are written in the same transactions, so the totals
+ * never name a later cursor than the cursor record, unless the broker committed a transaction
+ * without writing its marker to the cursor partition: seen with Kafka 4.4 stopped in the middle of
+ * a commit, where the cursor record stayed invisible to read_committed readers (the partition's
+ * last stable offset held before it) while the transaction's CDRs and totals were committed.
+ * Going on from the older cursor publishes those CDRs again; the totals' cursor is then the
+ * committed truth. A cursor record written after the totals (`cursor set`, moving an account back)
+ * stands. Returns the totals' cursor when it is the later one.
+ */
+export function cursorBehindTotals(
+  found: CursorValue | undefined,
+  totals: ReadonlyMap<string, { cursor: number; written_at: number }> | undefined,
+): number | undefined {
+  let latest: { cursor: number; written_at: number } | undefined;
+  for (const t of totals?.values() ?? []) if (latest === undefined || t.cursor > latest.cursor) latest = t;
+  if (latest === undefined) return undefined;
+  const lastId = found?.lastId ?? Number.NEGATIVE_INFINITY;
+  const recordAt = found === undefined ? Number.NEGATIVE_INFINITY : Date.parse(found.committedAt);
+  return latest.cursor > lastId && !(recordAt > latest.written_at) ? latest.cursor : undefined;
+}

@@ -112,8 +112,12 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
     },
     logins,
   );
-  // Initialise the slots (fencing an older process), read every cursor once, fence the other
-  // writers of these accounts, claim them (ownership.ts); a few producers at a time.
+  const totals = new TotalsReader(kafka, config.registry, env.TOPIC_CONTROL_TOTALS, {
+    timeoutMs: 2 * env.TRANSACTION_TIMEOUT_MS + 30_000,
+    groupPrefix: `${env.TRANSACTIONAL_ID_PREFIX}-totals-read`,
+  });
+  // Initialise the slots (fencing an older process), read every cursor and running total once,
+  // fence the other writers of these accounts, claim them (ownership.ts); a few producers at a time.
   const taken = await retryStartup(
     'taking the accounts',
     () =>
@@ -125,6 +129,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
           instanceId,
           cursorTopic: env.TOPIC_CURSOR,
           readCursors,
+          readTotals: () => totals.readAll(),
           concurrency: 8,
           startAfter: Math.max(env.FEED_START_ID - 1, 0),
         },
@@ -132,12 +137,6 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
       ),
     log,
   );
-  const totals = new TotalsReader(kafka, config.registry, env.TOPIC_CONTROL_TOTALS, {
-    timeoutMs: 2 * env.TRANSACTION_TIMEOUT_MS + 30_000,
-    groupPrefix: `${env.TRANSACTIONAL_ID_PREFIX}-totals-read`,
-  });
-  // One read of the running totals for every account of the process.
-  const initialTotals = await retryStartup('reading the control totals', () => totals.readAll(), log);
   const polls = new Permits(env.FEED_MAX_CONCURRENT_POLLS);
   const type = avroType('cdr-raw');
   const control = { type: avroType('cdr-control'), schemaId: controlSchemaId, totalsSchemaId };
@@ -166,7 +165,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
         signal: controller.signal,
       },
       taken.cursors.get(account.login),
-      initialTotals.get(account.login),
+      taken.totals.get(account.login),
       taken.epochs.get(slot) as number,
     );
   });

@@ -22,9 +22,10 @@
 // the slot again (which would fence the newcomer back). A process that is fenced between 1 and 3
 // fails the claim and starts over at 1 (the caller retries).
 import type { Logger } from 'pino';
+import type { ControlValue } from '../control/records.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { Permits } from '../ops/permits.ts';
-import { type CursorValue, cursorMessage } from './cursor.ts';
+import { type CursorValue, cursorBehindTotals, cursorMessage } from './cursor.ts';
 import { legacyTransactionalId, type ProducerPool, type ProducerSlot } from './pool.ts';
 
 export interface TakeOptions {
@@ -32,6 +33,8 @@ export interface TakeOptions {
   instanceId: string;
   cursorTopic: string;
   readCursors: () => Promise<Map<string, CursorValue>>;
+  /** The running totals of every account (cdr.control.totals), read with the cursors. */
+  readTotals: () => Promise<Map<string, Map<string, ControlValue>>>;
   /** Producers initialised at once (slots and fenced ids). */
   concurrency: number;
   /** The position of an account without a cursor yet: the id before FEED_START_ID. */
@@ -41,6 +44,8 @@ export interface TakeOptions {
 export interface TakenAccounts {
   /** The claim of each account: where it stands. */
   cursors: Map<string, CursorValue>;
+  /** The running totals of each account, read after the same InitProducerIds as the cursors. */
+  totals: Map<string, Map<string, ControlValue>>;
   /** The epoch of each slot when the cursors were read. */
   epochs: Map<ProducerSlot, number>;
   /** Transactional ids of other writers that were fenced. */
@@ -62,6 +67,7 @@ export async function takeAccounts(
     epochs.set(slot, await slot.connect());
   });
   const cursors = await o.readCursors();
+  const totals = await o.readTotals();
   const writerOf = (login: string, found: CursorValue | undefined) =>
     found === undefined ? undefined : (found.transactionalId ?? legacyTransactionalId(o.prefix, login));
   const own = new Map<ProducerSlot, string[]>();
@@ -79,14 +85,22 @@ export async function takeAccounts(
   const claims = new Map<string, CursorValue>();
   const committedAt = new Date().toISOString();
   const claim = (login: string, found: CursorValue | undefined): CursorValue => {
+    // A claim records where the account stands: past a transaction whose cursor marker the broker
+    // lost, when the totals say so (cursorBehindTotals), and not at the older cursor it would cement.
+    const ahead = cursorBehindTotals(found, totals.get(login));
+    if (ahead !== undefined)
+      log.warn(
+        { account: login, cursor: found?.lastId, totalsCursor: ahead },
+        'the running totals were committed past the cursor record, whose transaction marker the broker did not write: claiming from the totals',
+      );
     const c: CursorValue = {
       account: login,
-      lastId: found?.lastId ?? o.startAfter,
+      lastId: ahead ?? found?.lastId ?? o.startAfter,
       rows: 0,
       committedAt,
       owner: o.instanceId,
       transactionalId: pool.slotFor(login).transactionalId,
-      deadLetteredAfter: found?.deadLetteredAfter ?? 0,
+      deadLetteredAfter: ahead === undefined ? (found?.deadLetteredAfter ?? 0) : 0,
       ...(found?.newestStartTime === undefined ? {} : { newestStartTime: found.newestStartTime }),
     };
     claims.set(login, c);
@@ -137,5 +151,5 @@ export async function takeAccounts(
       }
     }
   });
-  return { cursors: claims, epochs, fenced: [...foreign.keys()] };
+  return { cursors: claims, totals, epochs, fenced: [...foreign.keys()] };
 }
