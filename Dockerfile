@@ -16,11 +16,12 @@ RUN npm run build
 # --- runtime: production dependencies and the compiled CLI only
 FROM node:24-slim AS runtime
 ENV NODE_ENV=production \
-    # A capped young generation, and two malloc arenas for the producer's two threads, keep the
-    # producer under 256 MB on multi-million-row responses (README, Performance;
-    # scripts/node-flags.ts).
+    # A capped young generation, two malloc arenas for the producer's two threads and a fixed mmap
+    # threshold for its batch buffers keep the producer under 256 MB on multi-million-row
+    # responses (README, Performance; scripts/node-flags.ts).
     NODE_OPTIONS=--max-semi-space-size=8 \
-    MALLOC_ARENA_MAX=2
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=131072
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY patches ./patches

@@ -50,12 +50,13 @@ export class PackedRecords {
   private textIndex: Map<string, number> | undefined = new Map();
 
   /**
-   * `capacity`: the records expected at most. Room is made for a few at first and doubled as they
-   * come: most responses of a caught-up account bring a handful of rows, or none.
+   * Room for `records` records of `bytes` bytes in all, made bigger (doubled) as they come. The first
+   * batch of a response starts small (most responses of a caught-up account bring a handful of
+   * rows, or none); the next ones are sized like the batch before (see ResponseParser).
    */
-  constructor(capacity: number) {
-    const n = Math.max(1, Math.min(capacity, 32));
-    this.data = Buffer.allocUnsafeSlow(n * 256);
+  constructor(records: number, bytes = records * 256) {
+    const n = Math.max(1, records);
+    this.data = Buffer.allocUnsafeSlow(Math.max(256, bytes));
     this.index = new Int32Array(n * 4);
     this.ids = new Float64Array(n);
     this.seconds = new Float64Array(n);

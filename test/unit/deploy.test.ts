@@ -383,3 +383,17 @@ describe('Helm chart', () => {
     }
   });
 });
+
+describe('Dockerfile', () => {
+  it('runs the service with the Node flags and the malloc settings the benchmark measures', async () => {
+    const { SERVICE_ENV, SERVICE_NODE_FLAGS } = await import('../../scripts/node-flags.ts');
+    const env = readFileSync(`${ROOT}Dockerfile`, 'utf8')
+      .split('\n')
+      .map((l) => /^\s*(?:ENV\s+)?([A-Z_]+)=(\S+?)\s*\\?$/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1], m[2]]);
+    const set = Object.fromEntries(env);
+    expect(set.NODE_OPTIONS).toBe(SERVICE_NODE_FLAGS.join(' '));
+    for (const [k, v] of Object.entries(SERVICE_ENV)) expect(set[k], k).toBe(v);
+  });
+});
