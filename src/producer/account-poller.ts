@@ -20,7 +20,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type avro from 'avsc';
 import type { Logger } from 'pino';
 import type { Layout } from '../cdr/layouts.ts';
-import type { TimeZone } from '../cdr/time-zone.ts';
 import type { FeedAccount, ProducerConfig } from '../config/producer.ts';
 import { AccountControls } from '../control/account.ts';
 import type { TotalsReader } from '../control/read.ts';
@@ -30,11 +29,11 @@ import { feedTarget, feedTransportError, openFeed } from '../feed/request.ts';
 import type { Permits } from '../ops/permits.ts';
 import { retryDelay } from '../ops/retry.ts';
 import { Batch, type CursorState } from './batch.ts';
-import { type CursorReader, type CursorValue, cursorBehindTotals, cursorMessage } from './cursor.ts';
+import { accountPosition, batchCursor, type CursorReader, type CursorValue } from './cursor.ts';
 import type { ProducerMetrics } from './metrics.ts';
 import type { ResponseParsers } from './parsers.ts';
 import type { ProducerSlot } from './pool.ts';
-import type { ResponseSetup, ResponseSummary } from './response.ts';
+import { type FixedSetup, fixedSetup, type ResponseSetup, type ResponseSummary } from './response.ts';
 
 export interface AccountHealth {
   lastSuccessAt?: number;
@@ -57,7 +56,6 @@ export interface PollerDeps {
   /** The layouts a response's header is matched against, in order. */
   layouts: readonly Layout[];
   schemaId: number;
-  zone: TimeZone;
   /** Largest record (key + value) cdr.raw takes: the topic's max.message.bytes less framing. */
   maxMessageBytes: number;
   /** Partitions of cdr.raw as read at start. */
@@ -95,7 +93,8 @@ export class AccountPoller {
   private maxMessageBytes: number;
   private readonly deps: PollerDeps;
   private readonly labels: { account: string };
-  private readonly feedHost: string;
+  /** What every response's parsing is given, from the configuration. */
+  private readonly fixed: FixedSetup;
   private lastProgressAt = 0;
 
   /**
@@ -111,7 +110,14 @@ export class AccountPoller {
     this.deps = deps;
     this.epoch = epoch;
     this.labels = { account: deps.account.login };
-    this.feedHost = feedTarget(deps.env.FEED_URL).feedHost;
+    this.fixed = fixedSetup({
+      account: deps.account.login,
+      env: deps.env,
+      layouts: deps.layouts,
+      schemaId: deps.schemaId,
+      feedHost: feedTarget(deps.env.FEED_URL).feedHost,
+      rawPartitions: deps.rawPartitions,
+    });
     this.maxMessageBytes = deps.maxMessageBytes;
     this.cursor = this.fromRecord(initial, initialTotals);
     this.controls = new AccountControls(
@@ -200,19 +206,11 @@ export class AccountPoller {
   ): CursorState {
     const newest = found?.newestStartTime === undefined ? Number.NaN : Date.parse(found.newestStartTime);
     this.newestStart = Number.isNaN(newest) ? undefined : newest;
-    const ahead = cursorBehindTotals(found, totals);
-    if (ahead !== undefined) {
-      this.deps.logger.warn(
-        { account: this.labels.account, cursor: found?.lastId, totalsCursor: ahead },
-        'the running totals were committed past the cursor record, whose transaction marker the broker did not write: going on from the totals',
-      );
-      this.deps.metrics.cursorId.set(this.labels, ahead);
-      return { lastId: ahead, deadLetteredAfter: 0 };
-    }
     // FEED_START_ID is the first id wanted; the cursor is the last id published.
-    const lastId = found?.lastId ?? Math.max(this.deps.env.FEED_START_ID - 1, 0);
-    this.deps.metrics.cursorId.set(this.labels, lastId);
-    return { lastId, deadLetteredAfter: found?.deadLetteredAfter ?? 0 };
+    const startAfter = Math.max(this.deps.env.FEED_START_ID - 1, 0);
+    const position = accountPosition(this.labels.account, found, totals, startAfter, this.deps.logger);
+    this.deps.metrics.cursorId.set(this.labels, position.lastId);
+    return position;
   }
 
   /** The slot's producer initialised first, then the cursor as Kafka has it. */
@@ -258,30 +256,11 @@ export class AccountPoller {
       signal,
     });
     const setup: ResponseSetup = {
-      account: account.login,
+      ...this.fixed,
       fetchedAt: new Date().toISOString(),
       cursor,
       heldTail: this.heldTail,
-      layouts: this.deps.layouts,
-      zone: this.deps.zone.name,
-      currency: env.FEED_CURRENCY,
-      csv: {
-        delimiter: env.FEED_DELIMITER,
-        maxRecordChars: env.FEED_MAX_RECORD_CHARS,
-        rawClipChars: env.DLQ_RAW_MAX_CHARS,
-      },
-      batch: { maxRows: env.BATCH_MAX_ROWS, maxMs: env.BATCH_MAX_MS },
-      records: {
-        env: {
-          NO_GROUP_KEY_PREFIX: env.NO_GROUP_KEY_PREFIX,
-          DLQ_RAW_MAX_CHARS: env.DLQ_RAW_MAX_CHARS,
-          TOPIC_RAW: env.TOPIC_RAW,
-        },
-        schemaId: this.deps.schemaId,
-        feedHost: this.feedHost,
-        maxMessageBytes: this.maxMessageBytes,
-        rawPartitions: this.deps.rawPartitions,
-      },
+      records: { ...this.fixed.records, maxMessageBytes: this.maxMessageBytes },
     };
     let inflight: Promise<void> | undefined;
     let published = 0;
@@ -300,7 +279,7 @@ export class AccountPoller {
       for (const [reason, n] of Object.entries(parsed.rowsSkipped))
         metrics.rowsSkipped.inc({ ...this.labels, reason }, n);
       if (inflight) await inflight;
-      const batch = Batch.of(parsed);
+      const batch = new Batch(parsed);
       // The last batch of a response may hold nothing and still move the cursor; or not move it.
       if (!batch.moves(this.cursor ?? cursor)) continue;
       published += batch.raw.length;
@@ -378,18 +357,7 @@ export class AccountPoller {
           {
             topic: env.TOPIC_CURSOR,
             messages: [
-              cursorMessage({
-                account: account.login,
-                lastId: batch.lastId,
-                deadLetteredAfter: batch.deadLetteredAfter,
-                rows: batch.size,
-                committedAt: new Date().toISOString(),
-                owner: this.deps.instanceId,
-                transactionalId: slot.transactionalId,
-                ...(newestKnown === undefined
-                  ? {}
-                  : { newestStartTime: new Date(newestKnown).toISOString() }),
-              }),
+              batchCursor(account.login, batch, this.deps.instanceId, slot.transactionalId, newestKnown),
             ],
           },
         ],

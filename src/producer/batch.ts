@@ -22,18 +22,14 @@ export class Batch {
   /** Latest call start among the CDRs of the batch, epoch ms. */
   readonly newestStart: number | undefined;
 
-  private constructor(parsed: ParsedBatch) {
+  /** The batch of a parsed one (possibly handed over by a worker thread). */
+  constructor(parsed: ParsedBatch) {
     this.raw = PackedRecords.messages(parsed.raw);
     this.tallies = PackedRecords.tallies(parsed.raw);
     this.dlq = parsed.dlq;
     this.lastId = parsed.lastId;
     this.deadLetteredAfter = parsed.deadLetteredAfter;
     this.newestStart = parsed.newestStart;
-  }
-
-  /** The batch of a parsed one (possibly handed over by a worker thread). */
-  static of(parsed: ParsedBatch): Batch {
-    return new Batch(parsed);
   }
 
   get size(): number {

@@ -33,6 +33,26 @@ export function cursorMessage(value: CursorValue): Message {
   return { key: value.account, value: JSON.stringify(value) };
 }
 
+/** The cursor record a batch's transaction writes: where the account stands once it commits, and who wrote it. */
+export function batchCursor(
+  account: string,
+  batch: { lastId: number; deadLetteredAfter: number; size: number },
+  owner: string,
+  transactionalId: string,
+  newestStart: number | undefined,
+): Message {
+  return cursorMessage({
+    account,
+    lastId: batch.lastId,
+    deadLetteredAfter: batch.deadLetteredAfter,
+    rows: batch.size,
+    committedAt: new Date().toISOString(),
+    owner,
+    transactionalId,
+    ...(newestStart === undefined ? {} : { newestStartTime: new Date(newestStart).toISOString() }),
+  });
+}
+
 /** The cursor in a record, or undefined for a record that is not one (never a throw). */
 export function parseCursor(value: Buffer | null): CursorValue | undefined {
   if (!value) return undefined;
@@ -117,4 +137,25 @@ export function cursorBehindTotals(
   const lastId = found?.lastId ?? Number.NEGATIVE_INFINITY;
   const recordAt = found === undefined ? Number.NEGATIVE_INFINITY : Date.parse(found.committedAt);
   return latest.cursor > lastId && !(recordAt > latest.written_at) ? latest.cursor : undefined;
+}
+
+/**
+ * Where an account goes on from: its cursor record, or the totals' later cursor (cursorBehindTotals,
+ * said at warn), or `startAfter` for an account without either.
+ */
+export function accountPosition(
+  account: string,
+  found: CursorValue | undefined,
+  totals: ReadonlyMap<string, { cursor: number; written_at: number }> | undefined,
+  startAfter: number,
+  log: Logger,
+): { lastId: number; deadLetteredAfter: number } {
+  const ahead = cursorBehindTotals(found, totals);
+  if (ahead === undefined)
+    return { lastId: found?.lastId ?? startAfter, deadLetteredAfter: found?.deadLetteredAfter ?? 0 };
+  log.warn(
+    { account, cursor: found?.lastId, totalsCursor: ahead },
+    'the running totals were committed past the cursor record, whose transaction marker the broker did not write: going on from the totals',
+  );
+  return { lastId: ahead, deadLetteredAfter: 0 };
 }

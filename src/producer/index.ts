@@ -3,7 +3,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { TimeZone } from '../cdr/time-zone.ts';
 import { avroType, registerSchema, registryClient } from '../codec/index.ts';
 import type { ProducerConfig } from '../config/producer.ts';
 import { TotalsReader } from '../control/read.ts';
@@ -140,7 +139,6 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
   const polls = new Permits(env.FEED_MAX_CONCURRENT_POLLS);
   const type = avroType('cdr-raw');
   const control = { type: avroType('cdr-control'), schemaId: controlSchemaId, totalsSchemaId };
-  const zone = new TimeZone(env.FEED_TIMEZONE);
   const parsers = createParsers(env.PRODUCER_PARSE_WORKERS, type, log);
   const pollers = config.accounts.map((account) => {
     const slot = pool.slotFor(account.login);
@@ -154,7 +152,6 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
         parsers,
         layouts: config.layouts,
         schemaId,
-        zone,
         maxMessageBytes,
         rawPartitions,
         control,

@@ -25,7 +25,7 @@ import type { Logger } from 'pino';
 import type { ControlValue } from '../control/records.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { Permits } from '../ops/permits.ts';
-import { type CursorValue, cursorBehindTotals, cursorMessage } from './cursor.ts';
+import { accountPosition, type CursorValue, cursorMessage } from './cursor.ts';
 import { legacyTransactionalId, type ProducerPool, type ProducerSlot } from './pool.ts';
 
 export interface TakeOptions {
@@ -86,21 +86,16 @@ export async function takeAccounts(
   const committedAt = new Date().toISOString();
   const claim = (login: string, found: CursorValue | undefined): CursorValue => {
     // A claim records where the account stands: past a transaction whose cursor marker the broker
-    // lost, when the totals say so (cursorBehindTotals), and not at the older cursor it would cement.
-    const ahead = cursorBehindTotals(found, totals.get(login));
-    if (ahead !== undefined)
-      log.warn(
-        { account: login, cursor: found?.lastId, totalsCursor: ahead },
-        'the running totals were committed past the cursor record, whose transaction marker the broker did not write: claiming from the totals',
-      );
+    // lost, when the totals say so, and not at the older cursor it would cement.
+    const { lastId, deadLetteredAfter } = accountPosition(login, found, totals.get(login), o.startAfter, log);
     const c: CursorValue = {
       account: login,
-      lastId: ahead ?? found?.lastId ?? o.startAfter,
+      lastId,
       rows: 0,
       committedAt,
       owner: o.instanceId,
       transactionalId: pool.slotFor(login).transactionalId,
-      deadLetteredAfter: ahead === undefined ? (found?.deadLetteredAfter ?? 0) : 0,
+      deadLetteredAfter,
       ...(found?.newestStartTime === undefined ? {} : { newestStartTime: found.newestStartTime }),
     };
     claims.set(login, c);

@@ -207,16 +207,12 @@ class ParseThread {
       () => this.sessions.delete(sid),
     );
     this.sessions.set(sid, session);
-    this.post({ op: 'open', sid, setup });
+    this.worker.postMessage({ op: 'open', sid, setup } satisfies ToParser);
     return session;
   }
 
   async terminate(): Promise<void> {
     await this.worker.terminate();
-  }
-
-  private post(m: ToParser): void {
-    this.worker.postMessage(m);
   }
 }
 

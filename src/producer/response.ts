@@ -12,7 +12,8 @@ import { readHeader } from '../cdr/header.ts';
 import type { HeaderMap, Layout } from '../cdr/layouts.ts';
 import { parseId, RowReader } from '../cdr/row.ts';
 import { TimeZone } from '../cdr/time-zone.ts';
-import { FeedRowReader } from '../feed/csv-rows.ts';
+import type { ProducerConfig } from '../config/producer.ts';
+import { type FeedRow, FeedRowReader } from '../feed/csv-rows.ts';
 import type { CursorState } from './batch.ts';
 import { PackedRecords, RecordBuilder, type RecordBuilderOptions } from './records.ts';
 import { RowPolicy, type SkipReason } from './row-policy.ts';
@@ -31,6 +32,44 @@ export interface ResponseSetup {
   csv: { delimiter: string; maxRecordChars: number; rawClipChars: number };
   batch: { maxRows: number; maxMs: number };
   records: Omit<RecordBuilderOptions, 'account' | 'avroType'>;
+}
+
+/** What a poller's responses share, from the producer's configuration: made once per account. */
+export type FixedSetup = Omit<ResponseSetup, 'fetchedAt' | 'cursor' | 'heldTail' | 'records'> & {
+  records: Omit<ResponseSetup['records'], 'maxMessageBytes'>;
+};
+
+export function fixedSetup(o: {
+  account: string;
+  env: ProducerConfig['env'];
+  layouts: readonly Layout[];
+  schemaId: number;
+  feedHost: string;
+  rawPartitions: number;
+}): FixedSetup {
+  const { env } = o;
+  return {
+    account: o.account,
+    layouts: o.layouts,
+    zone: env.FEED_TIMEZONE,
+    currency: env.FEED_CURRENCY,
+    csv: {
+      delimiter: env.FEED_DELIMITER,
+      maxRecordChars: env.FEED_MAX_RECORD_CHARS,
+      rawClipChars: env.DLQ_RAW_MAX_CHARS,
+    },
+    batch: { maxRows: env.BATCH_MAX_ROWS, maxMs: env.BATCH_MAX_MS },
+    records: {
+      env: {
+        NO_GROUP_KEY_PREFIX: env.NO_GROUP_KEY_PREFIX,
+        DLQ_RAW_MAX_CHARS: env.DLQ_RAW_MAX_CHARS,
+        TOPIC_RAW: env.TOPIC_RAW,
+      },
+      schemaId: o.schemaId,
+      feedHost: o.feedHost,
+      rawPartitions: o.rawPartitions,
+    },
+  };
 }
 
 /** A batch's records and where the cursor stands after it; `raw` packed (see PackedRecords). */
@@ -128,7 +167,7 @@ export class ResponseParser {
   }
 
   /** Takes one event of the body; false once the window ended. */
-  private row(ev: ReturnType<FeedRowReader['push']>[number]): boolean {
+  private row(ev: FeedRow): boolean {
     if (ev.kind === 'header') {
       this.header = readHeader(ev.fields, this.setup.layouts, this.setup.currency);
       this.reader = new RowReader(this.header, { zone: this.zone, login: this.setup.account });

@@ -47,13 +47,17 @@ async function expectEachIdOnceStreamed(kafka: Kafka, topic: string, first: numb
   expect(records).toBe(last - first + 1);
 }
 
+/** A simulator whose history is one response of `rows` rows; the last id it holds. */
+async function feedOf(rows: number): Promise<{ url: string; last: number }> {
+  const s = await startTestSimulator({ historyRows: rows });
+  cleanups.push(() => s.close());
+  return { url: s.url, last: A.firstId + rows - 1 };
+}
+
 describe('producer parse worker', () => {
   it('a worker stopped mid-response: the response is read again from the cursor, every id once', async () => {
-    const rows = 200_000;
-    const last = A.firstId + rows - 1;
-    const s = await startTestSimulator({ historyRows: rows });
-    cleanups.push(() => s.close());
-    const env = producerEnv(s.url, A, { BATCH_MAX_ROWS: '2000', LOG_PROGRESS: 'false' });
+    const { url, last } = await feedOf(200_000);
+    const env = producerEnv(url, A, { BATCH_MAX_ROWS: '2000', LOG_PROGRESS: 'false' });
     const { producer, log } = await startTestProducer(env);
     cleanups.push(() => producer.stop());
 
@@ -73,11 +77,8 @@ describe('producer parse worker', () => {
   }, 400_000);
 
   it('survives SIGKILL during a 1,000,000-row response with the worker path: every id once', async () => {
-    const rows = 1_000_000;
-    const last = A.firstId + rows - 1;
-    const s = await startTestSimulator({ historyRows: rows });
-    cleanups.push(() => s.close());
-    const env = producerEnv(s.url, A, { PRODUCER_PARSE_WORKERS: '1', LOG_PROGRESS: 'false' });
+    const { url, last } = await feedOf(1_000_000);
+    const env = producerEnv(url, A, { PRODUCER_PARSE_WORKERS: '1', LOG_PROGRESS: 'false' });
     const spawn = (): CliProcess => {
       const p = spawnCli('produce', { ...env, LOG_LEVEL: 'info' });
       cleanups.push(p.kill);

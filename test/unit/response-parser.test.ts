@@ -84,7 +84,7 @@ describe('ResponseParser', () => {
     expect(m?.partition).toBeGreaterThanOrEqual(0);
     expect(m?.partition).toBeLessThan(6);
     // Each record's tally is its own CDR's.
-    const batch = Batch.of(one.batches[0] as ParsedBatch);
+    const batch = new Batch(one.batches[0] as ParsedBatch);
     const cdr = type.decode(unframe(batch.raw[3]?.value as Buffer).body, 0).value as {
       id: number;
       seconds: number;
@@ -134,7 +134,7 @@ describe('parse paths', () => {
     const batches: Batch[] = [];
     let end: Extract<ResponseEvent, { kind: 'end' }> | undefined;
     for await (const ev of parsers.parse(Readable.from(chunks()), setup())) {
-      if (ev.kind === 'batch') batches.push(Batch.of(ev.batch));
+      if (ev.kind === 'batch') batches.push(new Batch(ev.batch));
       else end = ev;
     }
     return { batches, end: end as { summary: ResponseSummary; error: unknown } };
@@ -186,7 +186,7 @@ describe('parse paths', () => {
     const got: Batch[] = [];
     let end: Extract<ResponseEvent, { kind: 'end' }> | undefined;
     for await (const ev of worker.parse(Readable.from(slow()), setup())) {
-      if (ev.kind === 'batch') got.push(Batch.of(ev.batch));
+      if (ev.kind === 'batch') got.push(new Batch(ev.batch));
       else end = ev;
     }
     expect((end?.error as { code?: string } | undefined)?.code).toBe('CDR_PARSE_WORKER');
