@@ -164,6 +164,11 @@ export async function benchProducer(
   const rss = watchPeakRss(child.pid);
   const result = await new Promise<{ published: number; ms: number }>((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
+      if (!line.startsWith('{')) {
+        // Not a log line: what a diagnostic Node flag (--trace-gc...) prints, passed on.
+        process.stderr.write(`${line}\n`);
+        return;
+      }
       const entry = JSON.parse(line) as { msg?: string; published?: number; ms?: number; level?: string };
       if (entry.msg === 'poll committed') resolve({ published: entry.published ?? 0, ms: entry.ms ?? 0 });
       if (entry.level === 'fatal' || entry.msg === 'poll failed') reject(new Error(line));

@@ -28,12 +28,19 @@ interface Compiled {
   order: string[];
   /** The capture group of each token of the form (0: the form has no such token). */
   group: Record<string, number>;
+  /**
+   * The form read at fixed widths (YYYY four digits, the other tokens two): where each token and
+   * each literal character sits. Text of exactly that shape is read without the regex (the same
+   * values the regex gives it); any other text goes to the regex.
+   */
+  fixed: { length: number; tokens: Array<{ at: number; width: number; token: string }>; literals: number[] };
 }
 const DATE_TOKENS = ['YYYY', 'MM', 'DD'] as const;
 const TIME_TOKENS = ['HH', 'MM', 'SS'] as const;
 
 function compile(form: string, tokens: readonly string[]): Compiled {
   const order: string[] = [];
+  const fixed: Compiled['fixed'] = { length: 0, tokens: [], literals: [] };
   let source = '';
   let rest = form;
   while (rest.length > 0) {
@@ -42,14 +49,47 @@ function compile(form: string, tokens: readonly string[]): Compiled {
       order.push(token);
       source += token === 'YYYY' ? '(\\d{4})' : '(\\d{1,2})';
       rest = rest.slice(token.length);
+      const width = token === 'YYYY' ? 4 : 2;
+      fixed.tokens.push({ at: fixed.length, width, token });
+      fixed.length += width;
     } else {
       source += (rest[0] as string).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+      fixed.literals.push(fixed.length, rest.charCodeAt(0));
+      fixed.length++;
       rest = rest.slice(1);
     }
   }
   const group: Record<string, number> = {};
   for (const t of tokens) group[t] = order.indexOf(t) + 1;
-  return { re: new RegExp(`^${source}$`), order, group };
+  return { re: new RegExp(`^${source}$`), order, group, fixed };
+}
+
+/**
+ * Reads `text` from `from` to `to` as the form at its fixed widths into `out` (by token; a token
+ * the form lacks stays 0). False when the text is not of that exact shape (the regex decides then).
+ */
+function readFixed(
+  text: string,
+  from: number,
+  to: number,
+  form: Compiled,
+  out: Record<string, number>,
+): boolean {
+  const f = form.fixed;
+  if (to - from !== f.length) return false;
+  const lit = f.literals;
+  for (let i = 0; i < lit.length; i += 2)
+    if (text.charCodeAt(from + (lit[i] as number)) !== lit[i + 1]) return false;
+  for (const t of f.tokens) {
+    let v = 0;
+    for (let k = from + t.at, end = k + t.width; k < end; k++) {
+      const c = text.charCodeAt(k) - 48;
+      if (c < 0 || c > 9) return false;
+      v = v * 10 + c;
+    }
+    out[t.token] = v;
+  }
+  return true;
 }
 
 const ISO_TIME_GROUPS: Record<string, number> = { HH: 1, MM: 2, SS: 3 };
@@ -82,9 +122,11 @@ export class DateTimeReader {
   }
 
   private parseDate(text: string, form: Compiled): Parsed<DateParts> {
-    const m = form.re.exec(text);
+    const fixed = { YYYY: 0, MM: 0, DD: 0 };
+    const m = readFixed(text, 0, text.length, form, fixed) ? undefined : form.re.exec(text);
     let parts: DateParts | undefined;
-    if (m) {
+    if (m === undefined) parts = { y: fixed.YYYY, mo: fixed.MM, d: fixed.DD };
+    else if (m) {
       const g = form.group;
       parts = { y: Number(m[g.YYYY as number]), mo: Number(m[g.MM as number]), d: Number(m[g.DD as number]) };
     } else {
@@ -98,15 +140,21 @@ export class DateTimeReader {
   }
 
   readTime(text: string, form: Compiled = this.time): Parsed<TimeParts> {
+    return this.readTimeAt(text, 0, text.length, form);
+  }
+
+  /** The time written in `text` from `from` to `to`. */
+  private readTimeAt(text: string, from: number, to: number, form: Compiled): Parsed<TimeParts> {
+    const fixed = { HH: 0, MM: 0, SS: 0 };
+    if (readFixed(text, from, to, form, fixed)) return checkTime({ h: fixed.HH, mi: fixed.MM, s: fixed.SS });
+    if (from !== 0 || to !== text.length) text = text.slice(from, to);
     const own = form.re.exec(text);
     const m = own ?? ISO_TIME.exec(text);
     if (!m) return { ok: false, why: 'form' };
     const g = own ? form.group : ISO_TIME_GROUPS;
     // A token the form lacks (group 0) reads as 0.
     const get = (i: number | undefined) => (i ? Number(m[i]) : 0);
-    const parts = { h: get(g.HH), mi: get(g.MM), s: get(g.SS) };
-    if (parts.h > 23 || parts.mi > 59 || parts.s > 59) return { ok: false, why: 'not-real' };
-    return { ok: true, value: parts };
+    return checkTime({ h: get(g.HH), mi: get(g.MM), s: get(g.SS) });
   }
 
   /** Date and time as one instant in `zone`. */
@@ -116,18 +164,42 @@ export class DateTimeReader {
 
   /** A combined date-time: the layout's form (date, a space, time), or ISO 8601 with or without an offset. */
   readDateTime(text: string, zone: TimeZone): Parsed<number> {
-    // ISO first, for text that starts like it (the common day-first text skips two regexes).
-    const iso = ISO_START.test(text) ? parseStartTime(text, zone) : undefined;
-    if (iso !== undefined) return { ok: true, value: iso };
-    const noOffset = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})$/.exec(text);
-    const [d, t] = noOffset ? [noOffset[1] as string, noOffset[2] as string] : splitOnce(text);
-    if (t === undefined) return { ok: false, why: 'form' };
-    const date = this.readDate(d, noOffset ? this.date : this.dtDate);
-    const time = this.readTime(t, noOffset ? this.time : this.dtTime);
+    // ISO first, for text that starts like it.
+    if (ISO_START.test(text)) {
+      const iso = parseStartTime(text, zone);
+      if (iso !== undefined) return { ok: true, value: iso };
+      const noOffset = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})$/.exec(text);
+      if (noOffset)
+        return this.combine(
+          this.readDate(noOffset[1] as string, this.date),
+          this.readTime(noOffset[2] as string, this.time),
+          zone,
+        );
+    }
+    // The layout's form: its date, a space, its time (the date string made only when it is not the last one read).
+    const space = text.indexOf(' ');
+    if (space === -1) return { ok: false, why: 'form' };
+    const last = this.lastDate;
+    const date =
+      last !== undefined &&
+      last.form === this.dtDate &&
+      last.text.length === space &&
+      text.startsWith(last.text)
+        ? last.result
+        : this.readDate(text.slice(0, space), this.dtDate);
+    return this.combine(date, this.readTimeAt(text, space + 1, text.length, this.dtTime), zone);
+  }
+
+  private combine(date: Parsed<DateParts>, time: Parsed<TimeParts>, zone: TimeZone): Parsed<number> {
     if (!date.ok) return date;
     if (!time.ok) return time;
     return { ok: true, value: this.instant(date.value, time.value, zone) };
   }
+}
+
+function checkTime(parts: TimeParts): Parsed<TimeParts> {
+  if (parts.h > 23 || parts.mi > 59 || parts.s > 59) return { ok: false, why: 'not-real' };
+  return { ok: true, value: parts };
 }
 
 function splitOnce(text: string): [string, string | undefined] {

@@ -5,10 +5,10 @@ import type avro from 'avsc';
 import type { Message, TopicMessages } from 'kafkajs';
 import {
   addControl,
-  type CdrTally,
   type ControlValue,
   controlMessage,
   controlValues,
+  type TallyColumns,
   totalsMessage,
 } from './records.ts';
 
@@ -40,17 +40,17 @@ export class AccountControls {
   }
 
   /**
-   * The control records of a batch: `raw[i]` is the record of `tallies[i]`, `offsetOf` the offset
+   * The control records of a batch: `raw[i]` is the record of CDR i of `tallies`, `offsets[i]` the offset
    * Kafka gave it in the open transaction. `next` is to be handed to `committed` once it commits.
    */
   records(
     raw: readonly Message[],
-    tallies: readonly CdrTally[],
-    offsetOf: (m: Message) => number | undefined,
+    tallies: TallyColumns,
+    offsets: ArrayLike<number>,
     cursor: number,
   ): { topicMessages: TopicMessages[]; next: ControlValue[] } {
     const o = this.o;
-    const deltas = controlValues({ account: o.account, topic: o.rawTopic }, raw, tallies, offsetOf, cursor);
+    const deltas = controlValues({ account: o.account, topic: o.rawTopic }, raw, tallies, offsets, cursor);
     const next = deltas.map((d) => addControl(this.totals.get(d.billing_period), d));
     return {
       next,

@@ -13,6 +13,22 @@ import type { Message } from 'kafkajs';
 import { bigintToTwosComplement, ExactSum } from '../cdr/decimal.ts';
 import { encodeValue } from '../codec/wire.ts';
 
+/**
+ * What the control records count of a batch's CDRs, as columns (PackedRecords is one): CDR i has
+ * id `ids[i]`, `seconds[i]`, cost `costs[i]` and the texts `refs[4i..4i+3]` point to.
+ */
+export interface TallyColumns {
+  readonly count: number;
+  readonly ids: ArrayLike<number>;
+  readonly seconds: ArrayLike<number>;
+  /** Unscaled cost at scale 6; NaN for a cost kept as a bigint in `bigCosts` (by CDR index). */
+  readonly costs: ArrayLike<number>;
+  readonly bigCosts?: ReadonlyMap<number, bigint> | undefined;
+  /** Per CDR, the indexes in `texts` of its billing period, billing group, type and sub type. */
+  readonly refs: ArrayLike<number>;
+  readonly texts: readonly string[];
+}
+
 /** What a control record needs of one published CDR. */
 export interface CdrTally {
   id: number;
@@ -67,82 +83,127 @@ export interface ControlOptions {
 }
 
 /**
- * The control values of a batch, one per billing period: `raw[i]` is the record of `tallies[i]`;
- * `offsetOf` gives the offset Kafka gave each raw record in the open transaction (its partition is
- * the record's own).
+ * The control values of a batch, one per billing period: `raw[i]` is the record of CDR i of
+ * `tallies`, `offsets[i]` the offset Kafka gave it in the open transaction (NaN when not known;
+ * its partition is the record's own).
  */
 export function controlValues(
   o: Pick<ControlOptions, 'account' | 'topic'>,
   raw: readonly Message[],
-  tallies: readonly CdrTally[],
-  offsetOf: (m: Message) => number | undefined,
+  tallies: TallyColumns,
+  offsets: ArrayLike<number>,
   cursor: number,
   now = Date.now(),
 ): ControlValue[] {
-  interface Period {
-    value: ControlValue;
-    // group -> type -> sub type: no key string made per CDR.
-    lines: Map<string, Map<string, Map<string, ControlLine>>>;
-    partitions: Map<number, ControlPartition>;
+  // Per CDR: one map lookup for its period, three for its line, one for its partition, and no
+  // object made; costs summed without a BigInt per CDR (`cost` is set from the sums at the end).
+  const periods = new Map<string, PeriodCount>();
+  const { texts, refs } = tallies;
+  for (let i = 0; i < tallies.count; i++) {
+    const at = i * 4;
+    const period = texts[refs[at] as number] as string;
+    const group = texts[refs[at + 1] as number] as string;
+    const type = texts[refs[at + 2] as number] as string;
+    const subType = texts[refs[at + 3] as number] as string;
+    const id = tallies.ids[i] as number;
+    const seconds = tallies.seconds[i] as number;
+    const small = tallies.costs[i] as number;
+    const cost = Number.isNaN(small) ? (tallies.bigCosts?.get(i) as bigint) : small;
+    let p = periods.get(period);
+    if (p === undefined) {
+      p = new PeriodCount(o, period, id, cursor, now);
+      periods.set(period, p);
+    }
+    p.add(id, seconds, cost);
+    let types = p.lines.get(group);
+    if (types === undefined) {
+      types = new Map();
+      p.lines.set(group, types);
+    }
+    let subTypes = types.get(type);
+    if (subTypes === undefined) {
+      subTypes = new Map();
+      types.set(type, subTypes);
+    }
+    let line = subTypes.get(subType);
+    if (line === undefined) {
+      line = new LineCount(group, type, subType, id);
+      subTypes.set(subType, line);
+    }
+    line.add(id, seconds, cost);
+    const offset = offsets[i] as number;
+    const partition = (raw[i] as Message).partition;
+    if (Number.isNaN(offset) || partition === undefined) continue;
+    const part = p.partitions.get(partition);
+    if (part === undefined)
+      p.partitions.set(partition, { partition, first_offset: offset, last_offset: offset, count: 1 });
+    else {
+      if (offset < part.first_offset) part.first_offset = offset;
+      if (offset > part.last_offset) part.last_offset = offset;
+      part.count++;
+    }
   }
-  const periods = new Map<string, Period>();
-  // Costs are summed without a BigInt per CDR; `cost` is set from these at the end.
-  const sums = new Map<{ cost: bigint }, ExactSum>();
-  const count = (into: ControlValue | ControlLine, t: CdrTally) => {
-    add(into, t);
-    entry(sums, into, () => new ExactSum()).add(t.cost);
-  };
-  for (let i = 0; i < tallies.length; i++) {
-    const t = tallies[i] as CdrTally;
-    const m = raw[i] as Message;
-    const p = entry(periods, t.period, () => ({
-      value: {
-        account: o.account,
-        billing_period: t.period,
-        topic: o.topic,
-        ...zero(t.id),
-        lines: [],
-        partitions: [],
-        cursor,
-        written_at: now,
-      },
-      lines: new Map(),
-      partitions: new Map(),
-    }));
-    count(p.value, t);
-    const subTypes = entry(
-      entry(p.lines, t.group, () => new Map()),
-      t.type,
-      () => new Map(),
-    );
-    count(
-      entry(subTypes, t.subType, () => ({
-        billing_group: t.group,
-        type: t.type,
-        sub_type: t.subType,
-        ...zero(t.id),
-      })),
-      t,
-    );
-    const at = offsetOf(m);
-    if (at === undefined || m.partition === undefined) continue;
-    const part = entry(p.partitions, m.partition, () => ({
-      partition: m.partition as number,
-      first_offset: at,
-      last_offset: at,
-      count: 0,
-    }));
-    part.first_offset = Math.min(part.first_offset, at);
-    part.last_offset = Math.max(part.last_offset, at);
-    part.count++;
+  return [...periods.values()].map((p) => p.value());
+}
+
+/** A control line being counted: its counters, and its cost as an exact sum. */
+class LineCount {
+  readonly line: ControlLine;
+  readonly sum = new ExactSum();
+
+  constructor(group: string, type: string, subType: string, firstId: number) {
+    this.line = { billing_group: group, type, sub_type: subType, ...zero(firstId) };
   }
-  for (const [into, sum] of sums) into.cost = sum.value;
-  return [...periods.values()].map((p) => {
-    for (const types of p.lines.values())
-      for (const subTypes of types.values()) p.value.lines.push(...subTypes.values());
-    p.value.partitions = [...p.partitions.values()].sort((a, b) => a.partition - b.partition);
-    return p.value;
-  });
+
+  add(id: number, seconds: number, cost: number | bigint): void {
+    add(this.line, id, seconds);
+    this.sum.add(cost);
+  }
+}
+
+/** A period's control value being counted, with its lines (group -> type -> sub type: no key string per CDR) and partitions. */
+class PeriodCount {
+  private readonly total: ControlValue;
+  private readonly sum = new ExactSum();
+  readonly lines = new Map<string, Map<string, Map<string, LineCount>>>();
+  readonly partitions = new Map<number, ControlPartition>();
+
+  constructor(
+    o: Pick<ControlOptions, 'account' | 'topic'>,
+    period: string,
+    firstId: number,
+    cursor: number,
+    now: number,
+  ) {
+    this.total = {
+      account: o.account,
+      billing_period: period,
+      topic: o.topic,
+      ...zero(firstId),
+      lines: [],
+      partitions: [],
+      cursor,
+      written_at: now,
+    };
+  }
+
+  add(id: number, seconds: number, cost: number | bigint): void {
+    add(this.total, id, seconds);
+    this.sum.add(cost);
+  }
+
+  value(): ControlValue {
+    const v = this.total;
+    v.cost = this.sum.value;
+    for (const types of this.lines.values())
+      for (const subTypes of types.values())
+        for (const l of subTypes.values()) {
+          l.line.cost = l.sum.value;
+          v.lines.push(l.line);
+        }
+    v.partitions = [...this.partitions.values()].sort((a, b) => a.partition - b.partition);
+    return v;
+  }
 }
 
 /** Counters of a control value or line before its first CDR. */
@@ -164,12 +225,12 @@ function entry<K, V>(map: Map<K, V>, key: K, make: () => V): V {
 export function controlMessages(
   o: ControlOptions,
   raw: readonly Message[],
-  tallies: readonly CdrTally[],
-  offsetOf: (m: Message) => number | undefined,
+  tallies: TallyColumns,
+  offsets: ArrayLike<number>,
   cursor: number,
   now = Date.now(),
 ): Message[] {
-  return controlValues(o, raw, tallies, offsetOf, cursor, now).map((v) => controlMessage(o, v));
+  return controlValues(o, raw, tallies, offsets, cursor, now).map((v) => controlMessage(o, v));
 }
 
 export function controlMessage(o: Pick<ControlOptions, 'type' | 'schemaId'>, v: ControlValue): Message {
@@ -224,11 +285,15 @@ function merge(into: Counters, from: Counters): void {
   into.last_id = Math.max(into.last_id, from.last_id);
 }
 
-function add(into: { count: number; seconds: number; first_id: number; last_id: number }, t: CdrTally): void {
+function add(
+  into: { count: number; seconds: number; first_id: number; last_id: number },
+  id: number,
+  seconds: number,
+): void {
   into.count++;
-  into.seconds += t.seconds;
-  if (t.id < into.first_id) into.first_id = t.id;
-  if (t.id > into.last_id) into.last_id = t.id;
+  into.seconds += seconds;
+  if (id < into.first_id) into.first_id = id;
+  if (id > into.last_id) into.last_id = id;
 }
 
 function toAvro(v: ControlValue): unknown {

@@ -116,14 +116,14 @@ export class TransactionalSender {
   async commit(
     topicMessages: TopicMessages[],
     offsets?: Offsets,
-    then?: (offsetOf: (m: Message) => number | undefined) => TopicMessages[],
+    then?: (offsets: SentOffsets) => TopicMessages[],
   ): Promise<void> {
     await this.connect();
     const producer = this.producer as Producer;
     let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;
     try {
       transaction = await producer.transaction();
-      const sent = new Map<Message, number>();
+      const sent = then ? topicMessages.map((t) => new Float64Array(t.messages.length).fill(Number.NaN)) : [];
       const maxBytes = this.options.maxSendBytes ?? SEND_CHUNK_BYTES;
       const compression = this.options.compression;
       for (const chunk of sendChunks(topicMessages, SEND_CHUNK, maxBytes)) {
@@ -132,7 +132,7 @@ export class TransactionalSender {
       }
       if (then)
         for (const chunk of sendChunks(
-          then((m) => sent.get(m)),
+          then((entry) => sent[entry] as Float64Array),
           SEND_CHUNK,
           maxBytes,
         ))
@@ -155,25 +155,40 @@ export class TransactionalSender {
 }
 
 /**
- * The offset of each message of a send that named its partition: a partition's messages of one
- * send are one record batch, appended at the base offset the broker reports, in send order.
+ * The offsets Kafka gave the messages of a transaction's sends, for `then` (see
+ * TransactionalSender.commit): `offsets(k)[i]` is the offset of `topicMessages[k].messages[i]`, NaN
+ * for a message that named no partition (its offset is not known from the send).
  */
-function noteOffsets(
-  chunk: readonly TopicMessages[],
-  metadata: RecordMetadata[],
-  into: Map<Message, number>,
-): void {
-  for (const { topic, messages } of chunk) {
-    // Offsets stay below 2^53: numbers, not a bigint per record.
-    const next = new Map<number, number>();
-    for (const r of metadata)
-      if (r.topicName === topic && r.baseOffset !== undefined) next.set(r.partition, Number(r.baseOffset));
-    for (const m of messages) {
-      if (m.partition === undefined) continue;
-      const at = next.get(m.partition);
+export type SentOffsets = (entry: number) => Float64Array;
+
+/**
+ * Notes the offset of each message of a send that named its partition: a partition's messages of
+ * one send are one record batch, appended at the base offset the broker reports, in send order
+ * (kafkajs merges a topic's parts of one send in order).
+ */
+function noteOffsets(chunk: readonly SendPart[], metadata: RecordMetadata[], into: Float64Array[]): void {
+  // Offsets stay below 2^53: numbers, not a bigint per record.
+  const next = new Map<string, Map<number, number>>();
+  for (const r of metadata) {
+    if (r.baseOffset === undefined) continue;
+    let partitions = next.get(r.topicName);
+    if (partitions === undefined) {
+      partitions = new Map();
+      next.set(r.topicName, partitions);
+    }
+    partitions.set(r.partition, Number(r.baseOffset));
+  }
+  for (const { topic, messages, entry, from } of chunk) {
+    const partitions = next.get(topic);
+    const out = into[entry];
+    if (partitions === undefined || out === undefined) continue;
+    for (let i = 0; i < messages.length; i++) {
+      const p = (messages[i] as Message).partition;
+      if (p === undefined) continue;
+      const at = partitions.get(p);
       if (at === undefined) continue;
-      into.set(m, at);
-      next.set(m.partition, at + 1);
+      out[from + i] = at;
+      partitions.set(p, at + 1);
     }
   }
 }
@@ -199,6 +214,12 @@ function sizeOf(v: Buffer | string | null | undefined): number {
   return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
 }
 
+/** Part of a send: messages `from`.. of `topicMessages[entry]`. */
+export interface SendPart extends TopicMessages {
+  entry: number;
+  from: number;
+}
+
 /**
  * Splits per-topic message lists into consecutive sends of at most `size` messages, in which no
  * partition's records pass about `maxBytes` bytes (nor all records four times that; a single larger
@@ -209,9 +230,9 @@ export function sendChunks(
   topicMessages: readonly TopicMessages[],
   size: number,
   maxBytes = Number.POSITIVE_INFINITY,
-): TopicMessages[][] {
-  const sends: TopicMessages[][] = [];
-  let current: TopicMessages[] = [];
+): SendPart[][] {
+  const sends: SendPart[][] = [];
+  let current: SendPart[] = [];
   let count = 0;
   let bytes = 0;
   // Bytes per partition, in the current send, of the topic being cut.
@@ -223,7 +244,8 @@ export function sendChunks(
     bytes = 0;
     perPartition = new Map();
   };
-  for (const { topic, messages } of topicMessages) {
+  for (let entry = 0; entry < topicMessages.length; entry++) {
+    const { topic, messages } = topicMessages[entry] as TopicMessages;
     perPartition = new Map();
     let from = 0;
     for (let i = 0; i < messages.length; i++) {
@@ -232,7 +254,7 @@ export function sendChunks(
       const p = m.partition ?? -1;
       const inPartition = perPartition.get(p) ?? 0;
       if (count > 0 && (count >= size || inPartition + b > maxBytes || bytes + b > 4 * maxBytes)) {
-        if (i > from) current.push({ topic, messages: messages.slice(from, i) });
+        if (i > from) current.push({ topic, messages: messages.slice(from, i), entry, from });
         from = i;
         flush();
       }
@@ -240,7 +262,7 @@ export function sendChunks(
       bytes += b;
       perPartition.set(p, (perPartition.get(p) ?? 0) + b);
     }
-    if (messages.length > from) current.push({ topic, messages: messages.slice(from) });
+    if (messages.length > from) current.push({ topic, messages: messages.slice(from), entry, from });
   }
   flush();
   return sends;

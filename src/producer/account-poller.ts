@@ -361,12 +361,12 @@ export class AccountPoller {
             ],
           },
         ],
-        // The control records go last: they name the offsets Kafka gave the CDRs above.
-        (offsetOf) => {
+        // The control records go last: they name the offsets Kafka gave the CDRs above (entry 0).
+        (offsets) => {
           const { topicMessages, next } = this.controls.records(
             batch.raw,
             batch.tallies,
-            offsetOf,
+            offsets(0),
             batch.lastId,
           );
           controlsNext = next;

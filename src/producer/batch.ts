@@ -1,7 +1,7 @@
 // A batch: the records of one Kafka transaction, as the poller commits it. The parser cut it
 // (response.ts); the cursor it carries covers every row up to `lastId`.
 import type { Message } from 'kafkajs';
-import type { CdrTally } from '../control/records.ts';
+import type { TallyColumns } from '../control/records.ts';
 import { PackedRecords } from './records.ts';
 import type { ParsedBatch } from './response.ts';
 
@@ -13,8 +13,8 @@ export interface CursorState {
 
 export class Batch {
   readonly raw: Message[];
-  /** What each record of `raw` counts for in the control records (same index). */
-  readonly tallies: CdrTally[];
+  /** What each record of `raw` counts for in the control records (CDR i is raw[i]). */
+  readonly tallies: TallyColumns;
   readonly dlq: Message[];
   /** Last id covered: rows published, dead-lettered or skipped up to here. */
   readonly lastId: number;
@@ -25,7 +25,7 @@ export class Batch {
   /** The batch of a parsed one (possibly handed over by a worker thread). */
   constructor(parsed: ParsedBatch) {
     this.raw = PackedRecords.messages(parsed.raw);
-    this.tallies = PackedRecords.tallies(parsed.raw);
+    this.tallies = parsed.raw;
     this.dlq = parsed.dlq;
     this.lastId = parsed.lastId;
     this.deadLetteredAfter = parsed.deadLetteredAfter;

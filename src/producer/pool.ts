@@ -12,9 +12,9 @@
 // the cursor topic as read after the new producer was initialised (one read per epoch for the whole
 // slot): another owner is a takeover (that account stops), another cursor means the account reads it
 // again before it publishes anything.
-import type { CompressionTypes, Kafka, Message, TopicMessages } from 'kafkajs';
+import type { CompressionTypes, Kafka, TopicMessages } from 'kafkajs';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
-import { TransactionalSender } from '../kafka/transactions.ts';
+import { type SentOffsets, TransactionalSender } from '../kafka/transactions.ts';
 import { Permits } from '../ops/permits.ts';
 import type { CursorState } from './batch.ts';
 import type { CursorValue } from './cursor.ts';
@@ -96,7 +96,7 @@ export class ProducerSlot {
   async commit(
     guard: CursorGuard,
     topicMessages: TopicMessages[],
-    then?: (offsetOf: (m: Message) => number | undefined) => TopicMessages[],
+    then?: (offsets: SentOffsets) => TopicMessages[],
   ): Promise<number> {
     return this.lock.run(async () => {
       this.throwIfTaken(guard.account);

@@ -6,7 +6,7 @@ import { smallUnscaled, twosComplementToBigint } from '../cdr/decimal.ts';
 import type { RowReader } from '../cdr/row.ts';
 import { encodeInto } from '../codec/wire.ts';
 import type { ProducerConfig } from '../config/producer.ts';
-import type { CdrTally } from '../control/records.ts';
+import type { CdrTally, TallyColumns } from '../control/records.ts';
 import { ErrorCodes, isCdrError } from '../errors.ts';
 import type { FeedRow } from '../feed/csv-rows.ts';
 import { KeyPartitions } from '../kafka/key-partitions.ts';
@@ -149,8 +149,8 @@ export class PackedRecords {
     return out;
   }
 
-  /** What each record of a (possibly cloned) PackedRecords counts for in the control records. */
-  static tallies(p: PackedRecords): CdrTally[] {
+  /** What each record of a (possibly cloned) PackedRecords counts for, as objects (for reading a batch; control records are counted from the columns). */
+  static tallies(p: TallyColumns): CdrTally[] {
     const out = new Array<CdrTally>(p.count);
     const t = p.texts;
     for (let i = 0; i < p.count; i++) {

@@ -11,6 +11,12 @@ const produceRequest = require('kafkajs/src/protocol/requests/produce/v3/request
   args: Record<string, unknown>,
 ) => { encode(): Promise<{ buffer: Buffer }> };
 
+const createRequest = require('kafkajs/src/protocol/request.js') as (args: {
+  correlationId: number;
+  clientId: string;
+  request: { apiKey: number; apiVersion: number; encode(): Promise<unknown> };
+}) => Promise<{ buffer: Buffer; size(): number; writableParts(): Buffer[] }>;
+
 const NOW = 1795850000000;
 
 /** Buffer and string keys, null keys, headers on some, values of 0 to 500 bytes. */
@@ -59,4 +65,43 @@ describe('kafkajs patch', () => {
       expect(createHash('sha256').update(buffer).digest('hex')).toBe(digest);
     },
   );
+
+  it('frames a request of large record batches (kept as parts, not copied) as its size, header and body', async () => {
+    vi.spyOn(Date, 'now').mockReturnValue(NOW);
+    const topicData = [0, 1, 2].map((n) => ({
+      topic: `t${n}`,
+      partitions: [0, 1].map((partition) => ({ partition, firstSequence: 0, messages: messages(n === 1) })),
+    }));
+    const encode = () =>
+      produceRequest({
+        acks: -1,
+        timeout: 30000,
+        transactionalId: 'tx',
+        producerId: Long.fromInt(5),
+        producerEpoch: 2,
+        compression: 0,
+        topicData,
+      }).encode();
+    const body = (await encode()).buffer;
+    const framed = await createRequest({
+      correlationId: 42,
+      clientId: 'cdr',
+      request: { apiKey: 0, apiVersion: 3, encode },
+    });
+    const header = Buffer.alloc(4 + 2 + 2 + 4 + 2 + 3);
+    header.writeInt32BE(header.length - 4 + body.length, 0);
+    header.writeInt16BE(0, 4);
+    header.writeInt16BE(3, 6);
+    header.writeInt32BE(42, 8);
+    header.writeInt16BE(3, 12);
+    header.write('cdr', 14);
+    expect(framed.size()).toBe(header.length + body.length);
+    // What the connection writes to the socket: the parts, in order, without a join.
+    const parts = framed.writableParts();
+    expect(parts.length).toBeGreaterThan(1);
+    expect(Buffer.concat(parts).equals(Buffer.concat([header, body]))).toBe(true);
+    expect(framed.buffer.equals(Buffer.concat([header, body]))).toBe(true);
+    // Read twice, the same bytes.
+    expect(framed.buffer.equals(Buffer.concat([header, body]))).toBe(true);
+  });
 });

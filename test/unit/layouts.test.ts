@@ -109,6 +109,32 @@ describe('date and time forms', () => {
     });
   });
 
+  it('reads one- and two-digit parts alike, and refuses text of the right length but not the form', () => {
+    // Two-digit parts are read at fixed widths, anything else by the form's pattern: both agree.
+    const utc = new TimeZone('UTC');
+    const at = Date.UTC(2026, 1, 3, 4, 5, 6);
+    for (const text of ['03/02/2026 04:05:06', '3/2/2026 4:5:6', '03/2/2026 04:5:06', '3/02/2026 04:05:6'])
+      expect(r.readDateTime(text, utc)).toEqual({ ok: true, value: at });
+    expect(r.readDate('3/2/2026')).toEqual({ ok: true, value: { y: 2026, mo: 2, d: 3 } });
+    expect(r.readTime('4:05:06')).toEqual({ ok: true, value: { h: 4, mi: 5, s: 6 } });
+    for (const text of [
+      '03-02-2026 04:05:06',
+      '0a/02/2026 04:05:06',
+      '03/02/2026 04:05:0x',
+      '03/02/2026T04:05:06',
+    ])
+      expect(r.readDateTime(text, utc)).toEqual({ ok: false, why: 'form' });
+    expect(r.readDateTime('03/02/2026 04:60:06', utc)).toEqual({ ok: false, why: 'not-real' });
+    expect(r.readDateTime('30/02/2026 04:05:06', utc)).toEqual({ ok: false, why: 'not-real' });
+    // A date repeated from the row before with another time, and a new date after it.
+    expect(r.readDateTime('30/02/2026 04:05:07', utc)).toEqual({ ok: false, why: 'not-real' });
+    expect(r.readDateTime('28/02/2026 23:59:59', utc)).toEqual({
+      ok: true,
+      value: Date.UTC(2026, 1, 28, 23, 59, 59),
+    });
+    expect(r.readDateTime('28/02/2026', utc)).toEqual({ ok: false, why: 'form' });
+  });
+
   it('takes its own forms: month-first, dotted, without seconds', () => {
     const us = new DateTimeReader({ date: 'MM/DD/YYYY', time: 'HH:MM', dateTime: 'YYYY.MM.DD HH:MM' });
     expect(us.readDate('11/03/2026')).toEqual({ ok: true, value: { y: 2026, mo: 11, d: 3 } });

@@ -10,11 +10,22 @@ import { bigintToTwosComplement, twosComplementToBigint } from '../../src/cdr/de
 import { avroType } from '../../src/codec/schemas.ts';
 import { unframe } from '../../src/codec/wire.ts';
 import { addControl, type CdrTally, controlMessages, controlValues } from '../../src/control/records.ts';
+import { PackedRecords } from '../../src/producer/records.ts';
 import { Continuity, IdRanges, IdSet } from '../../src/reconcile/continuity.ts';
 import { formatReport } from '../../src/reconcile/format.ts';
 import { compareTotals, Differences, type ReconcileReport } from '../../src/reconcile/report.ts';
 import { costText, parseCost, TotalsTable } from '../../src/reconcile/totals.ts';
 import { readTotalsFile } from '../../src/reconcile/totals-file.ts';
+
+/** Tallies as a batch holds them: the columns the control records are counted from. */
+function packed(tallies: readonly CdrTally[]): PackedRecords {
+  const p = new PackedRecords(tallies.length);
+  for (const t of tallies) {
+    p.reserve(0);
+    p.add(0, 0, 0, t);
+  }
+  return p;
+}
 
 describe('IdRanges', () => {
   it('keeps ids as ranges whatever the order, finds each id added twice, and the gaps', () => {
@@ -165,12 +176,11 @@ describe('control records', () => {
       tally(13, '2026-11', 'Sales', 1n),
     ];
     const raw: Message[] = tallies.map((t, i) => ({ key: t.group, value: null, partition: i % 2 }));
-    const offsets = new Map<Message, number>(raw.map((m, i) => [m, 100 + i]));
     const out = controlMessages(
       { account: '40021', topic: 'cdr.raw', type, schemaId: 7 },
       raw,
-      tallies,
-      (m) => offsets.get(m),
+      packed(tallies),
+      raw.map((_, i) => 100 + i),
       13,
       Date.UTC(2026, 10, 28),
     );
@@ -221,7 +231,13 @@ describe('control sums', () => {
       cost: i === 7 ? -999_999_999_999_999_999n : i % 3 === 0 ? -max : max,
     }));
     const raw: Message[] = tallies.map(() => ({ key: 'G', value: null, partition: 0 }));
-    const [v] = controlValues({ account: 'a', topic: 'raw' }, raw, tallies, () => undefined, 0);
+    const [v] = controlValues(
+      { account: 'a', topic: 'raw' },
+      raw,
+      packed(tallies),
+      new Float64Array(tallies.length).fill(Number.NaN),
+      0,
+    );
     let expected = 0n;
     for (const t of tallies) expected += BigInt(t.cost);
     expect(v?.cost).toBe(expected);
@@ -242,7 +258,13 @@ describe('running control totals', () => {
     });
     const batch = (tallies: CdrTally[], base: number, partition: number) => {
       const raw: Message[] = tallies.map(() => ({ key: 'k', value: null, partition }));
-      return controlValues({ account: 'a', topic: 'raw' }, raw, tallies, (m) => base + raw.indexOf(m), 0)[0];
+      return controlValues(
+        { account: 'a', topic: 'raw' },
+        raw,
+        packed(tallies),
+        raw.map((_, i) => base + i),
+        0,
+      )[0];
     };
     const one = batch([t(1, 'G', 5n), t(2, 'H', 7n)], 10, 0);
     const two = batch([t(3, 'G', -2n)], 4, 1);
