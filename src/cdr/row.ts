@@ -123,37 +123,38 @@ export class RowReader {
   convert(fields: readonly string[], ingest: IngestMeta): RowResult {
     const { header } = this;
     const id = this.id(fields);
-    const bad = (field: string, reason: string): RowResult => ({ ok: false, id, problem: { field, reason } });
+    const bad = invalid;
     if (fields.length !== header.width)
-      return bad('(row)', `has ${fields.length} fields, the header has ${header.width}`);
-    if (id === undefined) return bad(this.name('id'), 'must be a whole number from 1 to 2^53-1');
+      return bad(id, '(row)', `has ${fields.length} fields, the header has ${header.width}`);
+    if (id === undefined) return bad(id, this.name('id'), 'must be a whole number from 1 to 2^53-1');
     const { index } = header;
-    const get = (f: Field): string => (index[f] === -1 ? '' : (fields[index[f]] as string));
     for (const f of this.required) {
-      if (get(f) === '') return bad(this.name(f), 'is required and empty');
+      if (fieldOf(fields, index, f) === '') return bad(id, this.name(f), 'is required and empty');
     }
-    const start = this.start(get);
-    if (!start.ok) return bad(start.field, start.reason);
+    const start = this.start(fields);
+    if (!start.ok) return bad(id, start.field, start.reason);
 
-    let billingPeriod = get('billing_period');
+    let billingPeriod = fieldOf(fields, index, 'billing_period');
     let derived = false;
     if (index.billing_period === -1) {
       billingPeriod = this.monthOf(start.instant);
       derived = true;
     } else if (!PERIOD.test(billingPeriod)) {
       return bad(
+        id,
         this.name('billing_period'),
         `must be YYYY-MM with a real month, got "${clip(billingPeriod)}"`,
       );
     }
-    const secondsText = get('seconds');
+    const secondsText = fieldOf(fields, index, 'seconds');
     if (!DIGITS.test(secondsText) || !Number.isSafeInteger(Number(secondsText))) {
-      return bad(this.name('seconds'), `must be a whole number >= 0, got "${clip(secondsText)}"`);
+      return bad(id, this.name('seconds'), `must be a whole number >= 0, got "${clip(secondsText)}"`);
     }
-    const costText = get('cost');
+    const costText = fieldOf(fields, index, 'cost');
     const costDecimal = header.layout.decimalSeparator === ',' ? costText.replace(',', '.') : costText;
     if (!isCostText(costDecimal)) {
       return bad(
+        id,
         this.name('cost'),
         `must be a decimal with at most 12 integer and 6 fraction digits (separator "${header.layout.decimalSeparator}", no currency sign), got "${clip(costText)}"`,
       );
@@ -162,33 +163,34 @@ export class RowReader {
     for (const [name, i] of header.extra) extra[name] = fields[i] as string;
     const cdr: RawCdr = {
       id,
-      account: index.account === -1 ? this.ctx.login : get('account'),
-      billing_group: get('billing_group'),
+      account: index.account === -1 ? this.ctx.login : fieldOf(fields, index, 'account'),
+      billing_group: fieldOf(fields, index, 'billing_group'),
       billing_period: billingPeriod,
       start_time: start.instant,
       start_time_text: start.text,
-      from: get('from'),
-      to: get('to'),
+      from: fieldOf(fields, index, 'from'),
+      to: fieldOf(fields, index, 'to'),
       seconds: Number(secondsText),
-      type: get('type'),
-      sub_type: get('sub_type'),
+      type: fieldOf(fields, index, 'type'),
+      sub_type: fieldOf(fields, index, 'sub_type'),
       cost: costToBytes(costDecimal),
       cost_text: costText,
-      description: get('description'),
+      description: fieldOf(fields, index, 'description'),
       extra,
       ingest,
       layout: header.layout.name,
       billing_period_derived: derived,
       currency: header.currency ?? null,
-      date_text: index.date === -1 ? null : get('date'),
-      time_text: index.time === -1 ? null : get('time'),
+      date_text: index.date === -1 ? null : fieldOf(fields, index, 'date'),
+      time_text: index.time === -1 ? null : fieldOf(fields, index, 'time'),
       status: null,
       terminated: null,
       smartcode: null,
       smartcode_description: null,
       recording: null,
     };
-    for (const [f, key] of this.optional) (cdr as unknown as Record<string, string>)[key] = get(f);
+    for (const [f, key] of this.optional)
+      (cdr as unknown as Record<string, string>)[key] = fieldOf(fields, index, f);
     return { ok: true, cdr };
   }
 
@@ -197,13 +199,13 @@ export class RowReader {
    * Date/Time and Date (+ Time) are both sent they must name the same instant.
    */
   private start(
-    get: (f: Field) => string,
+    fields: readonly string[],
   ): { ok: true; instant: number; text: string } | { ok: false; field: string; reason: string } {
     const { index } = this.header;
     const { zone } = this.ctx;
     const forms = this.dates.forms;
     if (index.start_time !== -1) {
-      const text = get('start_time');
+      const text = fieldOf(fields, index, 'start_time');
       const r = this.dates.readDateTime(text, zone);
       if (!r.ok)
         return {
@@ -213,9 +215,9 @@ export class RowReader {
         };
       return { ok: true, instant: r.value, text };
     }
-    const dateTimeText = index.date_time === -1 ? '' : get('date_time');
-    const dateText = index.date === -1 ? '' : get('date');
-    const timeText = index.time === -1 ? '' : get('time');
+    const dateTimeText = index.date_time === -1 ? '' : fieldOf(fields, index, 'date_time');
+    const dateText = index.date === -1 ? '' : fieldOf(fields, index, 'date');
+    const timeText = index.time === -1 ? '' : fieldOf(fields, index, 'time');
     let fromDateTime: number | undefined;
     if (dateTimeText !== '') {
       const r = this.dates.readDateTime(dateTimeText, zone);
@@ -289,6 +291,16 @@ export class RowReader {
   private name(f: Field): string {
     return this.header.names[f] ?? this.header.layout.columns[f] ?? f;
   }
+}
+
+function invalid(id: number | undefined, field: string, reason: string): RowResult {
+  return { ok: false, id, problem: { field, reason } };
+}
+
+/** The text of a field, empty when the layout has no such column. */
+function fieldOf(fields: readonly string[], index: HeaderMap['index'], f: Field): string {
+  const i = index[f];
+  return i === -1 ? '' : (fields[i] as string);
 }
 
 /** Whether `text` is `date`, or `date`, a space and `time` (without making that string). */

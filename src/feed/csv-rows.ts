@@ -9,7 +9,8 @@ import { type CsvEvent, CsvReader, type CsvReaderOptions } from './csv-records.t
 
 export type FeedRow =
   | { kind: 'header'; fields: string[] }
-  | { kind: 'row'; fields: string[]; raw: string; line: number }
+  /** A row: its fields, raw text and first line (the CSV record itself). */
+  | Extract<CsvEvent, { kind: 'record' }>
   /** A record that cannot be read as CSV: too large, or an unclosed quote. */
   | Extract<CsvEvent, { kind: 'broken' }>
   /** The last record of a body that ended without a line end, held back (see `acceptTail`). */
@@ -45,20 +46,17 @@ export class FeedRowReader {
   }
 
   private rows(events: CsvEvent[]): FeedRow[] {
-    const out: FeedRow[] = [];
-    for (const ev of events) {
-      if (this.sawHeader) {
-        out.push(ev.kind === 'record' ? { kind: 'row', fields: ev.fields, raw: ev.raw, line: ev.line } : ev);
-        continue;
-      }
-      if (ev.kind !== 'record' || !looksLikeHeader(ev.fields)) {
-        throw new CdrError(ErrorCodes.FEED_NOT_CSV, 'feed body does not start with the CSV header', {
-          retriable: true,
-        });
-      }
-      this.sawHeader = true;
-      out.push({ kind: 'header', fields: ev.fields });
+    // After the header, the reader's events are the rows as they are.
+    if (this.sawHeader || events.length === 0) return events;
+    const first = events[0] as CsvEvent;
+    if (first.kind !== 'record' || !looksLikeHeader(first.fields)) {
+      throw new CdrError(ErrorCodes.FEED_NOT_CSV, 'feed body does not start with the CSV header', {
+        retriable: true,
+      });
     }
+    this.sawHeader = true;
+    const out: FeedRow[] = events.slice();
+    out[0] = { kind: 'header', fields: first.fields };
     return out;
   }
 }

@@ -181,7 +181,7 @@ export class ResponseParser {
     s.fetched++;
     const h = this.header as HeaderMap;
     const r = this.reader as RowReader;
-    if (ev.kind === 'row' && s.taken === 0 && h.layout.pointerWhenEmpty) {
+    if (ev.kind === 'record' && s.taken === 0 && h.layout.pointerWhenEmpty) {
       // Windowed feeds: a first row with an empty id holds nothing; a pointer row says where data
       // continues. Neither is a CDR.
       const empty = s.fetched === 1 && r.idIsEmpty(ev.fields);
@@ -191,7 +191,7 @@ export class ResponseParser {
         return false;
       }
     }
-    const id = ev.kind === 'row' ? r.id(ev.fields) : parseId(ev.leading[h.index.id]);
+    const id = ev.kind === 'record' ? r.id(ev.fields) : parseId(ev.leading[h.index.id]);
     const decision = this.policy.decide(id);
     const b = this.batch;
     if (decision.action === 'skip') {

@@ -65,7 +65,7 @@ export async function* feedItems(side: FeedSide, fromId: number, toId: number): 
         reader = new RowReader(header, { zone: side.zone, login: side.account.login });
         continue;
       }
-      if (ev.kind !== 'row') continue;
+      if (ev.kind !== 'record') continue;
       const h = header as HeaderMap;
       const r = reader as RowReader;
       rows++;

@@ -46,6 +46,34 @@ describe('CsvReader', () => {
     ]);
   });
 
+  it('reads mixed ASCII and multi-byte bodies split at every byte the same as in one piece', () => {
+    // ASCII chunks are read without the decoder: one that follows the first bytes of a character
+    // (a split one, or a lone lead byte before ASCII text) must not lose them or move them.
+    const bodies = [
+      Buffer.from('id,d\n1,Zürich €5\n2,plain\n3,😀x\n'),
+      Buffer.concat([
+        Buffer.from('id,d\n1,a'),
+        Buffer.from([0xe6]),
+        Buffer.from('bc\n2,x\xff\n3,\u00e9\n', 'latin1'),
+      ]),
+    ];
+    for (const body of bodies) {
+      const whole = new CsvReader(opts);
+      const expected = records([...whole.push(body), ...whole.end(() => true)]);
+      for (let a = 1; a < body.length; a++)
+        for (let b = a + 1; b <= body.length; b++) {
+          const r = new CsvReader(opts);
+          const got = [
+            ...r.push(body.subarray(0, a)),
+            ...r.push(body.subarray(a, b)),
+            ...r.push(body.subarray(b)),
+            ...r.end(() => true),
+          ];
+          expect(records(got), `split at ${a}, ${b}`).toEqual(expected);
+        }
+    }
+  });
+
   it('reports raw text without the line end and the physical line where a record starts', () => {
     const events = read('h1,h2\n1,"x\ny"\n2,z\n');
     expect(events.map((e) => [e.kind === 'record' && e.raw, e.line])).toEqual([

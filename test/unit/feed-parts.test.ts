@@ -71,8 +71,8 @@ describe('CSV row stream', () => {
     const { rows, error } = await collect([bytes.subarray(0, 7), bytes.subarray(7, 30), bytes.subarray(30)]);
     expect(error).toBeUndefined();
     expect(rows[0]).toEqual({ kind: 'header', fields: ['id', 'cost', 'start_time'] });
-    expect(rows[1]).toMatchObject({ kind: 'row', fields: ['1', '0.5', 'a'], raw: '1,0.5,"a"' });
-    expect(rows[2]).toMatchObject({ kind: 'row', fields: ['2', '1,5', 'multi\r\nline "q"'] });
+    expect(rows[1]).toMatchObject({ kind: 'record', fields: ['1', '0.5', 'a'], raw: '1,0.5,"a"' });
+    expect(rows[2]).toMatchObject({ kind: 'record', fields: ['2', '1,5', 'multi\r\nline "q"'] });
     expect(rows).toHaveLength(3);
   });
 
@@ -84,14 +84,14 @@ describe('CSV row stream', () => {
   it('keeps a stray quote as data, so the rows after it still parse', async () => {
     const { rows, error } = await collect(['id,cost,start_time\n1,"bad"x,t\n2,0.5,t\n3,ba"d,t\n4,1,t\n']);
     expect(error).toBeUndefined();
-    expect(rows.map((r) => r.kind)).toEqual(['header', 'row', 'row', 'row', 'row']);
+    expect(rows.map((r) => r.kind)).toEqual(['header', 'record', 'record', 'record', 'record']);
     expect(rows[1]).toMatchObject({ fields: ['1', '"bad"x', 't'] });
     expect(rows[4]).toMatchObject({ fields: ['4', '1', 't'] });
   });
 
   it('holds back a last row without a line end, and never holds back a header', async () => {
     const held = await collect(['id,cost,start_time\n1,0.5,t\n2,0.'], undefined, false);
-    expect(held.rows.map((r) => r.kind)).toEqual(['header', 'row', 'tail']);
+    expect(held.rows.map((r) => r.kind)).toEqual(['header', 'record', 'tail']);
     expect(held.rows[2]).toMatchObject({ kind: 'tail', raw: '2,0.', line: 3 });
     expect((await collect(['id,cost,start_time'], undefined, false)).rows).toEqual([
       { kind: 'header', fields: ['id', 'cost', 'start_time'] },
@@ -101,7 +101,7 @@ describe('CSV row stream', () => {
   it('reports a quote never closed, once taken, as broken with its text and id', async () => {
     const { rows, error } = await collect(['id,cost,start_time\n1,0.5,t\n2,"never closed,t\n']);
     expect(error).toBeUndefined();
-    expect(rows.map((r) => r.kind)).toEqual(['header', 'row', 'broken']);
+    expect(rows.map((r) => r.kind)).toEqual(['header', 'record', 'broken']);
     expect(rows[2]).toMatchObject({
       kind: 'broken',
       code: 'unclosed_quote',
@@ -121,9 +121,8 @@ describe('CSV row stream', () => {
       new Error('socket reset'),
     );
     expect((error as Error).message).toBe('socket reset');
-    expect(rows.filter((r) => r.kind === 'row').map((r) => (r as { fields: string[] }).fields[0])).toEqual([
-      '1',
-      '2',
-    ]);
+    expect(rows.filter((r) => r.kind === 'record').map((r) => (r as { fields: string[] }).fields[0])).toEqual(
+      ['1', '2'],
+    );
   });
 });

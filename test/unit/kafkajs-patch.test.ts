@@ -66,6 +66,42 @@ describe('kafkajs patch', () => {
     },
   );
 
+  it('encodes records of 17-20 KB, with and without headers, byte for byte as kafkajs 2.2.4', async () => {
+    // Large records with headers (dead letters) are encoded on their own: they must land whole
+    // inside the record batch, which is written in place (its header and CRC after its records).
+    vi.spyOn(Date, 'now').mockReturnValue(NOW);
+    const large = () =>
+      Array.from({ length: 40 }, (_, i) => ({
+        key: Buffer.from(`k${i}`),
+        value: Buffer.alloc(i % 10 === 3 ? 20000 + i : 300, i),
+        ...(i % 4 === 0
+          ? { headers: { 'cdr-error-code': 'X', big: Buffer.alloc(i === 8 ? 17000 : 5, 7) } }
+          : {}),
+      }));
+    const request = produceRequest({
+      acks: -1,
+      timeout: 30000,
+      transactionalId: 'tx',
+      producerId: Long.fromInt(5),
+      producerEpoch: 2,
+      compression: 0,
+      topicData: [
+        {
+          topic: 't',
+          partitions: [
+            { partition: 0, firstSequence: 0, messages: large() },
+            { partition: 1, firstSequence: 3, messages: large().slice(2) },
+          ],
+        },
+      ],
+    });
+    const { buffer } = await request.encode();
+    expect(buffer.length).toBe(216746);
+    expect(createHash('sha256').update(buffer).digest('hex')).toBe(
+      '3490d9ccefb1f7a5a8e04066d5f621b8d3f380108bf183961cae87bb83fe966b',
+    );
+  });
+
   it('frames a request of large record batches (kept as parts, not copied) as its size, header and body', async () => {
     vi.spyOn(Date, 'now').mockReturnValue(NOW);
     const topicData = [0, 1, 2].map((n) => ({
