@@ -19,6 +19,19 @@ const createRequest = require('kafkajs/src/protocol/request.js') as (args: {
 
 const NOW = 1795850000000;
 
+/** A produce request (v3, uncompressed) of the given partitions' data, as the producer makes them. */
+function produce(transactionalId: string | null, topicData: unknown[]) {
+  return produceRequest({
+    acks: -1,
+    timeout: 30000,
+    transactionalId,
+    producerId: Long.fromInt(5),
+    producerEpoch: 2,
+    compression: 0,
+    topicData,
+  });
+}
+
 /** Buffer and string keys, null keys, headers on some, values of 0 to 500 bytes. */
 function messages(withTimestamps: boolean) {
   return Array.from({ length: 300 }, (_, i) => ({
@@ -44,23 +57,15 @@ describe('kafkajs patch', () => {
     async (transactionalId, withTimestamps, digest) => {
       // Records without a timestamp take the time of encoding.
       vi.spyOn(Date, 'now').mockReturnValue(NOW);
-      const request = produceRequest({
-        acks: -1,
-        timeout: 30000,
-        transactionalId,
-        producerId: Long.fromInt(5),
-        producerEpoch: 2,
-        compression: 0,
-        topicData: [
-          {
-            topic: 't',
-            partitions: [
-              { partition: 0, firstSequence: 0, messages: messages(withTimestamps) },
-              { partition: 3, firstSequence: 7, messages: messages(withTimestamps).slice(5) },
-            ],
-          },
-        ],
-      });
+      const request = produce(transactionalId, [
+        {
+          topic: 't',
+          partitions: [
+            { partition: 0, firstSequence: 0, messages: messages(withTimestamps) },
+            { partition: 3, firstSequence: 7, messages: messages(withTimestamps).slice(5) },
+          ],
+        },
+      ]);
       const { buffer } = await request.encode();
       expect(createHash('sha256').update(buffer).digest('hex')).toBe(digest);
     },
@@ -78,23 +83,15 @@ describe('kafkajs patch', () => {
           ? { headers: { 'cdr-error-code': 'X', big: Buffer.alloc(i === 8 ? 17000 : 5, 7) } }
           : {}),
       }));
-    const request = produceRequest({
-      acks: -1,
-      timeout: 30000,
-      transactionalId: 'tx',
-      producerId: Long.fromInt(5),
-      producerEpoch: 2,
-      compression: 0,
-      topicData: [
-        {
-          topic: 't',
-          partitions: [
-            { partition: 0, firstSequence: 0, messages: large() },
-            { partition: 1, firstSequence: 3, messages: large().slice(2) },
-          ],
-        },
-      ],
-    });
+    const request = produce('tx', [
+      {
+        topic: 't',
+        partitions: [
+          { partition: 0, firstSequence: 0, messages: large() },
+          { partition: 1, firstSequence: 3, messages: large().slice(2) },
+        ],
+      },
+    ]);
     const { buffer } = await request.encode();
     expect(buffer.length).toBe(216746);
     expect(createHash('sha256').update(buffer).digest('hex')).toBe(
@@ -108,16 +105,7 @@ describe('kafkajs patch', () => {
       topic: `t${n}`,
       partitions: [0, 1].map((partition) => ({ partition, firstSequence: 0, messages: messages(n === 1) })),
     }));
-    const encode = () =>
-      produceRequest({
-        acks: -1,
-        timeout: 30000,
-        transactionalId: 'tx',
-        producerId: Long.fromInt(5),
-        producerEpoch: 2,
-        compression: 0,
-        topicData,
-      }).encode();
+    const encode = () => produce('tx', topicData).encode();
     const body = (await encode()).buffer;
     const framed = await createRequest({
       correlationId: 42,
