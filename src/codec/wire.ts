@@ -46,9 +46,14 @@ export function encodeInto(
     throw encodeFailure(type, value, cause);
   }
   if (end < 0) return end;
+  writeHeader(buf, pos, schemaId);
+  return end;
+}
+
+/** The 5-byte header of a framed record at `pos`. */
+export function writeHeader(buf: Buffer, pos: number, schemaId: number): void {
   buf[pos] = MAGIC_BYTE;
   buf.writeInt32BE(schemaId, pos + 1);
-  return end;
 }
 
 /**

@@ -3,8 +3,9 @@
 import type avro from 'avsc';
 import type { Message } from 'kafkajs';
 import { smallUnscaled, twosComplementToBigint } from '../cdr/decimal.ts';
-import type { RowReader } from '../cdr/row.ts';
-import { encodeInto } from '../codec/wire.ts';
+import type { RawCdr, RowReader } from '../cdr/row.ts';
+import { CdrRawWriter } from '../codec/cdr-raw-writer.ts';
+import { encodeInto, HEADER_BYTES, writeHeader } from '../codec/wire.ts';
 import type { ProducerConfig } from '../config/producer.ts';
 import type { CdrTally, TallyColumns } from '../control/records.ts';
 import { ErrorCodes, isCdrError } from '../errors.ts';
@@ -179,9 +180,11 @@ export interface RecordSink {
 export class RecordBuilder {
   private readonly o: RecordBuilderOptions;
   private readonly partitions: KeyPartitions;
+  private readonly writer: CdrRawWriter;
 
   constructor(options: RecordBuilderOptions) {
     this.o = options;
+    this.writer = new CdrRawWriter(options.avroType);
     this.partitions = new KeyPartitions(new Map([[options.env.TOPIC_RAW, options.rawPartitions]]));
   }
 
@@ -216,12 +219,12 @@ export class RecordBuilder {
     const keyBytes = buf.write(key, raw.used, 'utf8');
     let end: number;
     try {
-      end = encodeInto(this.o.avroType, this.o.schemaId, cdr, buf, raw.used + keyBytes);
+      end = this.encode(cdr, buf, raw.used + keyBytes);
       if (end < 0) {
         // Grown: only the records before this one are carried over, so the key is written again.
         buf = raw.reserve(buf.length - raw.used - end);
         buf.write(key, raw.used, 'utf8');
-        end = encodeInto(this.o.avroType, this.o.schemaId, cdr, buf, raw.used + keyBytes);
+        end = this.encode(cdr, buf, raw.used + keyBytes);
       }
     } catch (err) {
       const reason = isCdrError(err) ? err.message : String(err);
@@ -249,6 +252,18 @@ export class RecordBuilder {
       cost: smallUnscaled(cdr.cost) ?? twosComplementToBigint(cdr.cost),
     });
     return cdr.start_time;
+  }
+
+  /** The framed record of `cdr` at `at` (see encodeInto): by the hand-written writer when it takes the value, else avsc. */
+  private encode(cdr: RawCdr, buf: Buffer, at: number): number {
+    if (buf.length >= at + HEADER_BYTES) {
+      const end = this.writer.write(cdr, buf, at + HEADER_BYTES);
+      if (!Number.isNaN(end)) {
+        if (end >= 0) writeHeader(buf, at, this.o.schemaId);
+        return end;
+      }
+    }
+    return encodeInto(this.o.avroType, this.o.schemaId, cdr, buf, at);
   }
 
   deadLetter(
