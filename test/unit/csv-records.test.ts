@@ -74,6 +74,27 @@ describe('CsvReader', () => {
     }
   });
 
+  it('reads bytes as the UTF-8 text they are: fields, raw text, quotes, a mark split over chunks', () => {
+    // Bytes pushed in chunks of any size (ASCII ones read without the decoder) give the events
+    // of the decoded text read as a string.
+    const text =
+      '\ufeffid,Gruppe €,note\r\n1,"Müller, ""Söhne""",東京 ☎\n2,plain,"two\nlines ü"\n3,a"b é,x\n4,"q"ö,y\n5,,\n';
+    const fromText = new CsvReader(opts);
+    const expected = [...fromText.push(text), ...fromText.end(() => true)];
+    expect(records(expected)[1]).toEqual(['1', 'Müller, "Söhne"', '東京 ☎']);
+    const bytes = Buffer.from(text);
+    for (const size of [1, 2, 3, 4, 5, 7, 64]) {
+      const r = new CsvReader(opts);
+      const got: CsvEvent[] = [];
+      for (let i = 0; i < bytes.length; i += size) got.push(...r.push(bytes.subarray(i, i + size)));
+      got.push(...r.end(() => true));
+      expect(got, `size ${size}`).toEqual(expected);
+    }
+    // A body of two bytes that start like the mark is not one.
+    const two = new CsvReader(opts);
+    expect(records([...two.push(Buffer.from([0xef, 0x41])), ...two.end(() => true)])).toEqual([['\ufffdA']]);
+  });
+
   it('reports raw text without the line end and the physical line where a record starts', () => {
     const events = read('h1,h2\n1,"x\ny"\n2,z\n');
     expect(events.map((e) => [e.kind === 'record' && e.raw, e.line])).toEqual([
