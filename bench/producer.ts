@@ -210,7 +210,8 @@ export function summarizeProfile(file: string): Record<string, number> {
     const { url, functionName } = node.callFrame;
     let a = 'other';
     if (/\/(src|dist)\/feed\/csv-records/.test(url)) a = 'CSV parsing (src/feed/csv-records)';
-    else if (url.includes('/avsc/')) a = 'Avro encoding (avsc)';
+    else if (url.includes('/avsc/') || /\/(src|dist)\/codec\/cdr-raw-writer/.test(url))
+      a = 'Avro encoding (avsc, src/codec/cdr-raw-writer)';
     else if (url.includes('/kafkajs/')) a = 'Kafka client (kafkajs: encoding, CRC, I/O)';
     else if (/\/(src|dist)\/cdr\//.test(url)) a = 'row validation and conversion (src/cdr)';
     else if (/\/(src|dist)\//.test(url)) a = 'pipeline code (src/feed, producer, codec)';
@@ -275,7 +276,27 @@ export async function kafkaCeiling(
       .pop() ?? '';
   const m = / records sent, ([\d.]+) records\/sec/.exec(line);
   if (!m) throw new Error(`no summary line from ProducerPerformance:\n${out}`);
+  await dropTopics(topic);
   return { recordsPerSecond: Math.round(Number(m[1])), line: line.trim() };
+}
+
+/**
+ * Deletes a measured run's topics once nothing reads them any more (a benchmark run writes up to
+ * 1 GB): the broker then carries the same load into each run, not the logs of every run before.
+ */
+export async function dropRunTopics(r: Pick<ProducerBenchResult, 'rawTopic'>): Promise<void> {
+  await dropTopics(`${r.rawTopic.replace(/\.raw$/, '').replaceAll('.', '\\.')}\\..*`);
+}
+
+async function dropTopics(pattern: string): Promise<void> {
+  await runKafkaTool([
+    'org.apache.kafka.tools.TopicCommand',
+    '--bootstrap-server',
+    ADDRESSES.brokers,
+    '--delete',
+    '--topic',
+    pattern,
+  ]);
 }
 
 /** Runs one of Kafka's own command-line tools (a main class in the Kafka jars) to completion. */
