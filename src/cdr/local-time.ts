@@ -114,10 +114,17 @@ export class DateTimeReader {
   }
 
   readDate(text: string, form: Compiled = this.date): Parsed<DateParts> {
+    return this.readDateAt(text, text.length, form);
+  }
+
+  /** The date written in `text` before `to`: the last one read again without a new string. */
+  private readDateAt(text: string, to: number, form: Compiled): Parsed<DateParts> {
     const last = this.lastDate;
-    if (last !== undefined && last.text === text && last.form === form) return last.result;
-    const result = this.parseDate(text, form);
-    this.lastDate = { text, form, result };
+    if (last !== undefined && last.form === form && last.text.length === to && text.startsWith(last.text))
+      return last.result;
+    const date = to === text.length ? text : text.slice(0, to);
+    const result = this.parseDate(date, form);
+    this.lastDate = { text: date, form, result };
     return result;
   }
 
@@ -176,18 +183,14 @@ export class DateTimeReader {
           zone,
         );
     }
-    // The layout's form: its date, a space, its time (the date string made only when it is not the last one read).
+    // The layout's form: its date, a space, its time.
     const space = text.indexOf(' ');
     if (space === -1) return { ok: false, why: 'form' };
-    const last = this.lastDate;
-    const date =
-      last !== undefined &&
-      last.form === this.dtDate &&
-      last.text.length === space &&
-      text.startsWith(last.text)
-        ? last.result
-        : this.readDate(text.slice(0, space), this.dtDate);
-    return this.combine(date, this.readTimeAt(text, space + 1, text.length, this.dtTime), zone);
+    return this.combine(
+      this.readDateAt(text, space, this.dtDate),
+      this.readTimeAt(text, space + 1, text.length, this.dtTime),
+      zone,
+    );
   }
 
   private combine(date: Parsed<DateParts>, time: Parsed<TimeParts>, zone: TimeZone): Parsed<number> {

@@ -123,16 +123,15 @@ export class RowReader {
   convert(fields: readonly string[], ingest: IngestMeta): RowResult {
     const { header } = this;
     const id = this.id(fields);
-    const bad = invalid;
     if (fields.length !== header.width)
-      return bad(id, '(row)', `has ${fields.length} fields, the header has ${header.width}`);
-    if (id === undefined) return bad(id, this.name('id'), 'must be a whole number from 1 to 2^53-1');
+      return invalid(id, '(row)', `has ${fields.length} fields, the header has ${header.width}`);
+    if (id === undefined) return invalid(id, this.name('id'), 'must be a whole number from 1 to 2^53-1');
     const { index } = header;
     for (const f of this.required) {
-      if (fieldOf(fields, index, f) === '') return bad(id, this.name(f), 'is required and empty');
+      if (fieldOf(fields, index, f) === '') return invalid(id, this.name(f), 'is required and empty');
     }
     const start = this.start(fields);
-    if (!start.ok) return bad(id, start.field, start.reason);
+    if (!start.ok) return invalid(id, start.field, start.reason);
 
     let billingPeriod = fieldOf(fields, index, 'billing_period');
     let derived = false;
@@ -140,7 +139,7 @@ export class RowReader {
       billingPeriod = this.monthOf(start.instant);
       derived = true;
     } else if (!PERIOD.test(billingPeriod)) {
-      return bad(
+      return invalid(
         id,
         this.name('billing_period'),
         `must be YYYY-MM with a real month, got "${clip(billingPeriod)}"`,
@@ -148,12 +147,12 @@ export class RowReader {
     }
     const secondsText = fieldOf(fields, index, 'seconds');
     if (!DIGITS.test(secondsText) || !Number.isSafeInteger(Number(secondsText))) {
-      return bad(id, this.name('seconds'), `must be a whole number >= 0, got "${clip(secondsText)}"`);
+      return invalid(id, this.name('seconds'), `must be a whole number >= 0, got "${clip(secondsText)}"`);
     }
     const costText = fieldOf(fields, index, 'cost');
     const costDecimal = header.layout.decimalSeparator === ',' ? costText.replace(',', '.') : costText;
     if (!isCostText(costDecimal)) {
-      return bad(
+      return invalid(
         id,
         this.name('cost'),
         `must be a decimal with at most 12 integer and 6 fraction digits (separator "${header.layout.decimalSeparator}", no currency sign), got "${clip(costText)}"`,

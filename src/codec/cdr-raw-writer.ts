@@ -11,7 +11,7 @@ import type { RawCdr } from '../cdr/row.ts';
 export const CDR_RAW_FINGERPRINT = '6ad9e182956ff9e8a51e6c30b71b48305ee50d865780fe57560548a097af34d6';
 
 /** The writer's answer when it does not take a value (the caller uses avsc). */
-export const DECLINED = Number.NaN;
+const DECLINED = Number.NaN;
 
 /** The largest long avsc writes (it refuses 2^53 - 1). */
 const MAX_LONG = 9007199254740990;

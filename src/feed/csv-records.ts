@@ -12,7 +12,6 @@
 //   after its closing quote, or runs past the size limit, or never closes, is taken as that: its first physical line is reported broken and
 //   the lines after it are read again as records.
 // Quotes inside an unquoted field, and text after a closing quote, are kept as data (lenient, as sent).
-import { isAscii } from 'node:buffer';
 import { StringDecoder } from 'node:string_decoder';
 
 export type CsvEvent =
@@ -48,8 +47,6 @@ export class CsvReader {
   private readonly max: number;
   private readonly clipAt: number;
   private readonly decoder = new StringDecoder('utf8');
-  /** The decoder may hold the first bytes of a character that the next chunk ends. */
-  private decoderPending = false;
   private buf = '';
   private pos = 0;
   private state: State = S.FieldStart;
@@ -76,15 +73,7 @@ export class CsvReader {
 
   /** Reads a chunk; returns the records it completed. */
   push(chunk: Buffer | string): CsvEvent[] {
-    let text: string;
-    if (typeof chunk === 'string') text = chunk;
-    else if (!this.decoderPending && isAscii(chunk)) {
-      // ASCII (most feed bodies): the same text, copied as one-byte characters without decoding.
-      text = chunk.toString('latin1');
-    } else {
-      text = this.decoder.write(chunk);
-      this.decoderPending = !endsOnCharacter(chunk);
-    }
+    let text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
     if (!this.started && text.length > 0) {
       this.started = true;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -392,20 +381,4 @@ export function splitLine(line: string, delim: number): string[] {
     i = end + 1;
   }
   return fields;
-}
-
-/**
- * Whether UTF-8 bytes end on a whole character (so a decoder holds nothing back after them).
- * False when unsure: the next chunk then goes through the decoder, which is always right.
- */
-function endsOnCharacter(b: Uint8Array): boolean {
-  const n = b.length;
-  for (let k = 1; k <= 4 && k <= n; k++) {
-    const c = b[n - k] as number;
-    if (c < 0x80) return k === 1;
-    if ((c & 0xc0) === 0x80) continue;
-    const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-    return need === k;
-  }
-  return n === 0;
 }

@@ -6,7 +6,6 @@
 // producer's parse worker uses this without loading kafkajs whole.
 import { createRequire } from 'node:module';
 import type { DefaultPartitioner } from 'kafkajs';
-import { detached } from './key-buffers.ts';
 
 const createPartitioner = createRequire(import.meta.url)(
   'kafkajs/src/producer/partitioners/default/index.js',
@@ -50,4 +49,13 @@ export class KeyPartitions {
     }
     return p;
   }
+}
+
+/**
+ * A copy of `s` that keeps no larger string alive: a key parsed from a response is a slice of the
+ * response's text, which V8 keeps whole for it (with a thousand accounts, each keeping its last
+ * response, that was most of the process's memory).
+ */
+function detached(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
 }

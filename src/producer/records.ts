@@ -7,7 +7,7 @@ import type { RawCdr, RowReader } from '../cdr/row.ts';
 import { CdrRawWriter } from '../codec/cdr-raw-writer.ts';
 import { encodeInto, HEADER_BYTES, writeHeader } from '../codec/wire.ts';
 import type { ProducerConfig } from '../config/producer.ts';
-import type { CdrTally, TallyColumns } from '../control/records.ts';
+import type { CdrTally } from '../control/records.ts';
 import { ErrorCodes, isCdrError } from '../errors.ts';
 import type { FeedRow } from '../feed/csv-rows.ts';
 import { KeyPartitions } from '../kafka/key-partitions.ts';
@@ -145,26 +145,6 @@ export class PackedRecords {
         key: data.subarray(start, keyEnd),
         value: data.subarray(keyEnd, keyEnd + (p.index[at + 2] as number)),
         partition: p.index[at + 3] as number,
-      };
-    }
-    return out;
-  }
-
-  /** What each record of a (possibly cloned) PackedRecords counts for, as objects (for reading a batch; control records are counted from the columns). */
-  static tallies(p: TallyColumns): CdrTally[] {
-    const out = new Array<CdrTally>(p.count);
-    const t = p.texts;
-    for (let i = 0; i < p.count; i++) {
-      const at = i * 4;
-      const cost = p.costs[i] as number;
-      out[i] = {
-        id: p.ids[i] as number,
-        period: t[p.refs[at] as number] as string,
-        group: t[p.refs[at + 1] as number] as string,
-        type: t[p.refs[at + 2] as number] as string,
-        subType: t[p.refs[at + 3] as number] as string,
-        seconds: p.seconds[i] as number,
-        cost: Number.isNaN(cost) ? (p.bigCosts?.get(i) as bigint) : cost,
       };
     }
     return out;

@@ -6,6 +6,7 @@ import { expect } from 'vitest';
 import { twosComplementToBigint, unscaledCost } from '../../src/cdr/decimal.ts';
 import { avroType } from '../../src/codec/schemas.ts';
 import { unframe } from '../../src/codec/wire.ts';
+import type { CdrTally, TallyColumns } from '../../src/control/records.ts';
 import { readTopics } from './kafka.ts';
 import { decodeRaw } from './producer.ts';
 
@@ -86,4 +87,24 @@ export async function expectControlsMatchRaw(
       new Map(c.partitions.map((p) => [p.partition, p.first_offset])),
       `first offsets of ${key}`,
     ).toEqual(firstAt.get(key));
+}
+
+/** What each CDR of a batch's tally columns counts for, as objects. */
+export function tallyObjects(p: TallyColumns): CdrTally[] {
+  const out = new Array<CdrTally>(p.count);
+  const t = p.texts;
+  for (let i = 0; i < p.count; i++) {
+    const at = i * 4;
+    const cost = p.costs[i] as number;
+    out[i] = {
+      id: p.ids[i] as number,
+      period: t[p.refs[at] as number] as string,
+      group: t[p.refs[at + 1] as number] as string,
+      type: t[p.refs[at + 2] as number] as string,
+      subType: t[p.refs[at + 3] as number] as string,
+      seconds: p.seconds[i] as number,
+      cost: Number.isNaN(cost) ? (p.bigCosts?.get(i) as bigint) : cost,
+    };
+  }
+  return out;
 }

@@ -47,8 +47,8 @@ describe('CsvReader', () => {
   });
 
   it('reads mixed ASCII and multi-byte bodies split at every byte the same as in one piece', () => {
-    // ASCII chunks are read without the decoder: one that follows the first bytes of a character
-    // (a split one, or a lone lead byte before ASCII text) must not lose them or move them.
+    // A chunk that follows the first bytes of a character (a split one, or a lone lead byte
+    // before ASCII text) must not lose them or move them.
     const bodies = [
       Buffer.from('id,d\n1,Zürich €5\n2,plain\n3,😀x\n'),
       Buffer.concat([
@@ -75,8 +75,7 @@ describe('CsvReader', () => {
   });
 
   it('reads bytes as the UTF-8 text they are: fields, raw text, quotes, a mark split over chunks', () => {
-    // Bytes pushed in chunks of any size (ASCII ones read without the decoder) give the events
-    // of the decoded text read as a string.
+    // Bytes pushed in chunks of any size give the events of the decoded text read as a string.
     const text =
       '\ufeffid,Gruppe €,note\r\n1,"Müller, ""Söhne""",東京 ☎\n2,plain,"two\nlines ü"\n3,a"b é,x\n4,"q"ö,y\n5,,\n';
     const fromText = new CsvReader(opts);

@@ -16,6 +16,7 @@ import {
   type ResponseSummary,
 } from '../../src/producer/response.ts';
 import { CdrGenerator, CsvWriter } from '../../src/simulator/index.ts';
+import { tallyObjects } from '../helpers/control.ts';
 import { simOptions } from '../helpers/simulator.ts';
 
 const ACCOUNT = { login: '40021', password: 'x', firstId: 1000, index: 0 };
@@ -89,7 +90,7 @@ describe('ResponseParser', () => {
       id: number;
       seconds: number;
     };
-    expect(PackedRecords.tallies(batch.tallies)[3]).toMatchObject({ id: cdr.id, seconds: cdr.seconds });
+    expect(tallyObjects(batch.tallies)[3]).toMatchObject({ id: cdr.id, seconds: cdr.seconds });
   });
 
   it('keeps the rows before a body that broke off, without its partial last row', () => {
@@ -142,7 +143,7 @@ describe('parse paths', () => {
   const view = (batches: Batch[]) =>
     batches.map((b) => ({
       raw: b.raw.map((m) => [String(m.key), (m.value as Buffer).toString('hex'), m.partition]),
-      tallies: PackedRecords.tallies(b.tallies),
+      tallies: tallyObjects(b.tallies),
       dlq: b.dlq.map((m) => m.value),
       lastId: b.lastId,
     }));
