@@ -72,8 +72,6 @@ export interface PollerDeps {
 }
 
 const PROGRESS_EVERY_MS = 5000;
-/** How long a poller whose slot was fenced waits for a newcomer's claim before initialising it again. */
-const TAKEOVER_GRACE_MS = 1000;
 
 export class AccountPoller {
   readonly health: AccountHealth = { authFailing: false, headerUnreadable: false };
@@ -158,14 +156,13 @@ export class AccountPoller {
         this.health.lastErrorCode = code;
         metrics.feedErrors.inc({ ...this.labels, kind: code });
         if (code === ErrorCodes.PRODUCER_EPOCH) {
-          // A timed-out transaction, or another process: the cursor topic tells which. A process
-          // taking the accounts over fences first and claims right after: its claim gets a moment
-          // to land before this one initialises the slot again (which would fence it back).
-          await this.stopIfTakenOver(err as CdrError);
-          await sleep(TAKEOVER_GRACE_MS, undefined, { signal }).catch(() => undefined);
-          await this.stopIfTakenOver(err as CdrError);
+          // A timed-out transaction, or another process taking the accounts over: the slot waits
+          // for its claim and reads the cursor topic before it initialises again (recover).
           this.cursor = undefined;
-          logger.warn({ account: this.labels.account, code }, 'transaction expired; starting a new one');
+          logger.warn(
+            { account: this.labels.account, code },
+            'commit refused for the producer epoch (transaction timed out, or another process): reading the cursor again',
+          );
           continue;
         }
         if (code === ErrorCodes.MESSAGE_TOO_LARGE) {
@@ -216,7 +213,7 @@ export class AccountPoller {
   /** The slot's producer initialised first, then the cursor as Kafka has it. */
   private async recover(): Promise<void> {
     const { slot, cursors, account, logger } = this.deps;
-    const epoch = await slot.connect();
+    const epoch = await slot.connect(account.login);
     this.nextFrom = undefined;
     const all = await cursors.readAll();
     slot.noteOwners(all, account.login);
@@ -227,12 +224,6 @@ export class AccountPoller {
     this.cursor = this.fromRecord(all.get(account.login), totals);
     this.epoch = epoch;
     logger.info({ account: account.login, cursor: this.cursor.lastId }, 'cursor read');
-  }
-
-  /** Reads the cursors back: the accounts of the slot another process claimed stop, this one first. */
-  private async stopIfTakenOver(cause: CdrError): Promise<void> {
-    const { slot, cursors, account } = this.deps;
-    slot.noteOwners(await cursors.readAll(), account.login, cause);
   }
 
   private markSuccess(): void {

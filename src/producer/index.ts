@@ -108,6 +108,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
       compression: compressionType(env.KAFKA_COMPRESSION),
       instanceId,
       readCursors,
+      signal: controller.signal,
     },
     logins,
   );

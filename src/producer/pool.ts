@@ -12,6 +12,14 @@
 // the cursor topic as read after the new producer was initialised (one read per epoch for the whole
 // slot): another owner is a takeover (that account stops), another cursor means the account reads it
 // again before it publishes anything.
+//
+// A commit refused for the producer's epoch is a timed-out transaction or another process that
+// initialised the id to take accounts over (ownership.ts): it fences first and claims a moment
+// later. So the slot does not initialise the id again at once for the next account that commits
+// (that would fence the newcomer before its claim, and the two would take turns for ever): it waits
+// FENCE_WAIT_MS, doubling while its commits keep being refused, and reads the cursor topic first;
+// the accounts it finds claimed stop.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CompressionTypes, Kafka, TopicMessages } from 'kafkajs';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { type SentOffsets, TransactionalSender } from '../kafka/transactions.ts';
@@ -28,6 +36,10 @@ export function slotOf(login: string, size: number): number {
   }
   return h % size;
 }
+
+/** The first wait after a refused commit before the slot's id is initialised again; then 2x, 4x... */
+export const FENCE_WAIT_MS = 2000;
+const FENCE_WAIT_MAX_MS = 30_000;
 
 export function slotTransactionalId(prefix: string, slot: number): string {
   return `${prefix}-slot-${slot}`;
@@ -54,6 +66,8 @@ export interface SlotOptions {
   instanceId: string;
   /** Reads every account's cursor, starting after the call (see CursorReader.readAll). */
   readCursors: () => Promise<Map<string, CursorValue>>;
+  /** Ends a wait before initialising the id again (the process is stopping). */
+  signal?: AbortSignal;
 }
 
 export class ProducerSlot {
@@ -64,6 +78,8 @@ export class ProducerSlot {
   private snapshot: { epoch: number; cursors: Map<string, CursorValue> } | undefined;
   /** Accounts of the slot found claimed by another process: they stop at their next turn. */
   private readonly taken = new Map<string, CursorValue>();
+  /** The last commit refused for the producer's epoch, and how many in a row. */
+  private refused: { at: number; times: number } | undefined;
   /** The accounts that use the slot. */
   readonly accounts: string[] = [];
 
@@ -80,10 +96,13 @@ export class ProducerSlot {
     return this.options.transactionalId;
   }
 
-  /** Initialises the slot's producer if it has none; resolves with its epoch. */
-  async connect(): Promise<number> {
+  /**
+   * Initialises the slot's producer if it has none; resolves with its epoch. After a refused commit,
+   * first waits and reads the cursor topic: throws the takeover of `account` if it was claimed.
+   */
+  async connect(account?: string): Promise<number> {
     return this.lock.run(async () => {
-      await this.sender.connect().catch(rethrowAsEpoch);
+      await this.open(account);
       return this.sender.epoch;
     });
   }
@@ -100,10 +119,17 @@ export class ProducerSlot {
   ): Promise<number> {
     return this.lock.run(async () => {
       this.throwIfTaken(guard.account);
-      await this.sender.connect().catch(rethrowAsEpoch);
+      await this.open(guard.account);
       const epoch = this.sender.epoch;
       if (guard.epoch !== epoch) await this.verify(guard, epoch);
-      await this.sender.commit(topicMessages, undefined, then).catch(rethrowAsEpoch);
+      try {
+        await this.sender.commit(topicMessages, undefined, then).catch(rethrowAsEpoch);
+      } catch (err) {
+        if (isCdrError(err, ErrorCodes.PRODUCER_EPOCH))
+          this.refused = { at: Date.now(), times: (this.refused?.times ?? 0) + 1 };
+        throw err;
+      }
+      this.refused = undefined;
       return epoch;
     });
   }
@@ -123,19 +149,37 @@ export class ProducerSlot {
    * Marks the slot's accounts that `cursors` shows claimed by another process; throws the takeover
    * of `account` if it is one of them.
    */
-  noteOwners(cursors: Map<string, CursorValue>, account: string, cause?: unknown): void {
+  noteOwners(cursors: Map<string, CursorValue>, account: string): void {
     for (const login of this.accounts) this.noteOwner(login, cursors.get(login));
-    this.throwIfTaken(account, cause);
+    this.throwIfTaken(account);
   }
 
   /** Throws the takeover of `account` when the slot found it claimed by another process. */
-  throwIfTaken(account: string, cause?: unknown): void {
+  throwIfTaken(account: string): void {
     const found = this.taken.get(account);
-    if (found) throw takenOver(found, cause);
+    if (found) throw takenOver(found);
   }
 
   async close(): Promise<void> {
     await this.sender.discard();
+  }
+
+  /** Under the lock: the producer, initialised after the wait that follows a refused commit. */
+  private async open(account: string | undefined): Promise<void> {
+    if (this.sender.isConnected) return;
+    if (this.refused) {
+      const wait = Math.min(FENCE_WAIT_MS * 2 ** (this.refused.times - 1), FENCE_WAIT_MAX_MS);
+      const left = this.refused.at + wait - Date.now();
+      if (left > 0)
+        await sleep(left, undefined, this.options.signal ? { signal: this.options.signal } : {}).catch(() => {
+          throw new CdrError(ErrorCodes.ABORTED, 'stopped while waiting to initialise the producer again');
+        });
+      // A claim that landed meanwhile stops its account here; initialising again would fence its writer.
+      const cursors = await this.options.readCursors();
+      if (account === undefined) for (const login of this.accounts) this.noteOwner(login, cursors.get(login));
+      else this.noteOwners(cursors, account);
+    }
+    await this.sender.connect().catch(rethrowAsEpoch);
   }
 
   /** Another process's name in the account's cursor record is a takeover. */
@@ -163,9 +207,8 @@ export class ProducerSlot {
   }
 }
 
-export function takenOver(found: CursorValue, cause?: unknown): CdrError {
+function takenOver(found: CursorValue): CdrError {
   return new CdrError(ErrorCodes.FENCED, `account ${found.account} was claimed by ${found.owner}`, {
-    ...(cause === undefined ? {} : { cause }),
     details: { account: found.account, owner: found.owner },
   });
 }
@@ -187,6 +230,7 @@ export interface PoolOptions {
   compression?: CompressionTypes;
   instanceId: string;
   readCursors: () => Promise<Map<string, CursorValue>>;
+  signal?: AbortSignal;
 }
 
 /** The slots of a process, created for the accounts that use them only. */
@@ -208,6 +252,7 @@ export class ProducerPool {
           ...(options.compression === undefined ? {} : { compression: options.compression }),
           instanceId: options.instanceId,
           readCursors: options.readCursors,
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
         });
         this.slots.set(i, slot);
       }

@@ -225,6 +225,49 @@ describe('producer pool: many accounts, few producers', () => {
     await expectControlsMatchRaw(kafka, env);
   });
 
+  it('gives a process that fenced its slot time to claim the accounts before initialising the slot again', async () => {
+    // Three accounts on one slot, committing several times a second. A newcomer initialises the
+    // slot (fencing this process) and commits its claims 700 ms later, as a process that reads
+    // many cursors first does. Initialising the slot again meanwhile, for the next account's
+    // commit, would fence the newcomer before it claims, and the two would take turns forever.
+    const list = accounts(3, 64000);
+    const s = await simulator(list, 200, 40);
+    const env = accountsEnv(s.url, list, { PRODUCER_POOL_SIZE: '1', FEED_POLL_INTERVAL_MS: '100' });
+    const older = spawnProducer(env);
+    await allCursorsAt(await older.port, list, 200);
+
+    const kafka = testKafka();
+    const slot0 = `${env.TRANSACTIONAL_ID_PREFIX}-slot-0`;
+    const newcomer = new TransactionalSender(kafka, { transactionalId: slot0, transactionTimeoutMs: 30_000 });
+    cleanups.push(() => newcomer.discard());
+    await newcomer.connect();
+    const before = await lastCursors(kafka, env.TOPIC_CURSOR);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const claimed = list.map((a) => ({
+      account: a.login,
+      lastId: before.get(a.login)?.lastId as number,
+      rows: 0,
+      committedAt: new Date().toISOString(),
+      owner: 'the-newcomer',
+      transactionalId: slot0,
+    }));
+    await newcomer.commit([{ topic: env.TOPIC_CURSOR, messages: claimed.map(cursorMessage) }]);
+
+    // The older process finds the claims and stops every account: nothing published after them.
+    expect(await older.exit).toBe(3);
+    expect(fatalAccounts(older.lines)).toEqual(new Set(list.map((a) => a.login)));
+    const by = await idsByAccount(kafka, env.TOPIC_RAW);
+    const after = await lastCursors(kafka, env.TOPIC_CURSOR);
+    for (const c of claimed) {
+      expect(after.get(c.account)?.owner).toBe('the-newcomer');
+      expectEachIdOnce(
+        by.get(c.account) ?? [],
+        (list.find((a) => a.login === c.account) as Account).firstId,
+        c.lastId,
+      );
+    }
+  });
+
   it('takes accounts over from a larger pool and from the per-account ids of the version before the pool', async () => {
     const list = accounts(6, 63000);
     const s = await simulator(list, 500, 30);

@@ -126,7 +126,7 @@ describe('producer recovery', () => {
     const expired = () =>
       p.lines.some(
         (l) =>
-          l.includes('"msg":"transaction expired; starting a new one"') ||
+          (l.includes('"level":"warn"') && l.includes('"code":"CDR_PRODUCER_EPOCH"')) ||
           (l.includes('"msg":"poll failed"') && l.includes('"code":"CDR_KAFKA"')),
       );
     const cursorNow = async () =>
