@@ -2,9 +2,13 @@
 // from its start to the end it had, and the read stops there, never waiting for newer records.
 // Shared by the producer's cursor read, the tests, and the reading tools.
 //
-// A read_committed reader is held back by a transaction still open at the captured end until it
-// commits, aborts or times out: for the cursor that is the point (a pending cursor is not a cursor
-// yet). Batches of only aborted records or transaction markers still move the position: kafkajs
+// The end is the high watermark (everything written when the read starts), not the last stable
+// offset a read_committed ListOffsets answers: that one stops at the first record of any
+// transaction still open, or just committed but whose markers the broker is still writing, and
+// would cut off whatever was committed behind it (another slot's cursor, the transaction the
+// caller committed a moment ago). So a read_committed reader is held back by a transaction still
+// open at the captured end until it commits, aborts or times out: for the cursor that is the point
+// (a pending cursor is not a cursor yet). Batches of only aborted records or transaction markers still move the position: kafkajs
 // reports those through END_BATCH_PROCESS, not through eachBatch, so progress is taken from there.
 import { randomUUID } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
@@ -57,7 +61,7 @@ async function readRange(
   fromTimestamp?: number,
   fromOffsets?: ReadonlyMap<string, bigint>,
 ): Promise<{ ends: EndOffsets; starts: Map<string, bigint> }> {
-  const admin = kafka.admin();
+  const admin = kafka.admin({ readUncommitted: true });
   await admin.connect();
   try {
     const ends: EndOffsets = new Map();

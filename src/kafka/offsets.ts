@@ -10,7 +10,13 @@ export interface PartitionOffsets {
   partition: number;
   /** The first offset still held. */
   low: string;
-  /** One past the last offset written. */
+  /**
+   * An admin of `kafka.admin()` asks READ_COMMITTED: the last stable offset (the first record of the
+   * oldest transaction still open, or of one whose markers are still being written, else the high
+   * watermark): where a read_committed consumer's end is. An admin of
+   * `kafka.admin({ readUncommitted: true })` (kafkajs patch): the high watermark, one past the last
+   * offset written.
+   */
   high: string;
 }
 

@@ -45,6 +45,49 @@ describe('bounded read', () => {
     expect(seen).toEqual(['committed']);
   });
 
+  it('waits for a transaction open when it starts: what was committed behind it is read, not cut off', async () => {
+    // A producer's transaction is open on the partition (the last stable offset stays at its first
+    // record); another producer commits after it. The read ends where the partition was written
+    // when it started (the high watermark), so it is held back until the open transaction ends,
+    // and then has the committed record: a cursor committed behind another writer's open
+    // transaction is read, not an older one.
+    const { kafka, topic } = await newTopic('behind-open');
+    const open = kafka.producer({
+      transactionalId: uniqueName('open'),
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await open.connect();
+    cleanups.push(() => open.disconnect());
+    const pending = await open.transaction();
+    await pending.send({ topic, messages: [{ value: 'open-then-aborted' }] });
+    const behind = kafka.producer({
+      transactionalId: uniqueName('behind'),
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await behind.connect();
+    cleanups.push(() => behind.disconnect());
+    const committed = await behind.transaction();
+    await committed.send({ topic, messages: [{ value: 'committed-behind' }] });
+    await committed.commit();
+
+    const seen: string[] = [];
+    const read = readToEnd(
+      kafka,
+      [topic],
+      ({ messages }) => {
+        for (const m of messages) seen.push(m.value?.toString() ?? '');
+      },
+      { timeoutMs: 30_000, groupPrefix: uniqueName('behind-read') },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(seen).toEqual([]);
+    await pending.abort();
+    await read;
+    expect(seen).toEqual(['committed-behind']);
+  });
+
   it('delivers every record exactly once across a broker restart in the middle of the read', async () => {
     const { kafka, topic } = await newTopic('bounded', 3);
     const producer = kafka.producer();
