@@ -1,5 +1,6 @@
 // The bounded read hands over each offset once, even when kafkajs rejoins its group mid-read (a
 // broker restart): a group that commits nothing would otherwise start over from the beginning.
+import type { Kafka, Producer } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { down, up } from '../../scripts/stack/index.ts';
 import { endOffsets, readToEnd } from '../../src/kafka/bounded-read.ts';
@@ -8,19 +9,25 @@ import { newTopic, testKafka, uniqueName } from '../helpers/kafka.ts';
 
 const cleanups = cleanupAfterEach();
 
+/** A connected kafkajs transactional producer, disconnected after the test. */
+async function transactionalProducer(kafka: Kafka, id: string): Promise<Producer> {
+  const p = kafka.producer({ transactionalId: uniqueName(id), idempotent: true, maxInFlightRequests: 1 });
+  await p.connect();
+  cleanups.push(() => p.disconnect());
+  return p;
+}
+
 describe('bounded read', () => {
   it('skips aborted transactions whose abort markers come in another order than their first records', async () => {
     // Two producers' transactions interleave on one partition and end in the other order (a crash
     // and a restart aborting several at once do this): the broker lists aborted transactions in
     // the order of their markers, not of their first offsets. A committed one follows.
     const { kafka, topic } = await newTopic('aborted');
-    const open = async (id: string) => {
-      const p = kafka.producer({ transactionalId: uniqueName(id), idempotent: true, maxInFlightRequests: 1 });
-      await p.connect();
-      cleanups.push(() => p.disconnect());
-      return p;
-    };
-    const [a, b, c] = await Promise.all([open('a'), open('b'), open('c')]);
+    const [a, b, c] = await Promise.all([
+      transactionalProducer(kafka, 'a'),
+      transactionalProducer(kafka, 'b'),
+      transactionalProducer(kafka, 'c'),
+    ]);
     const ta = await a.transaction();
     await ta.send({ topic, messages: [{ value: 'aborted-first' }] });
     const tb = await b.transaction();
@@ -52,23 +59,9 @@ describe('bounded read', () => {
     // and then has the committed record: a cursor committed behind another writer's open
     // transaction is read, not an older one.
     const { kafka, topic } = await newTopic('behind-open');
-    const open = kafka.producer({
-      transactionalId: uniqueName('open'),
-      idempotent: true,
-      maxInFlightRequests: 1,
-    });
-    await open.connect();
-    cleanups.push(() => open.disconnect());
-    const pending = await open.transaction();
+    const pending = await (await transactionalProducer(kafka, 'open')).transaction();
     await pending.send({ topic, messages: [{ value: 'open-then-aborted' }] });
-    const behind = kafka.producer({
-      transactionalId: uniqueName('behind'),
-      idempotent: true,
-      maxInFlightRequests: 1,
-    });
-    await behind.connect();
-    cleanups.push(() => behind.disconnect());
-    const committed = await behind.transaction();
+    const committed = await (await transactionalProducer(kafka, 'behind')).transaction();
     await committed.send({ topic, messages: [{ value: 'committed-behind' }] });
     await committed.commit();
 
