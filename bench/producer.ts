@@ -236,6 +236,8 @@ export async function kafkaCeiling(
   rows: number,
   recordBytes: number,
 ): Promise<{ recordsPerSecond: number; line: string }> {
+  // The first thing the benchmark runs (its warm-up): the broker may not be up yet.
+  await up(['kafka']);
   const topic = `bench-ceiling-${Date.now()}`;
   await runKafkaTool([
     'org.apache.kafka.tools.TopicCommand',
