@@ -8,8 +8,9 @@
 // would cut off whatever was committed behind it (another slot's cursor, the transaction the
 // caller committed a moment ago). So a read_committed reader is held back by a transaction still
 // open at the captured end until it commits, aborts or times out: for the cursor that is the point
-// (a pending cursor is not a cursor yet). Batches of only aborted records or transaction markers still move the position: kafkajs
-// reports those through END_BATCH_PROCESS, not through eachBatch, so progress is taken from there.
+// (a pending cursor is not a cursor yet). Batches of only aborted records or transaction markers
+// still move the position: kafkajs reports those through END_BATCH_PROCESS, not through eachBatch,
+// so progress is taken from there.
 import { randomUUID } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { CdrError, ErrorCodes } from '../errors.ts';

@@ -38,7 +38,7 @@ export function slotOf(login: string, size: number): number {
 }
 
 /** The first wait after a refused commit before the slot's id is initialised again; then 2x, 4x... */
-export const FENCE_WAIT_MS = 2000;
+const FENCE_WAIT_MS = 2000;
 const FENCE_WAIT_MAX_MS = 30_000;
 
 export function slotTransactionalId(prefix: string, slot: number): string {
@@ -149,9 +149,9 @@ export class ProducerSlot {
    * Marks the slot's accounts that `cursors` shows claimed by another process; throws the takeover
    * of `account` if it is one of them.
    */
-  noteOwners(cursors: Map<string, CursorValue>, account: string): void {
+  noteOwners(cursors: Map<string, CursorValue>, account: string | undefined): void {
     for (const login of this.accounts) this.noteOwner(login, cursors.get(login));
-    this.throwIfTaken(account);
+    if (account !== undefined) this.throwIfTaken(account);
   }
 
   /** Throws the takeover of `account` when the slot found it claimed by another process. */
@@ -175,9 +175,7 @@ export class ProducerSlot {
           throw new CdrError(ErrorCodes.ABORTED, 'stopped while waiting to initialise the producer again');
         });
       // A claim that landed meanwhile stops its account here; initialising again would fence its writer.
-      const cursors = await this.options.readCursors();
-      if (account === undefined) for (const login of this.accounts) this.noteOwner(login, cursors.get(login));
-      else this.noteOwners(cursors, account);
+      this.noteOwners(await this.options.readCursors(), account);
     }
     await this.sender.connect().catch(rethrowAsEpoch);
   }
