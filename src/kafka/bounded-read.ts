@@ -2,19 +2,22 @@
 // from its start to the end it had, and the read stops there, never waiting for newer records.
 // Shared by the producer's cursor read, the tests, and the reading tools.
 //
-// The end is the high watermark (everything written when the read starts), not the last stable
-// offset a read_committed ListOffsets answers: that one stops at the first record of any
-// transaction still open, or just committed but whose markers the broker is still writing, and
-// would cut off whatever was committed behind it (another slot's cursor, the transaction the
-// caller committed a moment ago). So a read_committed reader is held back by a transaction still
-// open at the captured end until it commits, aborts or times out: for the cursor that is the point
-// (a pending cursor is not a cursor yet). Batches of only aborted records or transaction markers
-// still move the position: kafkajs reports those through END_BATCH_PROCESS, not through eachBatch,
-// so progress is taken from there.
+// The end is the last stable offset (what a read_committed ListOffsets answers: the first record
+// of a transaction still open, else the high watermark), so the read never waits for an open
+// transaction: a transaction whose marker a broker lost (seen with Kafka stopped mid-commit) stays
+// open in its partition for good, and a read waiting for it would never end (the cursor's
+// defence against it reads the running totals: cursorBehindTotals). But a transaction committed a
+// moment ago has its markers still being written, and the last stable offset is still at its first
+// record: a read started then would miss it (and what was committed behind it). So when the last
+// stable offset of a partition is behind its high watermark, the read asks again for up to
+// SETTLE_MS, and ends at the high watermark it captured first once the last stable offset is
+// there, at the last stable offset it has when the time is up. Batches of only aborted records or
+// transaction markers still move the position: kafkajs reports those through END_BATCH_PROCESS,
+// not through eachBatch, so progress is taken from there.
 import { randomUUID } from 'node:crypto';
-import type { Kafka, KafkaMessage } from 'kafkajs';
+import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { CdrError, ErrorCodes } from '../errors.ts';
-import { topicOffsets, topicOffsetsAt } from './offsets.ts';
+import { type PartitionOffsets, topicOffsets, topicOffsetsAt } from './offsets.ts';
 
 export interface ReadBatch {
   topic: string;
@@ -62,8 +65,10 @@ async function readRange(
   fromTimestamp?: number,
   fromOffsets?: ReadonlyMap<string, bigint>,
 ): Promise<{ ends: EndOffsets; starts: Map<string, bigint> }> {
-  const admin = kafka.admin({ readUncommitted: true });
+  const admin = kafka.admin();
+  const written = kafka.admin({ readUncommitted: true });
   await admin.connect();
+  await written.connect();
   try {
     const ends: EndOffsets = new Map();
     const starts = new Map<string, bigint>();
@@ -72,7 +77,7 @@ async function readRange(
     for (const topic of topics.filter((t) => existing.has(t))) {
       const byTime =
         fromTimestamp === undefined ? undefined : await topicOffsetsAt(admin, topic, fromTimestamp);
-      for (const o of await topicOffsets(admin, topic)) {
+      for (const o of await settledOffsets(admin, written, topic)) {
         const key = `${topic}/${o.partition}`;
         const high = BigInt(o.high);
         // -1: no record at or after the instant.
@@ -92,6 +97,29 @@ async function readRange(
     return { ends, starts };
   } finally {
     await admin.disconnect();
+    await written.disconnect();
+  }
+}
+
+/** How long a read waits for transactions committing when it starts to have their markers written. */
+const SETTLE_MS = 2000;
+
+/**
+ * The topic's offsets, `high` being where the read ends: the high watermark when the call starts,
+ * or the last stable offset if it is still behind that after SETTLE_MS (see the top of the file).
+ */
+async function settledOffsets(stable: Admin, written: Admin, topic: string): Promise<PartitionOffsets[]> {
+  const highs = new Map((await topicOffsets(written, topic)).map((o) => [o.partition, BigInt(o.high)]));
+  const deadline = Date.now() + SETTLE_MS;
+  for (;;) {
+    const now = await topicOffsets(stable, topic);
+    const settled = now.every((o) => BigInt(o.high) >= (highs.get(o.partition) ?? 0n));
+    if (settled || Date.now() >= deadline)
+      return now.map((o) => {
+        const high = highs.get(o.partition);
+        return high !== undefined && BigInt(o.high) > high ? { ...o, high: String(high) } : o;
+      });
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
