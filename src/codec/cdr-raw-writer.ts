@@ -6,6 +6,7 @@
 // test/unit/cdr-raw-writer.test.ts holds it to avsc's bytes.
 import type avro from 'avsc';
 import type { RawCdr } from '../cdr/row.ts';
+import { writeAvroLong } from './avro-long.ts';
 
 /** SHA-256 of the Parsing Canonical Form of the schema this writer follows. */
 export const CDR_RAW_FINGERPRINT = '6ad9e182956ff9e8a51e6c30b71b48305ee50d865780fe57560548a097af34d6';
@@ -104,26 +105,11 @@ export class CdrRawWriter {
     );
   }
 
-  /** A long as Avro writes it (zig-zag, then 7 bits a byte); false for a number it does not take. */
+  /** A long as Avro writes it; false for a number it does not take. */
   private long(n: number): boolean {
     // As avsc: integers of at most 2^53 - 2 in magnitude.
     if (!Number.isInteger(n) || n > MAX_LONG || n < -MAX_LONG) return false;
-    const buf = this.buf;
-    if (n >= -0x40000000 && n < 0x40000000) {
-      let m = n >= 0 ? n << 1 : (~n << 1) | 1;
-      while (m > 0x7f) {
-        buf[this.pos++] = (m & 0x7f) | 0x80;
-        m >>>= 7;
-      }
-      buf[this.pos++] = m;
-      return true;
-    }
-    let f = n >= 0 ? n * 2 : -n * 2 - 1;
-    while (f >= 128) {
-      buf[this.pos++] = (f % 128) | 0x80;
-      f = Math.floor(f / 128);
-    }
-    buf[this.pos++] = f;
+    this.pos = writeAvroLong(this.buf, this.pos, n);
     return true;
   }
 

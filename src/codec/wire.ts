@@ -9,8 +9,7 @@ export const HEADER_BYTES = 5;
 
 export function frame(schemaId: number, body: Buffer): Buffer {
   const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
-  out[0] = MAGIC_BYTE;
-  out.writeInt32BE(schemaId, 1);
+  writeHeader(out, 0, schemaId);
   body.copy(out, HEADER_BYTES);
   return out;
 }

@@ -6,8 +6,9 @@
 // source once per slice, and the offset per record. Byte for byte what decode, enrich and encode
 // give (tested); records of other schema versions take that path.
 import avro from 'avsc';
+import { writeAvroLong } from '../codec/avro-long.ts';
 import { schemaText } from '../codec/schemas.ts';
-import { HEADER_BYTES, MAGIC_BYTE } from '../codec/wire.ts';
+import { HEADER_BYTES, writeHeader } from '../codec/wire.ts';
 import { CATALOGUE_VERSION, lookupCallType } from './catalogue.ts';
 
 const RAW_FIELDS = (JSON.parse(schemaText('cdr-raw')) as { fields: unknown[] }).fields.length;
@@ -72,13 +73,12 @@ export class EnrichedSplicer {
     const sliceKey = `${now}\u0000${source.topic}\u0000${source.partition}`;
     if (this.slice.key !== sliceKey)
       this.slice = { key: sliceKey, bytes: sliceType.toBuffer({ enriched_at: now, ...source }) };
-    const offsetBytes = this.long(source.offset);
+    const offsetBytes = writeAvroLong(this.varint, 0, source.offset);
     const body = raw.length - HEADER_BYTES;
     const out = Buffer.allocUnsafe(
       HEADER_BYTES + body + info.bytes.length + this.slice.bytes.length + offsetBytes,
     );
-    out[0] = MAGIC_BYTE;
-    out.writeInt32BE(this.schemaId, 1);
+    writeHeader(out, 0, this.schemaId);
     let at = HEADER_BYTES + raw.copy(out, HEADER_BYTES, HEADER_BYTES);
     at += info.bytes.copy(out, at);
     at += this.slice.bytes.copy(out, at);
@@ -126,17 +126,5 @@ export class EnrichedSplicer {
     const subType = readString();
     if (p > raw.length) throw new RangeError('not a cdr-raw record');
     return [type, subType];
-  }
-
-  /** `v` as an Avro long (zigzag varint) in this.varint; its length. */
-  private long(v: number): number {
-    let n = v >= 0 ? v * 2 : -v * 2 - 1;
-    let i = 0;
-    while (n >= 128) {
-      this.varint[i++] = (n % 128) | 0x80;
-      n = Math.floor(n / 128);
-    }
-    this.varint[i++] = n;
-    return i;
   }
 }
