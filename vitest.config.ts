@@ -24,6 +24,21 @@ export default defineConfig({
           hookTimeout: 240_000,
         },
       },
+      {
+        test: {
+          name: 'cluster',
+          include: ['test/cluster/**/*.test.ts'],
+          // The three-node cluster: its tests start it when they begin (test/helpers/cluster.ts).
+          globalSetup: ['test/setup/cluster.ts'],
+          setupFiles: ['scripts/stack/quiet-warnings.ts'],
+          // After the single-broker projects: the cluster's three brokers and the single one do
+          // not share two cores with the other tests.
+          sequence: { groupOrder: 1 },
+          fileParallelism: false,
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
+        },
+      },
     ],
   },
 });

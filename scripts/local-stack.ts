@@ -1,8 +1,10 @@
 // `npm run local:up | local:down | local:status`: the local Kafka, registry and feed simulator.
-import { ADDRESSES, down, fetchRuntimes, PARTS, type Part, status, up } from './stack/index.ts';
+import { ADDRESSES, defaultParts, down, fetchRuntimes, PARTS, type Part, status, up } from './stack/index.ts';
 
+// `up` and `status` default to the parts STACK_BROKERS asks for (the single broker, or the
+// three-node cluster with STACK_BROKERS=3); `down` to everything the stack started.
 const [command = 'status', ...names] = process.argv.slice(2);
-const parts = (names.length > 0 ? names : PARTS) as Part[];
+const parts = (names.length > 0 ? names : command === 'down' ? PARTS : defaultParts()) as Part[];
 for (const p of parts) {
   if (!PARTS.includes(p)) {
     console.error(`unknown part ${p}; parts: ${PARTS.join(', ')}`);
@@ -20,9 +22,10 @@ async function main(): Promise<number> {
     case 'up': {
       const t0 = Date.now();
       const result = await up(parts, (line) => console.log(line));
+      const kafka = parts.includes('cluster') ? ADDRESSES.cluster : ADDRESSES.single;
       for (const p of result.alreadyUp) console.log(`${p}: already up`);
       console.log(`ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
-      console.log(`  Kafka bootstrap   ${ADDRESSES.brokers}`);
+      console.log(`  Kafka bootstrap   ${kafka}`);
       console.log(`  Schema registry   ${ADDRESSES.registry}  (Confluent API)`);
       console.log(`  Feed simulator    ${ADDRESSES.simulator}/billing/feed`);
       return 0;
@@ -34,23 +37,24 @@ async function main(): Promise<number> {
     }
     case 'status': {
       let bad = 0;
-      for (const s of await status()) {
+      for (const s of await status(parts)) {
         const state = s.ready
           ? 'up'
           : s.running
             ? 'running, not answering'
-            : s.pid
+            : s.pids.length > 0 || s.log
               ? 'DIED (see log)'
               : 'down';
-        if (s.pid && !s.ready) bad++;
+        if ((s.pids.length > 0 || s.log) && !s.ready) bad++;
+        const pids = s.pids.length > 0 ? `  pid ${s.pids.join(', ')}` : '';
         console.log(
-          `${s.part.padEnd(10)} ${state.padEnd(24)} ${s.address}${s.pid ? `  pid ${s.pid}` : ''}${s.log && !s.ready ? `  log ${s.log}` : ''}`,
+          `${s.part.padEnd(10)} ${state.padEnd(24)} ${s.address}${pids}${s.log && !s.ready ? `  log ${s.log}` : ''}`,
         );
       }
       return bad > 0 ? 1 : 0;
     }
     default:
-      console.error('usage: local-stack.ts up|down|status|fetch [kafka|registry|simulator ...]');
+      console.error('usage: local-stack.ts up|down|status|fetch [kafka|cluster|registry|simulator ...]');
       return 2;
   }
 }

@@ -10,7 +10,7 @@ import { prettyFactory } from 'pino-pretty';
 import { PRETTY_OPTIONS } from '../src/ops/logger.ts';
 import { SERVICE_ENV, SERVICE_NODE_FLAGS } from './node-flags.ts';
 import { ADDRESSES, down, up } from './stack/index.ts';
-import { LOCAL, ROOT } from './stack/paths.ts';
+import { LOCAL, ROOT, stackBrokers } from './stack/paths.ts';
 import { demoAccounts, runningLayout, wantedLayout } from './stack/simulator.ts';
 
 const PROGRESS_MS = 5000;
@@ -40,7 +40,8 @@ async function main(): Promise<void> {
     FEED_ACCOUNTS_FILE: accountsFile,
     KAFKA_BROKERS: ADDRESSES.brokers,
     SCHEMA_REGISTRY_URL: ADDRESSES.registry,
-    TOPIC_REPLICATION_FACTOR: '1',
+    // Every partition on all three nodes of a STACK_BROKERS=3 cluster (min.insync.replicas 2).
+    TOPIC_REPLICATION_FACTOR: stackBrokers() === 3 ? '3' : '1',
     HTTP_HOST: '127.0.0.1',
     LOG_PROGRESS: 'false',
     ...process.env,

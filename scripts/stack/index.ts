@@ -1,49 +1,61 @@
-// The local stack: a real Kafka broker, a real schema registry and the feed simulator, started as
-// detached processes on 127.0.0.1 and tracked in .local/stack.json. `up` is a no-op for a part
-// that is already up, and reports a part that dies while starting with the end of its log.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { kafkaClasspath, kafkaReady, startKafka } from './kafka.ts';
-import { ADDRESSES, LOCAL, STATE_FILE } from './paths.ts';
+// The local stack: a real Kafka (one broker, or a three-node cluster), a real schema registry and
+// the feed simulator, started as detached processes on 127.0.0.1 and tracked in .local/stack.json.
+// `up` is a no-op for a part that is already up (and starts the nodes of the cluster that are
+// not), and reports a part that dies while starting with the end of its log.
+import { CLUSTER_NODES, kafkaClasspath, kafkaReady, SINGLE_NODE, startKafkaNode } from './kafka.ts';
+import { ADDRESSES, stackBrokers } from './paths.ts';
 import { isAlive, type Started, sleep, stopProcess, tail } from './processes.ts';
 import { registryReady, registryRunner, startRegistry } from './registry.ts';
 import { simulatorReady, startSimulatorProcess } from './simulator.ts';
+import { type Part, processesOf, readState, setPart } from './state.ts';
 
-export type Part = 'kafka' | 'registry' | 'simulator';
-export const PARTS: readonly Part[] = ['kafka', 'registry', 'simulator'];
-type State = Partial<Record<Part, Started>>;
+export type { Part };
+export const PARTS: readonly Part[] = ['kafka', 'cluster', 'registry', 'simulator'];
 
-const SPEC: Record<
-  Part,
-  { start: () => Started; ready: () => Promise<boolean>; timeoutMs: number; address: string }
-> = {
+/** The parts `./dev local:up` and `./dev start` run: the Kafka STACK_BROKERS asks for, the registry, the simulator. */
+export function defaultParts(): Part[] {
+  return [stackBrokers() === 3 ? 'cluster' : 'kafka', 'registry', 'simulator'];
+}
+
+interface Spec {
+  /** Starts process `index` of the part (a node of the cluster). */
+  start: (index: number) => Started;
+  processes: number;
+  ready: () => Promise<boolean>;
+  timeoutMs: number;
+  address: string;
+}
+
+const SPEC: Record<Part, Spec> = {
   kafka: {
-    start: startKafka,
-    ready: () => kafkaReady(ADDRESSES.brokers),
+    start: () => startKafkaNode(SINGLE_NODE),
+    processes: 1,
+    ready: () => kafkaReady(ADDRESSES.single),
     timeoutMs: 120_000,
-    address: ADDRESSES.brokers,
+    address: ADDRESSES.single,
+  },
+  cluster: {
+    start: (i) => startKafkaNode(CLUSTER_NODES[i] as (typeof CLUSTER_NODES)[number]),
+    processes: CLUSTER_NODES.length,
+    ready: () => kafkaReady(ADDRESSES.cluster, CLUSTER_NODES.length),
+    timeoutMs: 180_000,
+    address: ADDRESSES.cluster,
   },
   registry: {
     start: startRegistry,
+    processes: 1,
     ready: () => registryReady(ADDRESSES.registry),
     timeoutMs: 180_000,
     address: ADDRESSES.registry,
   },
   simulator: {
     start: startSimulatorProcess,
+    processes: 1,
     ready: () => simulatorReady(ADDRESSES.simulator),
     timeoutMs: 30_000,
     address: ADDRESSES.simulator,
   },
 };
-
-function readState(): State {
-  return existsSync(STATE_FILE) ? (JSON.parse(readFileSync(STATE_FILE, 'utf8')) as State) : {};
-}
-
-function writeState(state: State): void {
-  mkdirSync(LOCAL, { recursive: true });
-  writeFileSync(STATE_FILE, `${JSON.stringify(state, null, 2)}\n`);
-}
 
 /** Downloads what the stack runs (Kafka jars, the registry archive) without starting anything. */
 export function fetchRuntimes(): void {
@@ -57,7 +69,7 @@ export interface UpResult {
 }
 
 export async function up(
-  parts: readonly Part[] = PARTS,
+  parts: readonly Part[] = defaultParts(),
   log: (line: string) => void = () => {},
 ): Promise<UpResult> {
   fetchRuntimes();
@@ -66,70 +78,80 @@ export async function up(
   const waits: Promise<void>[] = [];
   for (const part of parts) {
     const spec = SPEC[part];
-    if (isAlive(state[part])) {
+    const procs = processesOf(state, part);
+    const missing = [...Array(spec.processes).keys()].filter((i) => !isAlive(procs[i] ?? undefined));
+    if (missing.length === 0) {
       result.alreadyUp.push(part);
     } else {
-      if (await spec.ready())
+      // Something of ours half up (a node of the cluster stopped) is completed; something else
+      // answering at our address is not ours to use.
+      if (missing.length === spec.processes && (await spec.ready()))
         throw new Error(`${part}: something not started by this stack already answers at ${spec.address}`);
-      state[part] = spec.start();
-      writeState(state);
+      for (const i of missing) procs[i] = spec.start(i);
+      setPart(part, spec.processes === 1 ? (procs[0] as Started) : procs);
       result.started.push(part);
-      log(`${part}: started (pid ${state[part]?.pid})`);
+      const pids = missing.map((i) => procs[i]?.pid).join(', ');
+      log(`${part}: started (pid ${pids})`);
     }
-    waits.push(waitReady(part, state[part] as Started));
+    waits.push(
+      waitReady(
+        part,
+        procs.filter((p): p is Started => p !== null),
+      ),
+    );
   }
   await Promise.all(waits);
   return result;
 }
 
-async function waitReady(part: Part, proc: Started): Promise<void> {
+async function waitReady(part: Part, procs: Started[]): Promise<void> {
   const spec = SPEC[part];
   const deadline = Date.now() + spec.timeoutMs;
   while (Date.now() < deadline) {
     if (await spec.ready()) return;
-    if (!isAlive(proc))
-      throw new Error(`${part} exited while starting; end of ${proc.log}:\n${tail(proc.log)}`);
+    const dead = procs.find((p) => !isAlive(p));
+    if (dead) throw new Error(`${part} exited while starting; end of ${dead.log}:\n${tail(dead.log)}`);
     await sleep(500);
   }
-  throw new Error(
-    `${part} not ready after ${spec.timeoutMs / 1000}s; end of ${proc.log}:\n${tail(proc.log)}`,
-  );
+  const log = procs[0]?.log ?? '(no log)';
+  throw new Error(`${part} not ready after ${spec.timeoutMs / 1000}s; end of ${log}:\n${tail(log)}`);
 }
 
 export async function down(parts: readonly Part[] = PARTS): Promise<Part[]> {
   const state = readState();
   const stopped: Part[] = [];
-  // The simulator first, the broker last: nothing should lose its broker while still working.
+  // The simulator first, the brokers last: nothing should lose its broker while still working.
   for (const part of [...parts].reverse()) {
-    if (await stopProcess(state[part])) stopped.push(part);
-    delete state[part];
+    const results = await Promise.all(processesOf(state, part).map((p) => stopProcess(p ?? undefined)));
+    if (results.some(Boolean)) stopped.push(part);
+    setPart(part, undefined);
   }
-  writeState(state);
   return stopped;
 }
 
 export interface PartStatus {
   part: Part;
-  pid?: number;
+  pids: number[];
   running: boolean;
   ready: boolean;
   address: string;
   log?: string;
 }
 
-export async function status(): Promise<PartStatus[]> {
+export async function status(parts: readonly Part[] = PARTS): Promise<PartStatus[]> {
   const state = readState();
   return Promise.all(
-    PARTS.map(async (part) => {
-      const proc = state[part];
-      const running = isAlive(proc);
+    parts.map(async (part) => {
+      const procs = processesOf(state, part).filter((p): p is Started => p !== null);
+      const running = procs.length === SPEC[part].processes && procs.every((p) => isAlive(p));
       const base = {
         part,
+        pids: procs.filter((p) => isAlive(p)).map((p) => p.pid),
         running,
         address: SPEC[part].address,
         ready: running && (await SPEC[part].ready()),
       };
-      return proc ? { ...base, pid: proc.pid, log: proc.log } : base;
+      return procs[0] ? { ...base, log: procs[0].log } : base;
     }),
   );
 }

@@ -1,4 +1,8 @@
-// Apache Kafka in KRaft combined mode, one node, from the jars Maven resolves for infra/kafka/pom.xml.
+// Apache Kafka in KRaft combined mode (each node broker + controller), from the jars Maven resolves
+// for infra/kafka/pom.xml: the single broker most of the work uses (`kafka`), and a three-node
+// cluster (`cluster`) for what one broker cannot show: leaders moving, a coordinator paused while
+// the others go on, a controller killed. The two use their own ports and data folders and can run
+// side by side.
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -8,17 +12,52 @@ import './quiet-warnings.ts';
 import { javaBin, KAFKA_VERSION, LOCAL, mvn, PORTS, ROOT } from './paths.ts';
 import { type Started, startDetached } from './processes.ts';
 
-const HOME = `${LOCAL}/kafka`;
-const CLASSPATH_FILE = `${HOME}/classpath-${KAFKA_VERSION}.txt`;
-const DATA = `${HOME}/data`;
-const CONFIG = `${HOME}/server.properties`;
-const LOG4J = `${HOME}/log4j2.properties`;
+const CLASSPATH_FILE = `${LOCAL}/kafka/classpath-${KAFKA_VERSION}.txt`;
+
+/** One Kafka process of the stack: where it listens and keeps its files. */
+export interface KafkaNode {
+  /** node.id */
+  id: number;
+  port: number;
+  controllerPort: number;
+  home: string;
+  /** The process's marker (see processes.ts): which node a pid is. */
+  marker: string;
+  /** The nodes of its cluster (the controller quorum). */
+  cluster: 'single' | 'three';
+}
+
+/** The single broker (`./dev local:up`, the default for everything). */
+export const SINGLE_NODE: KafkaNode = {
+  id: 1,
+  port: PORTS.kafka,
+  controllerPort: PORTS.controller,
+  home: `${LOCAL}/kafka`,
+  marker: `-Dcdr.stack=${ROOT}/kafka`,
+  cluster: 'single',
+};
+
+/** The three nodes of the cluster (`STACK_BROKERS=3`): brokers on base+1..3, controllers on base+11..13. */
+export const CLUSTER_NODES: readonly KafkaNode[] = [1, 2, 3].map((id) => ({
+  id,
+  port: PORTS.cluster + id,
+  controllerPort: PORTS.cluster + 10 + id,
+  home: `${LOCAL}/kafka-cluster/node-${id}`,
+  marker: `-Dcdr.stack=${ROOT}/kafka-node-${id}`,
+  cluster: 'three',
+}));
+
+export const KAFKA_DATA = `${SINGLE_NODE.home}/data`;
+
+export function bootstrap(nodes: readonly KafkaNode[]): string {
+  return nodes.map((n) => `127.0.0.1:${n.port}`).join(',');
+}
 
 /** Resolves the Kafka jars (cached in ~/.m2) and returns the classpath. */
 export function kafkaClasspath(): string {
   const cached = existsSync(CLASSPATH_FILE) ? readFileSync(CLASSPATH_FILE, 'utf8').trim() : '';
   if (cached?.split(':').every((jar) => existsSync(jar))) return cached;
-  mkdirSync(HOME, { recursive: true });
+  mkdirSync(`${LOCAL}/kafka`, { recursive: true });
   mvn([
     '-f',
     `${ROOT}/infra/kafka/pom.xml`,
@@ -28,28 +67,22 @@ export function kafkaClasspath(): string {
   return readFileSync(CLASSPATH_FILE, 'utf8').trim();
 }
 
-function writeConfig(): void {
-  mkdirSync(DATA, { recursive: true });
-  const props = {
+function nodeProperties(node: KafkaNode): Record<string, string> {
+  const voters =
+    node.cluster === 'single'
+      ? `1@127.0.0.1:${node.controllerPort}`
+      : CLUSTER_NODES.map((n) => `${n.id}@127.0.0.1:${n.controllerPort}`).join(',');
+  const common = {
     'process.roles': 'broker,controller',
-    'node.id': '1',
-    'controller.quorum.voters': `1@127.0.0.1:${PORTS.controller}`,
-    listeners: `PLAINTEXT://127.0.0.1:${PORTS.kafka},CONTROLLER://127.0.0.1:${PORTS.controller}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${PORTS.kafka}`,
+    'node.id': String(node.id),
+    'controller.quorum.voters': voters,
+    listeners: `PLAINTEXT://127.0.0.1:${node.port},CONTROLLER://127.0.0.1:${node.controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${node.port}`,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
     'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
-    'log.dirs': DATA,
+    'log.dirs': `${node.home}/data`,
     'num.partitions': '1',
-    // One broker cannot meet the default replication of the internal topics: without these,
-    // consumer groups find no coordinator and transactions never start.
-    'offsets.topic.replication.factor': '1',
-    'offsets.topic.num.partitions': '1',
-    'transaction.state.log.replication.factor': '1',
-    'transaction.state.log.min.isr': '1',
-    'transaction.state.log.num.partitions': '1',
-    'share.coordinator.state.topic.replication.factor': '1',
-    'share.coordinator.state.topic.min.isr': '1',
     'group.initial.rebalance.delay.ms': '0',
     'auto.create.topics.enable': 'false',
     'log.retention.hours': '168',
@@ -57,14 +90,49 @@ function writeConfig(): void {
     // producer frozen past its transaction timeout) see the abort without long waits.
     'transaction.abort.timed.out.transaction.cleanup.interval.ms': '1000',
   };
+  if (node.cluster === 'single')
+    return {
+      ...common,
+      // One broker cannot meet the default replication of the internal topics: without these,
+      // consumer groups find no coordinator and transactions never start.
+      'offsets.topic.replication.factor': '1',
+      'offsets.topic.num.partitions': '1',
+      'transaction.state.log.replication.factor': '1',
+      'transaction.state.log.min.isr': '1',
+      'transaction.state.log.num.partitions': '1',
+      'share.coordinator.state.topic.replication.factor': '1',
+      'share.coordinator.state.topic.min.isr': '1',
+    };
+  // A production shape: every partition on three nodes, a write acknowledged by two of them, no
+  // replica that missed writes ever made leader. Fewer internal partitions than Kafka's 50 (a
+  // restarted node loads them faster), still spread over the three nodes.
+  return {
+    ...common,
+    'default.replication.factor': '3',
+    'min.insync.replicas': '2',
+    'unclean.leader.election.enable': 'false',
+    'offsets.topic.replication.factor': '3',
+    'offsets.topic.num.partitions': '6',
+    'transaction.state.log.replication.factor': '3',
+    'transaction.state.log.min.isr': '2',
+    'transaction.state.log.num.partitions': '6',
+    'share.coordinator.state.topic.replication.factor': '3',
+    'share.coordinator.state.topic.min.isr': '2',
+  };
+}
+
+function writeConfig(node: KafkaNode): { config: string; log4j: string } {
+  mkdirSync(`${node.home}/data`, { recursive: true });
+  const config = `${node.home}/server.properties`;
+  const log4j = `${node.home}/log4j2.properties`;
   writeFileSync(
-    CONFIG,
-    `${Object.entries(props)
+    config,
+    `${Object.entries(nodeProperties(node))
       .map(([k, v]) => `${k}=${v}`)
       .join('\n')}\n`,
   );
   writeFileSync(
-    LOG4J,
+    log4j,
     [
       'rootLogger.level = INFO',
       'rootLogger.appenderRef.stdout.ref = STDOUT',
@@ -81,41 +149,52 @@ function writeConfig(): void {
       '',
     ].join('\n'),
   );
+  return { config, log4j };
 }
 
-/** Kafka's base64url form of a random UUID, as `kafka-storage.sh random-uuid` prints it. */
-function clusterId(): string {
-  return randomBytes(16).toString('base64url');
+/** The cluster id a node's storage is formatted with: one per single broker, one shared by the three nodes. */
+function clusterId(node: KafkaNode): string {
+  if (node.cluster === 'single') return randomBytes(16).toString('base64url');
+  const file = `${LOCAL}/kafka-cluster/cluster-id`;
+  if (!existsSync(file)) {
+    mkdirSync(`${LOCAL}/kafka-cluster`, { recursive: true });
+    // Kafka's base64url form of a random UUID, as `kafka-storage.sh random-uuid` prints it.
+    writeFileSync(file, randomBytes(16).toString('base64url'));
+  }
+  return readFileSync(file, 'utf8').trim();
 }
 
-export function startKafka(): Started {
+export function startKafkaNode(node: KafkaNode): Started {
   const classpath = kafkaClasspath();
-  writeConfig();
+  const { config, log4j } = writeConfig(node);
+  const heap = node.cluster === 'single' ? ['-Xms512m', '-Xmx1g'] : ['-Xms256m', '-Xmx768m'];
   const jvm = [
-    '-Xms512m',
-    '-Xmx1g',
+    ...heap,
     '-XX:+UseG1GC',
     '-Djava.awt.headless=true',
-    `-Dlog4j2.configurationFile=${LOG4J}`,
-    `-Dcdr.stack=${ROOT}/kafka`,
+    `-Dlog4j2.configurationFile=${log4j}`,
+    node.marker,
     '-cp',
     classpath,
   ];
-  if (!existsSync(`${DATA}/meta.properties`)) {
+  if (!existsSync(`${node.home}/data/meta.properties`)) {
     execFileSync(
       javaBin(),
-      [...jvm, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId()}`, '-c', CONFIG],
-      {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
+      [...jvm, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId(node)}`, '-c', config],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
     );
   }
-  return startDetached(javaBin(), [...jvm, 'kafka.Kafka', CONFIG], `${HOME}/logs/server.log`);
+  return startDetached(javaBin(), [...jvm, 'kafka.Kafka', config], `${node.home}/logs/server.log`);
 }
 
-export async function kafkaReady(brokers: string): Promise<boolean> {
+export function startKafka(): Started {
+  return startKafkaNode(SINGLE_NODE);
+}
+
+/** Whether `brokers` answer with at least `count` brokers registered. */
+export async function kafkaReady(brokers: string, count = 1): Promise<boolean> {
   const admin = new Kafka({
-    brokers: [brokers],
+    brokers: brokers.split(','),
     logLevel: logLevel.NOTHING,
     retry: { retries: 0 },
     connectionTimeout: 1000,
@@ -123,12 +202,10 @@ export async function kafkaReady(brokers: string): Promise<boolean> {
   try {
     await admin.connect();
     const cluster = await admin.describeCluster();
-    return cluster.brokers.length > 0;
+    return cluster.brokers.length >= count;
   } catch {
     return false;
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
 }
-
-export const KAFKA_DATA = DATA;

@@ -25,10 +25,27 @@ export const PORTS = {
   controller: port('STACK_CONTROLLER_PORT', 19093),
   registry: port('STACK_REGISTRY_PORT', 18081),
   simulator: port('STACK_SIMULATOR_PORT', 18080),
+  /** The three-node cluster: brokers on this + 1..3, controllers on this + 11..13. */
+  cluster: port('STACK_CLUSTER_PORT', 19100),
 };
 
+/**
+ * How many Kafka nodes `./dev local:up` and `./dev start` run: 1 (the default) or 3
+ * (STACK_BROKERS=3: a three-node cluster, replication factor 3, min.insync.replicas 2).
+ */
+export function stackBrokers(): 1 | 3 {
+  const v = process.env.STACK_BROKERS ?? '1';
+  if (v !== '1' && v !== '3') throw new Error(`STACK_BROKERS must be 1 or 3, got "${v}"`);
+  return v === '3' ? 3 : 1;
+}
+
+const CLUSTER_BROKERS = [1, 2, 3].map((i) => `127.0.0.1:${PORTS.cluster + i}`).join(',');
+
 export const ADDRESSES = {
-  brokers: `127.0.0.1:${PORTS.kafka}`,
+  /** The brokers of the Kafka STACK_BROKERS asks for. */
+  brokers: stackBrokers() === 3 ? CLUSTER_BROKERS : `127.0.0.1:${PORTS.kafka}`,
+  single: `127.0.0.1:${PORTS.kafka}`,
+  cluster: CLUSTER_BROKERS,
   registry: `http://127.0.0.1:${PORTS.registry}/apis/ccompat/v7`,
   simulator: `http://127.0.0.1:${PORTS.simulator}`,
 };

@@ -32,6 +32,7 @@ describe('docker-compose.yml', () => {
         healthcheck?: unknown;
         depends_on?: Record<string, { condition: string }>;
         secrets?: string[];
+        profiles?: string[];
       }
     >;
     secrets: Record<string, { file: string }>;
@@ -39,14 +40,13 @@ describe('docker-compose.yml', () => {
   const s = compose.services;
 
   it('runs Kafka 4.x in KRaft mode, a Confluent-compatible registry, the simulator, a producer and two enrichers', () => {
-    expect(Object.keys(s).sort()).toEqual([
-      'enricher-1',
-      'enricher-2',
-      'kafka',
-      'producer',
-      'registry',
-      'simulator',
-    ]);
+    // By default: the services without a profile.
+    expect(
+      Object.entries(s)
+        .filter(([, x]) => x.profiles === undefined)
+        .map(([name]) => name)
+        .sort(),
+    ).toEqual(['enricher-1', 'enricher-2', 'kafka', 'producer', 'registry', 'simulator']);
     expect(s.kafka?.image).toMatch(/^apache\/kafka:4\./);
     expect(s.kafka?.environment?.KAFKA_PROCESS_ROLES).toBe('broker,controller');
     expect(s.kafka?.environment?.KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR).toBe('1');
@@ -61,6 +61,44 @@ describe('docker-compose.yml', () => {
       registry: { condition: 'service_healthy' },
       simulator: { condition: 'service_healthy' },
     });
+  });
+
+  it('has the three-node cluster in the cluster profile: one cluster id, replication 3, min.insync.replicas 2', () => {
+    const nodes = ['kafka-1', 'kafka-2', 'kafka-3'].map((n) => s[n]);
+    const envs = nodes.map((n) => n?.environment ?? {});
+    expect(nodes.every((n) => n?.profiles?.includes('cluster'))).toBe(true);
+    expect(envs.map((e) => e.KAFKA_NODE_ID)).toEqual(['1', '2', '3']);
+    expect(new Set(envs.map((e) => e.CLUSTER_ID)).size).toBe(1);
+    for (const e of envs) {
+      expect(e.KAFKA_CONTROLLER_QUORUM_VOTERS).toBe('1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093');
+      expect(e).toMatchObject({
+        KAFKA_DEFAULT_REPLICATION_FACTOR: '3',
+        KAFKA_MIN_INSYNC_REPLICAS: '2',
+        KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE: 'false',
+        KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '3',
+        KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '3',
+        KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '2',
+      });
+    }
+    const producerKeys = new Set([
+      ...Object.keys(producerEnvSchema.shape),
+      ...Object.keys(kafkaEnvSchema.shape),
+    ]);
+    const enricherKeys = new Set([
+      ...Object.keys(enricherEnvSchema.shape),
+      ...Object.keys(kafkaEnvSchema.shape),
+    ]);
+    for (const [name, keys] of [
+      ['producer-cluster', producerKeys],
+      ['enricher-cluster-1', enricherKeys],
+      ['enricher-cluster-2', enricherKeys],
+    ] as const) {
+      const env = s[name]?.environment ?? {};
+      expect(s[name]?.profiles, name).toEqual(['cluster']);
+      expect(env.KAFKA_BROKERS, name).toBe('kafka-1:9092,kafka-2:9092,kafka-3:9092');
+      expect(env.TOPIC_REPLICATION_FACTOR, name).toBe('3');
+      for (const key of Object.keys(env)) expect(keys, `${name} ${key}`).toContain(key);
+    }
   });
 
   it('configures each command with variables its config schema knows, and the same topics everywhere', () => {
@@ -352,6 +390,7 @@ describe('Helm chart', () => {
           'CdrDeadLetters',
           'CdrEnricherLag',
           'CdrTransactionsAborting',
+          'CdrHangingTransaction',
         ]),
       );
       for (const r of rules)
