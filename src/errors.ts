@@ -56,6 +56,11 @@ export const ErrorCodes = {
   REFUSED: 'CDR_REFUSED',
   /** Shutdown was requested while the operation was waiting. */
   ABORTED: 'CDR_ABORTED',
+  /**
+   * A partition's last stable offset stayed behind its high watermark for longer than a transaction
+   * may stay open: a transaction no coordinator will end (docs/operations.md, hanging transactions).
+   */
+  HANGING_TRANSACTION: 'CDR_HANGING_TRANSACTION',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

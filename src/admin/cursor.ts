@@ -105,6 +105,16 @@ export async function setCursor(
     const sender = new TransactionalSender(kafka, {
       transactionalId,
       transactionTimeoutMs: env.TRANSACTION_TIMEOUT_MS,
+      // The producer's id: its records left open are ended as its last transaction was.
+      writes: {
+        topics: () => [
+          env.TOPIC_RAW,
+          env.TOPIC_DLQ,
+          env.TOPIC_CURSOR,
+          env.TOPIC_CONTROL,
+          env.TOPIC_CONTROL_TOTALS,
+        ],
+      },
     });
     try {
       await sender.connect();

@@ -1,10 +1,12 @@
 // `cdr-pipeline status`: is it working? Answered from Kafka (and the registry) alone, without
 // access to the running processes: per account the cursor, when it was committed, the newest CDR
 // published and how far behind now it is, dead letters in the last 24 hours; per enricher group
-// the lag per partition; the registry's subjects of the pipeline's topics.
+// the lag per partition; hanging transactions in the pipeline's topics; the registry's subjects of
+// the pipeline's topics.
 import type { Kafka } from 'kafkajs';
 import type { ToolsConfig } from '../config/tools.ts';
 import { readToEnd } from '../kafka/bounded-read.ts';
+import { findHanging } from '../kafka/hanging.ts';
 import { topicOffsets } from '../kafka/offsets.ts';
 import { type CursorValue, parseCursor } from '../producer/cursor.ts';
 import { formatAge, renderTable } from './table.ts';
@@ -30,10 +32,22 @@ export interface GroupStatus {
   overLag: boolean;
 }
 
+export interface HangingStatus {
+  topic: string;
+  partition: number;
+  lastStableOffset: string;
+  highWatermark: string;
+  /** When the record holding the partition was written. */
+  since: string;
+  producerId: string | null;
+}
+
 export interface StatusReport {
   at: string;
   accounts: AccountStatus[];
   groups: GroupStatus[];
+  /** Partitions held by a transaction open for longer than the transaction timeout and some. */
+  hanging: HangingStatus[];
   subjects: Array<{ subject: string; version: number; id: number }> | { error: string } | null;
   ok: boolean;
 }
@@ -96,6 +110,7 @@ export async function gatherStatus(
       };
     });
   const groups = await groupLags(kafka, env.TOPIC_RAW, options.groups, options.maxLag);
+  const hanging = await pipelineHanging(kafka, config, now);
   const subjects = env.SCHEMA_REGISTRY_URL
     ? await registrySubjects(env.SCHEMA_REGISTRY_URL, [env.TOPIC_RAW, env.ENRICH_TOPIC_PREFIX])
     : null;
@@ -103,9 +118,39 @@ export async function gatherStatus(
     at: new Date(now).toISOString(),
     accounts,
     groups,
+    hanging,
     subjects,
-    ok: !accounts.some((a) => a.stale) && !groups.some((g) => g.overLag),
+    ok: !accounts.some((a) => a.stale) && !groups.some((g) => g.overLag) && hanging.length === 0,
   };
+}
+
+/** Hanging transactions in the topics the pipeline writes (see kafka/hanging.ts). */
+async function pipelineHanging(kafka: Kafka, config: ToolsConfig, now: number): Promise<HangingStatus[]> {
+  const { env } = config;
+  const admin = kafka.admin();
+  await admin.connect();
+  let enriched: string[];
+  try {
+    enriched = (await admin.listTopics()).filter((t) => t.startsWith(env.ENRICH_TOPIC_PREFIX));
+  } finally {
+    await admin.disconnect();
+  }
+  const topics = [
+    env.TOPIC_RAW,
+    env.TOPIC_CURSOR,
+    env.TOPIC_CONTROL,
+    env.TOPIC_CONTROL_TOTALS,
+    env.TOPIC_DLQ,
+  ];
+  const found = await findHanging(kafka, [...topics, ...enriched], env.TRANSACTION_TIMEOUT_MS + 30_000, now);
+  return found.map((h) => ({
+    topic: h.topic,
+    partition: h.partition,
+    lastStableOffset: String(h.lastStableOffset),
+    highWatermark: String(h.highWatermark),
+    since: new Date(h.since).toISOString(),
+    producerId: h.producerId ?? null,
+  }));
 }
 
 /** The account of a dead letter: the producer's carry one; the enricher's are keyed by billing group. */
@@ -213,6 +258,26 @@ export function formatStatus(r: StatusReport, now = Date.parse(r.at)): string {
       renderTable(
         ['partition', 'committed', 'end', 'lag'],
         g.partitions.map((p) => [p.partition, p.committed ?? '-', p.end, p.lag]),
+      ),
+    );
+  }
+  parts.push('');
+  if (r.hanging.length === 0) parts.push('hanging transactions: none');
+  else {
+    parts.push(
+      'HANGING TRANSACTIONS: read_committed readers see nothing past these offsets (docs/operations.md, hanging transactions)',
+    );
+    parts.push(
+      renderTable(
+        ['topic', 'partition', 'last stable offset', 'high watermark', 'held since', 'producer id'],
+        r.hanging.map((h) => [
+          h.topic,
+          h.partition,
+          h.lastStableOffset,
+          h.highWatermark,
+          `${h.since} (${formatAge(now - Date.parse(h.since))} ago)`,
+          h.producerId ?? '-',
+        ]),
       ),
     );
   }

@@ -32,7 +32,12 @@ export async function latestTotals(
   registry: RegistryOptions,
   totalsTopic: string,
   scope: ControlScope,
-  options: { timeoutMs?: number; groupPrefix?: string } = {},
+  options: {
+    timeoutMs?: number;
+    groupPrefix?: string;
+    awaitOpenTransactionsMs?: number;
+    onOpenTransactionsWaiting?: () => Promise<unknown>;
+  } = {},
 ): Promise<{ totals: Map<string, ControlValue>; undecodable: number }> {
   const last = new Map<string, Buffer | null>();
   const unkeyed: Array<Buffer | null> = [];
@@ -45,7 +50,16 @@ export async function latestTotals(
         else last.set(m.key.toString('utf8'), m.value);
       }
     },
-    { timeoutMs: options.timeoutMs ?? 10 * 60_000, groupPrefix: options.groupPrefix ?? 'cdr-control-read' },
+    {
+      timeoutMs: options.timeoutMs ?? 10 * 60_000,
+      groupPrefix: options.groupPrefix ?? 'cdr-control-read',
+      ...(options.awaitOpenTransactionsMs === undefined
+        ? {}
+        : { awaitOpenTransactionsMs: options.awaitOpenTransactionsMs }),
+      ...(options.onOpenTransactionsWaiting === undefined
+        ? {}
+        : { onOpenTransactionsWaiting: options.onOpenTransactionsWaiting }),
+    },
   );
   const decoder = new WriterSchemaDecoder<Encoded>(avroType('cdr-control'), registry, 'cdr-control');
   const values = [...unkeyed, ...last.values()];
@@ -133,7 +147,12 @@ export class TotalsReader {
     kafka: Kafka,
     registry: RegistryOptions,
     topic: string,
-    options: { timeoutMs: number; groupPrefix: string },
+    options: {
+      timeoutMs: number;
+      groupPrefix: string;
+      awaitOpenTransactionsMs?: number;
+      onOpenTransactionsWaiting?: () => Promise<unknown>;
+    },
   ) {
     this.readAll = freshSharedRead(async () => {
       const { totals } = await latestTotals(kafka, registry, topic, {}, options);

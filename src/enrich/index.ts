@@ -16,6 +16,7 @@ import { encodeValue, HEADER_BYTES, MAGIC_BYTE } from '../codec/wire.ts';
 import type { EnricherConfig } from '../config/enricher.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { createKafka } from '../kafka/client.ts';
+import { watchHanging } from '../kafka/hanging.ts';
 import { KeyPartitions } from '../kafka/key-partitions.ts';
 import { topicSpecs } from '../kafka/topic-specs.ts';
 import { setUpTopics, topicPartitionCount } from '../kafka/topics.ts';
@@ -115,6 +116,7 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
       groupId: env.ENRICH_GROUP_ID,
       transactionalIdPrefix: env.ENRICH_TRANSACTIONAL_ID_PREFIX,
       transactionTimeoutMs: env.TRANSACTION_TIMEOUT_MS,
+      outputTopics: [...outputTopics, env.TOPIC_DLQ],
     },
     log,
   );
@@ -164,7 +166,16 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
   }: Parameters<NonNullable<Parameters<typeof consumer.run>[0]>['eachBatch'] & object>[0]) => {
     if (batch.messages.length === 0) return;
     const { partition } = batch;
-    const owner = await owners.acquire(partition);
+    let owner: Awaited<ReturnType<PartitionOwners['acquire']>>;
+    try {
+      owner = await owners.acquire(partition);
+    } catch (err) {
+      // Its producer could not be initialised or its committed offset read (a coordinator moving):
+      // the partition was dropped; the group gives it out again.
+      const code = isCdrError(err) ? err.code : undefined;
+      log.warn({ err, partition, code }, 'taking the partition over failed: rejoining the group');
+      throw rejoin(`taking partition ${partition} over failed (${code ?? 'error'})`, partition);
+    }
     if (!owner) throw rejoin(`partition ${partition} is not assigned to this enricher`, partition);
     let messages: KafkaMessage[] = batch.messages;
     if (owner.committed !== undefined) {
@@ -220,6 +231,13 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
   });
 
   const dependencies = dependencyChecks(kafka, config.registry);
+  const hanging = watchHanging(
+    kafka,
+    () => [...outputTopics, env.TOPIC_DLQ],
+    env.TRANSACTION_TIMEOUT_MS,
+    metrics.hangingTransactions,
+    log,
+  );
   let stopping = false;
   const ops = await startOpsServer({
     host: env.HTTP_HOST,
@@ -243,6 +261,7 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
     done,
     stop: async () => {
       stopping = true;
+      await hanging.stop();
       await consumer.disconnect();
       await owners.close();
       await ops.close();

@@ -6,6 +6,12 @@ export type EnricherMetrics = ReturnType<typeof enricherMetrics>;
 export function enricherMetrics(registry: Registry) {
   const registers = [registry];
   return {
+    hangingTransactions: new Gauge({
+      name: 'cdr_enrich_hanging_transactions',
+      help: 'Partitions of the topic whose last stable offset has stayed behind the high watermark for longer than a transaction may stay open (a hanging transaction: read_committed readers see nothing past it)',
+      labelNames: ['topic'],
+      registers,
+    }),
     recordsIn: new Counter({
       name: 'cdr_enrich_records_in_total',
       help: 'Records read from cdr.raw',

@@ -21,6 +21,8 @@ export interface PartitionOwnersOptions {
   groupId: string;
   transactionalIdPrefix: string;
   transactionTimeoutMs: number;
+  /** The topics the enricher writes (outputs, dead letters): see TransactionalOptions.writes. */
+  outputTopics: readonly string[];
 }
 
 export interface Owner {
@@ -59,6 +61,10 @@ export class PartitionOwners {
       const sender = new TransactionalSender(this.kafka, {
         transactionalId: `${this.options.transactionalIdPrefix}-${this.options.inputTopic}-${partition}`,
         transactionTimeoutMs: this.options.transactionTimeoutMs,
+        // The previous owner's records left open (outputs, dead letters, the committed offset) are
+        // ended as its last transaction was, before the committed offset is read.
+        writes: { topics: () => this.options.outputTopics, consumerGroupId: this.options.groupId },
+        log: this.log,
       });
       // After the partition's previous producer is gone: an InitProducerId of the old one landing
       // after the new one's would fence our own new producer.

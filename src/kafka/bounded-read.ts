@@ -49,22 +49,42 @@ export interface BoundedReadOptions {
   paceMs?: number;
   /** Told the end offsets the read captured, before the first batch (for progress reports). */
   onEnds?(ends: EndOffsets): void;
+  /**
+   * Read to the high watermark the read starts with, waiting up to this long for the transactions
+   * open then to end (see awaitWritten); fails with CDR_HANGING_TRANSACTION when one does not.
+   * Without it the read ends at the last stable offset (see the top of the file).
+   */
+  awaitOpenTransactionsMs?: number;
+  /**
+   * With awaitOpenTransactionsMs: called once when the wait has gone on for a few seconds (a
+   * transaction held open longer than a commit takes), for the caller to end what of it is its own.
+   */
+  onOpenTransactionsWaiting?: () => Promise<unknown>;
+  /**
+   * Where each partition's read ends (`topic/partition` -> one past the last offset wanted) instead
+   * of where the topic ends now: only the partitions named are read. With `readUncommitted`, for a
+   * look at records past the last stable offset (an open transaction's).
+   */
+  toOffsets?: ReadonlyMap<string, bigint>;
 }
 
 /** `topic/partition` -> the offset one past the last record when the read started. */
 export type EndOffsets = Map<string, bigint>;
 
 export async function endOffsets(kafka: Kafka, topics: readonly string[]): Promise<EndOffsets> {
-  return (await readRange(kafka, topics)).ends;
+  return (await readRange(kafka, topics, {})).ends;
 }
 
 /** Per partition with something to read: where the read ends, and where it starts when not at the beginning. */
 async function readRange(
   kafka: Kafka,
   topics: readonly string[],
-  fromTimestamp?: number,
-  fromOffsets?: ReadonlyMap<string, bigint>,
+  o: Pick<
+    BoundedReadOptions,
+    'fromTimestamp' | 'fromOffsets' | 'awaitOpenTransactionsMs' | 'onOpenTransactionsWaiting' | 'toOffsets'
+  >,
 ): Promise<{ ends: EndOffsets; starts: Map<string, bigint> }> {
+  const { fromTimestamp, fromOffsets, awaitOpenTransactionsMs, toOffsets } = o;
   const admin = kafka.admin();
   const written = kafka.admin({ readUncommitted: true });
   await admin.connect();
@@ -77,9 +97,16 @@ async function readRange(
     for (const topic of topics.filter((t) => existing.has(t))) {
       const byTime =
         fromTimestamp === undefined ? undefined : await topicOffsetsAt(admin, topic, fromTimestamp);
-      for (const o of await settledOffsets(admin, written, topic)) {
+      const offsets =
+        toOffsets !== undefined
+          ? await topicOffsets(written, topic)
+          : awaitOpenTransactionsMs === undefined
+            ? await settledOffsets(admin, written, topic)
+            : await awaitWritten(admin, written, topic, awaitOpenTransactionsMs, o.onOpenTransactionsWaiting);
+      for (const o of offsets) {
         const key = `${topic}/${o.partition}`;
-        const high = BigInt(o.high);
+        if (toOffsets !== undefined && !toOffsets.has(key)) continue;
+        const high = toOffsets?.get(key) ?? BigInt(o.high);
         // -1: no record at or after the instant.
         const fromTime = byTime?.get(o.partition);
         let start = fromTime === undefined ? BigInt(o.low) : fromTime === '-1' ? high : BigInt(fromTime);
@@ -123,6 +150,60 @@ async function settledOffsets(stable: Admin, written: Admin, topic: string): Pro
   }
 }
 
+/**
+ * The topic's offsets, `high` being the high watermark when the call starts, once the last stable
+ * offset has got there: every record written before the call is then committed or aborted, and a
+ * read_committed read to it sees all that was committed, also behind a transaction that was open
+ * at the start (another producer's, committing a moment later). This is how Kafka Connect's
+ * exactly-once sources read their offsets (KafkaBasedLog: end offsets at read_uncommitted, read
+ * with a read_committed consumer). An open transaction ends by its producer's commit or abort, or
+ * by its coordinator when it times out; one that stays open past `waitMs` is one that no coordinator
+ * knows (records written outside the transaction the coordinator had): CDR_HANGING_TRANSACTION,
+ * naming the partitions and where they hang.
+ */
+async function awaitWritten(
+  stable: Admin,
+  written: Admin,
+  topic: string,
+  waitMs: number,
+  onWaiting?: () => Promise<unknown>,
+): Promise<PartitionOffsets[]> {
+  const highs = new Map((await topicOffsets(written, topic)).map((o) => [o.partition, BigInt(o.high)]));
+  const startedAt = Date.now();
+  const deadline = startedAt + waitMs;
+  let told = onWaiting === undefined;
+  for (let attempt = 0; ; attempt++) {
+    const now = await topicOffsets(stable, topic);
+    const behind = now.filter((o) => BigInt(o.high) < (highs.get(o.partition) ?? 0n));
+    if (behind.length === 0)
+      return now.map((o) => ({ ...o, high: String(highs.get(o.partition) ?? BigInt(o.high)) }));
+    if (Date.now() >= deadline)
+      throw new CdrError(
+        ErrorCodes.HANGING_TRANSACTION,
+        `the last stable offset of ${behind.map((o) => `${topic}/${o.partition} stayed at ${o.high}, behind the high watermark ${highs.get(o.partition)}`).join('; ')}, for over ${Math.round(waitMs / 1000)} s: a transaction no coordinator ends (a hanging transaction)`,
+        {
+          retriable: true,
+          details: {
+            topic,
+            partitions: behind.map((o) => ({
+              partition: o.partition,
+              lastStableOffset: o.high,
+              highWatermark: String(highs.get(o.partition)),
+            })),
+          },
+        },
+      );
+    if (!told && Date.now() - startedAt > WAITING_HOOK_MS) {
+      told = true;
+      await onWaiting?.().catch(() => undefined);
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** Math.min(attempt, 4), 500)));
+  }
+}
+
+/** How long a read waits for open transactions before it tells the caller (onOpenTransactionsWaiting). */
+const WAITING_HOOK_MS = 5000;
+
 /** Reads `topics` from the beginning to the end offsets they have now, batch by batch, in order per partition. */
 export async function readToEnd(
   kafka: Kafka,
@@ -130,7 +211,7 @@ export async function readToEnd(
   onBatch: (batch: ReadBatch) => void | Promise<void>,
   options: BoundedReadOptions,
 ): Promise<void> {
-  const { ends, starts } = await readRange(kafka, topics, options.fromTimestamp, options.fromOffsets);
+  const { ends, starts } = await readRange(kafka, topics, options);
   options.onEnds?.(ends);
   if (ends.size === 0) return;
   const pending = new Set(ends.keys());

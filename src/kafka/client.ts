@@ -26,7 +26,12 @@ export function createKafka(config: KafkaConfig, logger: Logger): Kafka {
       ({ level, label, log: entry }) => {
         const { message, ...rest } = entry;
         const own = LEVELS[level] ?? 'info';
-        const error = rest.error === undefined ? undefined : String(rest.error);
+        // The error's code beside its text: our own errors (an enricher's rejoin) say what they are by code.
+        const code = (rest.error as { code?: unknown } | undefined)?.code;
+        const error =
+          rest.error === undefined
+            ? undefined
+            : `${typeof code === 'string' ? `${code} ` : ''}${String(rest.error)}`;
         log[kafkajsLevel(own, String(message), error)]({ kafkajs: label, ...rest }, message);
       },
   });

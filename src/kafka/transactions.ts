@@ -1,9 +1,16 @@
 // One transactional kafkajs producer, used one transaction at a time (kafkajs allows one open
 // transaction per producer, and concurrent sends on an idempotent producer lose messages, #598).
-// After a failed commit or abort the kafkajs producer is unusable (#1355), so it is thrown away and
-// the next transaction starts on a fresh one; connecting it (InitProducerId) also aborts or
-// completes whatever the old one left open. Whether an epoch error means another process owns the
-// id is for the caller to find out (see kafkaError below).
+//
+// A transaction is all or nothing. Every send of it is sent once (patches/kafkajs+2.2.4.patch: no
+// record of a transactional send is sent again with new sequence numbers, none is left out when a
+// leader moves) and must come back with an offset for every partition it was given; any failure,
+// or any partition without an offset, aborts the transaction before EndTxn could commit a part
+// of it. The kafkajs producer is then thrown away (after a failed commit or abort it is unusable,
+// #1355) and the next transaction starts on a fresh one: its InitProducerId bumps the epoch, so a
+// late write of the failed attempt is refused by the brokers, and aborts or completes whatever the
+// old one left open. The caller starts again from what Kafka holds (the cursor, the committed
+// offset). Whether an epoch error means another process owns the id is for the caller to find out
+// (see kafkaError below).
 import {
   type CompressionTypes,
   type Kafka,
@@ -14,13 +21,21 @@ import {
   type RecordMetadata,
   type TopicMessages,
 } from 'kafkajs';
+import type { Logger } from 'pino';
 import { CdrError, ErrorCodes } from '../errors.ts';
+import { openPartitions, openRecordHeads } from './hanging.ts';
 
 export type Offsets = KafkaOffsets & { consumerGroupId: string };
 
 export interface TransactionalOptions {
   transactionalId: string;
   transactionTimeoutMs: number;
+  /**
+   * The partitions this id writes, for ending records of it left open there (see endOpenRecords):
+   * every partition of these topics, and this consumer group's offsets.
+   */
+  writes?: { topics: () => readonly string[]; consumerGroupId?: string };
+  log?: Logger;
   /** Bytes of message keys and values per send at most (so no partition's batch nears max.message.bytes). */
   maxSendBytes?: number;
   /** Compression of the record batches sent (none by default). */
@@ -88,6 +103,8 @@ export class TransactionalSender {
     const generation = this.generation;
     try {
       await producer.connect();
+      // How the last transaction of this id ended, asked before InitProducerId changes it.
+      const last = this.options.writes ? await producer.describeTransaction() : undefined;
       // kafkajs's connect() runs only the idempotent InitProducerId (no transactional id: it fences
       // nothing); the transactional one waits for the first transaction(). Callers read a cursor or
       // a committed offset right after connect() and rely on every older producer of this id being
@@ -95,6 +112,7 @@ export class TransactionalSender {
       // with nothing in it sends no request.
       const empty = await producer.transaction();
       await empty.abort();
+      if (this.options.writes) await this.endOpenRecords(producer, this.options.writes, last ?? null);
     } catch (cause) {
       await producer.disconnect().catch(() => undefined);
       throw kafkaError('connecting the transactional producer failed', cause);
@@ -105,6 +123,66 @@ export class TransactionalSender {
     }
     this.producer = producer;
     this.initialised++;
+  }
+
+  /**
+   * Ends the records of this id left open in the partitions it writes, the way its coordinator
+   * ended their transaction. A transaction's records get their commit or abort marker from the
+   * coordinator once EndTxn is decided; Kafka 4.4 was seen to record a transaction as committed
+   * (CompleteCommit in __transaction_state) while the markers of some or all of its partitions were
+   * never written, around a broker's controlled shutdown: those records stay open for good (no
+   * coordinator knows them any more), hold the partition's last stable offset, hide everything
+   * after them from read_committed readers, and are ended only by this producer id's next marker
+   * there, with whatever that transaction's outcome is (README: a cursor left one batch back, the
+   * batch published again). So right after InitProducerId (nothing of ours legitimately open any
+   * more), every partition this id writes whose last stable offset is behind its high watermark
+   * is added to a transaction without a record, and the transaction is committed if the id's last
+   * transaction was (DescribeTransactions, asked before InitProducerId: CompleteCommit or
+   * PrepareCommit), aborted otherwise: the open records end as their transaction did. A marker
+   * where this id has nothing open changes nothing, so partitions held by other producers' open
+   * transactions are harmless to include.
+   */
+  private async endOpenRecords(
+    producer: Producer,
+    writes: NonNullable<TransactionalOptions['writes']>,
+    last: Awaited<ReturnType<Producer['describeTransaction']>>,
+  ): Promise<void> {
+    const stable = this.kafka.admin();
+    const written = this.kafka.admin({ readUncommitted: true });
+    await stable.connect();
+    await written.connect();
+    let open: Awaited<ReturnType<typeof openPartitions>>;
+    try {
+      open = await openPartitions(stable, written, writes.topics());
+    } finally {
+      await stable.disconnect();
+      await written.disconnect();
+    }
+    if (open.length === 0 && writes.consumerGroupId === undefined) return;
+    const committed =
+      last?.transactionState === 'CompleteCommit' || last?.transactionState === 'PrepareCommit';
+    const byTopic = new Map<string, Array<{ partition: number }>>();
+    for (const p of open) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), { partition: p.partition }]);
+    const t = await producer.transaction();
+    await t.addPartitions(
+      [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+      writes.consumerGroupId,
+    );
+    await (committed ? t.commit() : t.abort());
+    if (open.length === 0 || last === null) return;
+    // Were any of them ours? The record holding a partition's last stable offset says (the common case).
+    const heads = await openRecordHeads(this.kafka, open).catch(() => []);
+    const ours = heads.filter((h) => h.producerId === last.producerId);
+    if (ours.length > 0)
+      this.options.log?.warn(
+        {
+          transactionalId: this.options.transactionalId,
+          lastTransaction: last.transactionState,
+          ended: committed ? 'committed' : 'aborted',
+          partitions: ours.map((h) => `${h.topic}/${h.partition}@${h.lastStableOffset}`),
+        },
+        'records of this transactional id were left open without their transaction marker (a broker fault): ended as their transaction did',
+      );
   }
 
   /**
@@ -128,6 +206,7 @@ export class TransactionalSender {
       const compression = this.options.compression;
       for (const chunk of sendChunks(topicMessages, SEND_CHUNK, maxBytes)) {
         const metadata = await transaction.sendBatch({ topicMessages: chunk, acks: -1, compression });
+        assertAcknowledged(chunk, metadata);
         if (then) noteOffsets(chunk, metadata, sent);
       }
       if (then)
@@ -136,7 +215,10 @@ export class TransactionalSender {
           SEND_CHUNK,
           maxBytes,
         ))
-          await transaction.sendBatch({ topicMessages: chunk, acks: -1, compression });
+          assertAcknowledged(
+            chunk,
+            await transaction.sendBatch({ topicMessages: chunk, acks: -1, compression }),
+          );
       if (offsets) await transaction.sendOffsets(offsets);
       await transaction.commit();
     } catch (cause) {
@@ -151,6 +233,37 @@ export class TransactionalSender {
     const producer = this.producer;
     this.producer = undefined;
     await producer?.disconnect().catch(() => undefined);
+  }
+}
+
+/**
+ * Every partition a send was given came back with an offset: a send that reports success for less
+ * than it was given (kafkajs 2.2.4 did, when a leader moved) must not reach EndTxn, which would
+ * commit the part that was written. Messages that name no partition need an answer from their topic.
+ */
+export function assertAcknowledged(
+  chunk: readonly TopicMessages[],
+  metadata: readonly RecordMetadata[],
+): void {
+  const answered = new Map<string, Set<number>>();
+  for (const r of metadata)
+    if (r.errorCode === 0 && r.baseOffset !== undefined && r.baseOffset !== '-1') {
+      let partitions = answered.get(r.topicName);
+      if (partitions === undefined) {
+        partitions = new Set();
+        answered.set(r.topicName, partitions);
+      }
+      partitions.add(r.partition);
+    }
+  for (const { topic, messages } of chunk) {
+    const partitions = answered.get(topic);
+    for (const m of messages)
+      if (partitions === undefined || (m.partition !== undefined && !partitions.has(m.partition)))
+        throw new CdrError(
+          ErrorCodes.KAFKA,
+          `a transactional send came back without an offset for ${topic}${m.partition === undefined ? '' : `/${m.partition}`}: the transaction is aborted`,
+          { retriable: true, details: { topic, partition: m.partition } },
+        );
   }
 }
 

@@ -28,6 +28,22 @@ export const KAFKAJS_LEVEL_RULES: readonly LevelRule[] = [
     why: 'two processes creating the same topics at start: the loser finds them there',
   },
   {
+    pattern: /not the correct coordinator|NOT_COORDINATOR/i,
+    level: 'warn',
+    why: 'NOT_COORDINATOR: a group or transaction coordinator moved to another broker (a broker stopped or restarted); kafkajs finds the new one and asks again, and a transaction it was part of is aborted and done again',
+  },
+  {
+    pattern: /fewer in-sync replicas|NOT_ENOUGH_REPLICAS/i,
+    level: 'warn',
+    why: 'NOT_ENOUGH_REPLICAS: a broker of the partition is down for a moment; the write is refused (the transaction is aborted and done again), nothing is lost',
+  },
+  {
+    pattern:
+      /CDR_PARTITION_MOVED|is not assigned to this enricher|the transaction of partition \d+ failed|taking partition \d+ over failed/,
+    level: 'info',
+    why: 'the enricher gives its partition back and rejoins the group on purpose (it logs why at warn); kafkajs reports the error it was handed',
+  },
+  {
     pattern: /coordinator is loading/i,
     level: 'debug',
     why: 'COORDINATOR_LOAD_IN_PROGRESS at broker start; kafkajs retries',
@@ -53,6 +69,11 @@ export const KAFKAJS_LEVEL_RULES: readonly LevelRule[] = [
     why: 'a partition leader moved (broker restart, reassignment); kafkajs refreshes metadata and retries',
   },
   {
+    pattern: /generation id is not valid|ILLEGAL_GENERATION/i,
+    level: 'warn',
+    why: 'ILLEGAL_GENERATION: the group moved on to a new generation (a rebalance after a broker or member came and went); kafkajs rejoins',
+  },
+  {
     pattern: /coordinator is not aware of this member|UNKNOWN_MEMBER_ID/i,
     level: 'warn',
     why: 'the member was dropped from the group (a pause past the session timeout); kafkajs rejoins',
@@ -69,7 +90,7 @@ export const KAFKAJS_LEVEL_RULES: readonly LevelRule[] = [
     why: 'a broker unreachable for a moment (start-up, restart); retried, and readiness reports it',
   },
   {
-    pattern: /Request .* timed out|timed out after/i,
+    pattern: /Request .* timed out|timed out after|The request timed out|REQUEST_TIMED_OUT/i,
     level: 'warn',
     why: 'a request slower than its timeout; retried',
   },

@@ -30,6 +30,13 @@ export class Permits {
     return this.releaser();
   }
 
+  /** A permit if one is free and nobody waits for one, else undefined: for work that can be skipped. */
+  tryAcquire(): (() => void) | undefined {
+    if (this.free === 0 || this.waiting.length > 0) return undefined;
+    this.free--;
+    return this.releaser();
+  }
+
   /** Runs `fn` holding a permit, and gives it back however `fn` ends. */
   async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const release = await this.acquire(signal);

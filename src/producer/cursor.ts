@@ -76,11 +76,26 @@ export class CursorReader {
   private readonly timeoutMs: number;
   private readonly log: Logger;
   private readonly groupPrefix: string;
+  private readonly awaitOpenTransactionsMs: number | undefined;
+  /** Told when a read has waited a few seconds for open transactions (see readToEnd). */
+  onOpenTransactionsWaiting: (() => Promise<unknown>) | undefined;
 
-  /** `groupPrefix`: the reads' throwaway consumer groups are named after it (one per read). */
-  constructor(kafka: Kafka, topic: string, timeoutMs: number, log: Logger, groupPrefix: string) {
+  /**
+   * `groupPrefix`: the reads' throwaway consumer groups are named after it (one per read).
+   * `awaitOpenTransactionsMs`: read to the high watermark, waiting this long for transactions open
+   * when the read starts (see readToEnd); without it, to the last stable offset.
+   */
+  constructor(
+    kafka: Kafka,
+    topic: string,
+    timeoutMs: number,
+    log: Logger,
+    groupPrefix: string,
+    awaitOpenTransactionsMs?: number,
+  ) {
     this.kafka = kafka;
     this.groupPrefix = groupPrefix;
+    this.awaitOpenTransactionsMs = awaitOpenTransactionsMs;
     this.topic = topic;
     this.timeoutMs = timeoutMs;
     this.log = log;
@@ -110,7 +125,16 @@ export class CursorReader {
             );
         }
       },
-      { timeoutMs: this.timeoutMs, groupPrefix: this.groupPrefix },
+      {
+        timeoutMs: this.timeoutMs,
+        groupPrefix: this.groupPrefix,
+        ...(this.awaitOpenTransactionsMs === undefined
+          ? {}
+          : { awaitOpenTransactionsMs: this.awaitOpenTransactionsMs }),
+        ...(this.onOpenTransactionsWaiting === undefined
+          ? {}
+          : { onOpenTransactionsWaiting: this.onOpenTransactionsWaiting }),
+      },
     );
     return cursors;
   }

@@ -9,6 +9,7 @@ import { TotalsReader } from '../control/read.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { createKafka } from '../kafka/client.ts';
 import { compressionType } from '../kafka/compression.ts';
+import { watchHanging } from '../kafka/hanging.ts';
 import { topicSpecs } from '../kafka/topic-specs.ts';
 import { setUpTopics, topicMaxMessageBytes, topicPartitionCount } from '../kafka/topics.ts';
 import { type Check, type OpsServer, startOpsServer } from '../ops/http-server.ts';
@@ -88,14 +89,20 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
 
   const controller = new AbortController();
   const instanceId = randomUUID();
-  // A read_committed cursor read waits for other producers' open transactions, which last up to
-  // the transaction timeout: the read may take that long and then some.
+  // Where the accounts stand is read to the high watermark (the cursor topic and the running
+  // totals are shared by every slot and process: a read that stopped at the last stable offset
+  // would miss our own commits behind another producer's open transaction), waiting for the
+  // transactions open then, which end within the transaction timeout (or the coordinator ends
+  // them); one that stays open longer is a hanging transaction. The read may take that long and
+  // then some.
+  const awaitOpenTransactionsMs = env.TRANSACTION_TIMEOUT_MS + 15_000;
   const cursors = new CursorReader(
     kafka,
     env.TOPIC_CURSOR,
     2 * env.TRANSACTION_TIMEOUT_MS + 30_000,
     log,
     `${env.TRANSACTIONAL_ID_PREFIX}-cursor-read`,
+    awaitOpenTransactionsMs,
   );
   const logins = config.accounts.map((a) => a.login);
   const readCursors = () => cursors.readAll();
@@ -105,6 +112,8 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
       prefix: env.TRANSACTIONAL_ID_PREFIX,
       size: env.PRODUCER_POOL_SIZE,
       transactionTimeoutMs: env.TRANSACTION_TIMEOUT_MS,
+      topics: [env.TOPIC_RAW, env.TOPIC_DLQ, env.TOPIC_CURSOR, env.TOPIC_CONTROL, env.TOPIC_CONTROL_TOTALS],
+      log,
       compression: compressionType(env.KAFKA_COMPRESSION),
       instanceId,
       readCursors,
@@ -112,9 +121,19 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
     },
     logins,
   );
+  // A position read held for seconds by an open transaction: it may be one of this process's idle
+  // slots' records left open (their producer ends them when initialised again: pool.renewIdle).
+  const renewIdleSlots = async () => {
+    const renewed = await pool.renewIdle();
+    if (renewed > 0)
+      log.info({ renewed }, 'a position read waits on an open transaction: idle slots initialised again');
+  };
+  cursors.onOpenTransactionsWaiting = renewIdleSlots;
   const totals = new TotalsReader(kafka, config.registry, env.TOPIC_CONTROL_TOTALS, {
     timeoutMs: 2 * env.TRANSACTION_TIMEOUT_MS + 30_000,
     groupPrefix: `${env.TRANSACTIONAL_ID_PREFIX}-totals-read`,
+    awaitOpenTransactionsMs,
+    onOpenTransactionsWaiting: renewIdleSlots,
   });
   // Initialise the slots (fencing an older process), read every cursor and running total once,
   // fence the other writers of these accounts, claim them (ownership.ts); a few producers at a time.
@@ -202,6 +221,13 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
 
   // Readiness also needs Kafka and the registry reachable.
   const dependencies = dependencyChecks(kafka, config.registry);
+  const hanging = watchHanging(
+    kafka,
+    () => [env.TOPIC_RAW, env.TOPIC_CURSOR, env.TOPIC_CONTROL, env.TOPIC_CONTROL_TOTALS, env.TOPIC_DLQ],
+    env.TRANSACTION_TIMEOUT_MS,
+    metrics.hangingTransactions,
+    log,
+  );
 
   // A fenced account does not fail liveness: a restart would only take the account back from the
   // process that now owns it.
@@ -256,6 +282,7 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
     parsers,
     stop: async () => {
       controller.abort();
+      await hanging.stop();
       await done.catch(() => undefined);
       await pool.close();
       await parsers.close();

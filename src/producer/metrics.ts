@@ -80,6 +80,12 @@ export function producerMetrics(registry: Registry) {
       labelNames: ['account'],
       registers,
     }),
+    hangingTransactions: new Gauge({
+      name: 'cdr_hanging_transactions',
+      help: 'Partitions of the topic whose last stable offset has stayed behind the high watermark for longer than a transaction may stay open (a hanging transaction: read_committed readers see nothing past it)',
+      labelNames: ['topic'],
+      registers,
+    }),
     lastPollSuccess: new Gauge({
       name: 'cdr_last_successful_poll_timestamp_seconds',
       help: 'When the last poll of the account ended without error',

@@ -21,6 +21,7 @@
 // the accounts it finds claimed stop.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CompressionTypes, Kafka, TopicMessages } from 'kafkajs';
+import type { Logger } from 'pino';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { type SentOffsets, TransactionalSender } from '../kafka/transactions.ts';
 import { Permits } from '../ops/permits.ts';
@@ -61,6 +62,9 @@ export interface CursorGuard {
 export interface SlotOptions {
   transactionalId: string;
   transactionTimeoutMs: number;
+  /** The topics the producer writes: records of the slot left open there are ended (TransactionalOptions.writes). */
+  topics: readonly string[];
+  log?: Logger;
   compression?: CompressionTypes;
   /** This process, as named in the cursor records it writes. */
   instanceId: string;
@@ -89,6 +93,8 @@ export class ProducerSlot {
       transactionalId: options.transactionalId,
       transactionTimeoutMs: options.transactionTimeoutMs,
       ...(options.compression === undefined ? {} : { compression: options.compression }),
+      writes: { topics: () => options.topics },
+      ...(options.log === undefined ? {} : { log: options.log }),
     });
   }
 
@@ -164,6 +170,25 @@ export class ProducerSlot {
     await this.sender.discard();
   }
 
+  /**
+   * Initialises the slot's producer again if the slot is idle (no transaction of it under way, and
+   * it has one to replace): the new producer ends the records of the slot left open (see
+   * TransactionalSender's endOpenRecords). For a position read held by a hanging transaction, which
+   * may be this idle slot's: a busy slot ends its own with its next commit, or its next producer.
+   */
+  async renewIfIdle(): Promise<boolean> {
+    const release = this.lock.tryAcquire();
+    if (release === undefined) return false;
+    try {
+      if (!this.sender.isConnected || this.taken.size === this.accounts.length) return false;
+      await this.sender.discard();
+      await this.open(undefined);
+      return true;
+    } finally {
+      release();
+    }
+  }
+
   /** Under the lock: the producer, initialised after the wait that follows a refused commit. */
   private async open(account: string | undefined): Promise<void> {
     if (this.sender.isConnected) return;
@@ -225,6 +250,9 @@ export interface PoolOptions {
   prefix: string;
   size: number;
   transactionTimeoutMs: number;
+  /** The topics the producer writes (cdr.raw, the dead letters, the cursor, the control topics). */
+  topics: readonly string[];
+  log?: Logger;
   compression?: CompressionTypes;
   instanceId: string;
   readCursors: () => Promise<Map<string, CursorValue>>;
@@ -247,6 +275,8 @@ export class ProducerPool {
         slot = new ProducerSlot(kafka, {
           transactionalId: slotTransactionalId(options.prefix, i),
           transactionTimeoutMs: options.transactionTimeoutMs,
+          topics: options.topics,
+          ...(options.log === undefined ? {} : { log: options.log }),
           ...(options.compression === undefined ? {} : { compression: options.compression }),
           instanceId: options.instanceId,
           readCursors: options.readCursors,
@@ -268,6 +298,12 @@ export class ProducerPool {
     return [...this.slots.values()];
   }
 
+  /** Initialises again the producers of the idle slots (ProducerSlot.renewIfIdle); how many were. */
+  async renewIdle(): Promise<number> {
+    const renewed = await Promise.all(this.all().map((s) => s.renewIfIdle().catch(() => false)));
+    return renewed.filter(Boolean).length;
+  }
+
   /** Whether `transactionalId` is one of the slots this process uses. */
   owns(transactionalId: string): boolean {
     return this.all().some((s) => s.transactionalId === transactionalId);
@@ -278,6 +314,8 @@ export class ProducerPool {
     return new TransactionalSender(this.kafka, {
       transactionalId,
       transactionTimeoutMs: this.options.transactionTimeoutMs,
+      writes: { topics: () => this.options.topics },
+      ...(this.options.log === undefined ? {} : { log: this.options.log }),
     });
   }
 

@@ -53,6 +53,7 @@ export async function copyRecords(kafka: Kafka, req: CopyRequest): Promise<CopyR
   const sender = new TransactionalSender(kafka, {
     transactionalId: `cdr-replay-${req.replayId}`,
     transactionTimeoutMs: req.transactionTimeoutMs,
+    writes: { topics: () => [req.target, req.stateTopic], consumerGroupId: groupId },
   });
   try {
     const topics = await admin.listTopics();

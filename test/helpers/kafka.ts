@@ -1,7 +1,7 @@
 // Real clients for integration tests, on the stack the global setup started. Every test names its
 // own topics and groups with a random suffix, and closes what it opens.
 import { randomUUID } from 'node:crypto';
-import { type Admin, Kafka, type KafkaMessage, logLevel } from 'kafkajs';
+import { type Admin, Kafka, type KafkaMessage, logLevel, type Producer } from 'kafkajs';
 import { inject } from 'vitest';
 import { readAllToEnd } from '../../src/kafka/bounded-read.ts';
 
@@ -85,4 +85,16 @@ export async function readUntil(
       throw new Error(`timed out waiting for ${count} records in ${topics.join(', ')}: ${received.length}`);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
+}
+
+/** A connected kafkajs transactional producer of its own id, disconnected after the test (`cleanups`). */
+export async function transactionalProducer(
+  kafka: Kafka,
+  id: string,
+  cleanups: Array<() => Promise<unknown>>,
+): Promise<Producer> {
+  const p = kafka.producer({ transactionalId: uniqueName(id), idempotent: true, maxInFlightRequests: 1 });
+  await p.connect();
+  cleanups.push(() => p.disconnect());
+  return p;
 }

@@ -1,21 +1,20 @@
 // The bounded read hands over each offset once, even when kafkajs rejoins its group mid-read (a
 // broker restart): a group that commits nothing would otherwise start over from the beginning.
-import type { Kafka, Producer } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { down, up } from '../../scripts/stack/index.ts';
 import { endOffsets, readToEnd } from '../../src/kafka/bounded-read.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
-import { newTopic, testKafka, uniqueName } from '../helpers/kafka.ts';
+import {
+  newTopic,
+  transactionalProducer as newTransactionalProducer,
+  testKafka,
+  uniqueName,
+} from '../helpers/kafka.ts';
 
 const cleanups = cleanupAfterEach();
 
-/** A connected kafkajs transactional producer, disconnected after the test. */
-async function transactionalProducer(kafka: Kafka, id: string): Promise<Producer> {
-  const p = kafka.producer({ transactionalId: uniqueName(id), idempotent: true, maxInFlightRequests: 1 });
-  await p.connect();
-  cleanups.push(() => p.disconnect());
-  return p;
-}
+const transactionalProducer = (kafka: Kafka, id: string) => newTransactionalProducer(kafka, id, cleanups);
 
 /** The values of a bounded read of `topic`, and how long it took. */
 async function readValues(kafka: Kafka, topic: string): Promise<{ seen: string[]; ms: number }> {

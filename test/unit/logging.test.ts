@@ -100,6 +100,32 @@ describe('kafkajs levels', () => {
       'warn',
     ],
     ['Request Fetch(key: 1, version: 11) timed out', 'error', 'warn'],
+    [
+      'Response AddPartitionsToTxn(key: 24, version: 1)',
+      'error',
+      'warn',
+      'This is not the correct coordinator for this group',
+    ],
+    [
+      'Response Produce(key: 0, version: 7)',
+      'error',
+      'warn',
+      'Messages are rejected since there are fewer in-sync replicas than required',
+    ],
+    [
+      'Response Heartbeat(key: 12, version: 3)',
+      'error',
+      'warn',
+      'Specified group generation id is not valid',
+    ],
+    ['Response Produce(key: 0, version: 7)', 'error', 'warn', 'The request timed out'],
+    [
+      'Error when calling eachBatch',
+      'error',
+      'info',
+      'CDR_PARTITION_MOVED CdrError: the transaction of partition 4 failed (CDR_KAFKA)',
+    ],
+    ['Error when calling eachBatch', 'error', 'info', 'CdrError: taking partition 3 over failed (CDR_KAFKA)'],
     ['Restarting the consumer in 300ms', 'error', 'warn'],
   ];
 

@@ -1,0 +1,290 @@
+// A fault campaign on the three-node cluster: the producer and the enrichers run while rows keep
+// arriving in the feed, faults are injected one after another, and after each the topics are
+// checked independently (check.ts): nothing doubled, nothing lost, no account stuck. `./dev chaos`
+// runs a long one (bench/chaos.ts); the test suite a short one (test/cluster/campaign.test.ts).
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Kafka, logLevel } from 'kafkajs';
+import { pino } from 'pino';
+import { waitClusterHealthy } from '../../scripts/stack/cluster.ts';
+import { ADDRESSES, up } from '../../scripts/stack/index.ts';
+import { sleep } from '../../scripts/stack/processes.ts';
+import type { SimAccountData } from '../../src/simulator/generator.ts';
+import { type RunningSimulator, startSimulator } from '../../src/simulator/index.ts';
+import { type CheckResult, checkTopics } from './check.ts';
+import { type FaultKind, type FaultRun, injectFault } from './faults.ts';
+import { Pipeline } from './pipeline.ts';
+
+export interface CampaignOptions {
+  /** The three-node cluster (the default), or the single broker. */
+  stack?: 'cluster' | 'single';
+  kinds: readonly FaultKind[];
+  /** Rounds of each kind (kinds are interleaved). */
+  rounds: number;
+  /** Rows per second arriving in the feed, over all accounts. */
+  rowsPerSecond: number;
+  accounts: number;
+  downMs: number;
+  pauseMs: number;
+  /** Folder for the processes' logs and the results. */
+  dir: string;
+  /** More environment for the pipeline's processes. */
+  env?: Record<string, string>;
+  /** Runs the pipeline of another checkout (to measure a version before a change). */
+  pipelineRoot?: string;
+  /** Longest wait for the cursors to reach the feed's end after a fault. */
+  catchUpMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface RoundResult {
+  run: FaultRun;
+  /** ms from the reference point until every account committed again; undefined: not within the wait. */
+  producerResumeMs: number | undefined;
+  enricherResumeMs: number | undefined;
+  /** Accounts whose cursor did not reach the feed's end in time. */
+  stuck: string[];
+  /** The topics as checked after the round: everything up to then. */
+  check: CheckResult;
+  /** What this round added to the findings of the rounds before it. */
+  added: Record<'raw' | 'enriched' | 'dlq', { duplicates: number; missing: number; unexpected: number }>;
+}
+
+export interface CampaignResult {
+  rounds: RoundResult[];
+  /** What stopped the campaign before its last round, if anything did. */
+  failure?: string;
+  exitCodes: Map<string, number | null>;
+  errorLines: string[];
+  warnLines: number;
+  logDir: string;
+}
+
+const RAW_PARTITIONS = 6;
+
+export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
+  const log = o.log ?? (() => {});
+  const single = o.stack === 'single';
+  const brokers = single ? ADDRESSES.single : ADDRESSES.cluster;
+  await up([single ? 'kafka' : 'cluster', 'registry']);
+  if (!single) await waitClusterHealthy();
+  const runId = `chaos-${randomUUID().slice(0, 8)}`;
+  const dir = `${o.dir}/${runId}`;
+  mkdirSync(dir, { recursive: true });
+  const accounts: SimAccountData[] = [...Array(o.accounts).keys()].map((i) => ({
+    login: `9${String(i + 1).padStart(4, '0')}`,
+    firstId: 1_000_000 * (i + 1),
+    index: i,
+  }));
+  const sim: RunningSimulator = await startSimulator(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      seed: 11,
+      timeZone: 'Australia/Sydney',
+      epochMs: Math.floor(Date.now() / 1000) * 1000,
+      historyRows: 1000,
+      historySpacingMs: 60_000,
+      growthPerSecond: o.rowsPerSecond / o.accounts,
+      unknownShare: 0.05,
+      malformedShare: 0.005,
+      accounts: accounts.map((a) => ({ login: a.login, password: `pw-${a.login}`, firstId: a.firstId })),
+      bom: false,
+      eol: '\n',
+      faults: { latencyMs: 0, rules: [] },
+    },
+    pino({ level: 'silent' }),
+  );
+  const accountsFile = `${dir}/accounts.json`;
+  writeFileSync(
+    accountsFile,
+    JSON.stringify(accounts.map((a) => ({ login: a.login, password: `pw-${a.login}` }))),
+    {
+      mode: 0o600,
+    },
+  );
+  const pipeline = new Pipeline({
+    brokers,
+    registryUrl: ADDRESSES.registry,
+    feedUrl: sim.url,
+    accountsFile,
+    runId,
+    dir,
+    enrichers: 2,
+    ...(o.pipelineRoot === undefined ? {} : { root: o.pipelineRoot }),
+    env: {
+      TOPIC_RAW_PARTITIONS: String(RAW_PARTITIONS),
+      TOPIC_REPLICATION_FACTOR: single ? '1' : '3',
+      ...o.env,
+    },
+  });
+  const rounds: RoundResult[] = [];
+  let failure: string | undefined;
+  try {
+    await pipeline.started();
+    log(`run ${runId}: producer and 2 enrichers started; logs in ${dir}`);
+    const enrichedTopics = await waitForEnrichedTopics(brokers, pipeline.topics.enrichedPrefix);
+    const ends = () => accounts.map((account) => ({ account, rows: sim.generator.rowCountAt(Date.now()) }));
+    const stuck = await catchUp(pipeline, sim, ends(), o.catchUpMs ?? 180_000);
+    if (stuck.length > 0)
+      throw new Error(`the pipeline did not catch up with the feed at start: ${stuck.join(', ')}`);
+    const targets = {
+      cursorTopic: pipeline.topics.cursor,
+      rawTopic: pipeline.topics.raw,
+      rawPartitions: RAW_PARTITIONS,
+      transactionalIds: [...pipeline.producerSlotIds(), `${runId}-enrich-${pipeline.topics.raw}-0`],
+    };
+    for (let round = 0; round < o.rounds; round++) {
+      for (const kind of o.kinds) {
+        const monitor = new Monitor(pipeline);
+        const run = await injectFault(kind, round, targets, { downMs: o.downMs, pauseMs: o.pauseMs });
+        const resumed = await monitor.resumed(run.referenceAt, 120_000);
+        const end = ends();
+        const stuckNow = await catchUp(pipeline, sim, end, o.catchUpMs ?? 180_000);
+        const check = await checkTopics({
+          brokers,
+          topics: pipeline.topics,
+          enrichedTopics,
+          generator: sim.generator,
+          ends: end,
+        });
+        const before = rounds.at(-1)?.check;
+        const added = Object.fromEntries(
+          (['raw', 'enriched', 'dlq'] as const).map((t) => [
+            t,
+            {
+              duplicates: check[t].duplicates - (before?.[t].duplicates ?? 0),
+              missing: Math.max(0, check[t].missing - (before?.[t].missing ?? 0)),
+              unexpected: check[t].unexpected - (before?.[t].unexpected ?? 0),
+            },
+          ]),
+        ) as RoundResult['added'];
+        const result: RoundResult = { run, ...resumed, stuck: stuckNow, check, added };
+        rounds.push(result);
+        log(describeRound(rounds.length, result));
+      }
+    }
+  } catch (err) {
+    failure = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    log(`the campaign stopped: ${failure}`);
+  }
+  const exitCodes = await pipeline.stop();
+  await sim.close();
+  const result: CampaignResult = {
+    rounds,
+    ...(failure === undefined ? {} : { failure }),
+    exitCodes,
+    errorLines: pipeline.errorLines(),
+    warnLines: pipeline.all().reduce((n, p) => n + p.warnCount.value, 0),
+    logDir: dir,
+  };
+  writeFileSync(`${dir}/results.json`, JSON.stringify({ ...result, exitCodes: [...exitCodes] }, null, 2));
+  return result;
+}
+
+function describeRound(n: number, r: RoundResult): string {
+  const ms = (v: number | undefined) => (v === undefined ? 'not within 120 s' : `${(v / 1000).toFixed(1)} s`);
+  const c = r.check;
+  return (
+    `round ${n}: ${r.run.kind} on ${r.run.target}; commits resumed after ${ms(r.producerResumeMs)} ` +
+    `(enrichers ${ms(r.enricherResumeMs)}); raw dup ${c.raw.duplicates} missing ${c.raw.missing}, ` +
+    `enriched dup ${c.enriched.duplicates} missing ${c.enriched.missing}, dlq dup ${c.dlq.duplicates} ` +
+    `missing ${c.dlq.missing}, totals ${c.totals.length === 0 ? 'equal' : `${c.totals.length} differ`}` +
+    `${r.stuck.length > 0 ? `, STUCK ${r.stuck.join(', ')}` : ''}` +
+    `${c.ok ? '' : `\n  ${[...c.raw.examples, ...c.enriched.examples, ...c.dlq.examples, ...c.totals].slice(0, 8).join('\n  ')}`}`
+  );
+}
+
+/** Watches the pipeline's metrics from before a fault until commits resume after it. */
+class Monitor {
+  private readonly pipeline: Pipeline;
+  /** Per account, every commit time seen (seconds); the enrichers' record count over time. */
+  private readonly commits = new Map<string, Set<number>>();
+  private readonly enriched: Array<{ at: number; n: number }> = [];
+  private running = true;
+  private readonly loop: Promise<void>;
+
+  constructor(pipeline: Pipeline) {
+    this.pipeline = pipeline;
+    this.loop = this.watch();
+  }
+
+  private async watch(): Promise<void> {
+    while (this.running) {
+      const times = await this.pipeline.commitTimes().catch(() => new Map<string, number>());
+      for (const [account, t] of times) {
+        const seen = this.commits.get(account) ?? new Set<number>();
+        seen.add(t);
+        this.commits.set(account, seen);
+      }
+      const n = await this.pipeline.enrichedIn().catch(() => undefined);
+      if (n !== undefined) this.enriched.push({ at: Date.now(), n });
+      await sleep(250);
+    }
+  }
+
+  /** How long after `ref` every account committed again, and the enrichers committed again. */
+  async resumed(
+    ref: number,
+    waitMs: number,
+  ): Promise<{ producerResumeMs: number | undefined; enricherResumeMs: number | undefined }> {
+    const deadline = ref + waitMs;
+    let producerResumeMs: number | undefined;
+    let enricherResumeMs: number | undefined;
+    while (Date.now() < deadline && (producerResumeMs === undefined || enricherResumeMs === undefined)) {
+      await sleep(500);
+      if (producerResumeMs === undefined && this.commits.size > 0) {
+        let worst = 0;
+        for (const seen of this.commits.values()) {
+          const after = [...seen].map((s) => s * 1000).filter((t) => t > ref);
+          if (after.length === 0) {
+            worst = Number.NaN;
+            break;
+          }
+          worst = Math.max(worst, Math.min(...after) - ref);
+        }
+        if (!Number.isNaN(worst)) producerResumeMs = worst;
+      }
+      if (enricherResumeMs === undefined) {
+        const before = this.enriched.filter((e) => e.at <= ref).at(-1)?.n ?? 0;
+        const first = this.enriched.find((e) => e.at > ref && e.n > before);
+        if (first) enricherResumeMs = first.at - ref;
+      }
+    }
+    this.running = false;
+    await this.loop;
+    return { producerResumeMs, enricherResumeMs };
+  }
+}
+
+/** Waits until every account's cursor is at the feed's end; the accounts that did not get there. */
+async function catchUp(
+  pipeline: Pipeline,
+  sim: RunningSimulator,
+  ends: Array<{ account: SimAccountData; rows: number }>,
+  timeoutMs: number,
+): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const cursors = await pipeline.cursors().catch(() => new Map<string, number>());
+    const behind = ends
+      .filter((e) => (cursors.get(e.account.login) ?? 0) < sim.generator.idOf(e.account, e.rows - 1))
+      .map((e) => e.account.login);
+    if (behind.length === 0 || Date.now() > deadline) return behind;
+    await sleep(500);
+  }
+}
+
+async function waitForEnrichedTopics(brokers: string, prefix: string): Promise<string[]> {
+  const admin = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    for (;;) {
+      const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+      if (topics.length > 0) return topics;
+      await sleep(500);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
