@@ -64,7 +64,8 @@ export const KAFKAJS_LEVEL_RULES: readonly LevelRule[] = [
     why: 'a rebalance: members joining or leaving, the normal life of a consumer group',
   },
   {
-    pattern: /not the leader|NOT_LEADER|leader is not available|LEADER_NOT_AVAILABLE/i,
+    pattern:
+      /not the leader|NOT_LEADER|leader is not available|LEADER_NOT_AVAILABLE|no leader for this topic-partition/i,
     level: 'warn',
     why: 'a partition leader moved (broker restart, reassignment); kafkajs refreshes metadata and retries',
   },

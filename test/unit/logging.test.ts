@@ -120,6 +120,12 @@ describe('kafkajs levels', () => {
     ],
     ['Response Produce(key: 0, version: 7)', 'error', 'warn', 'The request timed out'],
     [
+      'Response ListOffsets(key: 2, version: 3)',
+      'error',
+      'warn',
+      'There is no leader for this topic-partition as we are in the middle of a leadership election',
+    ],
+    [
       'Error when calling eachBatch',
       'error',
       'info',
