@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { SERVICE_ENV, SERVICE_NODE_FLAGS } from '../scripts/node-flags.ts';
 import { ADDRESSES, up } from '../scripts/stack/index.ts';
-import { LOCAL, ROOT } from '../scripts/stack/paths.ts';
+import { LOCAL, ROOT, STACK_KAFKA } from '../scripts/stack/paths.ts';
 import { startSimulator } from '../src/simulator/index.ts';
 import { watchPeakRss } from './peak-rss.ts';
 import { producerRunEnv } from './producer.ts';
@@ -48,7 +48,7 @@ function brokerConnections(pid: number, port: number): number {
 const STEADY_MS = 20_000;
 
 export async function benchAccounts(accounts: number, rows: number) {
-  await up(['kafka', 'registry']);
+  await up([STACK_KAFKA, 'registry']);
   const list = Array.from({ length: accounts }, (_, i) => ({
     login: `7${String(i).padStart(5, '0')}`,
     password: `pw-${i}`,
@@ -91,7 +91,8 @@ export async function benchAccounts(accounts: number, rows: number) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const rss = watchPeakRss(child.pid);
-  const brokerPort = Number(ADDRESSES.brokers.split(':').pop());
+  // Connections to the first broker (the only one with STACK_BROKERS=1).
+  const brokerPort = Number(ADDRESSES.brokers.split(',')[0]?.split(':').pop());
   let connections = 0;
   const sampler = setInterval(() => {
     connections = Math.max(connections, brokerConnections(child.pid as number, brokerPort));

@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { ADDRESSES, up } from '../scripts/stack/index.ts';
-import { ROOT } from '../scripts/stack/paths.ts';
+import { ROOT, STACK_KAFKA, STACK_REPLICATION } from '../scripts/stack/paths.ts';
 import { startSimulator } from '../src/simulator/index.ts';
 import { producerRunEnv, runKafkaTool } from './producer.ts';
 
@@ -31,7 +31,7 @@ function enricherEnv(rawTopic: string, run: string, extra: Record<string, string
     ENRICH_GROUP_ID: `${run}-group`,
     ENRICH_TRANSACTIONAL_ID_PREFIX: run,
     ENRICH_TOPIC_PARTITIONS: '6',
-    TOPIC_REPLICATION_FACTOR: '1',
+    TOPIC_REPLICATION_FACTOR: String(STACK_REPLICATION),
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: '0',
     LOG_LEVEL: 'warn',
@@ -51,7 +51,7 @@ export async function benchEnricher(
   records: number,
   nodeFlags: string[],
 ): Promise<EnricherBenchResult> {
-  await up(['kafka', 'registry']);
+  await up([STACK_KAFKA, 'registry']);
   const run = `bench-enrich-${Date.now()}`;
   const child = spawn(process.execPath, [...nodeFlags, `${ROOT}/dist/cli.js`, 'enrich'], {
     env: enricherEnv(rawTopic, run, { LOG_LEVEL: 'info' }),
@@ -125,7 +125,7 @@ export async function consumerCeiling(
  * row appeared in the feed (the simulator's growth schedule gives that moment for each id).
  */
 export async function endToEndLatency(rate: number, seconds: number, pollMs: number, nodeFlags: string[]) {
-  await up(['kafka', 'registry']);
+  await up([STACK_KAFKA, 'registry']);
   const run = `bench-e2e-${Date.now()}`;
   const epochMs = Math.floor(Date.now() / 1000) * 1000;
   const sim = await startSimulator(
@@ -176,7 +176,7 @@ export async function endToEndLatency(rate: number, seconds: number, pollMs: num
   await new Promise((resolve) => setTimeout(resolve, 3000));
   enricher.kill('SIGTERM');
   await once(enricher, 'exit');
-  const kafka = new Kafka({ brokers: [ADDRESSES.brokers], logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ brokers: ADDRESSES.brokers.split(','), logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: `${run}-reader` });
   const latencies: number[] = [];
   await consumer.connect();

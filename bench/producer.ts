@@ -23,7 +23,7 @@ import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { ADDRESSES, up } from '../scripts/stack/index.ts';
 import { kafkaClasspath } from '../scripts/stack/kafka.ts';
-import { javaBin, LOCAL, ROOT } from '../scripts/stack/paths.ts';
+import { javaBin, LOCAL, ROOT, STACK_KAFKA, STACK_REPLICATION } from '../scripts/stack/paths.ts';
 import { readHeader } from '../src/cdr/header.ts';
 import { convertRow } from '../src/cdr/row.ts';
 import { TimeZone } from '../src/cdr/time-zone.ts';
@@ -56,7 +56,7 @@ export function producerRunEnv(run: string): Record<string, string> {
     TOPIC_CONTROL_TOTALS: `${run}.control.totals`,
     TOPIC_DLQ: `${run}.dlq`,
     TOPIC_RAW_PARTITIONS: '6',
-    TOPIC_REPLICATION_FACTOR: '1',
+    TOPIC_REPLICATION_FACTOR: String(STACK_REPLICATION),
     TRANSACTIONAL_ID_PREFIX: run,
     HTTP_PORT: '0',
     LOG_PROGRESS: 'false',
@@ -136,7 +136,7 @@ export async function benchProducer(
   rows: number,
   options: { profile: boolean; nodeFlags?: string[]; env?: Record<string, string>; layout?: SimLayout },
 ): Promise<ProducerBenchResult> {
-  await up(['kafka', 'registry']);
+  await up([STACK_KAFKA, 'registry']);
   const { path } = await feedFile(rows, options.layout);
   const { server, url } = await serveFile(path);
   const run = `bench-${Date.now()}`;
@@ -237,7 +237,7 @@ export async function kafkaCeiling(
   recordBytes: number,
 ): Promise<{ recordsPerSecond: number; line: string }> {
   // The first thing the benchmark runs (its warm-up): the broker may not be up yet.
-  await up(['kafka']);
+  await up([STACK_KAFKA]);
   const topic = `bench-ceiling-${Date.now()}`;
   await runKafkaTool([
     'org.apache.kafka.tools.TopicCommand',
@@ -249,7 +249,7 @@ export async function kafkaCeiling(
     '--partitions',
     '6',
     '--replication-factor',
-    '1',
+    String(STACK_REPLICATION),
   ]);
   const out = await runKafkaTool([
     'org.apache.kafka.tools.ProducerPerformance',

@@ -8,7 +8,7 @@ import { createReadStream, rmSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Kafka, logLevel } from 'kafkajs';
 import { ADDRESSES } from '../scripts/stack/index.ts';
-import { LOCAL, ROOT } from '../scripts/stack/paths.ts';
+import { LOCAL, ROOT, STACK_REPLICATION } from '../scripts/stack/paths.ts';
 import { registerSchema, registryClient } from '../src/codec/registry.ts';
 import { avroType } from '../src/codec/schemas.ts';
 import { type ControlValue, totalsMessage } from '../src/control/records.ts';
@@ -116,10 +116,10 @@ export async function benchReconcileFastMonth(
   nodeFlags: string[],
 ): Promise<{ controlRecords: number; seconds: number; cdrs: number }> {
   const topic = `bench-totals-${Date.now()}`;
-  const kafka = new Kafka({ clientId: 'bench', brokers: [ADDRESSES.brokers], logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ clientId: 'bench', brokers: ADDRESSES.brokers.split(','), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  await ensureTopics(admin, [topicSpecs.controlTotals(topic, { replicationFactor: 1 })]);
+  await ensureTopics(admin, [topicSpecs.controlTotals(topic, { replicationFactor: STACK_REPLICATION })]);
   await admin.disconnect();
   const schemaId = await registerSchema(
     registryClient({ url: ADDRESSES.registry }),

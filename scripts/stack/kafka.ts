@@ -67,6 +67,13 @@ export function kafkaClasspath(): string {
   return readFileSync(CLASSPATH_FILE, 'utf8').trim();
 }
 
+/**
+ * Users of the single broker's SASL listener (PLAIN, over plaintext: loopback only). The plaintext
+ * listener's clients (User:ANONYMOUS) and `admin` are super users; `producer` has only the ACLs a
+ * test gives it: what a least-privileged client meets (the client conformance suite).
+ */
+export const SASL_USERS = { admin: 'admin-secret', producer: 'producer-secret' } as const;
+
 function nodeProperties(node: KafkaNode): Record<string, string> {
   const voters =
     node.cluster === 'single'
@@ -93,6 +100,19 @@ function nodeProperties(node: KafkaNode): Record<string, string> {
   if (node.cluster === 'single')
     return {
       ...common,
+      listeners: `${common.listeners},SASL_PLAINTEXT://127.0.0.1:${PORTS.kafkaSasl}`,
+      'advertised.listeners': `${common['advertised.listeners']},SASL_PLAINTEXT://127.0.0.1:${PORTS.kafkaSasl}`,
+      'listener.security.protocol.map': `${common['listener.security.protocol.map']},SASL_PLAINTEXT:SASL_PLAINTEXT`,
+      'sasl.enabled.mechanisms': 'PLAIN',
+      'listener.name.sasl_plaintext.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required ${Object.entries(
+        SASL_USERS,
+      )
+        .map(([user, password]) => `user_${user}="${password}"`)
+        .join(' ')};`,
+      // ACLs apply on every listener; resources without any stay open to all, as before.
+      'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+      'super.users': 'User:ANONYMOUS;User:admin',
+      'allow.everyone.if.no.acl.found': 'true',
       // One broker cannot meet the default replication of the internal topics: without these,
       // consumer groups find no coordinator and transactions never start.
       'offsets.topic.replication.factor': '1',

@@ -23,6 +23,8 @@ function port(name: string, fallback: number): number {
 export const PORTS = {
   kafka: port('STACK_KAFKA_PORT', 19092),
   controller: port('STACK_CONTROLLER_PORT', 19093),
+  /** The single broker's SASL listener (PLAIN, users of SASL_USERS), where ACLs apply. */
+  kafkaSasl: port('STACK_KAFKA_SASL_PORT', 19094),
   registry: port('STACK_REGISTRY_PORT', 18081),
   simulator: port('STACK_SIMULATOR_PORT', 18080),
   /** The three-node cluster: brokers on this + 1..3, controllers on this + 11..13. */
@@ -39,12 +41,17 @@ export function stackBrokers(): 1 | 3 {
   return v === '3' ? 3 : 1;
 }
 
+/** The Kafka part of the stack STACK_BROKERS asks for, and the replication factor that suits it. */
+export const STACK_KAFKA: 'kafka' | 'cluster' = stackBrokers() === 3 ? 'cluster' : 'kafka';
+export const STACK_REPLICATION = stackBrokers() === 3 ? 3 : 1;
+
 const CLUSTER_BROKERS = [1, 2, 3].map((i) => `127.0.0.1:${PORTS.cluster + i}`).join(',');
 
 export const ADDRESSES = {
   /** The brokers of the Kafka STACK_BROKERS asks for. */
   brokers: stackBrokers() === 3 ? CLUSTER_BROKERS : `127.0.0.1:${PORTS.kafka}`,
   single: `127.0.0.1:${PORTS.kafka}`,
+  singleSasl: `127.0.0.1:${PORTS.kafkaSasl}`,
   cluster: CLUSTER_BROKERS,
   registry: `http://127.0.0.1:${PORTS.registry}/apis/ccompat/v7`,
   simulator: `http://127.0.0.1:${PORTS.simulator}`,

@@ -5,10 +5,14 @@
 // patched (patches/kafkajs+2.2.4.patch); any change of client or of that patch must pass these.
 // The three-broker scenarios (sends to several leaders while leaders move) are in
 // test/cluster/client-conformance.test.ts.
-import type { Kafka, Producer, Transaction } from 'kafkajs';
+import kafkajs, { type Kafka, type Producer, type Transaction } from 'kafkajs';
 import { describe, expect, inject, it } from 'vitest';
+import { SASL_USERS } from '../../scripts/stack/kafka.ts';
 import { kcatReadCommitted } from '../../scripts/stack/kcat.ts';
+import { ADDRESSES } from '../../scripts/stack/paths.ts';
+import { isCdrError } from '../../src/errors.ts';
 import { readAllToEnd } from '../../src/kafka/bounded-read.ts';
+import { TransactionalSender } from '../../src/kafka/transactions.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { newTopic, transactionalProducer as newTransactionalProducer, uniqueName } from '../helpers/kafka.ts';
 
@@ -136,5 +140,62 @@ describe('client conformance: read_committed against kcat', () => {
     const { ours, kcat } = await readBoth(kafka, topic);
     expect(values(kcat).sort()).toEqual(expected.sort());
     expect(ours).toEqual(kcat);
+  });
+
+  it('a transactional producer with only Write and Describe on its topic and its transactional id', async () => {
+    // The single broker's SASL listener: user `producer` has only the ACLs given here (the
+    // plaintext listener's clients are super users). What the producer needs of Kafka is that
+    // and nothing more (no Cluster IdempotentWrite, no DescribeConfigs).
+    const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
+    const { kafka: admin, topic } = await newTopic('conform-acl');
+    const idPrefix = uniqueName('acl-tx');
+    const allow = (resourceType: number, resourceName: string, pattern: number, operation: number) => ({
+      resourceType,
+      resourceName,
+      resourcePatternType: pattern,
+      principal: 'User:producer',
+      host: '*',
+      operation,
+      permissionType: AclPermissionTypes.ALLOW,
+    });
+    const a = admin.admin();
+    await a.connect();
+    cleanups.push(() => a.disconnect());
+    const topicAcls = [AclOperationTypes.WRITE, AclOperationTypes.DESCRIBE].map((op) =>
+      allow(AclResourceTypes.TOPIC, topic, ResourcePatternTypes.LITERAL, op),
+    );
+    await a.createAcls({
+      acl: [
+        ...topicAcls,
+        ...[AclOperationTypes.WRITE, AclOperationTypes.DESCRIBE].map((op) =>
+          allow(AclResourceTypes.TRANSACTIONAL_ID, idPrefix, ResourcePatternTypes.PREFIXED, op),
+        ),
+      ],
+    });
+    const limited = new kafkajs.Kafka({
+      clientId: 'acl-producer',
+      brokers: [ADDRESSES.singleSasl],
+      sasl: { mechanism: 'plain', username: 'producer', password: SASL_USERS.producer },
+      logLevel: kafkajs.logLevel.NOTHING,
+    });
+    const sender = new TransactionalSender(limited, {
+      transactionalId: `${idPrefix}-0`,
+      transactionTimeoutMs: 30_000,
+      writes: { topics: () => [topic] },
+    });
+    cleanups.push(() => sender.discard());
+    for (let i = 0; i < 3; i++)
+      await sender.commit([{ topic, messages: [0, 1, 2].map((j) => ({ value: `t${i}-${j}` })) }]);
+    const { ours, kcat } = await readBoth(admin, topic);
+    expect(values(kcat).sort()).toEqual([0, 1, 2].flatMap((i) => [0, 1, 2].map((j) => `t${i}-${j}`)));
+    expect(ours).toEqual(kcat);
+
+    // The ACLs are what allowed it: without Write on the topic the transaction is refused.
+    await a.deleteAcls({ filters: topicAcls.filter((x) => x.operation === AclOperationTypes.WRITE) });
+    const refused = await sender
+      .commit([{ topic, messages: [{ value: 'refused' }] }])
+      .catch((err: unknown) => err);
+    expect(isCdrError(refused)).toBe(true);
+    expect(String((refused as Error).message)).toMatch(/authoriz/i);
   });
 });
