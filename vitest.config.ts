@@ -8,6 +8,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           testTimeout: 60_000,
+          // Groups run in order: unit (0), integration (1), cluster (2).
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -22,6 +24,7 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 240_000,
+          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -33,7 +36,7 @@ export default defineConfig({
           setupFiles: ['scripts/stack/quiet-warnings.ts'],
           // After the single-broker projects: the cluster's three brokers and the single one do
           // not share two cores with the other tests.
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
           fileParallelism: false,
           testTimeout: 600_000,
           hookTimeout: 300_000,

@@ -116,7 +116,11 @@ export async function benchReconcileFastMonth(
   nodeFlags: string[],
 ): Promise<{ controlRecords: number; seconds: number; cdrs: number }> {
   const topic = `bench-totals-${Date.now()}`;
-  const kafka = new Kafka({ clientId: 'bench', brokers: ADDRESSES.brokers.split(','), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: 'bench',
+    brokers: ADDRESSES.brokers.split(','),
+    logLevel: logLevel.NOTHING,
+  });
   const admin = kafka.admin();
   await admin.connect();
   await ensureTopics(admin, [topicSpecs.controlTotals(topic, { replicationFactor: STACK_REPLICATION })]);

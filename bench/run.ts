@@ -6,9 +6,12 @@
 // `./dev bench accounts [accounts] [rows]`: many accounts in one producer (bench/accounts.ts).
 // `./dev bench replay [rows] [rssRows]`: only what the tools need (the topics, filled by the tuned
 // producer) and the tools' benchmarks.
+// `./dev bench brokers [rows]`: the producer, ProducerPerformance and the enricher on the Kafka that
+// STACK_BROKERS selects (1: the single broker, 3: the three-node cluster, replication 3), beside the
+// last run on the other one.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { SERVICE_ENV, SERVICE_NODE_FLAGS } from '../scripts/node-flags.ts';
-import { LOCAL } from '../scripts/stack/paths.ts';
+import { LOCAL, stackBrokers } from '../scripts/stack/paths.ts';
 import { benchAccounts } from './accounts.ts';
 import { benchEnricher, consumerCeiling, endToEndLatency } from './enricher.ts';
 import { benchProducer, dropRunTopics, feedFile, kafkaCeiling } from './producer.ts';
@@ -16,7 +19,8 @@ import { benchExport, benchReconcile, benchReconcileFastMonth } from './replay.t
 
 const replayOnly = process.argv[2] === 'replay';
 const accountsOnly = process.argv[2] === 'accounts';
-const argv = replayOnly || accountsOnly ? process.argv.slice(3) : process.argv.slice(2);
+const brokersOnly = process.argv[2] === 'brokers';
+const argv = replayOnly || accountsOnly || brokersOnly ? process.argv.slice(3) : process.argv.slice(2);
 const rows = Number(argv[0] ?? 1_000_000);
 const rssRows = Number(argv[1] ?? 5_000_000);
 const TUNED = SERVICE_NODE_FLAGS;
@@ -281,7 +285,47 @@ async function accountsMain(): Promise<void> {
   writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), ...r }, null, 2)}\n`);
 }
 
-(replayOnly ? replayMain() : accountsOnly ? accountsMain() : main()).catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+/** One broker or three: the same producer, Kafka's own ceiling and the enricher, side by side. */
+async function brokersMain(): Promise<void> {
+  const brokers = stackBrokers();
+  const label = brokers === 3 ? 'three-node cluster, replication 3, min.insync.replicas 2' : 'single broker';
+  const { avgRecordBytes } = await feedFile(rows);
+  console.log(`${label}: warming up (ProducerPerformance and the producer, not measured)`);
+  await kafkaCeiling(rows, avgRecordBytes);
+  await dropRunTopics(await benchProducer(rows, { profile: false, ...IMAGE }));
+  console.log(`${label}: producer (${IMAGE_LABEL}), ${fmt(rows)} CDRs, 5,000 rows per transaction`);
+  const producer = await benchProducer(rows, { profile: false, ...IMAGE });
+  console.log(`${label}: Kafka ProducerPerformance, ${fmt(rows)} records, transactions, acks=all`);
+  const ceiling = await kafkaCeiling(rows, avgRecordBytes);
+  console.log(`${label}: enricher, the ${fmt(rows)} records, exactly once`);
+  const enricher = await benchEnricher(producer.rawTopic, rows, []);
+  await dropRunTopics(producer);
+  const now = {
+    date: new Date().toISOString(),
+    rows,
+    producer: producer.cdrPerSecond,
+    ceiling: ceiling.recordsPerSecond,
+    enricher: enricher.recordsPerSecond,
+  };
+  mkdirSync(`${LOCAL}/bench`, { recursive: true });
+  writeFileSync(`${LOCAL}/bench/brokers-${brokers}.json`, `${JSON.stringify(now, null, 2)}\n`);
+  const otherFile = `${LOCAL}/bench/brokers-${brokers === 3 ? 1 : 3}.json`;
+  const other = existsSync(otherFile)
+    ? (JSON.parse(readFileSync(otherFile, 'utf8')) as typeof now)
+    : undefined;
+  const [one, three] = brokers === 3 ? [other, now] : [now, other];
+  const cell = (r: typeof now | undefined, k: 'producer' | 'ceiling' | 'enricher') =>
+    r === undefined ? '-' : `${fmt(Math.round(r[k]))}/s`;
+  console.log('\n| | single broker | three-node cluster |\n| --- | --- | --- |');
+  console.log(`| producer, CDRs | ${cell(one, 'producer')} | ${cell(three, 'producer')} |`);
+  console.log(`| Kafka ProducerPerformance, records | ${cell(one, 'ceiling')} | ${cell(three, 'ceiling')} |`);
+  console.log(`| enricher, records | ${cell(one, 'enricher')} | ${cell(three, 'enricher')} |`);
+  console.log(`(runs: ${one?.date ?? '-'} and ${three?.date ?? '-'}, ${fmt(rows)} rows)`);
+}
+
+(replayOnly ? replayMain() : accountsOnly ? accountsMain() : brokersOnly ? brokersMain() : main()).catch(
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

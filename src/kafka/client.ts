@@ -19,6 +19,9 @@ export function createKafka(config: KafkaConfig, logger: Logger): Kafka {
   const log = logger.child({ component: 'kafkajs' });
   return new Kafka({
     ...config,
+    // A leader or coordinator that moved is found again within seconds: kafkajs's default waits
+    // grow to 30 s between tries (after a broker fault, consumers and admins stayed idle that long).
+    retry: { initialRetryTime: 250, maxRetryTime: 5000, retries: 10 },
     // kafkajs's own INFO lines (group joins, producer connects) are noise at our info level.
     logLevel: logLevel.WARN,
     logCreator:

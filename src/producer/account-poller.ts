@@ -73,6 +73,9 @@ export interface PollerDeps {
 
 const PROGRESS_EVERY_MS = 5000;
 
+/** Retries after a Kafka failure: 250 ms doubling to 4 s (a leader election takes seconds). */
+const KAFKA_BACKOFF = { minMs: 250, maxMs: 4000 };
+
 export class AccountPoller {
   readonly health: AccountHealth = { authFailing: false, headerUnreadable: false };
   /** Where the account stands as far as this process knows; undefined until read from Kafka. */
@@ -184,9 +187,12 @@ export class AccountPoller {
           delay = env.FEED_AUTH_RETRY_MS;
         } else {
           const retryAfterMs = isCdrError(err) ? (err.details.retryAfterMs as number | undefined) : undefined;
+          // The feed's backoff is for the carrier (it may ask for minutes); a Kafka failure is a
+          // leader or coordinator moving, over within seconds: asked again soon, whatever came before.
+          const feed = code.startsWith('CDR_FEED');
           delay = retryDelay(
             attempt++,
-            { minMs: env.FEED_BACKOFF_MIN_MS, maxMs: env.FEED_BACKOFF_MAX_MS },
+            feed ? { minMs: env.FEED_BACKOFF_MIN_MS, maxMs: env.FEED_BACKOFF_MAX_MS } : KAFKA_BACKOFF,
             retryAfterMs,
           );
         }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sendChunks } from '../../src/kafka/transactions.ts';
+import { assertAcknowledged, sendChunks } from '../../src/kafka/transactions.ts';
 
 const msgs = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ value: `${prefix}${i}` }));
 
@@ -58,5 +58,44 @@ describe('sendChunks', () => {
 
   it('drops empty topics and returns no send for no messages', () => {
     expect(sendChunks([{ topic: 'a', messages: [] }], 10)).toEqual([]);
+  });
+});
+
+describe('assertAcknowledged', () => {
+  const answer = (topicName: string, partition: number, baseOffset = '7', errorCode = 0) => ({
+    topicName,
+    partition,
+    baseOffset,
+    errorCode,
+  });
+  const chunk = [
+    {
+      topic: 'raw',
+      messages: [
+        { value: 'a', partition: 0 },
+        { value: 'b', partition: 2 },
+      ],
+    },
+    { topic: 'cursor', messages: [{ key: 'A', value: 'c' }] },
+  ];
+
+  it('passes a send whose every partition came back with an offset', () => {
+    expect(() =>
+      assertAcknowledged(chunk, [answer('raw', 0), answer('raw', 2), answer('cursor', 0)]),
+    ).not.toThrow();
+  });
+
+  it('fails a send that left out a partition it was given (what kafkajs 2.2.4 reported as success)', () => {
+    expect(() => assertAcknowledged(chunk, [answer('raw', 0), answer('cursor', 0)])).toThrow(
+      /without an offset for raw\/2/,
+    );
+    expect(() => assertAcknowledged(chunk, [answer('raw', 0), answer('raw', 2)])).toThrow(
+      /without an offset for cursor/,
+    );
+  });
+
+  it('fails a partition answered with an error or without an offset', () => {
+    for (const bad of [answer('raw', 2, '-1'), answer('raw', 2, '9', 6)])
+      expect(() => assertAcknowledged(chunk, [answer('raw', 0), bad, answer('cursor', 0)])).toThrow(/raw\/2/);
   });
 });
