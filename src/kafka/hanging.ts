@@ -85,6 +85,26 @@ export async function openRecordHeads(
   });
 }
 
+/** openPartitions with admin clients of its own. */
+export async function openPartitionsNow(kafka: Kafka, topics: readonly string[]): Promise<OpenPartition[]> {
+  const stable = kafka.admin();
+  const written = kafka.admin({ readUncommitted: true });
+  await stable.connect();
+  await written.connect();
+  try {
+    return await openPartitions(stable, written, topics);
+  } finally {
+    await stable.disconnect();
+    await written.disconnect();
+  }
+}
+
+/** The producer ids whose records hold the last stable offset of a partition of `topics` now. */
+export async function openTransactionHolders(kafka: Kafka, topics: readonly string[]): Promise<Set<string>> {
+  const heads = await openRecordHeads(kafka, await openPartitionsNow(kafka, topics));
+  return new Set(heads.map((h) => h.producerId));
+}
+
 /**
  * The hanging transactions of `topics` now: partitions whose record at the last stable offset (the
  * first of the oldest transaction still open) was written more than `thresholdMs` ago.
@@ -95,18 +115,7 @@ export async function findHanging(
   thresholdMs: number,
   now = Date.now(),
 ): Promise<HangingPartition[]> {
-  const stable = kafka.admin();
-  const written = kafka.admin({ readUncommitted: true });
-  await stable.connect();
-  await written.connect();
-  let open: OpenPartition[];
-  try {
-    open = await openPartitions(stable, written, topics);
-  } finally {
-    await stable.disconnect();
-    await written.disconnect();
-  }
-  return (await openRecordHeads(kafka, open))
+  return (await openRecordHeads(kafka, await openPartitionsNow(kafka, topics)))
     .filter((h) => now - h.timestamp > thresholdMs)
     .map((h) => ({ ...h, since: h.timestamp }));
 }

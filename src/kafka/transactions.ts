@@ -23,7 +23,7 @@ import {
 } from 'kafkajs';
 import type { Logger } from 'pino';
 import { CdrError, ErrorCodes } from '../errors.ts';
-import { openPartitions, openRecordHeads } from './hanging.ts';
+import { openPartitionsNow, openRecordHeads } from './hanging.ts';
 
 export type Offsets = KafkaOffsets & { consumerGroupId: string };
 
@@ -51,6 +51,8 @@ export class TransactionalSender {
   /** The connect() under way: callers that ask meanwhile share it. */
   private connecting: Promise<void> | undefined;
   private initialised = 0;
+  /** The producer id of this transactional id, as its coordinator last said (undefined: a new id). */
+  private knownProducerId: string | undefined;
 
   constructor(kafka: Kafka, options: TransactionalOptions) {
     this.kafka = kafka;
@@ -72,6 +74,11 @@ export class TransactionalSender {
 
   get epoch(): number {
     return this.initialised;
+  }
+
+  /** The producer id the records of this transactional id carry, once known (see endOpenRecords). */
+  get producerId(): string | undefined {
+    return this.knownProducerId;
   }
 
   /**
@@ -105,6 +112,7 @@ export class TransactionalSender {
       await producer.connect();
       // How the last transaction of this id ended, asked before InitProducerId changes it.
       const last = this.options.writes ? await producer.describeTransaction() : undefined;
+      if (last) this.knownProducerId = last.producerId;
       // kafkajs's connect() runs only the idempotent InitProducerId (no transactional id: it fences
       // nothing); the transactional one waits for the first transaction(). Callers read a cursor or
       // a committed offset right after connect() and rely on every older producer of this id being
@@ -147,17 +155,7 @@ export class TransactionalSender {
     writes: NonNullable<TransactionalOptions['writes']>,
     last: Awaited<ReturnType<Producer['describeTransaction']>>,
   ): Promise<void> {
-    const stable = this.kafka.admin();
-    const written = this.kafka.admin({ readUncommitted: true });
-    await stable.connect();
-    await written.connect();
-    let open: Awaited<ReturnType<typeof openPartitions>>;
-    try {
-      open = await openPartitions(stable, written, writes.topics());
-    } finally {
-      await stable.disconnect();
-      await written.disconnect();
-    }
+    const open = await openPartitionsNow(this.kafka, writes.topics());
     if (open.length === 0 && writes.consumerGroupId === undefined) return;
     const committed =
       last?.transactionState === 'CompleteCommit' || last?.transactionState === 'PrepareCommit';

@@ -9,7 +9,7 @@ import { TotalsReader } from '../control/read.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { createKafka } from '../kafka/client.ts';
 import { compressionType } from '../kafka/compression.ts';
-import { watchHanging } from '../kafka/hanging.ts';
+import { openTransactionHolders, watchHanging } from '../kafka/hanging.ts';
 import { topicSpecs } from '../kafka/topic-specs.ts';
 import { setUpTopics, topicMaxMessageBytes, topicPartitionCount } from '../kafka/topics.ts';
 import { type Check, type OpsServer, startOpsServer } from '../ops/http-server.ts';
@@ -124,7 +124,8 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
   // A position read held for seconds by an open transaction: it may be one of this process's idle
   // slots' records left open (their producer ends them when initialised again: pool.renewIdle).
   const renewIdleSlots = async () => {
-    const renewed = await pool.renewIdle();
+    const holders = await openTransactionHolders(kafka, [env.TOPIC_CURSOR, env.TOPIC_CONTROL_TOTALS]);
+    const renewed = await pool.renewIdle(holders);
     if (renewed > 0)
       log.info({ renewed }, 'a position read waits on an open transaction: idle slots initialised again');
   };

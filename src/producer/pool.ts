@@ -172,11 +172,15 @@ export class ProducerSlot {
 
   /**
    * Initialises the slot's producer again if the slot is idle (no transaction of it under way, and
-   * it has one to replace): the new producer ends the records of the slot left open (see
-   * TransactionalSender's endOpenRecords). For a position read held by a hanging transaction, which
-   * may be this idle slot's: a busy slot ends its own with its next commit, or its next producer.
+   * it has one to replace) and its producer id is one of `producerIds`: the new producer ends the
+   * records of the slot left open (see TransactionalSender's endOpenRecords). For a position read
+   * held by an open transaction of this idle slot; a busy slot ends its own with its next commit, or
+   * its next producer. Not after a commit refused for the epoch (another process may be taking the
+   * accounts over: initialising the id would fence it before its claim).
    */
-  async renewIfIdle(): Promise<boolean> {
+  async renewIfIdle(producerIds: ReadonlySet<string>): Promise<boolean> {
+    const id = this.sender.producerId;
+    if (id === undefined || !producerIds.has(id) || this.refused !== undefined) return false;
     const release = this.lock.tryAcquire();
     if (release === undefined) return false;
     try {
@@ -298,9 +302,9 @@ export class ProducerPool {
     return [...this.slots.values()];
   }
 
-  /** Initialises again the producers of the idle slots (ProducerSlot.renewIfIdle); how many were. */
-  async renewIdle(): Promise<number> {
-    const renewed = await Promise.all(this.all().map((s) => s.renewIfIdle().catch(() => false)));
+  /** Initialises again the idle slots of these producer ids (ProducerSlot.renewIfIdle); how many were. */
+  async renewIdle(producerIds: ReadonlySet<string>): Promise<number> {
+    const renewed = await Promise.all(this.all().map((s) => s.renewIfIdle(producerIds).catch(() => false)));
     return renewed.filter(Boolean).length;
   }
 
