@@ -5,7 +5,7 @@
 FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# patch-package applies patches/ on install (a kafkajs read_committed fix, README).
+# patch-package applies patches/ on install (docs/kafkajs-patch.md).
 COPY patches ./patches
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
@@ -18,7 +18,7 @@ FROM node:24-slim AS runtime
 ENV NODE_ENV=production \
     # A capped young generation, two malloc arenas for the producer's two threads and a fixed mmap
     # threshold for its batch buffers keep the producer under 256 MB on multi-million-row
-    # responses (README, Performance; scripts/node-flags.ts).
+    # responses (docs/performance.md; scripts/node-flags.ts).
     NODE_OPTIONS=--max-semi-space-size=8 \
     MALLOC_ARENA_MAX=2 \
     MALLOC_MMAP_THRESHOLD_=131072

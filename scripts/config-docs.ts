@@ -1,5 +1,7 @@
-// Prints the configuration tables of the README from the config schemas (the single source of
-// every key, its description and its default). test/unit/config.test.ts checks the README has them.
+// Writes docs/configuration.md from the config schemas (the single source of every key, its
+// description and its default): `node scripts/config-docs.ts`. test/unit/config.test.ts fails when
+// the page is not what the schemas say.
+import { writeFileSync } from 'node:fs';
 import { enricherEnvSchema } from '../src/config/enricher.ts';
 import { describeSchema } from '../src/config/env.ts';
 import { kafkaEnvSchema } from '../src/config/kafka.ts';
@@ -13,13 +15,24 @@ const sections = [
   ['Feed simulator (`cdr-pipeline simulate`)', simulatorEnvSchema],
 ] as const;
 
-for (const [title, schema] of sections) {
-  console.log(`#### ${title}\n`);
-  console.log('| variable | default | meaning |\n| --- | --- | --- |');
-  for (const [key, description, def] of describeSchema(schema)) {
-    const shown = def.length > 60 ? '(see src/config)' : def;
-    const value = shown === '(required)' ? '**required**' : shown === '(unset)' ? 'unset' : `\`${shown}\``;
-    console.log(`| \`${key}\` | ${value} | ${description.replaceAll('|', '\\|')} |`);
+const INTRO =
+  '# Configuration\n\nRead once at start from the environment and validated (zod); a missing or malformed value stops\nthe process with exit code 2 and a message naming the variable, e.g.\n`invalid configuration: FEED_URL: is required and not set`. Secrets can be files (`*_FILE`), for mounted\nKubernetes secrets. Several feed accounts run in one process with `FEED_ACCOUNTS_FILE`, a JSON list\nof `{"login": "...", "password": "..."}` or `{"login": "...", "passwordFile": "/path"}`; each account\nhas its own poll loop and cursor, and the accounts share the `PRODUCER_POOL_SIZE` transactional\nproducers ([docs/producer.md](producer.md#many-accounts-the-producer-pool)). This page is generated from the schemas in `src/config/`\n(`node scripts/config-docs.ts` writes it; a test fails when it is not what the schemas say).\n';
+
+export const CONFIGURATION_DOC = new URL('../docs/configuration.md', import.meta.url);
+
+/** The page: the introduction, then a table per command of every variable, its default and meaning. */
+export function configurationDoc(): string {
+  const out = [INTRO];
+  for (const [title, schema] of sections) {
+    out.push(`## ${title}\n`, '| variable | default | meaning |\n| --- | --- | --- |');
+    for (const [key, description, def] of describeSchema(schema)) {
+      const shown = def.length > 60 ? '(see src/config)' : def;
+      const value = shown === '(required)' ? '**required**' : shown === '(unset)' ? 'unset' : `\`${shown}\``;
+      out.push(`| \`${key}\` | ${value} | ${description.replaceAll('|', '\\|')} |`);
+    }
+    out.push('');
   }
-  console.log('');
+  return `${out.join('\n').trimEnd()}\n`;
 }
+
+if (import.meta.url === `file://${process.argv[1]}`) writeFileSync(CONFIGURATION_DOC, configurationDoc());

@@ -1,7 +1,7 @@
 // V8 flags the project runs the service with (`./dev start`, the benchmark; the container image
 // sets the same in NODE_OPTIONS). Capping the young generation keeps the producer's peak RSS
 // under 256 MB on multi-million-row responses; Node's default sizing on a large machine lets it
-// grow to ~400 MB for a few percent more throughput (see the README, Performance).
+// grow to ~400 MB for a few percent more throughput (see docs/performance.md).
 export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=8'];
 
 /**
@@ -11,7 +11,7 @@ export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=8'];
  * mmap threshold each time a large block is freed, so that the producer's batch buffers (1-2 MB,
  * made and freed many times a second) end up carved from the heap, which only grows: a fixed
  * threshold of 128 KiB keeps them mmapped and given back, another 15-25 MB. Neither costs
- * measurable throughput (README, Performance).
+ * measurable throughput (docs/performance.md).
  */
 export const SERVICE_ENV: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: '2',

@@ -1,6 +1,6 @@
 // `./dev start` (npm start): the main job on this machine. Brings up the local stack (Kafka,
 // registry, feed simulator), runs the producer against the simulator's two accounts, and prints a
-// progress line every few seconds until Ctrl-C. Any variable of the README set in the environment
+// progress line every few seconds until Ctrl-C. Any variable of docs/configuration.md set in the environment
 // wins over the local defaults here (point FEED_URL at a real feed, for example).
 // STACK_FEED_LAYOUT=legacy17 runs the whole pipeline on the carrier's 17-column layout.
 import { type ChildProcess, spawn } from 'node:child_process';

@@ -27,7 +27,7 @@ const HEAP_V8_FLAGS = '--heap-growing-percent=50';
 // The reading tools stream millions of records through a few MB at a time, and a producer with
 // many accounts makes short-lived garbage for each: V8 would let the heap grow to several times
 // what is live between full collections. Growing it by half of what is live keeps their peak RSS
-// under 256 MB (README, Performance).
+// under 256 MB (docs/performance.md).
 if (ADMIN_COMMANDS.has(process.argv[2] ?? '') || process.argv[2] === 'produce')
   setFlagsFromString(HEAP_V8_FLAGS);
 /**

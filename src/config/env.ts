@@ -1,6 +1,6 @@
 // Reads a block of environment variables against a zod schema whose keys are the variable names,
 // so every error names the variable to fix. Every schema in this folder documents each key with
-// `.describe()`; test/config.test.ts checks that the README lists them all.
+// `.describe()`; docs/configuration.md is generated from them (scripts/config-docs.ts).
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CdrError, ErrorCodes } from '../errors.ts';

@@ -30,7 +30,7 @@ export const producerEnvSchema = z.object({
     .string()
     .optional()
     .describe(
-      'JSON or YAML column map for a layout other than the two built in (see README, "Pointing it at your carrier")',
+      'JSON or YAML column map for a layout other than the two built in (see docs/carrier.md)',
     ),
   FEED_DELIMITER: z
     .enum([',', ';', '|', '\t', 'tab'])
@@ -90,7 +90,7 @@ export const producerEnvSchema = z.object({
     .enum(['none', 'gzip', 'lz4', 'zstd'])
     .default('none')
     .describe(
-      'Compression of the record batches the producer writes (README, Performance: none is fastest here)',
+      'Compression of the record batches the producer writes (docs/performance.md: none is fastest here)',
     ),
   PRODUCER_POOL_SIZE: int(1, 256)
     .default(4)
@@ -100,7 +100,7 @@ export const producerEnvSchema = z.object({
   PRODUCER_PARSE_WORKERS: int(0, 64)
     .default(1)
     .describe(
-      'Worker threads that parse and encode feed responses (0: on the main thread); README, Performance',
+      'Worker threads that parse and encode feed responses (0: on the main thread); docs/performance.md',
     ),
   NO_GROUP_KEY_PREFIX: z
     .string()

@@ -236,7 +236,7 @@ export async function readToEnd(
     maxWaitTimeInMs: 100,
     // Fetches of 2 MB (512 KB a partition), not kafkajs's 10 MB: a fetch's records stay in memory
     // until the last of them is handed over, so readers of millions of records keep a small heap,
-    // at no measurable cost in speed on a local broker (README, Performance).
+    // at no measurable cost in speed on a local broker (docs/performance.md).
     maxBytes: 2 * 1024 * 1024,
     maxBytesPerPartition: 512 * 1024,
     ...(options.sessionTimeoutMs === undefined

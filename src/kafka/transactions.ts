@@ -141,7 +141,7 @@ export class TransactionalSender {
    * never written, around a broker's controlled shutdown: those records stay open for good (no
    * coordinator knows them any more), hold the partition's last stable offset, hide everything
    * after them from read_committed readers, and are ended only by this producer id's next marker
-   * there, with whatever that transaction's outcome is (README: a cursor left one batch back, the
+   * there, with whatever that transaction's outcome is (a cursor left one batch back, the
    * batch published again). So right after InitProducerId (nothing of ours legitimately open any
    * more), every partition this id writes whose last stable offset is behind its high watermark
    * is added to a transaction without a record, and the transaction is committed if the id's last
