@@ -41,6 +41,8 @@ export interface RoundResult {
   run: FaultRun;
   /** ms from the reference point until every account committed again; undefined: not within the wait. */
   producerResumeMs: number | undefined;
+  /** The longest time any account went without a commit across the fault (ms). */
+  producerStallMs: number | undefined;
   enricherResumeMs: number | undefined;
   /** Accounts whose cursor did not reach the feed's end in time. */
   stuck: string[];
@@ -138,7 +140,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       for (const kind of o.kinds) {
         const monitor = new Monitor(pipeline);
         const run = await injectFault(kind, round, targets, { downMs: o.downMs, pauseMs: o.pauseMs });
-        const resumed = await monitor.resumed(run.referenceAt, 120_000);
+        const resumed = await monitor.resumed(run.referenceAt, 120_000, run.injectedAt);
         const end = ends();
         const stuckNow = await catchUp(pipeline, sim, end, o.catchUpMs ?? 180_000);
         const check = await checkTopics({
@@ -186,7 +188,8 @@ function describeRound(n: number, r: RoundResult): string {
   const ms = (v: number | undefined) => (v === undefined ? 'not within 120 s' : `${(v / 1000).toFixed(1)} s`);
   const c = r.check;
   return (
-    `round ${n}: ${r.run.kind} on ${r.run.target}; commits resumed after ${ms(r.producerResumeMs)} ` +
+    `round ${n}: ${r.run.kind} on ${r.run.target}; commits resumed after ${ms(r.producerResumeMs)}, ` +
+    `stalled ${ms(r.producerStallMs)} at most ` +
     `(enrichers ${ms(r.enricherResumeMs)}); raw dup ${c.raw.duplicates} missing ${c.raw.missing}, ` +
     `enriched dup ${c.enriched.duplicates} missing ${c.enriched.missing}, dlq dup ${c.dlq.duplicates} ` +
     `missing ${c.dlq.missing}, totals ${c.totals.length === 0 ? 'equal' : `${c.totals.length} differ`}` +
@@ -227,7 +230,12 @@ class Monitor {
   async resumed(
     ref: number,
     waitMs: number,
-  ): Promise<{ producerResumeMs: number | undefined; enricherResumeMs: number | undefined }> {
+    injectedAt: number,
+  ): Promise<{
+    producerResumeMs: number | undefined;
+    producerStallMs: number | undefined;
+    enricherResumeMs: number | undefined;
+  }> {
     const deadline = ref + waitMs;
     let producerResumeMs: number | undefined;
     let enricherResumeMs: number | undefined;
@@ -253,7 +261,17 @@ class Monitor {
     }
     this.running = false;
     await this.loop;
-    return { producerResumeMs, enricherResumeMs };
+    // The longest gap between two commits of an account that ends after the fault began: how long
+    // commits stopped (an account commits every second or so while rows arrive).
+    let producerStallMs: number | undefined;
+    if (producerResumeMs !== undefined)
+      for (const seen of this.commits.values()) {
+        const times = [...seen].map((s) => s * 1000).sort((a, b) => a - b);
+        for (let i = 1; i < times.length; i++)
+          if ((times[i] as number) > injectedAt)
+            producerStallMs = Math.max(producerStallMs ?? 0, (times[i] as number) - (times[i - 1] as number));
+      }
+    return { producerResumeMs, producerStallMs, enricherResumeMs };
   }
 }
 
