@@ -140,7 +140,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       for (const kind of o.kinds) {
         const monitor = new Monitor(pipeline);
         const run = await injectFault(kind, round, targets, { downMs: o.downMs, pauseMs: o.pauseMs });
-        const resumed = await monitor.resumed(run.referenceAt, 120_000, run.injectedAt);
+        const resumed = await monitor.resumed(run, 120_000);
         const end = ends();
         const stuckNow = await catchUp(pipeline, sim, end, o.catchUpMs ?? 180_000);
         const check = await checkTopics({
@@ -226,52 +226,55 @@ class Monitor {
     }
   }
 
-  /** How long after `ref` every account committed again, and the enrichers committed again. */
+  /**
+   * Commits across a fault. Waits (at most `waitMs` after the cluster was whole again) until every
+   * account has committed after that and the enrichers have moved on; then, per account, takes the
+   * longest gap between two of its commits that overlaps the fault (an account commits every second
+   * or so while rows arrive): how long commits stopped (`producerStallMs`, the worst account), and
+   * when they started again, from the fault's reference point (the kill, or the SIGCONT of a pause:
+   * `producerResumeMs`, the worst account).
+   */
   async resumed(
-    ref: number,
+    run: FaultRun,
     waitMs: number,
-    injectedAt: number,
   ): Promise<{
     producerResumeMs: number | undefined;
     producerStallMs: number | undefined;
     enricherResumeMs: number | undefined;
   }> {
-    const deadline = ref + waitMs;
-    let producerResumeMs: number | undefined;
-    let enricherResumeMs: number | undefined;
-    while (Date.now() < deadline && (producerResumeMs === undefined || enricherResumeMs === undefined)) {
+    const ref = run.referenceAt;
+    const deadline = run.healthyAt + waitMs;
+    const committedSince = (t: number) =>
+      this.commits.size > 0 &&
+      [...this.commits.values()].every((seen) => [...seen].some((s) => s * 1000 > t));
+    const enrichedSince = (t: number) => {
+      const before = this.enriched.filter((e) => e.at <= t).at(-1)?.n ?? 0;
+      return this.enriched.some((e) => e.at > t && e.n > before);
+    };
+    while (Date.now() < deadline && !(committedSince(run.healthyAt) && enrichedSince(run.healthyAt)))
       await sleep(500);
-      if (producerResumeMs === undefined && this.commits.size > 0) {
-        let worst = 0;
-        for (const seen of this.commits.values()) {
-          const after = [...seen].map((s) => s * 1000).filter((t) => t > ref);
-          if (after.length === 0) {
-            worst = Number.NaN;
-            break;
-          }
-          worst = Math.max(worst, Math.min(...after) - ref);
-        }
-        if (!Number.isNaN(worst)) producerResumeMs = worst;
-      }
-      if (enricherResumeMs === undefined) {
-        const before = this.enriched.filter((e) => e.at <= ref).at(-1)?.n ?? 0;
-        const first = this.enriched.find((e) => e.at > ref && e.n > before);
-        if (first) enricherResumeMs = first.at - ref;
-      }
-    }
     this.running = false;
     await this.loop;
-    // The longest gap between two commits of an account that ends after the fault began: how long
-    // commits stopped (an account commits every second or so while rows arrive).
+    let producerResumeMs: number | undefined;
     let producerStallMs: number | undefined;
-    if (producerResumeMs !== undefined)
+    if (committedSince(run.healthyAt))
       for (const seen of this.commits.values()) {
-        const times = [...seen].map((s) => s * 1000).sort((a, b) => a - b);
-        for (let i = 1; i < times.length; i++)
-          if ((times[i] as number) > injectedAt)
-            producerStallMs = Math.max(producerStallMs ?? 0, (times[i] as number) - (times[i - 1] as number));
+        const times = [...seen].map((s) => s * 1000).sort((x, y) => x - y);
+        let gap = 0;
+        let end = ref;
+        for (let i = 1; i < times.length; i++) {
+          const [from, to] = [times[i - 1] as number, times[i] as number];
+          if (to > run.injectedAt && from < run.healthyAt && to - from > gap) {
+            gap = to - from;
+            end = to;
+          }
+        }
+        producerStallMs = Math.max(producerStallMs ?? 0, gap);
+        producerResumeMs = Math.max(producerResumeMs ?? 0, end - ref);
       }
-    return { producerResumeMs, producerStallMs, enricherResumeMs };
+    const before = this.enriched.filter((e) => e.at <= ref).at(-1)?.n ?? 0;
+    const first = this.enriched.find((e) => e.at > ref && e.n > before);
+    return { producerResumeMs, producerStallMs, enricherResumeMs: first ? first.at - ref : undefined };
   }
 }
 
