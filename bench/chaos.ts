@@ -55,8 +55,8 @@ function percentile(values: number[], p: number): number | undefined {
 export function summary(r: CampaignResult): string {
   const s = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
   const lines = [
-    '| fault | runs | faults | duplicates (raw/enriched/dlq) | missing (raw/enriched/dlq) | totals differ | stuck | commits resumed p50 / max | longest commit gap p50 / max | enrichers resumed p50 / max |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| fault | runs | faults | duplicates (raw/enriched/dlq) | missing (raw/enriched/dlq) | totals differ | stuck | commits resumed p50 / max | longest commit gap p50 / max | resumed after the cluster was whole p50 / max | enrichers resumed p50 / max |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   const byKind = new Map<FaultKind, RoundResult[]>();
   for (const round of r.rounds) byKind.set(round.run.kind, [...(byKind.get(round.run.kind) ?? []), round]);
@@ -65,6 +65,7 @@ export function summary(r: CampaignResult): string {
     const resumes = rounds.map((x) => x.producerResumeMs).filter((x): x is number => x !== undefined);
     const enrich = rounds.map((x) => x.enricherResumeMs).filter((x): x is number => x !== undefined);
     const stalls = rounds.map((x) => x.producerStallMs).filter((x): x is number => x !== undefined);
+    const afterWhole = rounds.map((x) => x.producerAfterWholeMs).filter((x): x is number => x !== undefined);
     const unresumed = rounds.length - resumes.length;
     lines.push(
       `| ${FAULT_TEXT[kind]} | ${rounds.length} | ${sum((x) => x.run.faults)} | ` +
@@ -73,6 +74,7 @@ export function summary(r: CampaignResult): string {
         `${sum((x) => x.check.totals.length)} | ${sum((x) => x.stuck.length)} | ` +
         `${s(percentile(resumes, 50))} / ${s(Math.max(...resumes))}${unresumed > 0 ? ` (${unresumed} not resumed)` : ''} | ` +
         `${s(percentile(stalls, 50))} / ${s(Math.max(...stalls))} | ` +
+        `${s(percentile(afterWhole, 50))} / ${s(Math.max(...afterWhole))} | ` +
         `${s(percentile(enrich, 50))} / ${s(Math.max(...enrich))} |`,
     );
   }

@@ -43,6 +43,12 @@ export interface RoundResult {
   producerResumeMs: number | undefined;
   /** The longest time any account went without a commit across the fault (ms). */
   producerStallMs: number | undefined;
+  /**
+   * ms from when the cluster was whole again (the node started and every partition in sync, or the
+   * single broker answering) until every account committed again; 0 when they committed before.
+   */
+  producerAfterWholeMs: number | undefined;
+  /** ms from the reference point until the enrichers' longest pause across the fault ended. */
   enricherResumeMs: number | undefined;
   /** Accounts whose cursor did not reach the feed's end in time. */
   stuck: string[];
@@ -139,6 +145,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     for (let round = 0; round < o.rounds; round++) {
       for (const kind of o.kinds) {
         const monitor = new Monitor(pipeline);
+        await monitor.started;
         const run = await injectFault(kind, round, targets, { downMs: o.downMs, pauseMs: o.pauseMs });
         const resumed = await monitor.resumed(run, 120_000);
         const end = ends();
@@ -189,8 +196,8 @@ function describeRound(n: number, r: RoundResult): string {
   const c = r.check;
   return (
     `round ${n}: ${r.run.kind} on ${r.run.target}; commits resumed after ${ms(r.producerResumeMs)}, ` +
-    `stalled ${ms(r.producerStallMs)} at most ` +
-    `(enrichers ${ms(r.enricherResumeMs)}); raw dup ${c.raw.duplicates} missing ${c.raw.missing}, ` +
+    `stalled ${ms(r.producerStallMs)} at most, ${ms(r.producerAfterWholeMs)} after the cluster was whole ` +
+    `(enrichers resumed after ${ms(r.enricherResumeMs)}); raw dup ${c.raw.duplicates} missing ${c.raw.missing}, ` +
     `enriched dup ${c.enriched.duplicates} missing ${c.enriched.missing}, dlq dup ${c.dlq.duplicates} ` +
     `missing ${c.dlq.missing}, totals ${c.totals.length === 0 ? 'equal' : `${c.totals.length} differ`}` +
     `${r.stuck.length > 0 ? `, STUCK ${r.stuck.join(', ')}` : ''}` +
@@ -206,6 +213,11 @@ class Monitor {
   private readonly enriched: Array<{ at: number; n: number }> = [];
   private running = true;
   private readonly loop: Promise<void>;
+  private sampled: () => void = () => {};
+  /** Resolves once the first sample is in: the state before the fault. */
+  readonly started = new Promise<void>((resolve) => {
+    this.sampled = resolve;
+  });
 
   constructor(pipeline: Pipeline) {
     this.pipeline = pipeline;
@@ -222,6 +234,7 @@ class Monitor {
       }
       const n = await this.pipeline.enrichedIn().catch(() => undefined);
       if (n !== undefined) this.enriched.push({ at: Date.now(), n });
+      if (this.enriched.length > 0) this.sampled();
       await sleep(250);
     }
   }
@@ -240,6 +253,7 @@ class Monitor {
   ): Promise<{
     producerResumeMs: number | undefined;
     producerStallMs: number | undefined;
+    producerAfterWholeMs: number | undefined;
     enricherResumeMs: number | undefined;
   }> {
     const ref = run.referenceAt;
@@ -257,25 +271,45 @@ class Monitor {
     await this.loop;
     let producerResumeMs: number | undefined;
     let producerStallMs: number | undefined;
+    let producerAfterWholeMs: number | undefined;
     if (committedSince(run.healthyAt))
       for (const seen of this.commits.values()) {
-        const times = [...seen].map((s) => s * 1000).sort((x, y) => x - y);
-        let gap = 0;
-        let end = ref;
-        for (let i = 1; i < times.length; i++) {
-          const [from, to] = [times[i - 1] as number, times[i] as number];
-          if (to > run.injectedAt && from < run.healthyAt && to - from > gap) {
-            gap = to - from;
-            end = to;
-          }
-        }
-        producerStallMs = Math.max(producerStallMs ?? 0, gap);
-        producerResumeMs = Math.max(producerResumeMs ?? 0, end - ref);
+        const gap = longestGap(
+          [...seen].map((s) => s * 1000),
+          run,
+        );
+        producerStallMs = Math.max(producerStallMs ?? 0, gap.ms);
+        producerResumeMs = Math.max(producerResumeMs ?? 0, (gap.end ?? ref) - ref);
+        producerAfterWholeMs = Math.max(producerAfterWholeMs ?? 0, (gap.end ?? 0) - run.healthyAt);
       }
-    const before = this.enriched.filter((e) => e.at <= ref).at(-1)?.n ?? 0;
-    const first = this.enriched.find((e) => e.at > ref && e.n > before);
-    return { producerResumeMs, producerStallMs, enricherResumeMs: first ? first.at - ref : undefined };
+    // The enrichers: the longest pause between two increases of their count of records read (the
+    // first sample, taken before the fault, counts as one).
+    const increases = this.enriched
+      .filter((e, i) => i === 0 || e.n > (this.enriched[i - 1]?.n ?? 0))
+      .map((e) => e.at);
+    const enricherGap = enrichedSince(run.healthyAt) ? longestGap(increases, run) : undefined;
+    return {
+      producerResumeMs,
+      producerStallMs,
+      producerAfterWholeMs,
+      enricherResumeMs: enricherGap === undefined ? undefined : (enricherGap.end ?? ref) - ref,
+    };
   }
+}
+
+/** The longest gap between two of `times` that overlaps the fault: its length and when it ended. */
+function longestGap(times: number[], run: FaultRun): { ms: number; end: number | undefined } {
+  const sorted = [...times].sort((x, y) => x - y);
+  let ms = 0;
+  let end: number | undefined;
+  for (let i = 1; i < sorted.length; i++) {
+    const [from, to] = [sorted[i - 1] as number, sorted[i] as number];
+    if (to > run.injectedAt && from < run.healthyAt && to - from > ms) {
+      ms = to - from;
+      end = to;
+    }
+  }
+  return { ms, end };
 }
 
 /** Waits until every account's cursor is at the feed's end; the accounts that did not get there. */

@@ -29,9 +29,7 @@ export const producerEnvSchema = z.object({
   FEED_COLUMNS_FILE: z
     .string()
     .optional()
-    .describe(
-      'JSON or YAML column map for a layout other than the two built in (see docs/carrier.md)',
-    ),
+    .describe('JSON or YAML column map for a layout other than the two built in (see docs/carrier.md)'),
   FEED_DELIMITER: z
     .enum([',', ';', '|', '\t', 'tab'])
     .default(',')
