@@ -86,9 +86,9 @@ export const KAFKAJS_LEVEL_RULES: readonly LevelRule[] = [
   },
   {
     pattern:
-      /Connection timeout|Failed to connect|ECONNREFUSED|Connection error|Closed connection|socket hang up/i,
+      /Connection timeout|Failed to connect|ECONNREFUSED|Connection error|Closed connection|socket hang up|No broker available/i,
     level: 'warn',
-    why: 'a broker unreachable for a moment (start-up, restart); retried, and readiness reports it',
+    why: 'a broker unreachable for a moment (start-up, restart; every broker, when the only one restarts: kafkajs restarts the consumer); retried, and readiness reports it',
   },
   {
     pattern: /Request .* timed out|timed out after|The request timed out|REQUEST_TIMED_OUT/i,

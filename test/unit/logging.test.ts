@@ -133,6 +133,8 @@ describe('kafkajs levels', () => {
     ],
     ['Error when calling eachBatch', 'error', 'info', 'CdrError: taking partition 3 over failed (CDR_KAFKA)'],
     ['Restarting the consumer in 300ms', 'error', 'warn'],
+    // Seen in the single-broker fault campaign while the only broker was down: kafkajs restarts the consumer.
+    ['Crash: KafkaJSNoBrokerAvailableError: No broker available', 'error', 'warn'],
   ];
 
   it('has a sample for every rule', () => {
