@@ -7,6 +7,8 @@ export type Level = 'error' | 'warn' | 'info' | 'debug';
 
 export interface LevelRule {
   pattern: RegExp;
+  /** When set, the rule holds only for lines whose message also matches this (a request kind). */
+  message?: RegExp;
   level: Level;
   why: string;
 }
@@ -91,6 +93,12 @@ export const KAFKAJS_LEVEL_RULES: readonly LevelRule[] = [
     why: 'a broker unreachable for a moment (start-up, restart; every broker, when the only one restarts: kafkajs restarts the consumer); retried, and readiness reports it',
   },
   {
+    pattern: /transactional operation in an invalid state|INVALID_TXN_STATE/i,
+    message: /^Response Produce\b/,
+    level: 'warn',
+    why: "a leader answering late writes of a transaction the producer already gave up on (a paused or slow broker): Kafka's partition verification refuses them, as it should; the producer had aborted, initialised again and redone the batch",
+  },
+  {
     pattern: /Request .* timed out|timed out after|The request timed out|REQUEST_TIMED_OUT/i,
     level: 'warn',
     why: 'a request slower than its timeout; retried',
@@ -105,6 +113,7 @@ export const KAFKAJS_LEVEL_RULES: readonly LevelRule[] = [
 /** The level for a kafkajs line: the first rule whose pattern matches the message or its error, else kafkajs's own. */
 export function kafkajsLevel(own: Level, message: string, error?: string): Level {
   for (const rule of KAFKAJS_LEVEL_RULES) {
+    if (rule.message !== undefined && !rule.message.test(message)) continue;
     if (rule.pattern.test(message) || (error !== undefined && rule.pattern.test(error))) {
       // Never louder than kafkajs said.
       return ORDER[rule.level] < ORDER[own] ? rule.level : own;

@@ -135,6 +135,14 @@ describe('kafkajs levels', () => {
     ['Restarting the consumer in 300ms', 'error', 'warn'],
     // Seen in the single-broker fault campaign while the only broker was down: kafkajs restarts the consumer.
     ['Crash: KafkaJSNoBrokerAvailableError: No broker available', 'error', 'warn'],
+    // Seen in the cluster campaign: a paused leader answering, after SIGCONT, the writes the producer had
+    // already given up on (the transaction was aborted and the producer initialised again meanwhile).
+    [
+      'Response Produce(key: 0, version: 7)',
+      'error',
+      'warn',
+      'The producer attempted a transactional operation in an invalid state',
+    ],
   ];
 
   it('has a sample for every rule', () => {
@@ -155,5 +163,13 @@ describe('kafkajs levels', () => {
       'error',
     );
     expect(kafkajsLevel('debug', 'The group is rebalancing, re-joining')).toBe('debug');
+    // An invalid transaction state anywhere but a late Produce answer is ours to look at.
+    expect(
+      kafkajsLevel(
+        'error',
+        'Response EndTxn(key: 26, version: 1)',
+        'The producer attempted a transactional operation in an invalid state',
+      ),
+    ).toBe('error');
   });
 });
