@@ -112,7 +112,6 @@ export class TransactionalSender {
       await producer.connect();
       // How the last transaction of this id ended, asked before InitProducerId changes it.
       const last = this.options.writes ? await producer.describeTransaction() : undefined;
-      if (last) this.knownProducerId = last.producerId;
       // kafkajs's connect() runs only the idempotent InitProducerId (no transactional id: it fences
       // nothing); the transactional one waits for the first transaction(). Callers read a cursor or
       // a committed offset right after connect() and rely on every older producer of this id being
@@ -120,7 +119,12 @@ export class TransactionalSender {
       // with nothing in it sends no request.
       const empty = await producer.transaction();
       await empty.abort();
-      if (this.options.writes) await this.endOpenRecords(producer, this.options.writes, last ?? null);
+      if (this.options.writes) {
+        await this.endOpenRecords(producer, this.options.writes, last ?? null);
+        // The producer id this initialisation was given, which open records of ours name: the one
+        // before unless the transactional id is new (nothing to describe before) or its epochs ran out.
+        this.knownProducerId = (await producer.describeTransaction())?.producerId ?? this.knownProducerId;
+      }
     } catch (cause) {
       await producer.disconnect().catch(() => undefined);
       throw kafkaError('connecting the transactional producer failed', cause);

@@ -66,10 +66,7 @@ export async function rawTransaction(
   });
   await broker.connect();
   try {
-    const { producerId, producerEpoch } = await broker.initProducerId({
-      transactionalId,
-      transactionTimeout: 60_000,
-    });
+    const { producerId, producerEpoch } = await initProducerId(broker, transactionalId);
     const added = parts.filter((p) => p.added);
     await broker.addPartitionsToTxn({
       transactionalId,
@@ -98,6 +95,26 @@ export async function rawTransaction(
     return { producerId, producerEpoch };
   } finally {
     await broker.disconnect();
+  }
+}
+
+/**
+ * InitProducerId as a client does it: while the id's previous transaction is still completing (its
+ * markers being written, or an open one being aborted by this very request) the coordinator answers
+ * CONCURRENT_TRANSACTIONS, and the request is asked again. A busy id (a slot publishing) answers it
+ * almost always.
+ */
+async function initProducerId(
+  broker: RawBroker,
+  transactionalId: string,
+): Promise<{ producerId: string; producerEpoch: number }> {
+  for (const deadline = Date.now() + 30_000; ; ) {
+    try {
+      return await broker.initProducerId({ transactionalId, transactionTimeout: 60_000 });
+    } catch (err) {
+      if ((err as { type?: string }).type !== 'CONCURRENT_TRANSACTIONS' || Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 }
 
