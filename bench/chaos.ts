@@ -62,20 +62,21 @@ export function summary(r: CampaignResult): string {
   for (const round of r.rounds) byKind.set(round.run.kind, [...(byKind.get(round.run.kind) ?? []), round]);
   for (const [kind, rounds] of byKind) {
     const sum = (f: (x: RoundResult) => number) => rounds.reduce((n, x) => n + f(x), 0);
-    const resumes = rounds.map((x) => x.producerResumeMs).filter((x): x is number => x !== undefined);
-    const enrich = rounds.map((x) => x.enricherResumeMs).filter((x): x is number => x !== undefined);
-    const stalls = rounds.map((x) => x.producerStallMs).filter((x): x is number => x !== undefined);
-    const afterWhole = rounds.map((x) => x.producerAfterWholeMs).filter((x): x is number => x !== undefined);
-    const unresumed = rounds.length - resumes.length;
+    /** The rounds' values of one measure that has one, as "p50 / max". */
+    const spread = (f: (x: RoundResult) => number | undefined) => {
+      const values = rounds.map(f).filter((x): x is number => x !== undefined);
+      return { values, text: `${s(percentile(values, 50))} / ${s(Math.max(...values))}` };
+    };
+    const resumes = spread((x) => x.producerResumeMs);
+    const unresumed = rounds.length - resumes.values.length;
     lines.push(
       `| ${FAULT_TEXT[kind]} | ${rounds.length} | ${sum((x) => x.run.faults)} | ` +
         `${sum((x) => x.added.raw.duplicates)} / ${sum((x) => x.added.enriched.duplicates)} / ${sum((x) => x.added.dlq.duplicates)} | ` +
         `${sum((x) => x.added.raw.missing)} / ${sum((x) => x.added.enriched.missing)} / ${sum((x) => x.added.dlq.missing)} | ` +
         `${sum((x) => x.check.totals.length)} | ${sum((x) => x.stuck.length)} | ` +
-        `${s(percentile(resumes, 50))} / ${s(Math.max(...resumes))}${unresumed > 0 ? ` (${unresumed} not resumed)` : ''} | ` +
-        `${s(percentile(stalls, 50))} / ${s(Math.max(...stalls))} | ` +
-        `${s(percentile(afterWhole, 50))} / ${s(Math.max(...afterWhole))} | ` +
-        `${s(percentile(enrich, 50))} / ${s(Math.max(...enrich))} |`,
+        `${resumes.text}${unresumed > 0 ? ` (${unresumed} not resumed)` : ''} | ` +
+        `${spread((x) => x.producerStallMs).text} | ${spread((x) => x.producerAfterWholeMs).text} | ` +
+        `${spread((x) => x.enricherResumeMs).text} |`,
     );
   }
   const last = r.rounds.at(-1)?.check;
