@@ -5,8 +5,9 @@
 //
 // A failed transaction means the partition may have moved: it is dropped and the consumer rejoins
 // the group (an error typed REBALANCE_IN_PROGRESS makes kafkajs rejoin at once), never a crash.
-// A consumer that stops for good (kafkajs will not restart it) ends the process: `done` rejects
-// and /healthz fails, so a supervisor restarts it instead of leaving a live, idle member.
+// kafkajs stops a consumer for good when a rejoin finds no broker to ask; that is an outage, so
+// the enricher starts it again itself. Any other consumer that stops for good ends the process:
+// `done` rejects and /healthz fails, so a supervisor restarts it instead of leaving a live, idle member.
 import type { KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
@@ -15,14 +16,14 @@ import { RawDecoder } from '../codec/raw-decoder.ts';
 import { encodeValue, HEADER_BYTES, MAGIC_BYTE } from '../codec/wire.ts';
 import type { EnricherConfig } from '../config/enricher.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
-import { createKafka } from '../kafka/client.ts';
+import { createKafka, noBrokerAnswered } from '../kafka/client.ts';
 import { watchHanging } from '../kafka/hanging.ts';
 import { KeyPartitions } from '../kafka/key-partitions.ts';
 import { topicSpecs } from '../kafka/topic-specs.ts';
 import { setUpTopics, topicPartitionCount } from '../kafka/topics.ts';
 import { type Check, type OpsServer, startOpsServer } from '../ops/http-server.ts';
 import { dependencyChecks } from '../ops/reachability.ts';
-import { retryStartup } from '../ops/retry.ts';
+import { backoffDelay, retryStartup } from '../ops/retry.ts';
 import { enricherMetrics } from './metrics.ts';
 import { PartitionOwners } from './partition-owners.ts';
 import { EnrichedSplicer } from './splice.ts';
@@ -143,18 +144,43 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
   consumer.on(consumer.events.REBALANCING, () => {
     joined = false;
   });
+  let stopping = false;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let restarts = 0;
   consumer.on(consumer.events.CRASH, (e) => {
     joined = false;
     if (e.payload.restart) {
       log.warn({ err: e.payload.error }, 'consumer crashed; kafkajs restarts it');
       return;
     }
-    stopped = new CdrError(ErrorCodes.CONSUMER_STOPPED, 'the Kafka consumer stopped and will not restart', {
-      cause: e.payload.error,
-    });
-    log.fatal({ err: e.payload.error, code: stopped.code }, stopped.message);
-    failDone(stopped);
+    if (!stopping && noBrokerAnswered(e.payload.error)) {
+      // kafkajs gives up on a group whose coordinator it cannot find while no broker answers (a
+      // rejoin during an outage). The outage is not the enricher's fault: start the consumer again
+      // after a backoff, as long as it lasts; kafkajs has already stopped and disconnected it.
+      const delay = backoffDelay(restarts++, { minMs: 1000, maxMs: 15_000 });
+      metrics.consumerRestarts.inc();
+      log.warn(
+        { err: e.payload.error, retryInMs: delay },
+        'no broker answered the consumer; starting it again',
+      );
+      restartTimer = setTimeout(() => {
+        restartTimer = undefined;
+        if (!stopping) consumer.run(runOptions).catch((err: unknown) => failDone(stoppedBy(err)));
+      }, delay);
+      return;
+    }
+    failDone(stoppedBy(e.payload.error));
   });
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    restarts = 0;
+  });
+  const stoppedBy = (cause: unknown): CdrError => {
+    stopped = new CdrError(ErrorCodes.CONSUMER_STOPPED, 'the Kafka consumer stopped and will not restart', {
+      cause,
+    });
+    log.fatal({ err: cause, code: stopped.code }, stopped.message);
+    return stopped;
+  };
 
   /** Processes one fetched batch of an input partition in slices, one transaction each. */
   const eachBatch = async ({
@@ -221,14 +247,15 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
     metrics.lag.set({ partition: String(partition) }, Number(batch.offsetLag()));
   };
 
-  await consumer.connect();
-  await consumer.subscribe({ topic: env.TOPIC_RAW, fromBeginning: true });
-  await consumer.run({
+  const runOptions = {
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: env.ENRICH_PARTITIONS_CONCURRENTLY,
     eachBatch,
-  });
+  };
+  await consumer.connect();
+  await consumer.subscribe({ topic: env.TOPIC_RAW, fromBeginning: true });
+  await consumer.run(runOptions);
 
   const dependencies = dependencyChecks(kafka, config.registry);
   const hanging = watchHanging(
@@ -238,7 +265,6 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
     metrics.hangingTransactions,
     log,
   );
-  let stopping = false;
   const ops = await startOpsServer({
     host: env.HTTP_HOST,
     port: env.HTTP_PORT,
@@ -261,6 +287,7 @@ export async function startEnricher(config: EnricherConfig, logger: Logger): Pro
     done,
     stop: async () => {
       stopping = true;
+      clearTimeout(restartTimer);
       await hanging.stop();
       await consumer.disconnect();
       await owners.close();

@@ -50,6 +50,11 @@ export function enricherMetrics(registry: Registry) {
       help: 'Input partitions dropped because another enricher now owns them (fenced), before rejoining',
       registers,
     }),
+    consumerRestarts: new Counter({
+      name: 'cdr_enrich_consumer_restarts_total',
+      help: 'Times the enricher started its Kafka consumer again after kafkajs gave it up while no broker answered',
+      registers,
+    }),
     skippedCommitted: new Counter({
       name: 'cdr_enrich_records_skipped_committed_total',
       help: 'Records fetched below the offset the previous owner of the partition committed',

@@ -104,6 +104,11 @@ export const KAFKAJS_LEVEL_RULES: readonly LevelRule[] = [
     why: 'a request slower than its timeout; retried',
   },
   {
+    pattern: /^Crash: KafkaJSNonRetriableError: Failed to find group coordinator/,
+    level: 'warn',
+    why: 'a rejoin while no broker answered: kafkajs gives the consumer up, and the enricher starts it again after a backoff (it logs that at warn; a consumer it cannot start is its own fatal line)',
+  },
+  {
     pattern: /^Restarting the consumer/,
     level: 'warn',
     why: 'kafkajs restarts a consumer after a retriable crash; a crash that does not restart is our own error line',

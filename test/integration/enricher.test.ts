@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import { describe, expect, inject, it } from 'vitest';
+import { processesOf, readState } from '../../scripts/stack/state.ts';
 import { readHeader } from '../../src/cdr/header.ts';
 import { convertRow } from '../../src/cdr/row.ts';
 import { TimeZone } from '../../src/cdr/time-zone.ts';
@@ -192,6 +193,58 @@ describe('enricher', () => {
     second.child.kill('SIGTERM');
     expect(await second.exit).toBe(0);
   });
+
+  it('rides out its only broker paused until kafkajs gives the consumer up: no exit, every record once', async () => {
+    const rows = 80_000;
+    const raw = await fillRaw(rows);
+    // One partition at a time: the consumer rejoins as soon as its one batch has failed.
+    const env = { ...enricherEnv(raw), ENRICH_PARTITIONS_CONCURRENTLY: '1' };
+    const enricher = spawnEnricher(env);
+    const port = await enricher.port;
+    await waitFor('first batches', async () => {
+      const v = (await metricValue(port, 'cdr_enrich_records_in_total').catch(() => undefined)) ?? 0;
+      return v >= 10_000 ? v : undefined;
+    });
+    // Transactions are in flight when the broker freezes. Each request waits out its timeout; the
+    // failed commits make the consumer rejoin, and the coordinator lookup times out too, which
+    // kafkajs takes as final ("Failed to find group coordinator": it stops the consumer for good).
+    const before = enricher.lines.length;
+    const broker = processesOf(readState(), 'kafka')[0];
+    if (!broker) throw new Error('no broker process of the stack');
+    process.kill(broker.pid, 'SIGSTOP');
+    try {
+      await waitFor(
+        'kafkajs giving the consumer up',
+        () =>
+          enricher.lines
+            .slice(before)
+            .some((l) => l.includes('Crash: KafkaJSNonRetriableError: Failed to find group coordinator'))
+            ? true
+            : undefined,
+        300_000,
+      );
+    } finally {
+      process.kill(broker.pid, 'SIGCONT');
+    }
+    const exited = enricher.exit.then((code) => {
+      throw new Error(
+        `the enricher exited with ${code}; its last lines:\n${enricher.lines.slice(-3).join('\n')}`,
+      );
+    });
+    exited.catch(() => undefined);
+    const out = await Promise.race([readOutputs(testKafka(), env, rows), exited]);
+    expectOncePerRawRecord(
+      out.map((o) => o.value),
+      rows,
+    );
+    expect(enricher.child.exitCode).toBeNull();
+    // It went through what it is named for: kafkajs gave the consumer up and the enricher started it again.
+    expect(enricher.lines.some((l) => l.includes('no broker answered the consumer; starting it again'))).toBe(
+      true,
+    );
+    enricher.child.kill('SIGTERM');
+    expect(await enricher.exit).toBe(0);
+  }, 420_000);
 
   it('shares partitions between two enrichers; when one dies the other takes over, nothing lost or twice', async () => {
     const rows = 150_000;

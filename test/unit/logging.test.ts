@@ -135,6 +135,8 @@ describe('kafkajs levels', () => {
     ['Restarting the consumer in 300ms', 'error', 'warn'],
     // Seen in the single-broker fault campaign while the only broker was down: kafkajs restarts the consumer.
     ['Crash: KafkaJSNoBrokerAvailableError: No broker available', 'error', 'warn'],
+    // Seen when the only broker was killed while the enricher committed: the rejoin found nobody.
+    ['Crash: KafkaJSNonRetriableError: Failed to find group coordinator', 'error', 'warn'],
     // Seen in the cluster campaign: a paused leader answering, after SIGCONT, the writes the producer had
     // already given up on (the transaction was aborted and the producer initialised again meanwhile).
     [
