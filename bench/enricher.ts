@@ -180,7 +180,7 @@ export async function endToEndLatency(rate: number, seconds: number, pollMs: num
   const consumer = kafka.consumer({ groupId: `${run}-reader` });
   const latencies: number[] = [];
   await consumer.connect();
-  const { CATEGORIES } = await import('../src/enrich/catalogue.ts');
+  const { CATEGORIES } = await import('../src/cdr/catalogue.ts');
   const { avroType } = await import('../src/codec/schemas.ts');
   const { unframe } = await import('../src/codec/wire.ts');
   const type = avroType('cdr-enriched');

@@ -11,9 +11,9 @@ import { ADDRESSES } from '../scripts/stack/index.ts';
 import { LOCAL, ROOT, STACK_REPLICATION } from '../scripts/stack/paths.ts';
 import { registerSchema, registryClient } from '../src/codec/registry.ts';
 import { avroType } from '../src/codec/schemas.ts';
-import { type ControlValue, totalsMessage } from '../src/control/records.ts';
-import { topicSpecs } from '../src/kafka/topic-specs.ts';
 import { ensureTopics } from '../src/kafka/topics.ts';
+import { type ControlValue, totalsMessage } from '../src/topics/control.ts';
+import { topicSpecs } from '../src/topics/specs.ts';
 import { watchPeakRss } from './peak-rss.ts';
 
 export interface ToolBenchResult {

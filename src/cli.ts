@@ -6,12 +6,12 @@
 // (status, cursor, dlq) are in admin/cli.ts.
 import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError } from 'commander';
-import { registerAdminCommands } from './admin/cli.ts';
 import { CdrError, ErrorCodes, isCdrError } from './errors.ts';
 import { createLogger, logFormat } from './ops/logger.ts';
 import { routeProcessWarnings } from './ops/warnings.ts';
-import { registerReconcileCommand } from './reconcile/cli.ts';
-import { registerReplayCommands } from './replay/cli.ts';
+import { registerAdminCommands } from './tools/admin/cli.ts';
+import { registerReconcileCommand } from './tools/reconcile/cli.ts';
+import { registerReplayCommands } from './tools/replay/cli.ts';
 
 const env = process.env;
 const logger = createLogger({

@@ -1,7 +1,7 @@
 // Configuration of `cdr-pipeline enrich`.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { CATEGORIES } from '../enrich/catalogue.ts';
+import { CATEGORIES } from '../cdr/catalogue.ts';
 import { configError, type Env, int, parseEnv } from './env.ts';
 import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
 import { registryConfig, serviceEnvShape, topicEnvShape } from './service.ts';

@@ -1,6 +1,7 @@
 // One raw CDR to its enriched value and its category. Pure.
+
+import { CATALOGUE_VERSION, lookupCallType } from '../cdr/catalogue.ts';
 import type { RawCdr } from '../cdr/row.ts';
-import { CATALOGUE_VERSION, lookupCallType } from './catalogue.ts';
 
 export interface SourcePosition {
   topic: string;

@@ -6,10 +6,10 @@
 // source once per slice, and the offset per record. Byte for byte what decode, enrich and encode
 // give (tested); records of other schema versions take that path.
 import avro from 'avsc';
+import { CATALOGUE_VERSION, lookupCallType } from '../cdr/catalogue.ts';
 import { writeAvroLong } from '../codec/avro-long.ts';
 import { schemaText } from '../codec/schemas.ts';
 import { HEADER_BYTES, writeHeader } from '../codec/wire.ts';
-import { CATALOGUE_VERSION, lookupCallType } from './catalogue.ts';
 
 const RAW_FIELDS = (JSON.parse(schemaText('cdr-raw')) as { fields: unknown[] }).fields.length;
 const enrichment = (

@@ -21,19 +21,25 @@ import type avro from 'avsc';
 import type { Logger } from 'pino';
 import type { Layout } from '../cdr/layouts.ts';
 import type { FeedAccount, ProducerConfig } from '../config/producer.ts';
-import { AccountControls } from '../control/account.ts';
-import type { TotalsReader } from '../control/read.ts';
-import type { ControlValue } from '../control/records.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
+import { Batch } from '../feed/batch.ts';
+import type { ResponseParsers } from '../feed/parsers.ts';
 import { feedTarget, feedTransportError, openFeed } from '../feed/request.ts';
+import { type FixedSetup, fixedSetup, type ResponseSetup, type ResponseSummary } from '../feed/response.ts';
 import type { Permits } from '../ops/permits.ts';
 import { retryDelay } from '../ops/retry.ts';
-import { Batch, type CursorState } from './batch.ts';
-import { accountPosition, batchCursor, type CursorReader, type CursorValue } from './cursor.ts';
+import type { ControlValue } from '../topics/control.ts';
+import type { TotalsReader } from '../topics/control-read.ts';
+import {
+  accountPosition,
+  batchCursor,
+  type CursorReader,
+  type CursorState,
+  type CursorValue,
+} from '../topics/cursor.ts';
+import { AccountControls } from './account-controls.ts';
 import type { ProducerMetrics } from './metrics.ts';
-import type { ResponseParsers } from './parsers.ts';
 import type { ProducerSlot } from './pool.ts';
-import { type FixedSetup, fixedSetup, type ResponseSetup, type ResponseSummary } from './response.ts';
 
 export interface AccountHealth {
   lastSuccessAt?: number;

@@ -5,22 +5,22 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { avroType, registerSchema, registryClient } from '../codec/index.ts';
 import type { ProducerConfig } from '../config/producer.ts';
-import { TotalsReader } from '../control/read.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
+import { createParsers, type ResponseParsers } from '../feed/parsers.ts';
 import { createKafka } from '../kafka/client.ts';
 import { compressionType } from '../kafka/compression.ts';
 import { openTransactionHolders, watchHanging } from '../kafka/hanging.ts';
-import { topicSpecs } from '../kafka/topic-specs.ts';
 import { setUpTopics, topicMaxMessageBytes, topicPartitionCount } from '../kafka/topics.ts';
 import { type Check, type OpsServer, startOpsServer } from '../ops/http-server.ts';
 import { Permits } from '../ops/permits.ts';
 import { dependencyChecks } from '../ops/reachability.ts';
 import { retryStartup } from '../ops/retry.ts';
+import { TotalsReader } from '../topics/control-read.ts';
+import { CursorReader } from '../topics/cursor.ts';
+import { topicSpecs } from '../topics/specs.ts';
 import { AccountPoller } from './account-poller.ts';
-import { CursorReader } from './cursor.ts';
 import { producerMetrics } from './metrics.ts';
 import { takeAccounts } from './ownership.ts';
-import { createParsers, type ResponseParsers } from './parsers.ts';
 import { ProducerPool } from './pool.ts';
 
 export const RAW_SUBJECT_SUFFIX = '-value';
@@ -96,14 +96,12 @@ export async function startProducer(config: ProducerConfig, logger: Logger): Pro
   // them); one that stays open longer is a hanging transaction. The read may take that long and
   // then some.
   const awaitOpenTransactionsMs = env.TRANSACTION_TIMEOUT_MS + 15_000;
-  const cursors = new CursorReader(
-    kafka,
-    env.TOPIC_CURSOR,
-    2 * env.TRANSACTION_TIMEOUT_MS + 30_000,
-    log,
-    `${env.TRANSACTIONAL_ID_PREFIX}-cursor-read`,
+  const cursors = new CursorReader(kafka, env.TOPIC_CURSOR, {
+    timeoutMs: 2 * env.TRANSACTION_TIMEOUT_MS + 30_000,
+    groupPrefix: `${env.TRANSACTIONAL_ID_PREFIX}-cursor-read`,
     awaitOpenTransactionsMs,
-  );
+    log,
+  });
   const logins = config.accounts.map((a) => a.login);
   const readCursors = () => cursors.readAll();
   const pool = new ProducerPool(

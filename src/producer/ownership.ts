@@ -22,11 +22,11 @@
 // the slot again (which would fence the newcomer back). A process that is fenced between 1 and 3
 // fails the claim and starts over at 1 (the caller retries).
 import type { Logger } from 'pino';
-import type { ControlValue } from '../control/records.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { Permits } from '../ops/permits.ts';
-import { accountPosition, type CursorValue, cursorMessage } from './cursor.ts';
-import { legacyTransactionalId, type ProducerPool, type ProducerSlot } from './pool.ts';
+import type { ControlValue } from '../topics/control.ts';
+import { accountPosition, type CursorValue, cursorMessage, legacyTransactionalId } from '../topics/cursor.ts';
+import type { ProducerPool, ProducerSlot } from './pool.ts';
 
 export interface TakeOptions {
   prefix: string;

@@ -23,10 +23,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { CompressionTypes, Kafka, TopicMessages } from 'kafkajs';
 import type { Logger } from 'pino';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
-import { type SentOffsets, TransactionalSender } from '../kafka/transactions.ts';
+import type { SentOffsets } from '../kafka/sends.ts';
+import { TransactionalSender } from '../kafka/transactions.ts';
 import { Permits } from '../ops/permits.ts';
-import type { CursorState } from './batch.ts';
-import type { CursorValue } from './cursor.ts';
+import type { CursorState, CursorValue } from '../topics/cursor.ts';
 
 /** The slot of an account: FNV-1a (32 bits) of its login's UTF-8 bytes, modulo the pool size. */
 export function slotOf(login: string, size: number): number {
@@ -44,11 +44,6 @@ const FENCE_WAIT_MAX_MS = 30_000;
 
 export function slotTransactionalId(prefix: string, slot: number): string {
   return `${prefix}-slot-${slot}`;
-}
-
-/** The transactional id an account's producers used before the pool (one per account). */
-export function legacyTransactionalId(prefix: string, login: string): string {
-  return `${prefix}-${login}`;
 }
 
 /** What an account believes of its cursor when it commits. */

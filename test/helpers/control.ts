@@ -6,7 +6,7 @@ import { expect } from 'vitest';
 import { twosComplementToBigint, unscaledCost } from '../../src/cdr/decimal.ts';
 import { avroType } from '../../src/codec/schemas.ts';
 import { unframe } from '../../src/codec/wire.ts';
-import type { CdrTally, TallyColumns } from '../../src/control/records.ts';
+import type { CdrTally, TallyColumns } from '../../src/topics/control.ts';
 import { readTopics } from './kafka.ts';
 import { decodeRaw } from './producer.ts';
 

@@ -1,9 +1,9 @@
 // Enricher test helpers: configuration like a user's, the output topics read back and decoded.
 import type { Kafka } from 'kafkajs';
 import { expect, inject } from 'vitest';
+import { CATEGORIES } from '../../src/cdr/catalogue.ts';
 import { avroType } from '../../src/codec/schemas.ts';
 import { unframe } from '../../src/codec/wire.ts';
-import { CATEGORIES } from '../../src/enrich/catalogue.ts';
 import { readUntil, uniqueName } from './kafka.ts';
 
 const enrichedType = avroType('cdr-enriched');

@@ -9,7 +9,7 @@ import { bytesToDecimalString } from '../../src/cdr/decimal.ts';
 import type { RawCdr } from '../../src/cdr/row.ts';
 import { RawDecoder } from '../../src/codec/raw-decoder.ts';
 import { avroType } from '../../src/codec/schemas.ts';
-import { neutralise } from '../../src/replay/formats.ts';
+import { neutralise } from '../../src/tools/read/formats.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { runCli } from '../helpers/cli-process.ts';
 import { readTopics, testKafka } from '../helpers/kafka.ts';

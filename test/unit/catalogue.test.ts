@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CALL_TYPES } from '../../src/cdr/call-types.ts';
-import { CATALOGUE, CATEGORIES, lookupCallType } from '../../src/enrich/catalogue.ts';
+import { CATALOGUE, CATEGORIES, lookupCallType } from '../../src/cdr/catalogue.ts';
 
 // The contract's table as printed in shared/feed-contract.md (copied here so the test needs no
 // file outside the repo): type | sub_type | description.

@@ -2,7 +2,7 @@
 // a later transaction name a later cursor (a transaction committed without its marker in the
 // cursor partition, seen with a broker stopped mid-commit).
 import { describe, expect, it } from 'vitest';
-import { type CursorValue, cursorBehindTotals } from '../../src/producer/cursor.ts';
+import { type CursorValue, cursorBehindTotals } from '../../src/topics/cursor.ts';
 
 const at = (iso: string) => Date.parse(iso);
 const record = (lastId: number, committedAt: string): CursorValue => ({

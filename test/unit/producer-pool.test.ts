@@ -1,7 +1,8 @@
 // Which pool slot (transactional producer) an account uses: stable across processes and releases,
 // since a restarted process must initialise the ids its previous incarnation used.
 import { describe, expect, it } from 'vitest';
-import { legacyTransactionalId, slotOf, slotTransactionalId } from '../../src/producer/pool.ts';
+import { slotOf, slotTransactionalId } from '../../src/producer/pool.ts';
+import { legacyTransactionalId } from '../../src/topics/cursor.ts';
 
 describe('producer pool slots', () => {
   it('hashes a login with 32-bit FNV-1a of its UTF-8 bytes (values computed outside this code)', () => {

@@ -9,13 +9,13 @@ import { describe, expect, it } from 'vitest';
 import { bigintToTwosComplement, twosComplementToBigint } from '../../src/cdr/decimal.ts';
 import { avroType } from '../../src/codec/schemas.ts';
 import { unframe } from '../../src/codec/wire.ts';
-import { addControl, type CdrTally, controlMessages, controlValues } from '../../src/control/records.ts';
-import { PackedRecords } from '../../src/producer/records.ts';
-import { Continuity, IdRanges, IdSet } from '../../src/reconcile/continuity.ts';
-import { formatReport } from '../../src/reconcile/format.ts';
-import { compareTotals, Differences, type ReconcileReport } from '../../src/reconcile/report.ts';
-import { costText, parseCost, TotalsTable } from '../../src/reconcile/totals.ts';
-import { readTotalsFile } from '../../src/reconcile/totals-file.ts';
+import { PackedRecords } from '../../src/feed/records.ts';
+import { Continuity, IdRanges, IdSet } from '../../src/tools/reconcile/continuity.ts';
+import { formatReport } from '../../src/tools/reconcile/format.ts';
+import { compareTotals, Differences, type ReconcileReport } from '../../src/tools/reconcile/report.ts';
+import { costText, parseCost, TotalsTable } from '../../src/tools/reconcile/totals.ts';
+import { readTotalsFile } from '../../src/tools/reconcile/totals-file.ts';
+import { addControl, type CdrTally, controlMessages, controlValues } from '../../src/topics/control.ts';
 
 /** Tallies as a batch holds them: the columns the control records are counted from. */
 function packed(tallies: readonly CdrTally[]): PackedRecords {

@@ -6,15 +6,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BUILT_IN_LAYOUTS } from '../../src/cdr/header.ts';
 import { avroType } from '../../src/codec/schemas.ts';
 import { unframe } from '../../src/codec/wire.ts';
-import { Batch } from '../../src/producer/batch.ts';
-import { createParsers, type ResponseEvent } from '../../src/producer/parsers.ts';
-import { PackedRecords } from '../../src/producer/records.ts';
+import { Batch } from '../../src/feed/batch.ts';
+import { createParsers, type ResponseEvent } from '../../src/feed/parsers.ts';
+import { PackedRecords } from '../../src/feed/records.ts';
 import {
   type ParsedBatch,
   ResponseParser,
   type ResponseSetup,
   type ResponseSummary,
-} from '../../src/producer/response.ts';
+} from '../../src/feed/response.ts';
 import { CdrGenerator, CsvWriter } from '../../src/simulator/index.ts';
 import { tallyObjects } from '../helpers/control.ts';
 import { simOptions } from '../helpers/simulator.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RowPolicy } from '../../src/producer/row-policy.ts';
+import { RowPolicy } from '../../src/feed/row-policy.ts';
 
 const start = (cursor: number, deadLetteredAfter = 0, heldTail?: string) =>
   new RowPolicy({ cursor, deadLetteredAfter, heldTail });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertAcknowledged, sendChunks } from '../../src/kafka/transactions.ts';
+import { assertAcknowledged, sendChunks } from '../../src/kafka/sends.ts';
 
 const msgs = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ value: `${prefix}${i}` }));
 

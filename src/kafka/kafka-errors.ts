@@ -1,0 +1,42 @@
+// Kafka's errors as this project's codes: what a failed transaction means to its caller.
+import { CdrError, ErrorCodes } from '../errors.ts';
+
+// Kafka error codes by meaning. kafkajs 2.2.4 speaks old protocol versions, for which the broker
+// reports both a timed-out transaction and a takeover by another producer as
+// INVALID_PRODUCER_EPOCH (47): the caller tells the two apart (producer/ownership.ts). Only
+// PRODUCER_FENCED (90, which kafkajs has no name for) is a takeover by itself.
+const KAFKA_CODES = {
+  INVALID_PRODUCER_EPOCH: 47,
+  PRODUCER_FENCED: 90,
+  MESSAGE_TOO_LARGE: 10,
+  RECORD_LIST_TOO_LARGE: 18,
+} as const;
+type KafkaCodeName = keyof typeof KAFKA_CODES;
+
+/** Whether kafkajs's error chain (retriable wrappers keep `originalError`, others `cause`) holds this Kafka error. */
+export function hasKafkaError(err: unknown, name: KafkaCodeName): boolean {
+  type Chain = { type?: string; code?: number; originalError?: unknown; cause?: unknown };
+  for (let e = err as Chain | undefined, i = 0; e && i < 10; i++) {
+    if (e.type === name || e.code === KAFKA_CODES[name]) return true;
+    e = (e.originalError ?? e.cause) as typeof e;
+  }
+  return false;
+}
+
+export function kafkaError(message: string, cause: unknown): CdrError {
+  if (cause instanceof CdrError) return cause;
+  const text = `${message}: ${(cause as Error).message}`;
+  if (hasKafkaError(cause, 'PRODUCER_FENCED'))
+    return new CdrError(
+      ErrorCodes.FENCED,
+      `${message}: fenced by a newer producer with the same transactional id`,
+      {
+        cause,
+      },
+    );
+  if (hasKafkaError(cause, 'INVALID_PRODUCER_EPOCH'))
+    return new CdrError(ErrorCodes.PRODUCER_EPOCH, text, { cause, retriable: true });
+  if (hasKafkaError(cause, 'MESSAGE_TOO_LARGE') || hasKafkaError(cause, 'RECORD_LIST_TOO_LARGE'))
+    return new CdrError(ErrorCodes.MESSAGE_TOO_LARGE, text, { cause, retriable: true });
+  return new CdrError(ErrorCodes.KAFKA, text, { cause, retriable: true });
+}

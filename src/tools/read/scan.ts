@@ -1,0 +1,92 @@
+// One bounded pass over topics of CDRs (cdr.raw, or an enriched topic, which holds every raw
+// field): the end offsets are taken at the start and the pass never waits for newer records.
+// Records are decoded with their writer schema into the current cdr-raw reader; a record that
+// cannot be decoded is counted, not fatal.
+import type { Kafka } from 'kafkajs';
+import type { RawCdr } from '../../cdr/row.ts';
+import { RawDecoder } from '../../codec/raw-decoder.ts';
+import type { RegistryOptions } from '../../codec/registry.ts';
+import { avroType, projectedType } from '../../codec/schemas.ts';
+import { type EndOffsets, readToEnd } from '../../kafka/bounded-read.ts';
+
+export interface ScanProgress {
+  scanned: number;
+  matched: number;
+  undecodable: number;
+  /** Records in the topics' range when the pass started (offsets, transaction markers included). */
+  total: number;
+  startedAt: number;
+}
+
+export interface ScanOptions {
+  topics: string[];
+  registry: RegistryOptions;
+  keep(cdr: RawCdr): boolean;
+  /** Called for each kept CDR, in offset order per partition; a promise it returns is awaited. */
+  onMatch(
+    cdr: RawCdr,
+    at: { topic: string; partition: number; offset: string },
+  ): Promise<unknown> | undefined;
+  onProgress?(p: ScanProgress): void;
+  timeoutMs?: number;
+  /** Per `topic/partition`, where the wanted records begin (the period index); others are skipped. */
+  fromOffsets?: ReadonlyMap<string, bigint>;
+  /** Keeps partitions in step by record time (see BoundedReadOptions.paceMs). */
+  paceMs?: number;
+  /**
+   * Only these fields of cdr-raw are decoded (the others are skipped, not made into strings):
+   * for readers that need a few fields of every record. The records handed over hold only them.
+   */
+  fields?: readonly string[];
+}
+
+/** A pass's counters; its total is filled in by progressEnds. */
+export function newProgress(): ScanProgress {
+  return { scanned: 0, matched: 0, undecodable: 0, total: 0, startedAt: Date.now() };
+}
+
+/** Fills `progress.total` from the end offsets the bounded read captures (no read of its own). */
+export function progressEnds(progress: ScanProgress): (ends: EndOffsets) => void {
+  return (ends) => {
+    progress.total = [...ends.values()].reduce((n, e) => n + Number(e), 0);
+  };
+}
+
+export async function scan(kafka: Kafka, o: ScanOptions): Promise<ScanProgress> {
+  const progress = newProgress();
+  const decoder = new RawDecoder(
+    o.fields ? projectedType('cdr-raw', o.fields) : avroType('cdr-raw'),
+    o.registry,
+  );
+  await readToEnd(
+    kafka,
+    o.topics,
+    async ({ topic, partition, messages }) => {
+      await decoder.prepare(messages.map((m) => m.value));
+      for (const m of messages) {
+        progress.scanned++;
+        let cdr: RawCdr;
+        try {
+          cdr = decoder.decode(m.value);
+        } catch {
+          progress.undecodable++;
+          continue;
+        }
+        if (!o.keep(cdr)) continue;
+        progress.matched++;
+        // Awaited only when the callback has to wait (an output stream asking to drain).
+        const wait = o.onMatch(cdr, { topic, partition, offset: m.offset });
+        if (wait) await wait;
+      }
+      o.onProgress?.(progress);
+    },
+    {
+      timeoutMs: o.timeoutMs ?? 30 * 60_000,
+      groupPrefix: 'cdr-scan',
+      onEnds: progressEnds(progress),
+      ...(o.fromOffsets ? { fromOffsets: o.fromOffsets } : {}),
+      ...(o.paceMs === undefined ? {} : { paceMs: o.paceMs }),
+    },
+  );
+  return progress;
+}

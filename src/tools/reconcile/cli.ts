@@ -1,0 +1,169 @@
+// `cdr-pipeline reconcile`: control totals from Kafka, compared with the feed, a totals file or
+// the enriched topics. Exit 0 when everything matches, 1 when anything differs, 2 on bad input
+// or when the reconciliation could not run (set by cli.ts).
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import type { Command } from 'commander';
+import { TimeZone } from '../../cdr/time-zone.ts';
+import { badOption, isBillingPeriod, wholeOption } from '../../config/cli-options.ts';
+import { loadProducerConfig } from '../../config/producer.ts';
+import { loadToolsConfig } from '../../config/tools.ts';
+import { createKafka } from '../../kafka/client.ts';
+import { toolLogger } from '../../ops/logger.ts';
+import { formatReport, REPORT_FORMATS, type ReportFormat } from './format.ts';
+import { type Against, reconcile } from './index.ts';
+import { cdrScope } from './scope.ts';
+import { readTotalsFile } from './totals-file.ts';
+
+type Env = Record<string, string | undefined>;
+
+interface ReconcileOptions {
+  topic?: string;
+  account?: string[];
+  period?: string[];
+  idFrom?: string;
+  idTo?: string;
+  fast?: boolean;
+  feed?: boolean;
+  fromId?: string;
+  toId?: string;
+  totalsFile?: string;
+  enriched?: string[] | boolean;
+  format: string;
+  output?: string;
+  maxListed: string;
+}
+
+export function registerReconcileCommand(program: Command, env: Env): void {
+  program
+    .command('reconcile')
+    .description(
+      'Control totals per billing period x account x billing group x call type from Kafka, with continuity, compared with the feed, a totals file or the enriched topics',
+    )
+    .option('--topic <name>', 'the CDR topic (default TOPIC_RAW)')
+    .option('--account <login...>', 'accounts')
+    .option('--period <YYYY-MM...>', 'billing periods')
+    .option('--id-from <id>', 'ids from (inclusive)')
+    .option('--id-to <id>', 'ids to (inclusive)')
+    .option(
+      '--fast',
+      'the running control totals (TOPIC_CONTROL_TOTALS) instead of reading the CDRs: totals only',
+    )
+    .option(
+      '--feed',
+      "compare with the feed re-read from --from-id for --account (the producer's FEED_* settings)",
+    )
+    .option('--from-id <id>', 'with --feed: the first id re-read')
+    .option('--to-id <id>', "with --feed: the last id compared (default the account's cursor)")
+    .option(
+      '--totals-file <csv>',
+      'compare with a totals file: key columns and value columns, one line per key',
+    )
+    .option(
+      '--enriched [topics...]',
+      'compare with the enriched topics (default every topic named ENRICH_TOPIC_PREFIX*)',
+    )
+    .option('--format <format>', `output: ${REPORT_FORMATS.join(', ')}`, 'table')
+    .option('--output <file>', 'write the report here (default stdout)')
+    .option('--max-listed <n>', 'differences listed at most (the rest are counted)', '100000')
+    .action(async (o: ReconcileOptions) => {
+      if (!(REPORT_FORMATS as readonly string[]).includes(o.format))
+        badOption('--format', `"${o.format}" is not one of ${REPORT_FORMATS.join(', ')}`);
+      const chosen = [o.feed === true, o.totalsFile !== undefined, o.enriched !== undefined].filter(Boolean);
+      if (chosen.length > 1)
+        badOption('--feed', 'compare with one of --feed, --totals-file, --enriched at a time');
+      for (const p of o.period ?? []) if (!isBillingPeriod(p)) badOption('--period', `"${p}" is not YYYY-MM`);
+      const idMin = wholeOption('--id-from', o.idFrom);
+      const idMax = wholeOption('--id-to', o.idTo);
+      const maxListed = wholeOption('--max-listed', o.maxListed) as number;
+      const config = loadToolsConfig(env);
+      const url =
+        config.env.SCHEMA_REGISTRY_URL ?? badOption('SCHEMA_REGISTRY_URL', 'is required to decode records');
+      const logger = toolLogger(env);
+      const kafka = createKafka(config.kafka, logger);
+      const scope = cdrScope({
+        ...(o.account ? { accounts: new Set(o.account) } : {}),
+        ...(o.period ? { periods: new Set(o.period) } : {}),
+        ...(idMin === undefined ? {} : { idMin }),
+        ...(idMax === undefined ? {} : { idMax }),
+      });
+      let against: Against = { kind: 'nothing' };
+      if (o.feed === true) against = feedAgainst(env, o);
+      else if (o.totalsFile !== undefined)
+        against = { kind: 'totals-file', file: readTotalsFile(o.totalsFile) };
+      else if (o.enriched !== undefined) {
+        let topics = Array.isArray(o.enriched) ? o.enriched : [];
+        if (topics.length === 0) {
+          const admin = kafka.admin();
+          await admin.connect();
+          try {
+            topics = (await admin.listTopics())
+              .filter((t) => t.startsWith(config.env.ENRICH_TOPIC_PREFIX))
+              .sort();
+          } finally {
+            await admin.disconnect();
+          }
+          if (topics.length === 0)
+            badOption('--enriched', `no topic named ${config.env.ENRICH_TOPIC_PREFIX}*`);
+        }
+        against = { kind: 'enriched', topics };
+      }
+      const report = await reconcile({
+        kafka,
+        registry: { url },
+        topics: {
+          raw: o.topic ?? config.env.TOPIC_RAW,
+          controlTotals: config.env.TOPIC_CONTROL_TOTALS,
+          dlq: config.env.TOPIC_DLQ,
+          cursor: config.env.TOPIC_CURSOR,
+        },
+        scope,
+        fast: o.fast === true,
+        against,
+        maxListed,
+      });
+      const text = formatReport(report, o.format as ReportFormat);
+      if (o.output) {
+        const out = createWriteStream(o.output);
+        out.end(text);
+        await once(out, 'finish');
+      } else process.stdout.write(text);
+      process.exitCode = report.ok ? 0 : 1;
+    });
+}
+
+function feedAgainst(env: Env, o: ReconcileOptions): Against {
+  const fromId = wholeOption('--from-id', o.fromId) ?? badOption('--from-id', 'is required with --feed');
+  const toId = wholeOption('--to-id', o.toId);
+  const producer = loadProducerConfig(env);
+  const logins = producer.accounts.map((a) => a.login);
+  const wanted =
+    o.account ??
+    (logins.length === 1
+      ? logins
+      : badOption('--account', `one of ${logins.join(', ')} is required with --feed`));
+  if (wanted.length !== 1) badOption('--account', 'the feed is reconciled one account at a time');
+  const account =
+    producer.accounts.find((a) => a.login === wanted[0]) ??
+    badOption(
+      '--account',
+      `${wanted[0]} is not a configured feed account (FEED_LOGIN or FEED_ACCOUNTS_FILE)`,
+    );
+  const e = producer.env;
+  return {
+    kind: 'feed',
+    fromId,
+    ...(toId === undefined ? {} : { toId }),
+    side: {
+      url: e.FEED_URL,
+      account,
+      layouts: producer.layouts,
+      zone: new TimeZone(e.FEED_TIMEZONE),
+      delimiter: e.FEED_DELIMITER,
+      currency: e.FEED_CURRENCY,
+      headersTimeoutMs: e.FEED_HEADERS_TIMEOUT_MS,
+      bodyIdleTimeoutMs: e.FEED_BODY_IDLE_TIMEOUT_MS,
+      maxRecordChars: e.FEED_MAX_RECORD_CHARS,
+    },
+  };
+}

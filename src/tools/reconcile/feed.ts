@@ -1,0 +1,308 @@
+// Reconciling one account with the feed itself, re-read from an id: the feed is the source of
+// truth. Memory stays bounded whatever the number of CDRs: both sides are first summed per bucket
+// of 1,024 consecutive ids (count and two order-free fingerprints of every id's values); only the
+// buckets that differ are then read again, from Kafka and from the feed, and compared id by id.
+// A clean run reads each side once.
+import type { Kafka } from 'kafkajs';
+import { bytesToDecimalString } from '../../cdr/decimal.ts';
+import type { HeaderMap } from '../../cdr/header.ts';
+import { readHeader } from '../../cdr/header.ts';
+import { CONTRACT_COLUMNS, type Layout } from '../../cdr/layouts.ts';
+import { type RawCdr, RowReader } from '../../cdr/row.ts';
+import type { TimeZone } from '../../cdr/time-zone.ts';
+import type { RegistryOptions } from '../../codec/registry.ts';
+import type { FeedAccount } from '../../config/producer.ts';
+import { feedRows } from '../../feed/csv-rows.ts';
+import { openFeed } from '../../feed/request.ts';
+import { scan } from '../read/scan.ts';
+import { MERGE_PACE_MS } from './continuity.ts';
+import type { Differences } from './report.ts';
+
+export interface FeedSide {
+  url: string;
+  account: FeedAccount;
+  layouts: readonly Layout[];
+  zone: TimeZone;
+  delimiter: string;
+  currency: string | undefined;
+  headersTimeoutMs: number;
+  bodyIdleTimeoutMs: number;
+  maxRecordChars: number;
+}
+
+export type FeedItem = { id: number; cdr: RawCdr } | { id: number; problem: string };
+
+/**
+ * The feed's rows of the account with ids from `fromId` to `toId`, in id order: request after
+ * request (a feed may answer with a window of ids, or a pointer row saying where data continues),
+ * each from the id after the last one read, until a response brings nothing new.
+ */
+export async function* feedItems(side: FeedSide, fromId: number, toId: number): AsyncGenerator<FeedItem> {
+  let next = fromId;
+  for (;;) {
+    const body = await openFeed({
+      baseUrl: side.url,
+      credentials: side.account,
+      fromId: next,
+      headersTimeoutMs: side.headersTimeoutMs,
+      bodyIdleTimeoutMs: side.bodyIdleTimeoutMs,
+    });
+    let header: HeaderMap | undefined;
+    let reader: RowReader | undefined;
+    let last: number | undefined;
+    let pointer: number | undefined;
+    let rows = 0;
+    let beyond = false;
+    for await (const ev of feedRows(body, {
+      delimiter: side.delimiter,
+      maxRecordChars: side.maxRecordChars,
+      rawClipChars: 200,
+      // Reading, not publishing: a last row without a line end is taken as it is.
+      acceptTail: () => true,
+    })) {
+      if (ev.kind === 'header') {
+        header = readHeader(ev.fields, side.layouts, side.currency);
+        reader = new RowReader(header, { zone: side.zone, login: side.account.login });
+        continue;
+      }
+      if (ev.kind !== 'record') continue;
+      const h = header as HeaderMap;
+      const r = reader as RowReader;
+      rows++;
+      if (last === undefined && h.layout.pointerWhenEmpty) {
+        if (rows === 1 && r.idIsEmpty(ev.fields)) break;
+        if (r.isPointer(ev.fields)) {
+          pointer = r.id(ev.fields);
+          break;
+        }
+      }
+      const id = r.id(ev.fields);
+      if (id === undefined || id < next) continue;
+      if (id > toId) {
+        beyond = true;
+        break;
+      }
+      last = id;
+      const result = r.convert(ev.fields, { ingested_at: 0, feed_host: '', line: ev.line });
+      yield result.ok
+        ? { id, cdr: result.cdr }
+        : { id, problem: `${result.problem.field} ${result.problem.reason}` };
+    }
+    body.destroy();
+    if (beyond || (last !== undefined && last >= toId)) return;
+    if (last !== undefined) next = last + 1;
+    else if (pointer !== undefined && pointer > next) next = pointer;
+    else return;
+  }
+}
+
+/** The values compared: the contract's columns, as the feed and Kafka each hold them. */
+const FIELDS = CONTRACT_COLUMNS;
+
+/** The values compared, as one text. */
+export function comparable(c: RawCdr): string {
+  return FIELDS.map((f) => fieldText(c, f)).join('\u0001');
+}
+
+/** 32-bit FNV-1a of a string (UTF-16 code units), seeded. */
+function fnv(text: string, seed: number): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+export const BUCKET_IDS = 1024;
+
+interface Bucket {
+  count: number;
+  a: number;
+  b: number;
+}
+
+/** Per bucket of ids: a count and two sums of fingerprints, in any order of adding. */
+export class BucketSums {
+  readonly buckets = new Map<number, Bucket>();
+
+  add(id: number, text: string): void {
+    const k = Math.floor(id / BUCKET_IDS);
+    let b = this.buckets.get(k);
+    if (b === undefined) {
+      b = { count: 0, a: 0, b: 0 };
+      this.buckets.set(k, b);
+    }
+    b.count++;
+    b.a = (b.a + fnv(text, 0x811c9dc5)) >>> 0;
+    b.b = (b.b + fnv(text, 0x2545f491)) >>> 0;
+  }
+
+  /** Buckets whose sums differ from `other`'s, ascending. */
+  differing(other: BucketSums): number[] {
+    const out = new Set<number>();
+    for (const [k, x] of this.buckets) {
+      const y = other.buckets.get(k);
+      if (!y || y.count !== x.count || y.a !== x.a || y.b !== x.b) out.add(k);
+    }
+    for (const k of other.buckets.keys()) if (!this.buckets.has(k)) out.add(k);
+    return [...out].sort((x, y) => x - y);
+  }
+}
+
+export interface DeadLetter {
+  reason: string;
+}
+
+export interface FeedReconcileOptions {
+  kafka: Kafka;
+  registry: RegistryOptions;
+  rawTopic: string;
+  side: FeedSide;
+  fromId: number;
+  toId: number;
+  /** The account's dead letters by id. */
+  deadLetters: ReadonlyMap<number, DeadLetter>;
+  /** Called with each of the account's CDRs in range on the first (full) Kafka pass. */
+  onKafkaCdr?(cdr: RawCdr, partition: number, offset: string): void;
+  /** At most this many differing buckets are compared id by id; the rest are counted. */
+  maxBuckets?: number;
+}
+
+export interface FeedReconcileResult {
+  kafkaRecords: number;
+  feedRows: number;
+  feedInvalid: number;
+  bucketsDiffering: number;
+  bucketsCompared: number;
+}
+
+export async function reconcileWithFeed(
+  o: FeedReconcileOptions,
+  out: Differences,
+): Promise<FeedReconcileResult> {
+  const login = o.side.account.login;
+  const inRange = (c: RawCdr) => c.account === login && c.id >= o.fromId && c.id <= o.toId;
+  const kafkaSums = new BucketSums();
+  const feedSums = new BucketSums();
+  let kafkaRecords = 0;
+  const kafkaPass = scan(o.kafka, {
+    paceMs: MERGE_PACE_MS,
+    topics: [o.rawTopic],
+    registry: o.registry,
+    keep: inRange,
+    onMatch: (c, at) => {
+      kafkaRecords++;
+      kafkaSums.add(c.id, comparable(c));
+      o.onKafkaCdr?.(c, at.partition, at.offset);
+    },
+  });
+  let feedRowsRead = 0;
+  let feedInvalid = 0;
+  // An invalid feed row is not a CDR: it is summed as its problem, so Kafka cannot match it.
+  const feedPass = (async () => {
+    for await (const item of feedItems(o.side, o.fromId, o.toId)) {
+      feedRowsRead++;
+      if ('cdr' in item) feedSums.add(item.id, comparable(item.cdr));
+      else {
+        feedInvalid++;
+        feedSums.add(item.id, `invalid\u0001${item.problem}`);
+      }
+    }
+  })();
+  await Promise.all([kafkaPass, feedPass]);
+
+  const differing = kafkaSums.differing(feedSums);
+  const max = o.maxBuckets ?? 1000;
+  const compared = differing.slice(0, max);
+  if (differing.length > max)
+    out.add({
+      kind: 'values_differ',
+      account: login,
+      id: (differing[max] as number) * BUCKET_IDS,
+      detail: `${differing.length - max} more blocks of ${BUCKET_IDS} ids differ and were not compared id by id: reconcile a narrower --from-id/--to-id`,
+    });
+  if (compared.length > 0) await compareBuckets(o, compared, out);
+  return {
+    kafkaRecords,
+    feedRows: feedRowsRead,
+    feedInvalid,
+    bucketsDiffering: differing.length,
+    bucketsCompared: compared.length,
+  };
+}
+
+/** The differing buckets id by id: Kafka's records of them, and the feed read again from each. */
+async function compareBuckets(o: FeedReconcileOptions, buckets: number[], out: Differences): Promise<void> {
+  const login = o.side.account.login;
+  const wanted = new Set(buckets);
+  const kafka = new Map<number, RawCdr[]>();
+  await scan(o.kafka, {
+    topics: [o.rawTopic],
+    registry: o.registry,
+    keep: (c) =>
+      c.account === login && c.id >= o.fromId && c.id <= o.toId && wanted.has(Math.floor(c.id / BUCKET_IDS)),
+    onMatch: (c) => {
+      const list = kafka.get(c.id);
+      if (list) list.push(c);
+      else kafka.set(c.id, [c]);
+    },
+  });
+  const feed = new Map<number, FeedItem>();
+  // Consecutive buckets are read in one request.
+  for (let i = 0; i < buckets.length; ) {
+    let j = i;
+    while (j + 1 < buckets.length && buckets[j + 1] === (buckets[j] as number) + 1) j++;
+    const from = Math.max(o.fromId, (buckets[i] as number) * BUCKET_IDS);
+    const to = Math.min(o.toId, ((buckets[j] as number) + 1) * BUCKET_IDS - 1);
+    for await (const item of feedItems(o.side, from, to)) feed.set(item.id, item);
+    i = j + 1;
+  }
+  const ids = [...new Set([...kafka.keys(), ...feed.keys()])].sort((a, b) => a - b);
+  for (const id of ids) {
+    const ours = kafka.get(id) ?? [];
+    const theirs = feed.get(id);
+    // An id in Kafka twice is reported by the continuity check of the first pass.
+    const first = ours[0];
+    if (theirs === undefined) {
+      if (first)
+        out.add({ kind: 'missing_in_other', account: login, id, detail: 'in Kafka, not in the feed' });
+      continue;
+    }
+    if (first === undefined) {
+      const dead = o.deadLetters.get(id);
+      if (dead) out.add({ kind: 'dead_lettered', account: login, id, detail: dead.reason });
+      else
+        out.add({
+          kind: 'missing_in_kafka',
+          account: login,
+          id,
+          detail:
+            'problem' in theirs
+              ? `in the feed (invalid: ${theirs.problem}), not dead-lettered`
+              : 'in the feed, not in Kafka',
+        });
+      continue;
+    }
+    if ('problem' in theirs) {
+      out.add({
+        kind: 'values_differ',
+        account: login,
+        id,
+        detail: `the feed's row no longer reads: ${theirs.problem}`,
+      });
+      continue;
+    }
+    for (const f of FIELDS) {
+      const a = fieldText(first, f);
+      const b = fieldText(theirs.cdr, f);
+      if (a !== b) out.add({ kind: 'values_differ', account: login, id, column: f, kafka: a, other: b });
+    }
+  }
+}
+
+function fieldText(c: RawCdr, f: (typeof FIELDS)[number]): string {
+  if (f === 'cost') return bytesToDecimalString(c.cost);
+  if (f === 'start_time') return new Date(c.start_time).toISOString();
+  return String(c[f]);
+}

@@ -1,0 +1,172 @@
+// `cdr-pipeline reconcile`: control totals per billing period x account x billing group x call
+// type, computed from Kafka (one bounded scan of cdr.raw, or with `fast` the control records
+// summed), with each account's continuity, compared with the feed, a totals file or the enriched
+// topics. See report.ts for what a difference is.
+import type { Kafka } from 'kafkajs';
+import type { RawCdr } from '../../cdr/row.ts';
+import type { RegistryOptions } from '../../codec/registry.ts';
+import { CdrError, ErrorCodes } from '../../errors.ts';
+import { latestTotals } from '../../topics/control-read.ts';
+import { readCursors } from '../../topics/cursor.ts';
+import { readDeadLetters } from '../../topics/dlq.ts';
+import { scan } from '../read/scan.ts';
+import { Continuity, MERGE_PACE_MS } from './continuity.ts';
+import { reconcileWithEnriched } from './enriched.ts';
+import { type FeedSide, reconcileWithFeed } from './feed.ts';
+import { compareTotals, continuityDifference, Differences, type ReconcileReport } from './report.ts';
+import { type CdrScope, TOTALS_FIELDS } from './scope.ts';
+import { KEY_COLUMNS, TotalsTable } from './totals.ts';
+import type { TotalsFile } from './totals-file.ts';
+
+export type Against =
+  | { kind: 'nothing' }
+  | { kind: 'feed'; side: FeedSide; fromId: number; toId?: number }
+  | { kind: 'totals-file'; file: TotalsFile }
+  | { kind: 'enriched'; topics: string[] };
+
+export interface ReconcileRequest {
+  kafka: Kafka;
+  registry: RegistryOptions;
+  topics: { raw: string; controlTotals: string; dlq: string; cursor: string };
+  scope: CdrScope;
+  fast: boolean;
+  against: Against;
+  /** Differences listed at most; the rest are counted. */
+  maxListed?: number;
+  timeoutMs?: number;
+}
+
+function refuse(message: string): never {
+  throw new CdrError(ErrorCodes.CONFIG_INVALID, `invalid option: ${message}`);
+}
+
+export async function reconcile(req: ReconcileRequest): Promise<ReconcileReport> {
+  const out = new Differences(req.maxListed);
+  const { against } = req;
+  if (req.fast && (against.kind === 'feed' || against.kind === 'enriched'))
+    refuse(`--fast: control records hold totals, not ids: --against ${against.kind} needs the full scan`);
+  let totals: TotalsTable;
+  let records = 0;
+  const continuity = new Continuity(req.maxListed);
+
+  if (req.fast) {
+    if (req.scope.idMin !== undefined || req.scope.idMax !== undefined)
+      refuse('--fast: control totals are per billing period: an id range needs the full scan');
+    // The running totals: the latest record per account and period is its total so far.
+    const read = await latestTotals(req.kafka, req.registry, req.topics.controlTotals, {
+      ...(req.scope.accounts ? { accounts: req.scope.accounts } : {}),
+      ...(req.scope.periods ? { periods: req.scope.periods } : {}),
+      rawTopic: req.topics.raw,
+    });
+    totals = new TotalsTable();
+    for (const c of read.totals.values()) {
+      records += c.count;
+      for (const l of c.lines)
+        totals.add(
+          {
+            billing_period: c.billing_period,
+            account: c.account,
+            billing_group: l.billing_group,
+            type: l.type,
+            sub_type: l.sub_type,
+          },
+          { count: l.count, seconds: l.seconds, cost: l.cost, firstId: l.first_id, lastId: l.last_id },
+        );
+    }
+    if (read.undecodable > 0)
+      out.add({ kind: 'undecodable', detail: `${read.undecodable} control records could not be decoded` });
+  } else {
+    totals = new TotalsTable();
+    const count = (c: RawCdr, partition: number, offset: string) => {
+      records++;
+      totals.addCdr(c, c.seconds, c.cost, c.id);
+      continuity.add(c.account, c.id, partition, offset);
+    };
+    if (against.kind === 'feed') {
+      const login = against.side.account.login;
+      if (req.scope.accounts && !(req.scope.accounts.size === 1 && req.scope.accounts.has(login)))
+        refuse(`--account: the feed is reconciled one account at a time (${login})`);
+      const toId = against.toId ?? (await cursorOf(req, login));
+      const deadLetters = new Map<number, { reason: string }>();
+      for (const d of await readDeadLetters(req.kafka, req.topics.dlq, { account: login }))
+        if (d.id !== null) deadLetters.set(Number(d.id), { reason: d.reason });
+      await reconcileWithFeed(
+        {
+          kafka: req.kafka,
+          registry: req.registry,
+          rawTopic: req.topics.raw,
+          side: against.side,
+          fromId: against.fromId,
+          toId,
+          deadLetters,
+          onKafkaCdr: (c, partition, offset) => {
+            if (req.scope.keep(c)) count(c, partition, offset);
+          },
+        },
+        out,
+      );
+    } else {
+      const done = await scan(req.kafka, {
+        paceMs: MERGE_PACE_MS,
+        fields: TOTALS_FIELDS,
+        topics: [req.topics.raw],
+        registry: req.registry,
+        keep: req.scope.keep,
+        onMatch: (c, at) => {
+          count(c, at.partition, at.offset);
+        },
+        ...(req.timeoutMs ? { timeoutMs: req.timeoutMs } : {}),
+      });
+      if (done.undecodable > 0)
+        out.add({
+          kind: 'undecodable',
+          detail: `${done.undecodable} records of ${req.topics.raw} could not be decoded`,
+        });
+    }
+    for (const issue of continuity.issues) out.add(continuityDifference(issue));
+    out.unlisted += continuity.dropped;
+    if (against.kind === 'enriched')
+      await reconcileWithEnriched(
+        req.kafka,
+        req.registry,
+        against.topics,
+        req.scope,
+        { continuity, totals },
+        out,
+      );
+  }
+  if (against.kind === 'totals-file') {
+    const file = against.file;
+    compareTotals(totals.rollUp(file.table.columns), file.table, file.values, out, file.lines);
+  }
+  return {
+    against: against.kind,
+    source: req.fast ? 'fast' : 'scan',
+    columns: KEY_COLUMNS,
+    totals: totals.list(),
+    differences: out.list,
+    unlisted: out.unlisted,
+    accounts: [...continuity.accounts.values()]
+      .sort((a, b) => (a.account < b.account ? -1 : a.account > b.account ? 1 : 0))
+      .map((a) => ({
+        account: a.account,
+        firstId: a.ids.first,
+        lastId: a.ids.last,
+        ids: a.ids.count,
+        gaps: a.ids.gaps(),
+      })),
+    records,
+    ok: out.count === 0,
+  };
+}
+
+async function cursorOf(req: ReconcileRequest, login: string): Promise<number> {
+  const cursor = (
+    await readCursors(req.kafka, req.topics.cursor, { timeoutMs: 60_000, groupPrefix: 'cdr-reconcile' })
+  ).get(login);
+  if (cursor === undefined)
+    refuse(
+      `--account ${login}: no cursor in ${req.topics.cursor}: nothing was ingested for it (or give --to-id)`,
+    );
+  return cursor.lastId;
+}
