@@ -92,12 +92,12 @@ async function simulate(): Promise<void> {
 }
 
 async function produce(): Promise<void> {
-  const { loadProducerConfig } = await import('./config/producer.ts');
+  const { loadProducerOptions } = await import('./config/producer.ts');
   const { startProducer } = await import('./producer/index.ts');
-  const config = loadProducerConfig(env);
-  if (config.accounts.length === 1) setFlagsFromString(ONE_ACCOUNT_HEAP_V8_FLAGS);
-  const producer = await startProducer(config, logger);
-  onStop(() => producer.stop(), config.env.SHUTDOWN_TIMEOUT_MS);
+  const options = loadProducerOptions(env);
+  if (options.accounts.length === 1) setFlagsFromString(ONE_ACCOUNT_HEAP_V8_FLAGS);
+  const producer = await startProducer(options, logger);
+  onStop(() => producer.stop(), options.service.shutdownTimeoutMs);
   producer.done.catch((err: unknown) => {
     process.exitCode = isCdrError(err, ErrorCodes.FENCED) ? EXIT_FENCED : 1;
     if (!isCdrError(err, ErrorCodes.FENCED)) logger.fatal({ err }, 'producer failed');
@@ -106,11 +106,11 @@ async function produce(): Promise<void> {
 }
 
 async function enrichCommand(): Promise<void> {
-  const { loadEnricherConfig } = await import('./config/enricher.ts');
+  const { loadEnricherOptions } = await import('./config/enricher.ts');
   const { startEnricher } = await import('./enrich/index.ts');
-  const config = loadEnricherConfig(env);
-  const enricher = await startEnricher(config, logger);
-  onStop(() => enricher.stop(), config.env.SHUTDOWN_TIMEOUT_MS);
+  const options = loadEnricherOptions(env);
+  const enricher = await startEnricher(options, logger);
+  onStop(() => enricher.stop(), options.service.shutdownTimeoutMs);
   // A consumer that will not restart leaves a live but idle member: exit so a supervisor restarts it.
   enricher.done.catch(() => {
     process.exitCode = 1;

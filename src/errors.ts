@@ -31,8 +31,13 @@ export const ErrorCodes = {
   SCHEMA_INCOMPATIBLE: 'CDR_SCHEMA_INCOMPATIBLE',
   /** A topic exists with settings the pipeline cannot use (e.g. cursor topic not compacted). */
   TOPIC_MISCONFIGURED: 'CDR_TOPIC_MISCONFIGURED',
-  /** Another producer with the same transactional id took over. Not retried. */
+  /** Another process claimed the account (its cursor record names that process). Not retried. */
   FENCED: 'CDR_FENCED',
+  /**
+   * Kafka fenced this transactional producer (PRODUCER_FENCED): a newer one initialised the same
+   * transactional id. Which accounts, if any, were taken over is for the cursor topic to say.
+   */
+  PRODUCER_FENCED: 'CDR_PRODUCER_FENCED',
   /**
    * The broker no longer takes this producer's epoch (INVALID_PRODUCER_EPOCH): its transaction
    * timed out, or another producer took over. Which of the two is checked before going on.
@@ -65,15 +70,29 @@ export const ErrorCodes = {
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
+/** Failures of the carrier's feed itself: the cursor stands, and the feed's own backoff applies. */
+export const FEED_ERRORS: ReadonlySet<ErrorCode> = new Set([
+  ErrorCodes.FEED_AUTH,
+  ErrorCodes.FEED_UNAVAILABLE,
+  ErrorCodes.FEED_STATUS,
+  ErrorCodes.FEED_NOT_CSV,
+  ErrorCodes.FEED_NETWORK,
+  ErrorCodes.FEED_TIMEOUT,
+  ErrorCodes.FEED_HEADER,
+]);
+
 export interface CdrErrorOptions {
   cause?: unknown;
   retriable?: boolean;
+  /** When the server said to come back (Retry-After), in ms from when it said so. */
+  retryAfterMs?: number | undefined;
   details?: Record<string, unknown>;
 }
 
 export class CdrError extends Error {
   readonly code: ErrorCode;
   readonly retriable: boolean;
+  readonly retryAfterMs: number | undefined;
   readonly details: Record<string, unknown>;
 
   constructor(code: ErrorCode, message: string, options: CdrErrorOptions = {}) {
@@ -81,6 +100,7 @@ export class CdrError extends Error {
     this.name = 'CdrError';
     this.code = code;
     this.retriable = options.retriable ?? false;
+    this.retryAfterMs = options.retryAfterMs;
     this.details = options.details ?? {};
   }
 
@@ -90,6 +110,7 @@ export class CdrError extends Error {
       code: this.code,
       message: this.message,
       retriable: this.retriable,
+      ...(this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs }),
       details: this.details,
       cause: serializeCause(this.cause),
     };

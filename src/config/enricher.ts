@@ -2,9 +2,18 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CATEGORIES } from '../cdr/catalogue.ts';
-import { configError, type Env, int, parseEnv } from './env.ts';
+import type { RegistryOptions } from '../codec/registry.ts';
+import { configError, deepFreeze, type Env, int, parseEnv } from './env.ts';
 import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
-import { registryConfig, serviceEnvShape, topicEnvShape } from './service.ts';
+import {
+  registryConfig,
+  type ServiceOptions,
+  serviceEnvShape,
+  serviceOptions,
+  type TopicCreation,
+  topicCreation,
+  topicEnvShape,
+} from './service.ts';
 
 export const enricherEnvSchema = z.object({
   TOPIC_RAW: z.string().min(1).default('cdr.raw').describe('Topic the enrichers read'),
@@ -46,25 +55,52 @@ export const enricherEnvSchema = z.object({
   ...serviceEnvShape(9465),
 });
 
-export interface EnricherConfig {
-  env: Readonly<z.infer<typeof enricherEnvSchema>>;
-  kafka: KafkaConfig;
-  registry: { url: string; username?: string; password?: string };
+export interface EnricherOptions {
+  /** The topic enriched (cdr.raw). */
+  inputTopic: string;
   /** Output topic per category, `unknown` included. */
   routes: Readonly<Record<string, string>>;
+  dlqTopic: string;
+  /** Consumer group shared by every enricher. */
+  groupId: string;
+  transactions: {
+    /** Prefix of the per-input-partition transactional id. */
+    idPrefix: string;
+    timeoutMs: number;
+  };
+  creation: TopicCreation & { outputPartitions: number; outputRetentionMs: number; dlqRetentionMs: number };
+  /** How soon the partitions of a dead enricher move to another. */
+  sessionTimeoutMs: number;
+  /** Input partitions processed at once by one enricher. */
+  partitionsConcurrently: number;
+  kafka: KafkaConfig;
+  registry: RegistryOptions;
+  service: ServiceOptions;
 }
 
-export function loadEnricherConfig(env: Env): Readonly<EnricherConfig> {
+export function loadEnricherOptions(env: Env): Readonly<EnricherOptions> {
   const cfg = parseEnv(enricherEnvSchema, env);
   const kafka = readKafkaConfig(parseEnv(kafkaEnvSchema, env));
   const routes: Record<string, string> = {};
   for (const c of [...CATEGORIES, 'unknown']) routes[c] = `${cfg.ENRICH_TOPIC_PREFIX}${c}`;
   if (cfg.ENRICH_ROUTES_FILE) Object.assign(routes, readRoutes(cfg.ENRICH_ROUTES_FILE));
-  return Object.freeze({
-    env: cfg,
+  return deepFreeze({
+    inputTopic: cfg.TOPIC_RAW,
+    routes,
+    dlqTopic: cfg.TOPIC_DLQ,
+    groupId: cfg.ENRICH_GROUP_ID,
+    transactions: { idPrefix: cfg.ENRICH_TRANSACTIONAL_ID_PREFIX, timeoutMs: cfg.TRANSACTION_TIMEOUT_MS },
+    creation: {
+      ...topicCreation(cfg),
+      outputPartitions: cfg.ENRICH_TOPIC_PARTITIONS,
+      outputRetentionMs: cfg.ENRICH_TOPIC_RETENTION_MS,
+      dlqRetentionMs: cfg.TOPIC_DLQ_RETENTION_MS,
+    },
+    sessionTimeoutMs: cfg.ENRICH_SESSION_TIMEOUT_MS,
+    partitionsConcurrently: cfg.ENRICH_PARTITIONS_CONCURRENTLY,
     kafka,
     registry: registryConfig(cfg),
-    routes: Object.freeze(routes),
+    service: serviceOptions(cfg),
   });
 }
 

@@ -5,10 +5,23 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Layout } from '../cdr/layouts.ts';
 import { isValidTimeZone } from '../cdr/time-zone.ts';
-import { bool, configError, type Env, int, parseEnv, secret } from './env.ts';
+import type { RegistryOptions } from '../codec/registry.ts';
+import { bool, configError, deepFreeze, type Env, int, parseEnv, secret } from './env.ts';
 import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
 import { dateForm, dateTimeForm, readLayouts, timeForm } from './layouts.ts';
-import { producerTopicsShape, registryConfig, serviceEnvShape, topicEnvShape } from './service.ts';
+import {
+  producerTopicsShape,
+  registryConfig,
+  type ServiceOptions,
+  serviceEnvShape,
+  serviceOptions,
+  type TopicCreation,
+  topicCreation,
+  topicEnvShape,
+} from './service.ts';
+
+export const COMPRESSIONS = ['none', 'gzip', 'lz4', 'zstd'] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
 
 export const producerEnvSchema = z.object({
   FEED_URL: z
@@ -85,7 +98,7 @@ export const producerEnvSchema = z.object({
       "Prefix of the pool's transactional ids (prefix-slot-N); one per producer process (or Helm group)",
     ),
   KAFKA_COMPRESSION: z
-    .enum(['none', 'gzip', 'lz4', 'zstd'])
+    .enum(COMPRESSIONS)
     .default('none')
     .describe(
       'Compression of the record batches the producer writes (docs/performance.md: none is fastest here)',
@@ -127,13 +140,75 @@ export interface FeedAccount {
   password: string;
 }
 
-export interface ProducerConfig {
-  env: Readonly<z.infer<typeof producerEnvSchema>>;
+/** How the feed is asked: where, how often, how long to wait, how to back off. */
+export interface FeedOptions {
+  /** Base URL (…/billing/feed is appended). */
+  url: string;
+  pollIntervalMs: number;
+  headersTimeoutMs: number;
+  bodyIdleTimeoutMs: number;
+  /** Feed requests in flight at most for the whole process. */
+  maxConcurrentPolls: number;
+  backoff: { minMs: number; maxMs: number };
+  /** Retry delay after a refused login or a header that fits no layout. */
+  authRetryMs: number;
+  /** First id wanted when an account has no cursor yet. */
+  startId: number;
+}
+
+/** How a response's rows are read and what their records look like. Plain data (crosses to a worker). */
+export interface RowOptions {
   /** The layouts a header is matched against, in order. */
   layouts: readonly Layout[];
+  /** Zone of start times sent without an offset. */
+  timeZone: string;
+  /** Currency of cost when the header names none. */
+  currency: string | undefined;
+  delimiter: string;
+  maxRecordChars: number;
+  /** Raw text of a row kept in its dead letter at most. */
+  deadLetterRawMaxChars: number;
+  /** Key of a CDR with an empty billing group: this prefix and the account. */
+  noGroupKeyPrefix: string;
+}
+
+export interface BatchOptions {
+  maxRows: number;
+  maxMs: number;
+}
+
+/** The topics the producer writes (and the tools read). */
+export interface ProducerTopics {
+  raw: string;
+  cursor: string;
+  control: string;
+  controlTotals: string;
+  dlq: string;
+}
+
+export interface ProducerOptions {
   accounts: readonly FeedAccount[];
+  feed: FeedOptions;
+  rows: RowOptions;
+  batch: BatchOptions;
+  topics: ProducerTopics;
+  creation: TopicCreation & { rawPartitions: number; rawRetentionMs: number; dlqRetentionMs: number };
+  transactions: {
+    /** Prefix of the pool's transactional ids (prefix-slot-N). */
+    idPrefix: string;
+    timeoutMs: number;
+    poolSize: number;
+    compression: Compression;
+  };
+  /** Worker threads that parse responses (0: the main thread). */
+  parseWorkers: number;
+  /** /readyz fails when an account has not polled for this long. */
+  readyPollStaleMs: number;
+  /** A progress line per committed batch. */
+  logProgress: boolean;
   kafka: KafkaConfig;
-  registry: { url: string; username?: string; password?: string };
+  registry: RegistryOptions;
+  service: ServiceOptions;
 }
 
 const accountsFileSchema = z
@@ -151,17 +226,58 @@ const accountsFileSchema = z
   )
   .min(1);
 
-export function loadProducerConfig(env: Env): Readonly<ProducerConfig> {
+export function loadProducerOptions(env: Env): Readonly<ProducerOptions> {
   const cfg = parseEnv(producerEnvSchema, env);
   const kafka = readKafkaConfig(parseEnv(kafkaEnvSchema, env));
   if (cfg.FEED_BACKOFF_MAX_MS < cfg.FEED_BACKOFF_MIN_MS)
     configError('FEED_BACKOFF_MAX_MS', 'must be >= FEED_BACKOFF_MIN_MS');
-  return Object.freeze({
-    env: cfg,
-    accounts: Object.freeze(readAccounts(cfg)),
-    layouts: readLayouts(cfg),
+  return deepFreeze({
+    accounts: readAccounts(cfg),
+    feed: {
+      url: cfg.FEED_URL,
+      pollIntervalMs: cfg.FEED_POLL_INTERVAL_MS,
+      headersTimeoutMs: cfg.FEED_HEADERS_TIMEOUT_MS,
+      bodyIdleTimeoutMs: cfg.FEED_BODY_IDLE_TIMEOUT_MS,
+      maxConcurrentPolls: cfg.FEED_MAX_CONCURRENT_POLLS,
+      backoff: { minMs: cfg.FEED_BACKOFF_MIN_MS, maxMs: cfg.FEED_BACKOFF_MAX_MS },
+      authRetryMs: cfg.FEED_AUTH_RETRY_MS,
+      startId: cfg.FEED_START_ID,
+    },
+    rows: {
+      layouts: readLayouts(cfg),
+      timeZone: cfg.FEED_TIMEZONE,
+      currency: cfg.FEED_CURRENCY,
+      delimiter: cfg.FEED_DELIMITER,
+      maxRecordChars: cfg.FEED_MAX_RECORD_CHARS,
+      deadLetterRawMaxChars: cfg.DLQ_RAW_MAX_CHARS,
+      noGroupKeyPrefix: cfg.NO_GROUP_KEY_PREFIX,
+    },
+    batch: { maxRows: cfg.BATCH_MAX_ROWS, maxMs: cfg.BATCH_MAX_MS },
+    topics: {
+      raw: cfg.TOPIC_RAW,
+      cursor: cfg.TOPIC_CURSOR,
+      control: cfg.TOPIC_CONTROL,
+      controlTotals: cfg.TOPIC_CONTROL_TOTALS,
+      dlq: cfg.TOPIC_DLQ,
+    },
+    creation: {
+      ...topicCreation(cfg),
+      rawPartitions: cfg.TOPIC_RAW_PARTITIONS,
+      rawRetentionMs: cfg.TOPIC_RAW_RETENTION_MS,
+      dlqRetentionMs: cfg.TOPIC_DLQ_RETENTION_MS,
+    },
+    transactions: {
+      idPrefix: cfg.TRANSACTIONAL_ID_PREFIX,
+      timeoutMs: cfg.TRANSACTION_TIMEOUT_MS,
+      poolSize: cfg.PRODUCER_POOL_SIZE,
+      compression: cfg.KAFKA_COMPRESSION,
+    },
+    parseWorkers: cfg.PRODUCER_PARSE_WORKERS,
+    readyPollStaleMs: cfg.READY_POLL_STALE_MS,
+    logProgress: cfg.LOG_PROGRESS,
     kafka,
     registry: registryConfig(cfg),
+    service: serviceOptions(cfg),
   });
 }
 

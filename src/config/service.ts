@@ -1,6 +1,7 @@
 // Keys every long-running command shares: the schema registry, the health/metrics server,
 // shutdown and logging, and the registry connection read from them. Spread into each command's schema; only HTTP_PORT's default differs.
 import { z } from 'zod';
+import type { RegistryOptions } from '../codec/registry.ts';
 import { int, secret } from './env.ts';
 
 export function serviceEnvShape(defaultHttpPort: number) {
@@ -79,13 +80,51 @@ export function topicEnvShape() {
   };
 }
 
+/** What every long-running command has: its health and metrics server, its stop, its log. */
+export interface ServiceOptions {
+  http: { host: string; port: number };
+  shutdownTimeoutMs: number;
+  log: { level: string; format: 'json' | 'pretty' | undefined };
+}
+
+export function serviceOptions(env: {
+  HTTP_HOST: string;
+  HTTP_PORT: number;
+  SHUTDOWN_TIMEOUT_MS: number;
+  LOG_LEVEL: string;
+  LOG_FORMAT?: 'json' | 'pretty' | undefined;
+}): ServiceOptions {
+  return {
+    http: { host: env.HTTP_HOST, port: env.HTTP_PORT },
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    log: { level: env.LOG_LEVEL, format: env.LOG_FORMAT },
+  };
+}
+
+/** How the producer and the enrichers create a missing topic: alike, whichever comes first. */
+export interface TopicCreation {
+  replicationFactor: number;
+  /** Unset: 2 with three replicas or more, else 1. */
+  minInsyncReplicas?: number | undefined;
+}
+
+export function topicCreation(env: {
+  TOPIC_REPLICATION_FACTOR: number;
+  TOPIC_MIN_INSYNC_REPLICAS?: number | undefined;
+}): TopicCreation {
+  return {
+    replicationFactor: env.TOPIC_REPLICATION_FACTOR,
+    minInsyncReplicas: env.TOPIC_MIN_INSYNC_REPLICAS,
+  };
+}
+
 /** The registry connection: URL and, when set, basic-auth user and password (inline or file). */
 export function registryConfig(env: {
   SCHEMA_REGISTRY_URL: string;
   SCHEMA_REGISTRY_USERNAME?: string | undefined;
   SCHEMA_REGISTRY_PASSWORD?: string | undefined;
   SCHEMA_REGISTRY_PASSWORD_FILE?: string | undefined;
-}): { url: string; username?: string; password?: string } {
+}): RegistryOptions {
   const password = secret(
     env.SCHEMA_REGISTRY_PASSWORD,
     env.SCHEMA_REGISTRY_PASSWORD_FILE,

@@ -24,7 +24,7 @@ function errorData(err: unknown) {
 
 port.on('message', (m: ToParser) => {
   if (m.op === 'open') {
-    sessions.set(m.sid, new ResponseParser(m.setup, type));
+    sessions.set(m.sid, new ResponseParser(m.setup, m.start, type));
     return;
   }
   const parser = sessions.get(m.sid);

@@ -1,7 +1,7 @@
 // Where feed responses are parsed: in worker threads (PRODUCER_PARSE_WORKERS >= 1), so that the
 // CSV, the rows' conversion and the Avro encoding use the second core while the poller's thread
 // sends and commits; or on the poller's thread (0). Both give the same batches in the same order
-// (response.ts does the work either way); a poller sees only `parse(body, setup)`.
+// (response.ts does the work either way); a poller sees only `parse(body, setup, start)`.
 //
 // Flow. The body is read on the poller's thread and its chunks go to the worker with their bytes
 // transferred. Reading pauses while more than PENDING_BYTES of body wait in the worker, or while
@@ -22,11 +22,12 @@ import {
   type ParsedBatch,
   ResponseParser,
   type ResponseSetup,
+  type ResponseStart,
   type ResponseSummary,
 } from './response.ts';
 
 export type ToParser =
-  | { op: 'open'; sid: number; setup: ResponseSetup }
+  | { op: 'open'; sid: number; setup: ResponseSetup; start: ResponseStart }
   | { op: 'chunk'; sid: number; chunk: Uint8Array }
   | { op: 'end'; sid: number; broken: boolean }
   | { op: 'close'; sid: number };
@@ -49,7 +50,7 @@ export type ResponseEvent =
   | { kind: 'end'; summary: ResponseSummary; error: unknown };
 
 export interface ResponseParsers {
-  parse(body: Readable, setup: ResponseSetup): AsyncGenerator<ResponseEvent>;
+  parse(body: Readable, setup: ResponseSetup, start: ResponseStart): AsyncGenerator<ResponseEvent>;
   /**
    * Stops the worker threads now, as a crash would: each response being parsed ends with
    * CDR_PARSE_WORKER after the batches already handed back; the next response starts a new worker.
@@ -76,8 +77,8 @@ class InlineParsers implements ResponseParsers {
     this.type = type;
   }
 
-  async *parse(body: Readable, setup: ResponseSetup): AsyncGenerator<ResponseEvent> {
-    const parser = new ResponseParser(setup, this.type);
+  async *parse(body: Readable, setup: ResponseSetup, start: ResponseStart): AsyncGenerator<ResponseEvent> {
+    const parser = new ResponseParser(setup, start, this.type);
     let error: unknown;
     try {
       for await (const chunk of body) {
@@ -123,9 +124,9 @@ class WorkerParsers implements ResponseParsers {
     this.logger = logger;
   }
 
-  async *parse(body: Readable, setup: ResponseSetup): AsyncGenerator<ResponseEvent> {
+  async *parse(body: Readable, setup: ResponseSetup, start: ResponseStart): AsyncGenerator<ResponseEvent> {
     if (this.closed) throw new CdrError(ErrorCodes.ABORTED, 'the parse workers are closed');
-    const session = this.thread().open(setup);
+    const session = this.thread().open(setup, start);
     const pumped = pump(body, session);
     try {
       for (;;) {
@@ -199,7 +200,7 @@ class ParseThread {
     this.worker.on('exit', (code) => fail(new Error(`exit code ${code}`), 'parse worker exited'));
   }
 
-  open(setup: ResponseSetup): Session {
+  open(setup: ResponseSetup, start: ResponseStart): Session {
     const sid = nextSid++;
     const session = new Session(
       sid,
@@ -207,7 +208,7 @@ class ParseThread {
       () => this.sessions.delete(sid),
     );
     this.sessions.set(sid, session);
-    this.worker.postMessage({ op: 'open', sid, setup } satisfies ToParser);
+    this.worker.postMessage({ op: 'open', sid, setup, start } satisfies ToParser);
     return session;
   }
 

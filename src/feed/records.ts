@@ -6,23 +6,31 @@ import { smallUnscaled, twosComplementToBigint } from '../cdr/decimal.ts';
 import type { RawCdr, RowReader } from '../cdr/row.ts';
 import { CdrRawWriter } from '../codec/cdr-raw-writer.ts';
 import { encodeInto, HEADER_BYTES, writeHeader } from '../codec/wire.ts';
-import type { ProducerConfig } from '../config/producer.ts';
 import { ErrorCodes, isCdrError } from '../errors.ts';
 import { KeyPartitions } from '../kafka/key-partitions.ts';
 import type { CdrTally } from '../topics/control.ts';
 import { dlqMessage } from '../topics/dlq.ts';
 import type { FeedRow } from './csv-rows.ts';
 
+/** cdr.raw as the producer found it at start. */
+export interface RawTopic {
+  topic: string;
+  /** The registry id of the cdr-raw schema under its subject. */
+  schemaId: number;
+  /** Each record's partition is chosen here (murmur2 of the key, as Java's). */
+  partitions: number;
+}
+
 export interface RecordBuilderOptions {
   account: string;
-  env: Pick<ProducerConfig['env'], 'NO_GROUP_KEY_PREFIX' | 'DLQ_RAW_MAX_CHARS' | 'TOPIC_RAW'>;
   avroType: avro.Type;
-  schemaId: number;
-  feedHost: string;
+  raw: RawTopic;
   /** Largest record (key + value) cdr.raw takes. */
   maxMessageBytes: number;
-  /** Partitions of cdr.raw: each record's partition is chosen here (murmur2 of the key, as Java's). */
-  rawPartitions: number;
+  feedHost: string;
+  /** Key of a CDR with an empty billing group: this prefix and the account. */
+  noGroupKeyPrefix: string;
+  deadLetterRawMaxChars: number;
 }
 
 export type TakenRow = Exclude<FeedRow, { kind: 'header' | 'tail' }>;
@@ -165,7 +173,7 @@ export class RecordBuilder {
   constructor(options: RecordBuilderOptions) {
     this.o = options;
     this.writer = new CdrRawWriter(options.avroType);
-    this.partitions = new KeyPartitions(new Map([[options.env.TOPIC_RAW, options.rawPartitions]]));
+    this.partitions = new KeyPartitions(new Map([[options.raw.topic, options.raw.partitions]]));
   }
 
   /** Adds a taken row's record to the batch: its cdr.raw record, or a dead letter. Returns a CDR's call start. */
@@ -192,8 +200,7 @@ export class RecordBuilder {
       return undefined;
     }
     const cdr = result.cdr;
-    const key =
-      cdr.billing_group === '' ? `${this.o.env.NO_GROUP_KEY_PREFIX}${cdr.account}` : cdr.billing_group;
+    const key = cdr.billing_group === '' ? `${this.o.noGroupKeyPrefix}${cdr.account}` : cdr.billing_group;
     const raw = into.raw;
     let buf = raw.reserve(key.length * 3 + 512);
     const keyBytes = buf.write(key, raw.used, 'utf8');
@@ -216,13 +223,13 @@ export class RecordBuilder {
     const valueBytes = end - raw.used - keyBytes;
     const size = keyBytes + valueBytes;
     if (size > this.o.maxMessageBytes) {
-      const reason = `encoded record of ${size} bytes is over the ${this.o.maxMessageBytes} bytes ${this.o.env.TOPIC_RAW} takes`;
+      const reason = `encoded record of ${size} bytes is over the ${this.o.maxMessageBytes} bytes ${this.o.raw.topic} takes`;
       into.dlq.push(
         this.deadLetter(cdr.id, ev.line, ev.raw, '(row)', reason, fetchedAt, ErrorCodes.ROW_TOO_LARGE),
       );
       return undefined;
     }
-    raw.add(keyBytes, valueBytes, this.partitions.of(this.o.env.TOPIC_RAW, key) as number, {
+    raw.add(keyBytes, valueBytes, this.partitions.of(this.o.raw.topic, key) as number, {
       id: cdr.id,
       period: cdr.billing_period,
       group: cdr.billing_group,
@@ -239,11 +246,11 @@ export class RecordBuilder {
     if (buf.length >= at + HEADER_BYTES) {
       const end = this.writer.write(cdr, buf, at + HEADER_BYTES);
       if (!Number.isNaN(end)) {
-        if (end >= 0) writeHeader(buf, at, this.o.schemaId);
+        if (end >= 0) writeHeader(buf, at, this.o.raw.schemaId);
         return end;
       }
     }
-    return encodeInto(this.o.avroType, this.o.schemaId, cdr, buf, at);
+    return encodeInto(this.o.avroType, this.o.raw.schemaId, cdr, buf, at);
   }
 
   deadLetter(
@@ -255,7 +262,7 @@ export class RecordBuilder {
     fetchedAt: string,
     errorCode: string = ErrorCodes.ROW_INVALID,
   ): Message {
-    const max = this.o.env.DLQ_RAW_MAX_CHARS;
+    const max = this.o.deadLetterRawMaxChars;
     return dlqMessage({
       account: this.o.account,
       ...(id === undefined ? {} : { id: String(id) }),

@@ -78,7 +78,8 @@ export async function openFeed(options: FeedRequestOptions): Promise<Dispatcher.
     const retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now());
     throw new CdrError(ErrorCodes.FEED_UNAVAILABLE, `feed unavailable (HTTP ${statusCode})`, {
       retriable: true,
-      details: { ...target, status: statusCode, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) },
+      retryAfterMs,
+      details: { ...target, status: statusCode },
     });
   }
   throw new CdrError(ErrorCodes.FEED_STATUS, `feed answered HTTP ${statusCode}`, {

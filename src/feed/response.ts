@@ -9,67 +9,34 @@
 import type avro from 'avsc';
 import type { Message } from 'kafkajs';
 import { readHeader } from '../cdr/header.ts';
-import type { HeaderMap, Layout } from '../cdr/layouts.ts';
+import type { HeaderMap } from '../cdr/layouts.ts';
 import { parseId, RowReader } from '../cdr/row.ts';
 import { TimeZone } from '../cdr/time-zone.ts';
-import type { ProducerConfig } from '../config/producer.ts';
+import type { BatchOptions, RowOptions } from '../config/producer.ts';
 import type { CursorState } from '../topics/cursor.ts';
 import { type FeedRow, FeedRowReader } from './csv-rows.ts';
-import { PackedRecords, RecordBuilder, type RecordBuilderOptions } from './records.ts';
+import { PackedRecords, type RawTopic, RecordBuilder } from './records.ts';
 import { RowPolicy, type SkipReason } from './row-policy.ts';
 
-/** Everything a response's parsing needs: plain data, so that it crosses to a worker thread. */
+/** What every response of an account is parsed with: plain data, so that it crosses to a worker thread. */
 export interface ResponseSetup {
   account: string;
+  rows: RowOptions;
+  batch: BatchOptions;
+  raw: RawTopic;
+  /** The feed's host, as the CDRs and dead letters name it. */
+  feedHost: string;
+}
+
+/** Where one response starts. */
+export interface ResponseStart {
   /** When the request was answered (ISO), as the dead letters say. */
   fetchedAt: string;
   cursor: CursorState;
   /** The last row the previous response held back (see row-policy.ts). */
   heldTail: string | undefined;
-  layouts: readonly Layout[];
-  zone: string;
-  currency: string | undefined;
-  csv: { delimiter: string; maxRecordChars: number; rawClipChars: number };
-  batch: { maxRows: number; maxMs: number };
-  records: Omit<RecordBuilderOptions, 'account' | 'avroType'>;
-}
-
-/** What a poller's responses share, from the producer's configuration: made once per account. */
-export type FixedSetup = Omit<ResponseSetup, 'fetchedAt' | 'cursor' | 'heldTail' | 'records'> & {
-  records: Omit<ResponseSetup['records'], 'maxMessageBytes'>;
-};
-
-export function fixedSetup(o: {
-  account: string;
-  env: ProducerConfig['env'];
-  layouts: readonly Layout[];
-  schemaId: number;
-  feedHost: string;
-  rawPartitions: number;
-}): FixedSetup {
-  const { env } = o;
-  return {
-    account: o.account,
-    layouts: o.layouts,
-    zone: env.FEED_TIMEZONE,
-    currency: env.FEED_CURRENCY,
-    csv: {
-      delimiter: env.FEED_DELIMITER,
-      maxRecordChars: env.FEED_MAX_RECORD_CHARS,
-      rawClipChars: env.DLQ_RAW_MAX_CHARS,
-    },
-    batch: { maxRows: env.BATCH_MAX_ROWS, maxMs: env.BATCH_MAX_MS },
-    records: {
-      env: {
-        NO_GROUP_KEY_PREFIX: env.NO_GROUP_KEY_PREFIX,
-        DLQ_RAW_MAX_CHARS: env.DLQ_RAW_MAX_CHARS,
-        TOPIC_RAW: env.TOPIC_RAW,
-      },
-      schemaId: o.schemaId,
-      feedHost: o.feedHost,
-      rawPartitions: o.rawPartitions,
-    },
-  };
+  /** Largest record (key + value) cdr.raw takes, as far as the poller knows. */
+  maxMessageBytes: number;
 }
 
 /** A batch's records and where the cursor stands after it; `raw` packed (see PackedRecords). */
@@ -105,6 +72,7 @@ export function emptySummary(): ResponseSummary {
 
 export class ResponseParser {
   private readonly setup: ResponseSetup;
+  private readonly fetchedAt: string;
   private readonly rows: FeedRowReader;
   private readonly policy: RowPolicy;
   private readonly records: RecordBuilder;
@@ -119,18 +87,33 @@ export class ResponseParser {
   private stopped = false;
   private readonly summary = emptySummary();
 
-  constructor(setup: ResponseSetup, avroType: avro.Type) {
+  constructor(setup: ResponseSetup, start: ResponseStart, avroType: avro.Type) {
     this.setup = setup;
-    this.zone = new TimeZone(setup.zone);
+    this.fetchedAt = start.fetchedAt;
+    const { rows } = setup;
+    this.zone = new TimeZone(rows.timeZone);
     this.policy = new RowPolicy({
-      cursor: setup.cursor.lastId,
-      deadLetteredAfter: setup.cursor.deadLetteredAfter,
-      heldTail: setup.heldTail,
+      cursor: start.cursor.lastId,
+      deadLetteredAfter: start.cursor.deadLetteredAfter,
+      heldTail: start.heldTail,
     });
-    this.rows = new FeedRowReader({ ...setup.csv, acceptTail: this.policy.acceptTail });
-    this.records = new RecordBuilder({ ...setup.records, account: setup.account, avroType });
+    this.rows = new FeedRowReader({
+      delimiter: rows.delimiter,
+      maxRecordChars: rows.maxRecordChars,
+      rawClipChars: rows.deadLetterRawMaxChars,
+      acceptTail: this.policy.acceptTail,
+    });
+    this.records = new RecordBuilder({
+      account: setup.account,
+      avroType,
+      raw: setup.raw,
+      maxMessageBytes: start.maxMessageBytes,
+      feedHost: setup.feedHost,
+      noGroupKeyPrefix: rows.noGroupKeyPrefix,
+      deadLetterRawMaxChars: rows.deadLetterRawMaxChars,
+    });
     this.batchStartedAt = Date.now();
-    this.batch = this.newBatch(setup.cursor);
+    this.batch = this.newBatch(start.cursor);
   }
 
   /** Whether the rest of the body is not needed (the end of a window was reached). */
@@ -169,7 +152,7 @@ export class ResponseParser {
   /** Takes one event of the body; false once the window ended. */
   private row(ev: FeedRow): boolean {
     if (ev.kind === 'header') {
-      this.header = readHeader(ev.fields, this.setup.layouts, this.setup.currency);
+      this.header = readHeader(ev.fields, this.setup.rows.layouts, this.setup.rows.currency);
       this.reader = new RowReader(this.header, { zone: this.zone, login: this.setup.account });
       return true;
     }
@@ -201,7 +184,7 @@ export class ResponseParser {
       return true;
     }
     s.taken++;
-    const startTime = this.records.take(ev, r, id, this.setup.fetchedAt, b);
+    const startTime = this.records.take(ev, r, id, this.fetchedAt, b);
     if (startTime !== undefined && (b.newestStart === undefined || startTime > b.newestStart))
       b.newestStart = startTime;
     b.lastId = this.policy.lastId;

@@ -6,11 +6,10 @@ import { promisify } from 'node:util';
 import { zstdCompress, zstdDecompress } from 'node:zlib';
 import kafkajs from 'kafkajs';
 import { compressFrame, decompressFrame } from 'lz4-napi';
+import type { Compression } from '../config/producer.ts';
 
 // kafkajs is CommonJS and Node's ESM loader does not see CompressionCodecs among its named exports.
 const { CompressionCodecs, CompressionTypes } = kafkajs;
-
-export type Compression = 'none' | 'gzip' | 'lz4' | 'zstd';
 
 const TYPES: Record<Compression, kafkajs.CompressionTypes> = {
   none: CompressionTypes.None,

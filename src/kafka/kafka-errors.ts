@@ -28,11 +28,9 @@ export function kafkaError(message: string, cause: unknown): CdrError {
   const text = `${message}: ${(cause as Error).message}`;
   if (hasKafkaError(cause, 'PRODUCER_FENCED'))
     return new CdrError(
-      ErrorCodes.FENCED,
+      ErrorCodes.PRODUCER_FENCED,
       `${message}: fenced by a newer producer with the same transactional id`,
-      {
-        cause,
-      },
+      { cause },
     );
   if (hasKafkaError(cause, 'INVALID_PRODUCER_EPOCH'))
     return new CdrError(ErrorCodes.PRODUCER_EPOCH, text, { cause, retriable: true });

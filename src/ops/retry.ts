@@ -38,6 +38,7 @@ const FINAL = new Set<string>([
   ErrorCodes.CONFIG_INVALID,
   ErrorCodes.TOPIC_MISCONFIGURED,
   ErrorCodes.FENCED,
+  ErrorCodes.PRODUCER_FENCED,
   ErrorCodes.SCHEMA_INCOMPATIBLE,
 ]);
 

@@ -102,7 +102,7 @@ export async function takeAccounts(
     return c;
   };
   await gradually([...own], ([slot, accounts]) =>
-    slot.commitAt(epochs.get(slot) as number, [
+    slot.commitIfEpoch(epochs.get(slot) as number, [
       {
         topic: o.cursorTopic,
         messages: accounts.map((login) => cursorMessage(claim(login, cursors.get(login)))),
@@ -138,7 +138,7 @@ export async function takeAccounts(
       } catch (err) {
         // Initialised again by the old writer before our claim: try again, it cannot win for long
         // (it reads the cursors and polls the feed before its next commit).
-        if (attempt >= 10 || !isCdrError(err) || !(err.retriable || err.code === ErrorCodes.FENCED))
+        if (attempt >= 10 || !isCdrError(err) || !(err.retriable || err.code === ErrorCodes.PRODUCER_FENCED))
           throw err;
         await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
       } finally {

@@ -103,7 +103,7 @@ export class ProducerSlot {
    */
   async connect(account?: string): Promise<number> {
     return this.lock.run(async () => {
-      await this.open(account);
+      await this.ensureProducer(account);
       return this.sender.epoch;
     });
   }
@@ -120,7 +120,7 @@ export class ProducerSlot {
   ): Promise<number> {
     return this.lock.run(async () => {
       this.throwIfTaken(guard.account);
-      await this.open(guard.account);
+      await this.ensureProducer(guard.account);
       const epoch = this.sender.epoch;
       if (guard.epoch !== epoch) await this.verify(guard, epoch);
       try {
@@ -136,7 +136,7 @@ export class ProducerSlot {
   }
 
   /** Commits `messages` only if the producer is still the one of `epoch` (a claim made on a read at that epoch). */
-  async commitAt(epoch: number, topicMessages: TopicMessages[]): Promise<void> {
+  async commitIfEpoch(epoch: number, topicMessages: TopicMessages[]): Promise<void> {
     return this.lock.run(async () => {
       if (this.sender.epoch !== epoch || !this.sender.isConnected)
         throw new CdrError(ErrorCodes.KAFKA, `the producer of ${this.transactionalId} was replaced`, {
@@ -150,8 +150,8 @@ export class ProducerSlot {
    * Marks the slot's accounts that `cursors` shows claimed by another process; throws the takeover
    * of `account` if it is one of them.
    */
-  noteOwners(cursors: Map<string, CursorValue>, account: string | undefined): void {
-    for (const login of this.accounts) this.noteOwner(login, cursors.get(login));
+  markTakenAccounts(cursors: Map<string, CursorValue>, account: string | undefined): void {
+    for (const login of this.accounts) this.markIfTaken(login, cursors.get(login));
     if (account !== undefined) this.throwIfTaken(account);
   }
 
@@ -181,7 +181,7 @@ export class ProducerSlot {
     try {
       if (!this.sender.isConnected || this.taken.size === this.accounts.length) return false;
       await this.sender.discard();
-      await this.open(undefined);
+      await this.ensureProducer(undefined);
       return true;
     } finally {
       release();
@@ -189,7 +189,7 @@ export class ProducerSlot {
   }
 
   /** Under the lock: the producer, initialised after the wait that follows a refused commit. */
-  private async open(account: string | undefined): Promise<void> {
+  private async ensureProducer(account: string | undefined): Promise<void> {
     if (this.sender.isConnected) return;
     if (this.refused) {
       const wait = Math.min(FENCE_WAIT_MS * 2 ** (this.refused.times - 1), FENCE_WAIT_MAX_MS);
@@ -199,20 +199,20 @@ export class ProducerSlot {
           throw new CdrError(ErrorCodes.ABORTED, 'stopped while waiting to initialise the producer again');
         });
       // A claim that landed meanwhile stops its account here; initialising again would fence its writer.
-      this.noteOwners(await this.options.readCursors(), account);
+      this.markTakenAccounts(await this.options.readCursors(), account);
     }
     await this.sender.connect().catch(rethrowAsEpoch);
   }
 
   /** Another process's name in the account's cursor record is a takeover. */
-  private noteOwner(login: string, found: CursorValue | undefined): void {
+  private markIfTaken(login: string, found: CursorValue | undefined): void {
     if (found?.owner !== undefined && found.owner !== this.options.instanceId) this.taken.set(login, found);
   }
 
   private async verify(guard: CursorGuard, epoch: number): Promise<void> {
     if (this.snapshot?.epoch !== epoch) this.snapshot = { epoch, cursors: await this.options.readCursors() };
     const found = this.snapshot.cursors.get(guard.account);
-    this.noteOwner(guard.account, found);
+    this.markIfTaken(guard.account, found);
     this.throwIfTaken(guard.account);
     if (
       found?.lastId !== guard.cursor.lastId ||
@@ -240,7 +240,7 @@ function takenOver(found: CursorValue): CdrError {
  * accounts were taken over (the caller reads the cursor topic), so it is reported as an epoch error.
  */
 function rethrowAsEpoch(err: unknown): never {
-  if (isCdrError(err, ErrorCodes.FENCED) && err.details.owner === undefined)
+  if (isCdrError(err, ErrorCodes.PRODUCER_FENCED))
     throw new CdrError(ErrorCodes.PRODUCER_EPOCH, err.message, { cause: err, retriable: true });
   throw err;
 }

@@ -7,13 +7,8 @@
 // - The cursor topic is compacted, and rolls segments hourly with a low dirty ratio: compaction
 //   only cleans closed segments, and a cursor written many times a second must not keep one
 //   segment open (and growing) for the default week.
+import type { TopicCreation } from '../config/service.ts';
 import type { TopicSpec } from '../kafka/topics.ts';
-
-export interface TopicSettings {
-  replicationFactor: number;
-  /** undefined: 2 when the replication factor is 3 or more, else 1. */
-  minInsyncReplicas?: number | undefined;
-}
 
 export const CURSOR_TOPIC_CONFIG = {
   'segment.ms': String(60 * 60 * 1000),
@@ -22,7 +17,7 @@ export const CURSOR_TOPIC_CONFIG = {
   'delete.retention.ms': String(24 * 60 * 60 * 1000),
 } as const;
 
-export function minInsyncReplicas(s: TopicSettings): number {
+export function minInsyncReplicas(s: TopicCreation): number {
   return s.minInsyncReplicas ?? (s.replicationFactor >= 3 ? 2 : 1);
 }
 
@@ -30,7 +25,7 @@ function spec(
   topic: string,
   numPartitions: number,
   cleanupPolicy: 'delete' | 'compact',
-  s: TopicSettings,
+  s: TopicCreation,
   config: Record<string, string>,
 ): TopicSpec {
   return {
@@ -44,23 +39,23 @@ function spec(
 
 export const topicSpecs = {
   /** cdr.raw: the CDRs, kept for replay. */
-  raw: (topic: string, partitions: number, retentionMs: number, s: TopicSettings) =>
+  raw: (topic: string, partitions: number, retentionMs: number, s: TopicCreation) =>
     spec(topic, partitions, 'delete', s, { 'retention.ms': String(retentionMs) }),
   /** The per-account cursor: compacted, one partition (read whole at start). */
-  cursor: (topic: string, s: TopicSettings) => spec(topic, 1, 'compact', s, { ...CURSOR_TOPIC_CONFIG }),
+  cursor: (topic: string, s: TopicCreation) => spec(topic, 1, 'compact', s, { ...CURSOR_TOPIC_CONFIG }),
   /**
    * Control totals: a few records per committed batch, kept as long as the CDRs they count (they
    * are summed, never compacted). One partition, in commit order.
    */
-  control: (topic: string, retentionMs: number, s: TopicSettings) =>
+  control: (topic: string, retentionMs: number, s: TopicCreation) =>
     spec(topic, 1, 'delete', s, { 'retention.ms': String(retentionMs) }),
   /** Running control totals: compacted like the cursor (the latest per account and period counts). */
-  controlTotals: (topic: string, s: TopicSettings) =>
+  controlTotals: (topic: string, s: TopicCreation) =>
     spec(topic, 1, 'compact', s, { ...CURSOR_TOPIC_CONFIG }),
   /** Dead letters of the producer and the enrichers alike. */
-  dlq: (topic: string, retentionMs: number, s: TopicSettings) =>
+  dlq: (topic: string, retentionMs: number, s: TopicCreation) =>
     spec(topic, 1, 'delete', s, { 'retention.ms': String(retentionMs) }),
   /** One enriched topic per category. */
-  enriched: (topic: string, partitions: number, retentionMs: number, s: TopicSettings) =>
+  enriched: (topic: string, partitions: number, retentionMs: number, s: TopicCreation) =>
     spec(topic, partitions, 'delete', s, { 'retention.ms': String(retentionMs) }),
 };

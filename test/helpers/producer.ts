@@ -7,7 +7,7 @@ import { expect, inject } from 'vitest';
 import { bytesToDecimalString } from '../../src/cdr/decimal.ts';
 import { avroType } from '../../src/codec/schemas.ts';
 import { unframe } from '../../src/codec/wire.ts';
-import { loadProducerConfig } from '../../src/config/producer.ts';
+import { loadProducerOptions } from '../../src/config/producer.ts';
 import { REDACT_PATHS } from '../../src/ops/logger.ts';
 import { type RunningProducer, startProducer } from '../../src/producer/index.ts';
 import { uniqueName } from './kafka.ts';
@@ -67,7 +67,7 @@ export async function startTestProducer(
   env: Record<string, string>,
 ): Promise<{ producer: RunningProducer; log: LogLines }> {
   const { logger, log } = memoryLogger();
-  const producer = await startProducer(loadProducerConfig(env), logger);
+  const producer = await startProducer(loadProducerOptions(env), logger);
   return { producer, log };
 }
 

@@ -10,7 +10,7 @@ import { readHeader } from '../../src/cdr/header.ts';
 import { convertRow } from '../../src/cdr/row.ts';
 import { TimeZone } from '../../src/cdr/time-zone.ts';
 import { frame } from '../../src/codec/wire.ts';
-import { loadEnricherConfig } from '../../src/config/enricher.ts';
+import { loadEnricherOptions } from '../../src/config/enricher.ts';
 import { startEnricher } from '../../src/enrich/index.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { type CliProcess, spawnCli } from '../helpers/cli-process.ts';
@@ -62,7 +62,7 @@ describe('enricher', () => {
 
     const env = enricherEnv(raw);
     const { logger, log } = memoryLogger();
-    const enricher = await startEnricher(loadEnricherConfig(env), logger);
+    const enricher = await startEnricher(loadEnricherOptions(env), logger);
     cleanups.push(() => enricher.stop());
     await waitFor(
       'all in',
@@ -154,7 +154,7 @@ describe('enricher', () => {
 
     const env = enricherEnv(raw);
     const { logger } = memoryLogger();
-    const enricher = await startEnricher(loadEnricherConfig(env), logger);
+    const enricher = await startEnricher(loadEnricherOptions(env), logger);
     cleanups.push(() => enricher.stop());
     const out = await readOutputs(kafka, env, 11);
     const old = out.find((o) => o.value.id === 77);

@@ -1,7 +1,7 @@
 // The operators' commands against the real stack: status, cursor show|set against a running
 // producer, dlq list|show; and a healthy start that logs nothing at error.
 import { describe, expect, inject, it } from 'vitest';
-import { loadEnricherConfig } from '../../src/config/enricher.ts';
+import { loadEnricherOptions } from '../../src/config/enricher.ts';
 import { startEnricher } from '../../src/enrich/index.ts';
 import { slotOf } from '../../src/producer/pool.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
@@ -47,13 +47,13 @@ describe('operators: a healthy start', () => {
     // Two enrichers in one group, as ./dev start runs them: the second one's arrival rebalances.
     const eenv = { ...enricherEnv(penv), LOG_LEVEL: 'info' };
     const { logger, log: elog } = memoryLogger();
-    const enricher = await startEnricher(loadEnricherConfig(eenv), logger);
+    const enricher = await startEnricher(loadEnricherOptions(eenv), logger);
     cleanups.push(() => enricher.stop());
     await waitFor('first enricher working', async () =>
       ((await metricValue(enricher.ops.port, 'cdr_enrich_records_in_total')) ?? 0) > 0 ? true : undefined,
     );
     const { logger: logger2, log: elog2 } = memoryLogger();
-    const second = await startEnricher(loadEnricherConfig(eenv), logger2);
+    const second = await startEnricher(loadEnricherOptions(eenv), logger2);
     cleanups.push(() => second.stop());
     const assignments = (l: typeof elog) => l.entries().filter((e) => e.msg === 'partitions assigned').length;
     await waitFor('a rebalance: both assigned', () =>
@@ -105,7 +105,7 @@ describe('operators: status', () => {
     );
     const eenv = enricherEnv(penv);
     const { logger } = memoryLogger();
-    const enricher = await startEnricher(loadEnricherConfig(eenv), logger);
+    const enricher = await startEnricher(loadEnricherOptions(eenv), logger);
     await waitFor('enricher joined', async () =>
       ((await metricValue(enricher.ops.port, 'cdr_enrich_records_in_total')) ?? 0) > 200 ? true : undefined,
     );

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { CONFIGURATION_DOC, configurationDoc } from '../../scripts/config-docs.ts';
-import { enricherEnvSchema, loadEnricherConfig } from '../../src/config/enricher.ts';
+import { enricherEnvSchema, loadEnricherOptions } from '../../src/config/enricher.ts';
 import { describeSchema } from '../../src/config/env.ts';
 import { kafkaEnvSchema } from '../../src/config/kafka.ts';
-import { loadProducerConfig, producerEnvSchema } from '../../src/config/producer.ts';
+import { loadProducerOptions, producerEnvSchema } from '../../src/config/producer.ts';
 import { loadSimulatorConfig, simulatorEnvSchema } from '../../src/config/simulator.ts';
 import type { CdrError } from '../../src/errors.ts';
 import { createLogger } from '../../src/ops/logger.ts';
@@ -22,7 +22,7 @@ const BASE = {
 
 function configError(env: Record<string, string>): CdrError {
   try {
-    loadProducerConfig(env);
+    loadProducerOptions(env);
   } catch (err) {
     return err as CdrError;
   }
@@ -41,30 +41,30 @@ describe('producer config: layouts', () => {
       'm.yaml',
       'name: acme\ncolumns:\n  id: Ref\n  date: Day\n  cost: Amount\nforms:\n  date: YYYY.MM.DD\n',
     );
-    const cfg = loadProducerConfig({ ...BASE, FEED_COLUMNS_FILE: yaml, FEED_DELIMITER: 'tab' });
-    expect(cfg.layouts.map((l) => l.name)).toEqual(['acme', 'contract', 'legacy17']);
-    expect(cfg.layouts[0]).toMatchObject({
+    const cfg = loadProducerOptions({ ...BASE, FEED_COLUMNS_FILE: yaml, FEED_DELIMITER: 'tab' });
+    expect(cfg.rows.layouts.map((l) => l.name)).toEqual(['acme', 'contract', 'legacy17']);
+    expect(cfg.rows.layouts[0]).toMatchObject({
       forms: { date: 'YYYY.MM.DD', time: 'HH:MM:SS' },
       decimalSeparator: '.',
     });
-    expect(cfg.env.FEED_DELIMITER).toBe('\t');
+    expect(cfg.rows.delimiter).toBe('\t');
     const json = file(
       'm.json',
       JSON.stringify({ columns: { id: 'Ref', start_time: 'When' }, decimalSeparator: ',' }),
     );
-    expect(loadProducerConfig({ ...BASE, FEED_COLUMNS_FILE: json }).layouts[0]).toMatchObject({
+    expect(loadProducerOptions({ ...BASE, FEED_COLUMNS_FILE: json }).rows.layouts[0]).toMatchObject({
       name: 'configured',
       decimalSeparator: ',',
     });
   });
 
   it('changes the 17-column forms with FEED_DATE_FORMAT and friends', () => {
-    const cfg = loadProducerConfig({
+    const cfg = loadProducerOptions({
       ...BASE,
       FEED_DATETIME_FORMAT: 'MM/DD/YYYY HH:MM:SS',
       FEED_DATE_FORMAT: 'MM/DD/YYYY',
     });
-    expect(cfg.layouts.find((l) => l.name === 'legacy17')?.forms).toEqual({
+    expect(cfg.rows.layouts.find((l) => l.name === 'legacy17')?.forms).toEqual({
       date: 'MM/DD/YYYY',
       time: 'HH:MM:SS',
       dateTime: 'MM/DD/YYYY HH:MM:SS',
@@ -95,12 +95,14 @@ describe('producer config: layouts', () => {
 
 describe('producer config', () => {
   it('reads a valid environment into a frozen config with defaults', () => {
-    const cfg = loadProducerConfig(BASE);
+    const cfg = loadProducerOptions(BASE);
     expect(cfg.accounts).toEqual([{ login: '40021', password: 'hunter2-secret' }]);
     expect(cfg.kafka.brokers).toEqual(['k1:9092', 'k2:9092']);
-    expect(cfg.env.TOPIC_RAW).toBe('cdr.raw');
-    expect(cfg.env.BATCH_MAX_ROWS).toBe(5000);
-    expect(Object.isFrozen(cfg) && Object.isFrozen(cfg.env)).toBe(true);
+    expect(cfg.topics.raw).toBe('cdr.raw');
+    expect(cfg.batch.maxRows).toBe(5000);
+    expect(Object.isFrozen(cfg) && Object.isFrozen(cfg.batch) && Object.isFrozen(cfg.rows.layouts)).toBe(
+      true,
+    );
   });
 
   it.each([
@@ -142,7 +144,7 @@ describe('producer config', () => {
       ]),
     );
     const { FEED_LOGIN: _l, FEED_PASSWORD: _p, ...rest } = BASE;
-    const cfg = loadProducerConfig({ ...rest, FEED_ACCOUNTS_FILE: join(dir, 'accounts.json') });
+    const cfg = loadProducerOptions({ ...rest, FEED_ACCOUNTS_FILE: join(dir, 'accounts.json') });
     expect(cfg.accounts).toEqual([
       { login: 'a', password: 'pa' },
       { login: 'b', password: 'from-a-file' },
@@ -178,7 +180,7 @@ describe('producer config', () => {
 describe('enricher config', () => {
   it('routes every category and unknown to <prefix><category>, overridable by a file', () => {
     const base = { KAFKA_BROKERS: 'k:9092', SCHEMA_REGISTRY_URL: 'http://r:8080/apis/ccompat/v7' };
-    const cfg = loadEnricherConfig(base);
+    const cfg = loadEnricherOptions(base);
     expect(cfg.routes.mobile).toBe('cdr.enriched.mobile');
     expect(cfg.routes.unknown).toBe('cdr.enriched.unknown');
     expect(Object.keys(cfg.routes)).toHaveLength(13);
@@ -187,11 +189,11 @@ describe('enricher config', () => {
       join(dir, 'routes.json'),
       JSON.stringify({ mobile: 'billing.mobile', premium: 'billing.premium' }),
     );
-    const custom = loadEnricherConfig({ ...base, ENRICH_ROUTES_FILE: join(dir, 'routes.json') });
+    const custom = loadEnricherOptions({ ...base, ENRICH_ROUTES_FILE: join(dir, 'routes.json') });
     expect(custom.routes.mobile).toBe('billing.mobile');
     expect(custom.routes.local).toBe('cdr.enriched.local');
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ satellite: 'x' }));
-    expect(() => loadEnricherConfig({ ...base, ENRICH_ROUTES_FILE: join(dir, 'bad.json') })).toThrow(
+    expect(() => loadEnricherOptions({ ...base, ENRICH_ROUTES_FILE: join(dir, 'bad.json') })).toThrow(
       /ENRICH_ROUTES_FILE.*satellite/,
     );
   });

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { enricherEnvSchema } from '../../src/config/enricher.ts';
 import { kafkaEnvSchema } from '../../src/config/kafka.ts';
-import { loadProducerConfig, producerEnvSchema } from '../../src/config/producer.ts';
+import { loadProducerOptions, producerEnvSchema } from '../../src/config/producer.ts';
 import { DEFAULT_SIM_ACCOUNTS, simulatorEnvSchema } from '../../src/config/simulator.ts';
 import { enricherMetrics } from '../../src/enrich/metrics.ts';
 import { producerMetrics } from '../../src/producer/metrics.ts';
@@ -308,13 +308,13 @@ describe('Helm chart', () => {
       string,
       string
     >;
-    const cfg = loadProducerConfig({
+    const cfg = loadProducerOptions({
       ...env,
       FEED_COLUMNS_FILE: join(dir, 'columns.json'),
       FEED_LOGIN: 'x',
       FEED_PASSWORD: 'y',
     });
-    expect(cfg.layouts[0]).toMatchObject({ name: 'acme', decimalSeparator: ',' });
+    expect(cfg.rows.layouts[0]).toMatchObject({ name: 'acme', decimalSeparator: ',' });
     const producer = docs.find(
       (d) => d.kind === 'Deployment' && d.metadata.name.includes('-producer-'),
     ) as Doc;

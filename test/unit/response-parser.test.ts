@@ -13,6 +13,7 @@ import {
   type ParsedBatch,
   ResponseParser,
   type ResponseSetup,
+  type ResponseStart,
   type ResponseSummary,
 } from '../../src/feed/response.ts';
 import { CdrGenerator, CsvWriter } from '../../src/simulator/index.ts';
@@ -33,28 +34,32 @@ function body(rows: number, extra: string[] = []): string {
 function setup(overrides: Partial<ResponseSetup> = {}): ResponseSetup {
   return {
     account: ACCOUNT.login,
-    fetchedAt: '2026-11-28T00:00:00.000Z',
-    cursor: { lastId: 999, deadLetteredAfter: 0 },
-    heldTail: undefined,
-    layouts: BUILT_IN_LAYOUTS,
-    zone: 'Australia/Sydney',
-    currency: undefined,
-    csv: { delimiter: ',', maxRecordChars: 100_000, rawClipChars: 1000 },
-    batch: { maxRows: 100, maxMs: 3_600_000 },
-    records: {
-      env: { NO_GROUP_KEY_PREFIX: 'account:', DLQ_RAW_MAX_CHARS: 1000, TOPIC_RAW: 'cdr.raw' },
-      schemaId: 7,
-      feedHost: '127.0.0.1:1',
-      maxMessageBytes: 1_000_000,
-      rawPartitions: 6,
+    rows: {
+      layouts: BUILT_IN_LAYOUTS,
+      timeZone: 'Australia/Sydney',
+      currency: undefined,
+      delimiter: ',',
+      maxRecordChars: 100_000,
+      deadLetterRawMaxChars: 1000,
+      noGroupKeyPrefix: 'account:',
     },
+    batch: { maxRows: 100, maxMs: 3_600_000 },
+    raw: { topic: 'cdr.raw', schemaId: 7, partitions: 6 },
+    feedHost: '127.0.0.1:1',
     ...overrides,
   };
 }
 
+const START: ResponseStart = {
+  fetchedAt: '2026-11-28T00:00:00.000Z',
+  cursor: { lastId: 999, deadLetteredAfter: 0 },
+  heldTail: undefined,
+  maxMessageBytes: 1_000_000,
+};
+
 /** Every batch of a body pushed in chunks of `chunk` bytes. */
 function parseAll(text: string, chunk: number, s = setup()) {
-  const parser = new ResponseParser(s, type);
+  const parser = new ResponseParser(s, START, type);
   const bytes = Buffer.from(text);
   const batches: ParsedBatch[] = [];
   for (let at = 0; at < bytes.length; at += chunk)
@@ -96,7 +101,7 @@ describe('ResponseParser', () => {
   it('keeps the rows before a body that broke off, without its partial last row', () => {
     const text = body(30);
     const cut = text.slice(0, text.length - 20);
-    const parser = new ResponseParser(setup(), type);
+    const parser = new ResponseParser(setup(), START, type);
     const early = parser.push(Buffer.from(cut));
     const { batches, summary } = parser.end(true);
     expect(ids([...early, ...batches])).toEqual(Array.from({ length: 29 }, (_, i) => 1000 + i));
@@ -114,7 +119,7 @@ describe('ResponseParser', () => {
   });
 
   it('a header that fits no layout throws, and end(true) still gives what came before (nothing)', () => {
-    const parser = new ResponseParser(setup(), type);
+    const parser = new ResponseParser(setup(), START, type);
     expect(() => parser.push(Buffer.from('Foo,Bar,Baz\n1,2,3\n'))).toThrow(/header|column/i);
     const { batches, summary } = parser.end(true);
     expect(batches.map((b) => b.raw.count + b.dlq.length)).toEqual([0]);
@@ -134,7 +139,7 @@ describe('parse paths', () => {
     }
     const batches: Batch[] = [];
     let end: Extract<ResponseEvent, { kind: 'end' }> | undefined;
-    for await (const ev of parsers.parse(Readable.from(chunks()), setup())) {
+    for await (const ev of parsers.parse(Readable.from(chunks()), setup(), START)) {
       if (ev.kind === 'batch') batches.push(new Batch(ev.batch));
       else end = ev;
     }
@@ -186,7 +191,7 @@ describe('parse paths', () => {
     }
     const got: Batch[] = [];
     let end: Extract<ResponseEvent, { kind: 'end' }> | undefined;
-    for await (const ev of worker.parse(Readable.from(slow()), setup())) {
+    for await (const ev of worker.parse(Readable.from(slow()), setup(), START)) {
       if (ev.kind === 'batch') got.push(new Batch(ev.batch));
       else end = ev;
     }

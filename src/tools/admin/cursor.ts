@@ -128,7 +128,7 @@ export async function setCursor(
     } catch (err) {
       // Fenced back, or a retriable Kafka error: Kafka 4.4's coordinator answers an EndTxn that
       // meets its own epoch fence with UNKNOWN_SERVER_ERROR instead of an epoch error.
-      const again = isCdrError(err) && (err.retriable || err.code === ErrorCodes.FENCED);
+      const again = isCdrError(err) && (err.retriable || err.code === ErrorCodes.PRODUCER_FENCED);
       if (!again || attempt >= 10) throw err;
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
     } finally {

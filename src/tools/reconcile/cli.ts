@@ -4,9 +4,8 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import type { Command } from 'commander';
-import { TimeZone } from '../../cdr/time-zone.ts';
 import { badOption, isBillingPeriod, wholeOption } from '../../config/cli-options.ts';
-import { loadProducerConfig } from '../../config/producer.ts';
+import { loadProducerOptions } from '../../config/producer.ts';
 import { loadToolsConfig } from '../../config/tools.ts';
 import { createKafka } from '../../kafka/client.ts';
 import { toolLogger } from '../../ops/logger.ts';
@@ -135,7 +134,7 @@ export function registerReconcileCommand(program: Command, env: Env): void {
 function feedAgainst(env: Env, o: ReconcileOptions): Against {
   const fromId = wholeOption('--from-id', o.fromId) ?? badOption('--from-id', 'is required with --feed');
   const toId = wholeOption('--to-id', o.toId);
-  const producer = loadProducerConfig(env);
+  const producer = loadProducerOptions(env);
   const logins = producer.accounts.map((a) => a.login);
   const wanted =
     o.account ??
@@ -149,21 +148,10 @@ function feedAgainst(env: Env, o: ReconcileOptions): Against {
       '--account',
       `${wanted[0]} is not a configured feed account (FEED_LOGIN or FEED_ACCOUNTS_FILE)`,
     );
-  const e = producer.env;
   return {
     kind: 'feed',
     fromId,
     ...(toId === undefined ? {} : { toId }),
-    side: {
-      url: e.FEED_URL,
-      account,
-      layouts: producer.layouts,
-      zone: new TimeZone(e.FEED_TIMEZONE),
-      delimiter: e.FEED_DELIMITER,
-      currency: e.FEED_CURRENCY,
-      headersTimeoutMs: e.FEED_HEADERS_TIMEOUT_MS,
-      bodyIdleTimeoutMs: e.FEED_BODY_IDLE_TIMEOUT_MS,
-      maxRecordChars: e.FEED_MAX_RECORD_CHARS,
-    },
+    side: { account, feed: producer.feed, rows: producer.rows },
   };
 }

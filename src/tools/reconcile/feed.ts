@@ -7,27 +7,22 @@ import type { Kafka } from 'kafkajs';
 import { bytesToDecimalString } from '../../cdr/decimal.ts';
 import type { HeaderMap } from '../../cdr/header.ts';
 import { readHeader } from '../../cdr/header.ts';
-import { CONTRACT_COLUMNS, type Layout } from '../../cdr/layouts.ts';
+import { CONTRACT_COLUMNS } from '../../cdr/layouts.ts';
 import { type RawCdr, RowReader } from '../../cdr/row.ts';
-import type { TimeZone } from '../../cdr/time-zone.ts';
+import { TimeZone } from '../../cdr/time-zone.ts';
 import type { RegistryOptions } from '../../codec/registry.ts';
-import type { FeedAccount } from '../../config/producer.ts';
+import type { FeedAccount, FeedOptions, RowOptions } from '../../config/producer.ts';
 import { feedRows } from '../../feed/csv-rows.ts';
 import { openFeed } from '../../feed/request.ts';
 import { scan } from '../read/scan.ts';
 import { MERGE_PACE_MS } from './continuity.ts';
 import type { Differences } from './report.ts';
 
+/** The feed of one account, as the producer reads it. */
 export interface FeedSide {
-  url: string;
   account: FeedAccount;
-  layouts: readonly Layout[];
-  zone: TimeZone;
-  delimiter: string;
-  currency: string | undefined;
-  headersTimeoutMs: number;
-  bodyIdleTimeoutMs: number;
-  maxRecordChars: number;
+  feed: Pick<FeedOptions, 'url' | 'headersTimeoutMs' | 'bodyIdleTimeoutMs'>;
+  rows: RowOptions;
 }
 
 export type FeedItem = { id: number; cdr: RawCdr } | { id: number; problem: string };
@@ -38,14 +33,15 @@ export type FeedItem = { id: number; cdr: RawCdr } | { id: number; problem: stri
  * each from the id after the last one read, until a response brings nothing new.
  */
 export async function* feedItems(side: FeedSide, fromId: number, toId: number): AsyncGenerator<FeedItem> {
+  const zone = new TimeZone(side.rows.timeZone);
   let next = fromId;
   for (;;) {
     const body = await openFeed({
-      baseUrl: side.url,
+      baseUrl: side.feed.url,
       credentials: side.account,
       fromId: next,
-      headersTimeoutMs: side.headersTimeoutMs,
-      bodyIdleTimeoutMs: side.bodyIdleTimeoutMs,
+      headersTimeoutMs: side.feed.headersTimeoutMs,
+      bodyIdleTimeoutMs: side.feed.bodyIdleTimeoutMs,
     });
     let header: HeaderMap | undefined;
     let reader: RowReader | undefined;
@@ -54,15 +50,15 @@ export async function* feedItems(side: FeedSide, fromId: number, toId: number): 
     let rows = 0;
     let beyond = false;
     for await (const ev of feedRows(body, {
-      delimiter: side.delimiter,
-      maxRecordChars: side.maxRecordChars,
+      delimiter: side.rows.delimiter,
+      maxRecordChars: side.rows.maxRecordChars,
       rawClipChars: 200,
       // Reading, not publishing: a last row without a line end is taken as it is.
       acceptTail: () => true,
     })) {
       if (ev.kind === 'header') {
-        header = readHeader(ev.fields, side.layouts, side.currency);
-        reader = new RowReader(header, { zone: side.zone, login: side.account.login });
+        header = readHeader(ev.fields, side.rows.layouts, side.rows.currency);
+        reader = new RowReader(header, { zone, login: side.account.login });
         continue;
       }
       if (ev.kind !== 'record') continue;

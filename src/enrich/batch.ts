@@ -1,0 +1,133 @@
+// One fetched batch of an input partition, enriched: its records below the offset the previous
+// owner committed skipped, the rest cut in slices of at most SLICE records, each slice one
+// transaction of the partition's producer holding its output records and the consumer offset after
+// it (consume-transform-produce). A partition this enricher cannot take, or whose transaction
+// fails, is dropped and the consumer rejoins the group: never a crash.
+import type { EachBatchPayload, KafkaMessage, TopicMessages } from 'kafkajs';
+import type { Logger } from 'pino';
+import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
+import type { Offsets } from '../kafka/transactions.ts';
+import type { EnricherMetrics } from './metrics.ts';
+import { type SliceDeps, transformSlice } from './transform.ts';
+
+/**
+ * Records per transaction at most; a fetched batch larger than this commits in several. A fetched
+ * batch of a partition is at most 1 MB (~5,500 CDRs), so this is one transaction per batch: with
+ * 5,000 most batches took two, and the enricher spent the second commit's round trips idle
+ * (docs/performance.md: 73,000-87,000 rec/s at 5,000, 86,000-92,000 at 10,000).
+ */
+export const SLICE = 10_000;
+
+/** The transactional producer of an input partition (TransactionalSender). */
+export interface PartitionSender {
+  commit(topicMessages: TopicMessages[], offsets?: Offsets): Promise<void>;
+}
+
+/** Which input partitions this enricher may write for (partition-owners.ts). */
+export interface BatchOwners {
+  /** The partition's producer, once initialised, and the offset its group had committed then. */
+  acquire(partition: number): Promise<{ sender: PartitionSender; committed: bigint | undefined } | undefined>;
+  isCurrent(partition: number, sender: PartitionSender): boolean;
+  drop(partition: number, sender: PartitionSender): void;
+}
+
+export interface BatchEnricherDeps {
+  owners: BatchOwners;
+  /** Fills the decoder's cache of writer schemas for these values (RawDecoder.prepare). */
+  prepare(values: ReadonlyArray<Buffer | null>): Promise<void>;
+  slice: SliceDeps;
+  groupId: string;
+  metrics: EnricherMetrics;
+  log: Logger;
+  now?: () => number;
+}
+
+type BatchPayload = Pick<EachBatchPayload, 'batch' | 'resolveOffset' | 'heartbeat' | 'isRunning' | 'isStale'>;
+
+/** An error kafkajs answers by rejoining the group (its isRebalancing test reads `type`). */
+export function rejoin(message: string, partition: number): CdrError {
+  return Object.assign(
+    new CdrError(ErrorCodes.PARTITION_MOVED, message, { retriable: true, details: { partition } }),
+    { type: 'REBALANCE_IN_PROGRESS' },
+  );
+}
+
+/** The records of `messages` at or after `committed`, and how many came before it. */
+export function afterCommitted(
+  messages: readonly KafkaMessage[],
+  committed: bigint | undefined,
+): { skipped: number; rest: readonly KafkaMessage[] } {
+  if (committed === undefined) return { skipped: 0, rest: messages };
+  const first = messages.findIndex((m) => BigInt(m.offset) >= committed);
+  const skipped = first === -1 ? messages.length : first;
+  return { skipped, rest: messages.slice(skipped) };
+}
+
+/** kafkajs's eachBatch of the enricher. */
+export async function enrichBatch(deps: BatchEnricherDeps, payload: BatchPayload): Promise<void> {
+  const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+  if (batch.messages.length === 0) return;
+  const { partition } = batch;
+  const { metrics, log } = deps;
+  const owner = await takePartition(deps, partition);
+  // Below the offset the previous owner committed: already enriched by it.
+  const { skipped, rest } = afterCommitted(batch.messages, owner.committed);
+  if (skipped > 0) {
+    metrics.skippedCommitted.inc(skipped);
+    resolveOffset((batch.messages[skipped - 1] as KafkaMessage).offset);
+  }
+  await deps.prepare(rest.map((m) => m.value));
+  for (let start = 0; start < rest.length; start += SLICE) {
+    if (!isRunning() || isStale()) return;
+    const slice = rest.slice(start, start + SLICE);
+    const out = transformSlice(
+      slice,
+      { topic: batch.topic, partition },
+      deps.slice,
+      (deps.now ?? Date.now)(),
+    );
+    const last = (slice[slice.length - 1] as KafkaMessage).offset;
+    const end = metrics.transaction.startTimer();
+    try {
+      await owner.sender.commit(out.topicMessages, {
+        consumerGroupId: deps.groupId,
+        topics: [{ topic: batch.topic, partitions: [{ partition, offset: String(BigInt(last) + 1n) }] }],
+      });
+    } catch (err) {
+      metrics.failed.inc();
+      // Nothing of this slice was committed. A sender of an earlier assignment: that batch is void.
+      if (!deps.owners.isCurrent(partition, owner.sender)) return;
+      deps.owners.drop(partition, owner.sender);
+      metrics.partitionsMoved.inc();
+      const code = isCdrError(err) ? err.code : undefined;
+      log.warn({ err, partition, code }, 'transaction failed: partition dropped; rejoining the group');
+      throw rejoin(`the transaction of partition ${partition} failed (${code ?? 'error'})`, partition);
+    }
+    end();
+    resolveOffset(last);
+    metrics.recordsIn.inc(slice.length);
+    metrics.deadLettered.inc(out.deadLettered);
+    for (const [category, n] of out.counts) metrics.recordsOut.inc({ category }, n);
+    await heartbeat();
+  }
+  metrics.lag.set({ partition: String(partition) }, Number(batch.offsetLag()));
+}
+
+/** The partition's producer, or a rejoin when the partition cannot be taken or is not ours. */
+async function takePartition(
+  deps: BatchEnricherDeps,
+  partition: number,
+): Promise<{ sender: PartitionSender; committed: bigint | undefined }> {
+  let owner: Awaited<ReturnType<BatchOwners['acquire']>>;
+  try {
+    owner = await deps.owners.acquire(partition);
+  } catch (err) {
+    // Its producer could not be initialised or its committed offset read (a coordinator moving):
+    // the partition was dropped; the group gives it out again.
+    const code = isCdrError(err) ? err.code : undefined;
+    deps.log.warn({ err, partition, code }, 'taking the partition over failed: rejoining the group');
+    throw rejoin(`taking partition ${partition} over failed (${code ?? 'error'})`, partition);
+  }
+  if (!owner) throw rejoin(`partition ${partition} is not assigned to this enricher`, partition);
+  return owner;
+}
