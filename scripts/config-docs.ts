@@ -7,10 +7,15 @@ import { describeSchema } from '../src/config/env.ts';
 import { kafkaEnvSchema } from '../src/config/kafka.ts';
 import { producerEnvSchema } from '../src/config/producer.ts';
 import { simulatorEnvSchema } from '../src/config/simulator.ts';
+import { toolsEnvSchema } from '../src/config/tools.ts';
 
 const sections = [
   ['Producer (`cdr-pipeline produce`)', producerEnvSchema],
   ['Enricher (`cdr-pipeline enrich`)', enricherEnvSchema],
+  [
+    "Operators' and billing teams' commands (status, cursor, dlq, search, export, replay, reconcile)",
+    toolsEnvSchema,
+  ],
   ['Kafka connection (every command that talks to Kafka)', kafkaEnvSchema],
   ['Feed simulator (`cdr-pipeline simulate`)', simulatorEnvSchema],
 ] as const;

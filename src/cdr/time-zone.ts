@@ -78,3 +78,11 @@ export function formatOffset(minutes: number): string {
 export function pad2(n: number): string {
   return n < 10 ? `0${n}` : String(n);
 }
+
+/** An instant written in ISO 8601 with its zone (Z or ±hh:mm); undefined without one, or when not a time. */
+export function zonedInstant(text: string): number | undefined {
+  const t = text.trim();
+  if (!/(Z|[+-]\d{2}:\d{2})$/.test(t)) return undefined;
+  const at = Date.parse(t);
+  return Number.isNaN(at) ? undefined : at;
+}

@@ -1,5 +1,6 @@
 // Registration with a Confluent-compatible registry (Apicurio's /apis/ccompat/v7 in the local
 // stack). BACKWARD compatibility is set on first registration and checked on every later one.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { CdrError, ErrorCodes } from '../errors.ts';
 import { type SchemaName, schemaText } from './schemas.ts';
@@ -30,35 +31,37 @@ export async function registerSchema(
   subject: string,
 ): Promise<number> {
   // A 409 can also be the loser of two processes creating a subject at once: an incompatibility
-  // is stable, a race is not, so a 409 is believed the second time.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const { id } = await registry.register(
-        { type: SchemaType.AVRO, schema: schemaText(name) },
-        { subject, compatibility: COMPATIBILITY.BACKWARD },
-      );
-      return id;
-    } catch (cause) {
-      if ((cause as { status?: number }).status === 409) {
-        if (attempt < 2) {
-          await new Promise((resolve) => setTimeout(resolve, 500));
-          continue;
-        }
-        throw new CdrError(
-          ErrorCodes.SCHEMA_INCOMPATIBLE,
-          `the registry refused schemas/${name}.avsc under ${subject} as incompatible with the versions it holds (HTTP 409): ${(cause as Error).message}`,
-          { cause, details: { subject } },
-        );
-      }
+  // is stable, a race is not, so a 409 is believed the second time (half a second later). Any other
+  // failure is the caller's to retry (retryStartup).
+  const register = () =>
+    registry.register(
+      { type: SchemaType.AVRO, schema: schemaText(name) },
+      { subject, compatibility: COMPATIBILITY.BACKWARD },
+    );
+  const is409 = (cause: unknown) => (cause as { status?: number }).status === 409;
+  try {
+    return (
+      await register().catch(async (cause: unknown) => {
+        if (!is409(cause)) throw cause;
+        await sleep(500);
+        return register();
+      })
+    ).id;
+  } catch (cause) {
+    if (is409(cause))
       throw new CdrError(
-        ErrorCodes.REGISTRY,
-        `registering ${name} under ${subject} failed: ${(cause as Error).message}`,
-        {
-          cause,
-          retriable: true,
-        },
+        ErrorCodes.SCHEMA_INCOMPATIBLE,
+        `the registry refused schemas/${name}.avsc under ${subject} as incompatible with the versions it holds (HTTP 409): ${(cause as Error).message}`,
+        { cause, details: { subject } },
       );
-    }
+    throw new CdrError(
+      ErrorCodes.REGISTRY,
+      `registering ${name} under ${subject} failed: ${(cause as Error).message}`,
+      {
+        cause,
+        retriable: true,
+      },
+    );
   }
 }
 

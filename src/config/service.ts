@@ -2,7 +2,7 @@
 // shutdown and logging, and the registry connection read from them. Spread into each command's schema; only HTTP_PORT's default differs.
 import { z } from 'zod';
 import type { RegistryOptions } from '../codec/registry.ts';
-import { int, secret } from './env.ts';
+import { type Env, int, parseEnv, secret } from './env.ts';
 
 export function serviceEnvShape(defaultHttpPort: number) {
   return {
@@ -19,10 +19,17 @@ export function serviceEnvShape(defaultHttpPort: number) {
     SHUTDOWN_TIMEOUT_MS: int(100)
       .default(20_000)
       .describe('Longest graceful stop before the process exits anyway'),
+    ...logEnvShape('info'),
+  };
+}
+
+/** The log settings of every command (a tool's default level is warn: its output is on stdout). */
+export function logEnvShape(defaultLevel: 'info' | 'warn') {
+  return {
     LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-      .default('info')
-      .describe('pino level'),
+      .default(defaultLevel)
+      .describe(`pino level (the operators' commands: warn, on stderr)`),
     LOG_FORMAT: z
       .enum(['json', 'pretty'])
       .optional()
@@ -30,6 +37,18 @@ export function serviceEnvShape(defaultHttpPort: number) {
         'json: JSON lines; pretty: readable lines (pino-pretty). Unset: pretty on a terminal, else json',
       ),
   };
+}
+
+export interface LogOptions {
+  level: string;
+  /** Unset: pretty on a terminal, else JSON lines. */
+  format: 'json' | 'pretty' | undefined;
+}
+
+/** The log settings alone: what a command needs before it knows which command it is. */
+export function loadLogOptions(env: Env, defaultLevel: 'info' | 'warn'): LogOptions {
+  const cfg = parseEnv(z.object(logEnvShape(defaultLevel)), env);
+  return { level: cfg.LOG_LEVEL, format: cfg.LOG_FORMAT };
 }
 
 /** The producer's topics, as the producer writes them and the tools read them. */
@@ -84,7 +103,7 @@ export function topicEnvShape() {
 export interface ServiceOptions {
   http: { host: string; port: number };
   shutdownTimeoutMs: number;
-  log: { level: string; format: 'json' | 'pretty' | undefined };
+  log: LogOptions;
 }
 
 export function serviceOptions(env: {

@@ -1,9 +1,10 @@
 // Configuration of the operators' commands (status, cursor, dlq): the same variables as the
 // services, so they run in a producer's or enricher's environment (a pod, the local stack) as is.
 import { z } from 'zod';
-import { type Env, int, parseEnv } from './env.ts';
+import { deepFreeze, type Env, int, parseEnv } from './env.ts';
 import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
-import { producerTopicsShape } from './service.ts';
+import type { ProducerTopics } from './producer.ts';
+import { logEnvShape, producerTopicsShape } from './service.ts';
 
 export const toolsEnvSchema = z.object({
   ...producerTopicsShape(),
@@ -24,33 +25,40 @@ export const toolsEnvSchema = z.object({
   ENRICH_TOPIC_PREFIX: z.string().min(1).default('cdr.enriched.').describe('Prefix of the enriched topics'),
   SCHEMA_REGISTRY_URL: z.url().optional().describe('Registry whose subjects status lists (optional)'),
   TRANSACTION_TIMEOUT_MS: int(1000).default(60_000).describe('Kafka transaction timeout (cursor set)'),
+  ...logEnvShape('warn'),
 });
 
-export interface ToolsConfig {
-  env: Readonly<z.infer<typeof toolsEnvSchema>>;
+/** What the operators' and billing teams' commands read and write. */
+export interface ToolsOptions {
+  topics: ProducerTopics & {
+    /** Compacted topic of replay copies: bounds and criteria per replay id. */
+    replay: string;
+  };
+  producers: {
+    /** The producers' transactional id prefix (records from before the pool name none). */
+    idPrefix: string;
+    transactionTimeoutMs: number;
+  };
+  enrichers: { groupId: string; topicPrefix: string };
+  /** The registry, when set: records are decoded with it, and status lists its subjects. */
+  registryUrl: string | undefined;
   kafka: KafkaConfig;
 }
 
-export function loadToolsConfig(env: Env): Readonly<ToolsConfig> {
-  return Object.freeze({
-    env: parseEnv(toolsEnvSchema, env),
+export function loadToolsOptions(env: Env): Readonly<ToolsOptions> {
+  const cfg = parseEnv(toolsEnvSchema, env);
+  return deepFreeze({
+    topics: {
+      raw: cfg.TOPIC_RAW,
+      cursor: cfg.TOPIC_CURSOR,
+      control: cfg.TOPIC_CONTROL,
+      controlTotals: cfg.TOPIC_CONTROL_TOTALS,
+      dlq: cfg.TOPIC_DLQ,
+      replay: cfg.TOPIC_REPLAY,
+    },
+    producers: { idPrefix: cfg.TRANSACTIONAL_ID_PREFIX, transactionTimeoutMs: cfg.TRANSACTION_TIMEOUT_MS },
+    enrichers: { groupId: cfg.ENRICH_GROUP_ID, topicPrefix: cfg.ENRICH_TOPIC_PREFIX },
+    registryUrl: cfg.SCHEMA_REGISTRY_URL,
     kafka: readKafkaConfig(parseEnv(kafkaEnvSchema, env)),
   });
-}
-
-/** `90s`, `15m`, `2h`, `1d` (or plain milliseconds) to milliseconds; undefined when not a duration. */
-export function parseDuration(text: string): number | undefined {
-  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!m) return undefined;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'ms') as 'ms'];
-  return Number(m[1]) * unit;
-}
-
-/** An instant: ISO 8601 with a zone, or a duration before now (`24h`). */
-export function parseInstant(text: string, now: number): number | undefined {
-  const ago = parseDuration(text);
-  if (ago !== undefined && /[a-z]$/.test(text.trim())) return now - ago;
-  if (!/(Z|[+-]\d{2}:\d{2})$/.test(text.trim())) return undefined;
-  const t = Date.parse(text);
-  return Number.isNaN(t) ? undefined : t;
 }

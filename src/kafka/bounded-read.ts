@@ -15,6 +15,7 @@
 // transaction markers still move the position: kafkajs reports those through END_BATCH_PROCESS,
 // not through eachBatch, so progress is taken from there.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { CdrError, ErrorCodes } from '../errors.ts';
 import { type PartitionOffsets, topicOffsets, topicOffsetsAt } from './offsets.ts';
@@ -138,6 +139,8 @@ const SETTLE_MS = 2000;
 async function settledOffsets(stable: Admin, written: Admin, topic: string): Promise<PartitionOffsets[]> {
   const highs = new Map((await topicOffsets(written, topic)).map((o) => [o.partition, BigInt(o.high)]));
   const deadline = Date.now() + SETTLE_MS;
+  // A wait for the last stable offset to move, not the retry of a failure (ops/retry.ts): nothing
+  // failed, and the answer at the deadline is used as it is.
   for (;;) {
     const now = await topicOffsets(stable, topic);
     const settled = now.every((o) => BigInt(o.high) >= (highs.get(o.partition) ?? 0n));
@@ -146,7 +149,7 @@ async function settledOffsets(stable: Admin, written: Admin, topic: string): Pro
         const high = highs.get(o.partition);
         return high !== undefined && BigInt(o.high) > high ? { ...o, high: String(high) } : o;
       });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 
@@ -172,6 +175,8 @@ async function awaitWritten(
   const startedAt = Date.now();
   const deadline = startedAt + waitMs;
   let told = onWaiting === undefined;
+  // A wait for open transactions to end, not the retry of a failure (ops/retry.ts): at the deadline
+  // the state itself is the error (a hanging transaction).
   for (let attempt = 0; ; attempt++) {
     const now = await topicOffsets(stable, topic);
     const behind = now.filter((o) => BigInt(o.high) < (highs.get(o.partition) ?? 0n));
@@ -197,7 +202,7 @@ async function awaitWritten(
       told = true;
       await onWaiting?.().catch(() => undefined);
     }
-    await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** Math.min(attempt, 4), 500)));
+    await sleep(Math.min(50 * 2 ** Math.min(attempt, 4), 500));
   }
 }
 

@@ -1,6 +1,7 @@
 // The pipeline's topics (their settings: topic-specs.ts), created at start when missing. An existing topic with the wrong cleanup
 // policy is a start error: a compacted cdr.raw would silently drop CDRs sharing a billing group,
 // and a cursor topic that is not compacted grows without bound.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { CdrError, ErrorCodes } from '../errors.ts';
@@ -80,9 +81,10 @@ export async function setUpTopics(
       const admin = kafka.admin();
       await admin.connect();
       try {
+        // A wait without limit for another process (the producer creates cdr.raw), not a retry.
         for (let waited = 0; waitFor && !(await admin.listTopics()).includes(waitFor); waited += 1000) {
           if (waited % 10_000 === 0) log.info({ topic: waitFor }, 'waiting for the input topic to exist');
-          await new Promise((resolve) => setTimeout(resolve, 1000));
+          await sleep(1000);
         }
         const created = await ensureTopics(admin, specs);
         if (created.length > 0) log.info({ topics: created }, 'topics created');

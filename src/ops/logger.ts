@@ -75,11 +75,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 
 export type { Logger };
 
-/** The logger of a command run by a person: warnings and worse, on stderr (stdout is its output). */
-export function toolLogger(env: Record<string, string | undefined>): Logger {
+/** The logger of a command run by a person: on stderr (stdout is its output), warn unless told. */
+export function toolLogger(options: { level: string; format: LogFormat | undefined }): Logger {
   return createLogger({
-    level: env.LOG_LEVEL ?? 'warn',
-    format: logFormat(env.LOG_FORMAT, process.stderr.isTTY === true),
+    level: options.level,
+    format: logFormat(options.format, process.stderr.isTTY === true),
     destination: pino.destination({ dest: 2, sync: true }),
   });
 }

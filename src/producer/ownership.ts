@@ -22,7 +22,8 @@
 // the slot again (which would fence the newcomer back). A process that is fenced between 1 and 3
 // fails the claim and starts over at 1 (the caller retries).
 import type { Logger } from 'pino';
-import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
+import { CdrError, ErrorCodes } from '../errors.ts';
+import { fenceAndClaim } from '../kafka/fence-and-claim.ts';
 import { Permits } from '../ops/permits.ts';
 import type { ControlValue } from '../topics/control.ts';
 import { accountPosition, type CursorValue, cursorMessage, legacyTransactionalId } from '../topics/cursor.ts';
@@ -55,21 +56,21 @@ export interface TakenAccounts {
 export async function takeAccounts(
   pool: ProducerPool,
   logins: readonly string[],
-  o: TakeOptions,
+  options: TakeOptions,
   log: Logger,
 ): Promise<TakenAccounts> {
-  const permits = new Permits(o.concurrency);
-  const gradually = <T, R>(items: readonly T[], fn: (item: T) => Promise<R>) =>
+  const permits = new Permits(options.concurrency);
+  const inTurn = <T, R>(items: readonly T[], fn: (item: T) => Promise<R>) =>
     Promise.all(items.map((item) => permits.run(() => fn(item))));
   const slots = pool.all();
   const epochs = new Map<ProducerSlot, number>();
-  await gradually(slots, async (slot) => {
+  await inTurn(slots, async (slot) => {
     epochs.set(slot, await slot.connect());
   });
-  const cursors = await o.readCursors();
-  const totals = await o.readTotals();
+  const cursors = await options.readCursors();
+  const totals = await options.readTotals();
   const writerOf = (login: string, found: CursorValue | undefined) =>
-    found === undefined ? undefined : (found.transactionalId ?? legacyTransactionalId(o.prefix, login));
+    found === undefined ? undefined : (found.transactionalId ?? legacyTransactionalId(options.prefix, login));
   const own = new Map<ProducerSlot, string[]>();
   const foreign = new Map<string, string[]>();
   const add = <K>(groups: Map<K, string[]>, key: K, login: string) => {
@@ -87,13 +88,19 @@ export async function takeAccounts(
   const claim = (login: string, found: CursorValue | undefined): CursorValue => {
     // A claim records where the account stands: past a transaction whose cursor marker the broker
     // lost, when the totals say so, and not at the older cursor it would cement.
-    const { lastId, deadLetteredAfter } = accountPosition(login, found, totals.get(login), o.startAfter, log);
+    const { lastId, deadLetteredAfter } = accountPosition(
+      login,
+      found,
+      totals.get(login),
+      options.startAfter,
+      log,
+    );
     const c: CursorValue = {
       account: login,
       lastId,
       rows: 0,
       committedAt,
-      owner: o.instanceId,
+      owner: options.instanceId,
       transactionalId: pool.slotFor(login).transactionalId,
       deadLetteredAfter,
       ...(found?.newestStartTime === undefined ? {} : { newestStartTime: found.newestStartTime }),
@@ -101,10 +108,10 @@ export async function takeAccounts(
     claims.set(login, c);
     return c;
   };
-  await gradually([...own], ([slot, accounts]) =>
+  await inTurn([...own], ([slot, accounts]) =>
     slot.commitIfEpoch(epochs.get(slot) as number, [
       {
-        topic: o.cursorTopic,
+        topic: options.cursorTopic,
         messages: accounts.map((login) => cursorMessage(claim(login, cursors.get(login)))),
       },
     ]),
@@ -114,13 +121,13 @@ export async function takeAccounts(
       { transactionalIds: foreign.size, examples: [...foreign.keys()].slice(0, 5) },
       'taking accounts over from producers under other transactional ids: fencing them',
     );
-  await gradually([...foreign], async ([writer, accounts]) => {
-    for (let attempt = 1; ; attempt++) {
-      const sender = pool.senderFor(writer);
-      try {
-        await sender.connect();
+  await inTurn([...foreign], ([writer, accounts]) =>
+    fenceAndClaim(
+      `taking accounts over from ${writer}`,
+      { sender: () => pool.senderFor(writer) },
+      async () => {
         // Read after the fence: whatever the old writer committed is in it, and it can commit no more.
-        const now = await o.readCursors();
+        const now = await options.readCursors();
         const moved = accounts.filter((login) => writerOf(login, now.get(login)) !== writer);
         if (moved.length > 0)
           throw new CdrError(
@@ -128,23 +135,15 @@ export async function takeAccounts(
             `accounts ${moved.join(', ')} changed hands while being taken over: starting over`,
             { retriable: true },
           );
-        await sender.commit([
+        const records = [
           {
-            topic: o.cursorTopic,
+            topic: options.cursorTopic,
             messages: accounts.map((login) => cursorMessage(claim(login, now.get(login)))),
           },
-        ]);
-        return;
-      } catch (err) {
-        // Initialised again by the old writer before our claim: try again, it cannot win for long
-        // (it reads the cursors and polls the feed before its next commit).
-        if (attempt >= 10 || !isCdrError(err) || !(err.retriable || err.code === ErrorCodes.PRODUCER_FENCED))
-          throw err;
-        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
-      } finally {
-        await sender.discard();
-      }
-    }
-  });
+        ];
+        return { records, result: undefined };
+      },
+    ),
+  );
   return { cursors: claims, totals, epochs, fenced: [...foreign.keys()] };
 }

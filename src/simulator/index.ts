@@ -1,5 +1,4 @@
 export * from './csv-writer.ts';
 export * from './faults.ts';
 export * from './generator.ts';
-export * from './options.ts';
 export * from './server.ts';

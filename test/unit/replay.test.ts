@@ -3,11 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { costToBytes } from '../../src/cdr/decimal.ts';
 import type { RawCdr } from '../../src/cdr/row.ts';
 import { TimeZone } from '../../src/cdr/time-zone.ts';
+import { filterFromOptions } from '../../src/cli/read-options.ts';
 import { avroType } from '../../src/codec/schemas.ts';
 import { encodeValue } from '../../src/codec/wire.ts';
 import { boundary, matches } from '../../src/tools/read/filter.ts';
 import { CSV_COLUMNS, csvHeaderLine, csvLine, jsonLine, neutralise } from '../../src/tools/read/formats.ts';
-import { filterFromOptions } from '../../src/tools/replay/cli.ts';
 import { ByteSink, CsvTranscoder, GENERIC, SKIPPED, WRITTEN } from '../../src/tools/replay/csv-transcode.ts';
 import { rawCdr } from '../helpers/raw-cdr.ts';
 

@@ -7,8 +7,9 @@
 // producer started afterwards resumes from the new cursor.
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import type { ToolsConfig } from '../../config/tools.ts';
-import { CdrError, ErrorCodes, isCdrError } from '../../errors.ts';
+import type { ToolsOptions } from '../../config/tools.ts';
+import { CdrError, ErrorCodes } from '../../errors.ts';
+import { fenceAndClaim } from '../../kafka/fence-and-claim.ts';
 import { TransactionalSender } from '../../kafka/transactions.ts';
 import { type CursorValue, cursorMessage, legacyTransactionalId, readCursors } from '../../topics/cursor.ts';
 import { renderTable } from '../read/table.ts';
@@ -50,11 +51,17 @@ export interface SetCursorResult {
 
 export async function setCursor(
   kafka: Kafka,
-  config: ToolsConfig,
+  tools: ToolsOptions,
   req: SetCursorRequest,
 ): Promise<SetCursorResult> {
-  const { env } = config;
-  const readTimeout = 2 * env.TRANSACTION_TIMEOUT_MS + 30_000;
+  const { topics, producers } = tools;
+  const read = async () =>
+    (
+      await readCursors(kafka, topics.cursor, {
+        timeoutMs: 2 * producers.transactionTimeoutMs + 30_000,
+        groupPrefix: 'cdr-cursor-tool',
+      })
+    ).get(req.account);
   const check = (current: CursorValue | undefined): SetCursorResult => {
     const from = current?.lastId ?? null;
     const between = from === null ? 0 : Math.abs(req.lastId - from);
@@ -63,76 +70,41 @@ export async function setCursor(
     if (direction === 'backwards' && !req.allowBackwards) {
       throw new CdrError(
         ErrorCodes.REFUSED,
-        `moving account ${req.account} back from ${from} to ${req.lastId} republishes up to ${between} ids (${req.lastId + 1}..${from}) already in ${env.TOPIC_RAW}: pass --allow-backwards to do it`,
+        `moving account ${req.account} back from ${from} to ${req.lastId} republishes up to ${between} ids (${req.lastId + 1}..${from}) already in ${topics.raw}: pass --allow-backwards to do it`,
         { details: { from, to: req.lastId, between } },
       );
     }
     return { account: req.account, from, to: req.lastId, between, direction, owner: '', transactionalId: '' };
   };
   // Refuse early, before fencing anything.
-  const before = (
-    await readCursors(kafka, env.TOPIC_CURSOR, { timeoutMs: readTimeout, groupPrefix: 'cdr-cursor-tool' })
-  ).get(req.account);
+  const before = await read();
   check(before);
   // The producer that wrote the cursor; records from before the producer pool name none.
-  const transactionalId =
-    before?.transactionalId ?? legacyTransactionalId(env.TRANSACTIONAL_ID_PREFIX, req.account);
-  // A running producer that meets our fencing before our write may still think itself the owner
-  // and initialise again, fencing us in turn (or the coordinator refuses our commit while it fences
-  // the producer's epoch): then fence, read and write once more. It stops for
-  // good at its first epoch error after our record is there.
-  for (let attempt = 1; ; attempt++) {
-    const sender = new TransactionalSender(kafka, {
+  const transactionalId = before?.transactionalId ?? legacyTransactionalId(producers.idPrefix, req.account);
+  const sender = () =>
+    new TransactionalSender(kafka, {
       transactionalId,
-      transactionTimeoutMs: env.TRANSACTION_TIMEOUT_MS,
+      transactionTimeoutMs: producers.transactionTimeoutMs,
       // The producer's id: its records left open are ended as its last transaction was.
-      writes: {
-        topics: () => [
-          env.TOPIC_RAW,
-          env.TOPIC_DLQ,
-          env.TOPIC_CURSOR,
-          env.TOPIC_CONTROL,
-          env.TOPIC_CONTROL_TOTALS,
-        ],
-      },
+      writes: { topics: () => [topics.raw, topics.dlq, topics.cursor, topics.control, topics.controlTotals] },
     });
-    try {
-      await sender.connect();
-      // The producer may have committed up to the moment it was fenced: decide on what is there now.
-      const result = check(
-        (
-          await readCursors(kafka, env.TOPIC_CURSOR, {
-            timeoutMs: readTimeout,
-            groupPrefix: 'cdr-cursor-tool',
-          })
-        ).get(req.account),
-      );
-      const owner = `cursor-set:${randomUUID()}`;
-      await sender.commit([
-        {
-          topic: env.TOPIC_CURSOR,
-          messages: [
-            cursorMessage({
-              account: req.account,
-              lastId: req.lastId,
-              deadLetteredAfter: 0,
-              rows: 0,
-              committedAt: new Date().toISOString(),
-              owner,
-              transactionalId,
-            }),
-          ],
-        },
-      ]);
-      return { ...result, owner, transactionalId };
-    } catch (err) {
-      // Fenced back, or a retriable Kafka error: Kafka 4.4's coordinator answers an EndTxn that
-      // meets its own epoch fence with UNKNOWN_SERVER_ERROR instead of an epoch error.
-      const again = isCdrError(err) && (err.retriable || err.code === ErrorCodes.PRODUCER_FENCED);
-      if (!again || attempt >= 10) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
-    } finally {
-      await sender.discard();
-    }
-  }
+  // The running producer stops for good at its first epoch error after our record is there.
+  return fenceAndClaim(`moving the cursor of ${req.account}`, { sender }, async () => {
+    // The producer may have committed up to the moment it was fenced: decide on what is there now.
+    const result = check(await read());
+    const owner = `cursor-set:${randomUUID()}`;
+    const value = {
+      account: req.account,
+      lastId: req.lastId,
+      deadLetteredAfter: 0,
+      rows: 0,
+      committedAt: new Date().toISOString(),
+      owner,
+      transactionalId,
+    };
+    return {
+      records: [{ topic: topics.cursor, messages: [cursorMessage(value)] }],
+      result: { ...result, owner, transactionalId },
+    };
+  });
 }

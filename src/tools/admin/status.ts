@@ -4,7 +4,7 @@
 // the lag per partition; hanging transactions in the pipeline's topics; the registry's subjects of
 // the pipeline's topics.
 import type { Kafka } from 'kafkajs';
-import type { ToolsConfig } from '../../config/tools.ts';
+import type { ToolsOptions } from '../../config/tools.ts';
 import { readToEnd } from '../../kafka/bounded-read.ts';
 import { findHanging } from '../../kafka/hanging.ts';
 import { topicOffsets } from '../../kafka/offsets.ts';
@@ -63,17 +63,17 @@ export interface StatusOptions {
 
 export async function gatherStatus(
   kafka: Kafka,
-  config: ToolsConfig,
+  tools: ToolsOptions,
   options: StatusOptions,
   now = Date.now(),
 ): Promise<StatusReport> {
-  const { env } = config;
+  const { topics } = tools;
   const timeoutMs = options.timeoutMs ?? 60_000;
-  const cursors = await readCursors(kafka, env.TOPIC_CURSOR, { timeoutMs, groupPrefix: 'cdr-status' });
+  const cursors = await readCursors(kafka, topics.cursor, { timeoutMs, groupPrefix: 'cdr-status' });
   const dead = new Map<string, number>();
   await readToEnd(
     kafka,
-    [env.TOPIC_DLQ],
+    [topics.dlq],
     ({ messages }) => {
       for (const m of messages) {
         const account = dlqAccount(m.value, m.key);
@@ -98,10 +98,10 @@ export async function gatherStatus(
         stale: options.staleAfterMs !== undefined && (behindMs === null || behindMs > options.staleAfterMs),
       };
     });
-  const groups = await groupLags(kafka, env.TOPIC_RAW, options.groups, options.maxLag);
-  const hanging = await pipelineHanging(kafka, config, now);
-  const subjects = env.SCHEMA_REGISTRY_URL
-    ? await registrySubjects(env.SCHEMA_REGISTRY_URL, [env.TOPIC_RAW, env.ENRICH_TOPIC_PREFIX])
+  const groups = await groupLags(kafka, topics.raw, options.groups, options.maxLag);
+  const hanging = await pipelineHanging(kafka, tools, now);
+  const subjects = tools.registryUrl
+    ? await registrySubjects(tools.registryUrl, [topics.raw, tools.enrichers.topicPrefix])
     : null;
   return {
     at: new Date(now).toISOString(),
@@ -114,24 +114,23 @@ export async function gatherStatus(
 }
 
 /** Hanging transactions in the topics the pipeline writes (see kafka/hanging.ts). */
-async function pipelineHanging(kafka: Kafka, config: ToolsConfig, now: number): Promise<HangingStatus[]> {
-  const { env } = config;
+async function pipelineHanging(kafka: Kafka, tools: ToolsOptions, now: number): Promise<HangingStatus[]> {
+  const { topics } = tools;
   const admin = kafka.admin();
   await admin.connect();
   let enriched: string[];
   try {
-    enriched = (await admin.listTopics()).filter((t) => t.startsWith(env.ENRICH_TOPIC_PREFIX));
+    enriched = (await admin.listTopics()).filter((t) => t.startsWith(tools.enrichers.topicPrefix));
   } finally {
     await admin.disconnect();
   }
-  const topics = [
-    env.TOPIC_RAW,
-    env.TOPIC_CURSOR,
-    env.TOPIC_CONTROL,
-    env.TOPIC_CONTROL_TOTALS,
-    env.TOPIC_DLQ,
-  ];
-  const found = await findHanging(kafka, [...topics, ...enriched], env.TRANSACTION_TIMEOUT_MS + 30_000, now);
+  const written = [topics.raw, topics.cursor, topics.control, topics.controlTotals, topics.dlq];
+  const found = await findHanging(
+    kafka,
+    [...written, ...enriched],
+    tools.producers.transactionTimeoutMs + 30_000,
+    now,
+  );
   return found.map((h) => ({
     topic: h.topic,
     partition: h.partition,

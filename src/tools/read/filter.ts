@@ -1,7 +1,7 @@
 // Which CDRs a search or an export keeps: the carrier portal's criteria (call start, billing
 // period, billing group, seconds, from, to, type) plus account and id range. Pure.
 import type { RawCdr } from '../../cdr/row.ts';
-import type { TimeZone } from '../../cdr/time-zone.ts';
+import { type TimeZone, zonedInstant } from '../../cdr/time-zone.ts';
 
 export interface NumberMatch {
   value: string;
@@ -62,7 +62,5 @@ export function boundary(text: string, zone: TimeZone, upper: boolean): number |
     const wall = Date.UTC(y, m - 1, d + (upper ? 1 : 0));
     return Number.isNaN(wall) || m < 1 || m > 12 || d < 1 || d > 31 ? undefined : zone.instantOf(wall);
   }
-  if (!/(Z|[+-]\d{2}:\d{2})$/.test(text)) return undefined;
-  const t = Date.parse(text);
-  return Number.isNaN(t) ? undefined : t;
+  return zonedInstant(text);
 }

@@ -1,6 +1,12 @@
-// Turns the validated simulator config into server options.
+// `cdr-pipeline simulate`: the feed simulator, a deterministic billing feed for the local stack and
+// the tests. Its settings (SIM_*) become the simulator's options here: the simulator sits above
+// config/ and owns its option types.
+import type { Command } from 'commander';
 import type { SimulatorEnv } from '../config/simulator.ts';
-import type { SimulatorOptions } from './server.ts';
+import type { SimulatorOptions } from '../simulator/index.ts';
+import type { CliContext } from './context.ts';
+import { serviceAction } from './run.ts';
+import { onStop } from './service.ts';
 
 export function simulatorOptions(cfg: Readonly<SimulatorEnv>, nowMs = Date.now()): SimulatorOptions {
   return {
@@ -26,4 +32,21 @@ export function simulatorOptions(cfg: Readonly<SimulatorEnv>, nowMs = Date.now()
     idGaps: cfg.SIM_ID_GAPS.map((g) => ({ ...g })),
     ...(cfg.SIM_WINDOW_IDS === undefined ? {} : { windowIds: cfg.SIM_WINDOW_IDS }),
   };
+}
+
+export function registerSimulate(program: Command, ctx: CliContext): void {
+  program
+    .command('simulate')
+    .description('Serve a deterministic billing feed (the feed contract)')
+    .action(
+      serviceAction(ctx, async (logger) => {
+        const { loadSimulatorConfig } = await import('../config/simulator.ts');
+        const { startSimulator } = await import('../simulator/index.ts');
+        const sim = await startSimulator(
+          simulatorOptions(loadSimulatorConfig(ctx.env)),
+          logger.child({ component: 'simulator' }),
+        );
+        onStop(logger, () => sim.close(), 20_000);
+      }),
+    );
 }

@@ -1,0 +1,161 @@
+// `cdr-pipeline reconcile`: control totals from Kafka, compared with the feed, a totals file or
+// the enriched topics. Exit 0 when everything matches, 1 when anything differs, 2 on bad input or
+// when the reconciliation could not run.
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import type { Command } from 'commander';
+import type { Kafka } from 'kafkajs';
+import { loadProducerOptions } from '../config/producer.ts';
+import type { ToolsOptions } from '../config/tools.ts';
+import { formatReport, REPORT_FORMATS, type ReportFormat } from '../tools/reconcile/format.ts';
+import { type Against, reconcile } from '../tools/reconcile/index.ts';
+import { cdrScope } from '../tools/reconcile/scope.ts';
+import { readTotalsFile } from '../tools/reconcile/totals-file.ts';
+import type { CliContext } from './context.ts';
+import { badOption, isBillingPeriod, wholeOption } from './options.ts';
+import { EXIT, toolAction } from './run.ts';
+
+interface ReconcileOptions {
+  topic?: string;
+  account?: string[];
+  period?: string[];
+  idFrom?: string;
+  idTo?: string;
+  fast?: boolean;
+  feed?: boolean;
+  fromId?: string;
+  toId?: string;
+  totalsFile?: string;
+  enriched?: string[] | boolean;
+  format: string;
+  output?: string;
+  maxListed: string;
+}
+
+export function registerReconcile(program: Command, ctx: CliContext): void {
+  program
+    .command('reconcile')
+    .description(
+      'Control totals per billing period x account x billing group x call type from Kafka, with continuity, compared with the feed, a totals file or the enriched topics',
+    )
+    .option('--topic <name>', 'the CDR topic (default TOPIC_RAW)')
+    .option('--account <login...>', 'accounts')
+    .option('--period <YYYY-MM...>', 'billing periods')
+    .option('--id-from <id>', 'ids from (inclusive)')
+    .option('--id-to <id>', 'ids to (inclusive)')
+    .option(
+      '--fast',
+      'the running control totals (TOPIC_CONTROL_TOTALS) instead of reading the CDRs: totals only',
+    )
+    .option(
+      '--feed',
+      "compare with the feed re-read from --from-id for --account (the producer's FEED_* settings)",
+    )
+    .option('--from-id <id>', 'with --feed: the first id re-read')
+    .option('--to-id <id>', "with --feed: the last id compared (default the account's cursor)")
+    .option(
+      '--totals-file <csv>',
+      'compare with a totals file: key columns and value columns, one line per key',
+    )
+    .option(
+      '--enriched [topics...]',
+      'compare with the enriched topics (default every topic named ENRICH_TOPIC_PREFIX*)',
+    )
+    .option('--format <format>', `output: ${REPORT_FORMATS.join(', ')}`, 'table')
+    .option('--output <file>', 'write the report here (default stdout)')
+    .option('--max-listed <n>', 'differences listed at most (the rest are counted)', '100000')
+    // A reconciliation that could not run is not "it differs": exit 2.
+    .action(toolAction('reconcile', (o: ReconcileOptions) => runReconcile(ctx, o), EXIT.USAGE));
+}
+
+async function runReconcile(ctx: CliContext, o: ReconcileOptions): Promise<number> {
+  if (!(REPORT_FORMATS as readonly string[]).includes(o.format))
+    badOption('--format', `"${o.format}" is not one of ${REPORT_FORMATS.join(', ')}`);
+  const chosen = [o.feed === true, o.totalsFile !== undefined, o.enriched !== undefined].filter(Boolean);
+  if (chosen.length > 1)
+    badOption('--feed', 'compare with one of --feed, --totals-file, --enriched at a time');
+  for (const p of o.period ?? []) if (!isBillingPeriod(p)) badOption('--period', `"${p}" is not YYYY-MM`);
+  const idMin = wholeOption('--id-from', o.idFrom);
+  const idMax = wholeOption('--id-to', o.idTo);
+  const maxListed = wholeOption('--max-listed', o.maxListed) as number;
+  const { options, kafka } = ctx.tool();
+  const registry = ctx.registry(options);
+  const scope = cdrScope({
+    ...(o.account ? { accounts: new Set(o.account) } : {}),
+    ...(o.period ? { periods: new Set(o.period) } : {}),
+    ...(idMin === undefined ? {} : { idMin }),
+    ...(idMax === undefined ? {} : { idMax }),
+  });
+  const report = await reconcile({
+    kafka,
+    registry,
+    topics: {
+      raw: o.topic ?? options.topics.raw,
+      controlTotals: options.topics.controlTotals,
+      dlq: options.topics.dlq,
+      cursor: options.topics.cursor,
+    },
+    scope,
+    fast: o.fast === true,
+    against: await against(ctx, o, kafka, options),
+    maxListed,
+  });
+  const text = formatReport(report, o.format as ReportFormat);
+  if (o.output) {
+    const out = createWriteStream(o.output);
+    out.end(text);
+    await once(out, 'finish');
+  } else process.stdout.write(text);
+  return report.ok ? EXIT.OK : EXIT.ATTENTION;
+}
+
+/** What the totals are compared with. */
+async function against(
+  ctx: CliContext,
+  o: ReconcileOptions,
+  kafka: Kafka,
+  options: ToolsOptions,
+): Promise<Against> {
+  if (o.feed === true) return feedAgainst(ctx, o);
+  if (o.totalsFile !== undefined) return { kind: 'totals-file', file: readTotalsFile(o.totalsFile) };
+  if (o.enriched === undefined) return { kind: 'nothing' };
+  let topics = Array.isArray(o.enriched) ? o.enriched : [];
+  if (topics.length === 0) {
+    const prefix = options.enrichers.topicPrefix;
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix)).sort();
+    } finally {
+      await admin.disconnect();
+    }
+    if (topics.length === 0) badOption('--enriched', `no topic named ${prefix}*`);
+  }
+  return { kind: 'enriched', topics };
+}
+
+/** The feed of one configured account, read as the producer reads it (its FEED_* settings). */
+function feedAgainst(ctx: CliContext, o: ReconcileOptions): Against {
+  const fromId = wholeOption('--from-id', o.fromId) ?? badOption('--from-id', 'is required with --feed');
+  const toId = wholeOption('--to-id', o.toId);
+  const producer = loadProducerOptions(ctx.env);
+  const logins = producer.accounts.map((a) => a.login);
+  const wanted =
+    o.account ??
+    (logins.length === 1
+      ? logins
+      : badOption('--account', `one of ${logins.join(', ')} is required with --feed`));
+  if (wanted.length !== 1) badOption('--account', 'the feed is reconciled one account at a time');
+  const account =
+    producer.accounts.find((a) => a.login === wanted[0]) ??
+    badOption(
+      '--account',
+      `${wanted[0]} is not a configured feed account (FEED_LOGIN or FEED_ACCOUNTS_FILE)`,
+    );
+  return {
+    kind: 'feed',
+    fromId,
+    ...(toId === undefined ? {} : { toId }),
+    side: { account, feed: producer.feed, rows: producer.rows },
+  };
+}
