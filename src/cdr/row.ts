@@ -158,6 +158,37 @@ export class RowReader {
         `must be a decimal with at most 12 integer and 6 fraction digits (separator "${header.layout.decimalSeparator}", no currency sign), got "${clip(costText)}"`,
       );
     }
+    return {
+      ok: true,
+      cdr: this.record(fields, ingest, {
+        id,
+        billingPeriod,
+        derived,
+        start,
+        secondsText,
+        costText,
+        costDecimal,
+      }),
+    };
+  }
+
+  /** The CDR of a row whose values were checked. */
+  private record(
+    fields: readonly string[],
+    ingest: IngestMeta,
+    checked: {
+      id: number;
+      billingPeriod: string;
+      derived: boolean;
+      start: { instant: number; text: string };
+      secondsText: string;
+      costText: string;
+      costDecimal: string;
+    },
+  ): RawCdr {
+    const { header } = this;
+    const { index } = header;
+    const { id, billingPeriod, derived, start, secondsText, costText, costDecimal } = checked;
     const extra: Record<string, string> = {};
     for (const [name, i] of header.extra) extra[name] = fields[i] as string;
     const cdr: RawCdr = {
@@ -190,7 +221,7 @@ export class RowReader {
     };
     for (const [f, key] of this.optional)
       (cdr as unknown as Record<string, string>)[key] = fieldOf(fields, index, f);
-    return { ok: true, cdr };
+    return cdr;
   }
 
   /**
@@ -202,7 +233,6 @@ export class RowReader {
   ): { ok: true; instant: number; text: string } | { ok: false; field: string; reason: string } {
     const { index } = this.header;
     const { zone } = this.ctx;
-    const forms = this.dates.forms;
     if (index.start_time !== -1) {
       const text = fieldOf(fields, index, 'start_time');
       const r = this.dates.readDateTime(text, zone);
@@ -214,6 +244,16 @@ export class RowReader {
         };
       return { ok: true, instant: r.value, text };
     }
+    return this.legacyStart(fields);
+  }
+
+  /** The call start from Date/Time, or Date and Time (the 17-column layout and column maps). */
+  private legacyStart(
+    fields: readonly string[],
+  ): { ok: true; instant: number; text: string } | { ok: false; field: string; reason: string } {
+    const { index } = this.header;
+    const { zone } = this.ctx;
+    const forms = this.dates.forms;
     const dateTimeText = index.date_time === -1 ? '' : fieldOf(fields, index, 'date_time');
     const dateText = index.date === -1 ? '' : fieldOf(fields, index, 'date');
     const timeText = index.time === -1 ? '' : fieldOf(fields, index, 'time');

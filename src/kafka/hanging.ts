@@ -32,13 +32,13 @@ export interface HangingPartition extends OpenPartition {
 /** Partitions of `topics` whose last stable offset is behind their high watermark now. */
 export async function openPartitions(
   stable: Admin,
-  written: Admin,
+  uncommitted: Admin,
   topics: readonly string[],
 ): Promise<OpenPartition[]> {
   const existing = new Set(await stable.listTopics());
   const out: OpenPartition[] = [];
   for (const topic of topics.filter((t) => existing.has(t))) {
-    const highs = new Map((await topicOffsets(written, topic)).map((o) => [o.partition, BigInt(o.high)]));
+    const highs = new Map((await topicOffsets(uncommitted, topic)).map((o) => [o.partition, BigInt(o.high)]));
     for (const o of await topicOffsets(stable, topic)) {
       const highWatermark = highs.get(o.partition) ?? 0n;
       const lastStableOffset = BigInt(o.high);
@@ -88,14 +88,14 @@ export async function openRecordHeads(
 /** openPartitions with admin clients of its own. */
 export async function openPartitionsNow(kafka: Kafka, topics: readonly string[]): Promise<OpenPartition[]> {
   const stable = kafka.admin();
-  const written = kafka.admin({ readUncommitted: true });
+  const uncommitted = kafka.admin({ readUncommitted: true });
   await stable.connect();
-  await written.connect();
+  await uncommitted.connect();
   try {
-    return await openPartitions(stable, written, topics);
+    return await openPartitions(stable, uncommitted, topics);
   } finally {
     await stable.disconnect();
-    await written.disconnect();
+    await uncommitted.disconnect();
   }
 }
 
@@ -138,7 +138,7 @@ export class HangingWatch {
   private readonly held = new Map<string, { offset: bigint; since: number }>();
   private readonly reported = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
-  private admins: Promise<{ stable: Admin; written: Admin }> | undefined;
+  private admins: Promise<{ stable: Admin; uncommitted: Admin }> | undefined;
   private hanging: HangingPartition[] = [];
 
   constructor(kafka: Kafka, topics: () => readonly string[], options: HangingWatchOptions, log: Logger) {
@@ -172,9 +172,9 @@ export class HangingWatch {
     this.admins = undefined;
     if (admins)
       await admins
-        .then(async ({ stable, written }) => {
+        .then(async ({ stable, uncommitted }) => {
           await stable.disconnect();
-          await written.disconnect();
+          await uncommitted.disconnect();
         })
         .catch(() => undefined);
   }
@@ -187,14 +187,14 @@ export class HangingWatch {
   async look(now = Date.now()): Promise<readonly HangingPartition[]> {
     this.admins ??= (async () => {
       const stable = this.kafka.admin();
-      const written = this.kafka.admin({ readUncommitted: true });
+      const uncommitted = this.kafka.admin({ readUncommitted: true });
       await stable.connect();
-      await written.connect();
-      return { stable, written };
+      await uncommitted.connect();
+      return { stable, uncommitted };
     })();
-    const { stable, written } = await this.admins;
+    const { stable, uncommitted } = await this.admins;
     const topics = this.topics();
-    const open = await openPartitions(stable, written, topics);
+    const open = await openPartitions(stable, uncommitted, topics);
     const seen = new Set<string>();
     const hanging: HangingPartition[] = [];
     for (const p of open) {

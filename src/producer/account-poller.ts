@@ -16,89 +16,30 @@
 // never waits on our own zombie), then the cursor is read back, which is the only truth after an
 // ambiguous commit. The other accounts of the slot check their cursor at their next commit
 // (pool.ts).
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type avro from 'avsc';
-import type { Logger } from 'pino';
-import type {
-  BatchOptions,
-  FeedAccount,
-  FeedOptions,
-  ProducerTopics,
-  RowOptions,
-} from '../config/producer.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { Batch } from '../feed/batch.ts';
-import type { ResponseParsers } from '../feed/parsers.ts';
-import type { RawTopic } from '../feed/records.ts';
 import { feedTarget, feedTransportError, openFeed } from '../feed/request.ts';
 import type { ResponseSetup, ResponseSummary } from '../feed/response.ts';
-import type { Permits } from '../ops/permits.ts';
 import type { ControlValue } from '../topics/control.ts';
-import type { TotalsReader } from '../topics/control-read.ts';
-import {
-  accountPosition,
-  batchCursor,
-  type CursorReader,
-  type CursorState,
-  type CursorValue,
-} from '../topics/cursor.ts';
+import { accountPosition, batchCursor, type CursorState, type CursorValue } from '../topics/cursor.ts';
 import { AccountControls } from './account-controls.ts';
-import type { ProducerMetrics } from './metrics.ts';
+import type { AccountHealth } from './health.ts';
 import { afterFailure, afterResponse, type FailureStep } from './poll-steps.ts';
-import type { ProducerSlot } from './pool.ts';
-
-export interface AccountHealth {
-  lastSuccessAt?: number;
-  authFailing: boolean;
-  /** The last response's header fit no layout. */
-  headerUnreadable: boolean;
-  lastErrorCode?: string;
-}
-
-/** What a poller is configured with. */
-export interface PollerOptions {
-  feed: FeedOptions;
-  rows: RowOptions;
-  batch: BatchOptions;
-  topics: ProducerTopics;
-  /** A progress line per committed batch, at most one every few seconds. */
-  logProgress: boolean;
-}
-
-/** What a poller is given by the producer's wiring. */
-export interface PollerDeps {
-  account: FeedAccount;
-  options: PollerOptions;
-  /** The pool member the account commits through (shared with other accounts). */
-  slot: ProducerSlot;
-  cursors: CursorReader;
-  /** Reads the running control totals (cdr.control.totals) back after a Kafka failure. */
-  totals: TotalsReader;
-  /** This process, as named in the cursor records it writes. */
-  instanceId: string;
-  /** Where responses are parsed (worker threads, or this thread). */
-  parsers: ResponseParsers;
-  /** cdr.raw as found at start: its schema id and partitions. */
-  raw: RawTopic;
-  /** Largest record (key + value) cdr.raw takes: the topic's max.message.bytes less framing. */
-  maxMessageBytes: number;
-  /** The control records' schema and its registry ids (cdr.control's subject, cdr.control.totals'). */
-  control: { type: avro.Type; schemaId: number; totalsSchemaId: number };
-  /** Feed requests in flight for the whole process, given in turn. */
-  polls: Permits;
-  metrics: ProducerMetrics;
-  logger: Logger;
-  signal: AbortSignal;
-}
-
-/** Where an account stands as read at start: its claim and running totals, at slot epoch `epoch`. */
-export interface AccountStart {
-  cursor: CursorValue | undefined;
-  totals: Map<string, ControlValue> | undefined;
-  epoch: number;
-}
+import type { AccountStart, PollerDeps } from './poller-deps.ts';
 
 const PROGRESS_EVERY_MS = 5000;
+
+/** A response read to its end (or its break), each of its batches committed. */
+interface ResponseCommitted {
+  summary: ResponseSummary;
+  /** The body broke off or could not be read: the batches before were committed. */
+  error: unknown;
+  published: number;
+  deadLettered: number;
+  lastId: number | undefined;
+}
 
 export class AccountPoller {
   readonly health: AccountHealth = { authFailing: false, headerUnreadable: false };
@@ -286,16 +227,7 @@ export class AccountPoller {
   }
 
   /** Parses the body into batches and commits each: batch k commits while batch k+1 is parsed. */
-  private async commitResponse(
-    body: AsyncIterable<unknown> & import('node:stream').Readable,
-    cursor: CursorState,
-  ): Promise<{
-    summary: ResponseSummary;
-    error: unknown;
-    published: number;
-    deadLettered: number;
-    lastId: number | undefined;
-  }> {
+  private async commitResponse(body: Readable, cursor: CursorState): Promise<ResponseCommitted> {
     const start = {
       fetchedAt: new Date().toISOString(),
       cursor,

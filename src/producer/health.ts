@@ -4,7 +4,15 @@
 // process that now owns it. Readiness needs every account polling (a refused login or a poll older
 // than the staleness limit is not ready) and Kafka and the registry reachable.
 import type { Check } from '../ops/http-server.ts';
-import type { AccountHealth } from './account-poller.ts';
+
+/** What a poller says of its account. */
+export interface AccountHealth {
+  lastSuccessAt?: number;
+  authFailing: boolean;
+  /** The last response's header fit no layout. */
+  headerUnreadable: boolean;
+  lastErrorCode?: string;
+}
 
 export interface PollerState {
   account: string;

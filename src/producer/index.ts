@@ -21,9 +21,10 @@ import { CursorReader } from '../topics/cursor.ts';
 import { AccountPoller } from './account-poller.ts';
 import { liveness, readiness } from './health.ts';
 import { producerMetrics } from './metrics.ts';
-import { takeAccounts } from './ownership.ts';
+import { type TakenAccounts, takeAccounts } from './ownership.ts';
+import type { PollerDeps } from './poller-deps.ts';
 import { ProducerPool } from './pool.ts';
-import { prepareTopics } from './start-up.ts';
+import { type ProducerTopicsReady, prepareTopics } from './start-up.ts';
 
 export { RAW_SUBJECT_SUFFIX } from './start-up.ts';
 
@@ -68,36 +69,15 @@ export async function startProducer(options: ProducerOptions, logger: Logger): P
     log,
   );
   const parsers = createParsers(options.parseWorkers, avroType('cdr-raw'), log);
-  const polls = new Permits(options.feed.maxConcurrentPolls);
-  const control = {
-    type: avroType('cdr-control'),
-    schemaId: ready.controlSchemaId,
-    totalsSchemaId: ready.totalsSchemaId,
-  };
-  const pollers = options.accounts.map((account) => {
-    const slot = pool.slotFor(account.login);
-    const deps = {
-      account,
-      options,
-      slot,
-      cursors,
-      totals,
-      instanceId,
-      parsers,
-      raw: ready.raw,
-      maxMessageBytes: ready.maxMessageBytes,
-      control,
-      polls,
-      metrics,
-      logger: log,
-      signal: controller.signal,
-    };
-    const start = {
-      cursor: taken.cursors.get(account.login),
-      totals: taken.totals.get(account.login),
-      epoch: taken.epochs.get(slot) as number,
-    };
-    return { account: account.login, poller: new AccountPoller(deps, start) };
+  const pollers = makePollers(options, ready, taken, {
+    pool,
+    cursors,
+    totals,
+    instanceId,
+    parsers,
+    metrics,
+    logger: log,
+    signal: controller.signal,
   });
   const runs = runPollers(pollers, pool, controller.signal, log);
   const hanging = watchHanging(
@@ -130,6 +110,49 @@ export async function startProducer(options: ProducerOptions, logger: Logger): P
       await ops.close();
     },
   };
+}
+
+/** One poller per account, starting where the account was taken. */
+function makePollers(
+  options: ProducerOptions,
+  ready: ProducerTopicsReady,
+  taken: TakenAccounts,
+  shared: Pick<
+    PollerDeps,
+    'cursors' | 'totals' | 'instanceId' | 'parsers' | 'metrics' | 'logger' | 'signal'
+  > & {
+    pool: ProducerPool;
+  },
+): Array<{ account: string; poller: AccountPoller }> {
+  const { pool, ...deps } = shared;
+  const polls = new Permits(options.feed.maxConcurrentPolls);
+  const control = {
+    type: avroType('cdr-control'),
+    schemaId: ready.controlSchemaId,
+    totalsSchemaId: ready.totalsSchemaId,
+  };
+  return options.accounts.map((account) => {
+    const slot = pool.slotFor(account.login);
+    const start = {
+      cursor: taken.cursors.get(account.login),
+      totals: taken.totals.get(account.login),
+      epoch: taken.epochs.get(slot) as number,
+    };
+    const poller = new AccountPoller(
+      {
+        ...deps,
+        account,
+        options,
+        slot,
+        raw: ready.raw,
+        maxMessageBytes: ready.maxMessageBytes,
+        control,
+        polls,
+      },
+      start,
+    );
+    return { account: account.login, poller };
+  });
 }
 
 /**

@@ -4,8 +4,15 @@
 // tens of thousands of bucket series.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
+export type ProducerMetrics = ReturnType<typeof producerMetrics>;
+
 export function producerMetrics(registry: Registry) {
   const registers = [registry];
+  return { ...feedMetrics(registers), ...commitMetrics(registers) };
+}
+
+/** What the feed gave, per account: rows, errors, pointers, polls. */
+function feedMetrics(registers: Registry[]) {
   return {
     rowsFetched: new Counter({
       name: 'cdr_feed_rows_fetched_total',
@@ -37,16 +44,34 @@ export function producerMetrics(registry: Registry) {
       labelNames: ['account', 'kind'],
       registers,
     }),
-    transactionsAborted: new Counter({
-      name: 'cdr_transactions_failed_total',
-      help: 'Transactions that failed to commit (aborted or lost with their producer)',
-      labelNames: ['account'],
+    pointerRows: new Counter({
+      name: 'cdr_feed_pointer_rows_total',
+      help: 'Pointer rows (not CDRs) in windowed responses, by whether they were followed',
+      labelNames: ['followed'],
       registers,
     }),
     pollDuration: new Histogram({
       name: 'cdr_poll_duration_seconds',
       help: 'Duration of one poll (any account): request, streaming and committing every batch of the response',
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers,
+    }),
+    lastPollSuccess: new Gauge({
+      name: 'cdr_last_successful_poll_timestamp_seconds',
+      help: 'When the last poll of the account ended without error',
+      labelNames: ['account'],
+      registers,
+    }),
+  };
+}
+
+/** What was committed: transactions, the cursor, the newest CDR, hanging transactions. */
+function commitMetrics(registers: Registry[]) {
+  return {
+    transactionsAborted: new Counter({
+      name: 'cdr_transactions_failed_total',
+      help: 'Transactions that failed to commit (aborted or lost with their producer)',
+      labelNames: ['account'],
       registers,
     }),
     commitDuration: new Histogram({
@@ -68,12 +93,6 @@ export function producerMetrics(registry: Registry) {
       labelNames: ['account'],
       registers,
     }),
-    pointerRows: new Counter({
-      name: 'cdr_feed_pointer_rows_total',
-      help: 'Pointer rows (not CDRs) in windowed responses, by whether they were followed',
-      labelNames: ['followed'],
-      registers,
-    }),
     cursorId: new Gauge({
       name: 'cdr_cursor_id',
       help: 'Last feed id committed for the account',
@@ -86,13 +105,5 @@ export function producerMetrics(registry: Registry) {
       labelNames: ['topic'],
       registers,
     }),
-    lastPollSuccess: new Gauge({
-      name: 'cdr_last_successful_poll_timestamp_seconds',
-      help: 'When the last poll of the account ended without error',
-      labelNames: ['account'],
-      registers,
-    }),
   };
 }
-
-export type ProducerMetrics = ReturnType<typeof producerMetrics>;

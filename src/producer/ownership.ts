@@ -62,65 +62,35 @@ export async function takeAccounts(
   const permits = new Permits(options.concurrency);
   const inTurn = <T, R>(items: readonly T[], fn: (item: T) => Promise<R>) =>
     Promise.all(items.map((item) => permits.run(() => fn(item))));
-  const slots = pool.all();
+  // 1. Every slot initialised (an older process with the same slots fenced).
   const epochs = new Map<ProducerSlot, number>();
-  await inTurn(slots, async (slot) => {
+  await inTurn(pool.all(), async (slot) => {
     epochs.set(slot, await slot.connect());
   });
+  // 2. Every cursor and running total, read once.
   const cursors = await options.readCursors();
   const totals = await options.readTotals();
   const writerOf = (login: string, found: CursorValue | undefined) =>
     found === undefined ? undefined : (found.transactionalId ?? legacyTransactionalId(options.prefix, login));
-  const own = new Map<ProducerSlot, string[]>();
-  const foreign = new Map<string, string[]>();
-  const add = <K>(groups: Map<K, string[]>, key: K, login: string) => {
-    const list = groups.get(key);
-    if (list) list.push(login);
-    else groups.set(key, [login]);
-  };
-  for (const login of logins) {
-    const writer = writerOf(login, cursors.get(login));
-    if (writer === undefined || pool.owns(writer)) add(own, pool.slotFor(login), login);
-    else add(foreign, writer, login);
-  }
+  const { own, foreign } = byWriter(pool, logins, (login) => writerOf(login, cursors.get(login)));
   const claims = new Map<string, CursorValue>();
-  const committedAt = new Date().toISOString();
-  const claim = (login: string, found: CursorValue | undefined): CursorValue => {
-    // A claim records where the account stands: past a transaction whose cursor marker the broker
-    // lost, when the totals say so, and not at the older cursor it would cement.
-    const { lastId, deadLetteredAfter } = accountPosition(
-      login,
-      found,
-      totals.get(login),
-      options.startAfter,
-      log,
-    );
-    const c: CursorValue = {
-      account: login,
-      lastId,
-      rows: 0,
-      committedAt,
-      owner: options.instanceId,
-      transactionalId: pool.slotFor(login).transactionalId,
-      deadLetteredAfter,
-      ...(found?.newestStartTime === undefined ? {} : { newestStartTime: found.newestStartTime }),
-    };
-    claims.set(login, c);
-    return c;
-  };
+  const claim = claimer(pool, options, totals, claims, log);
+  const cursorRecords = (accounts: readonly string[], read: Map<string, CursorValue>) => [
+    {
+      topic: options.cursorTopic,
+      messages: accounts.map((login) => cursorMessage(claim(login, read.get(login)))),
+    },
+  ];
+  // 3. The accounts of our slots, claimed by their slot at the epoch the cursors were read at.
   await inTurn([...own], ([slot, accounts]) =>
-    slot.commitIfEpoch(epochs.get(slot) as number, [
-      {
-        topic: options.cursorTopic,
-        messages: accounts.map((login) => cursorMessage(claim(login, cursors.get(login)))),
-      },
-    ]),
+    slot.commitIfEpoch(epochs.get(slot) as number, cursorRecords(accounts, cursors)),
   );
   if (foreign.size > 0)
     log.info(
       { transactionalIds: foreign.size, examples: [...foreign.keys()].slice(0, 5) },
       'taking accounts over from producers under other transactional ids: fencing them',
     );
+  // 4. The accounts of other writers: each writer's id fenced and its accounts claimed under it.
   await inTurn([...foreign], ([writer, accounts]) =>
     fenceAndClaim(
       `taking accounts over from ${writer}`,
@@ -135,15 +105,58 @@ export async function takeAccounts(
             `accounts ${moved.join(', ')} changed hands while being taken over: starting over`,
             { retriable: true },
           );
-        const records = [
-          {
-            topic: options.cursorTopic,
-            messages: accounts.map((login) => cursorMessage(claim(login, now.get(login)))),
-          },
-        ];
-        return { records, result: undefined };
+        return { records: cursorRecords(accounts, now), result: undefined };
       },
     ),
   );
   return { cursors: claims, totals, epochs, fenced: [...foreign.keys()] };
+}
+
+/** The accounts by who writes their cursor: a slot of ours (or nobody yet), or another transactional id. */
+function byWriter(
+  pool: ProducerPool,
+  logins: readonly string[],
+  writerOf: (login: string) => string | undefined,
+): { own: Map<ProducerSlot, string[]>; foreign: Map<string, string[]> } {
+  const own = new Map<ProducerSlot, string[]>();
+  const foreign = new Map<string, string[]>();
+  const add = <K>(groups: Map<K, string[]>, key: K, login: string) => {
+    const list = groups.get(key);
+    if (list) list.push(login);
+    else groups.set(key, [login]);
+  };
+  for (const login of logins) {
+    const writer = writerOf(login);
+    if (writer === undefined || pool.owns(writer)) add(own, pool.slotFor(login), login);
+    else add(foreign, writer, login);
+  }
+  return { own, foreign };
+}
+
+/** Makes an account's claim from its cursor as read (kept in `claims`). */
+function claimer(
+  pool: ProducerPool,
+  options: TakeOptions,
+  totals: Map<string, Map<string, ControlValue>>,
+  claims: Map<string, CursorValue>,
+  log: Logger,
+): (login: string, found: CursorValue | undefined) => CursorValue {
+  const committedAt = new Date().toISOString();
+  return (login, found) => {
+    // A claim records where the account stands: past a transaction whose cursor marker the broker
+    // lost, when the totals say so, and not at the older cursor it would cement.
+    const position = accountPosition(login, found, totals.get(login), options.startAfter, log);
+    const c: CursorValue = {
+      account: login,
+      lastId: position.lastId,
+      rows: 0,
+      committedAt,
+      owner: options.instanceId,
+      transactionalId: pool.slotFor(login).transactionalId,
+      deadLetteredAfter: position.deadLetteredAfter,
+      ...(found?.newestStartTime === undefined ? {} : { newestStartTime: found.newestStartTime }),
+    };
+    claims.set(login, c);
+    return c;
+  };
 }

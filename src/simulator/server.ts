@@ -60,19 +60,49 @@ const HTML_PAGE =
   '<input name="login"><input name="password" type="password"></form></body></html>\n';
 
 export async function startSimulator(options: SimulatorOptions, logger: Logger): Promise<RunningSimulator> {
-  const generator = new CdrGenerator(options);
-  const accounts = options.accounts.map((a, index) => ({ ...a, index }));
-  const stats = { requests: 0, rowsSent: 0, log: [] as RequestRecord[] };
-  const writer = new CsvWriter(options.layout ?? 'contract', options.delimiter ?? ',');
-
+  const feed = new FeedSimulator(options, logger);
   const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
+    feed.handle(req, res).catch((err: unknown) => {
       logger.error({ err }, 'simulator request failed');
       res.destroy();
     });
   });
+  server.listen(options.port, options.host);
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ host: options.host, port, accounts: options.accounts.length }, 'feed simulator listening');
+  return {
+    server,
+    url: `http://${options.host}:${port}`,
+    port,
+    generator: feed.generator,
+    stats: feed.stats,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** The feed's answers: its checks in the contract's order, its faults, and the rows streamed as the socket drains. */
+class FeedSimulator {
+  readonly generator: CdrGenerator;
+  readonly stats = { requests: 0, rowsSent: 0, log: [] as RequestRecord[] };
+  private readonly options: SimulatorOptions;
+  private readonly logger: Logger;
+  private readonly accounts: Array<SimAccount & SimAccountData>;
+  private readonly writer: CsvWriter;
+
+  constructor(options: SimulatorOptions, logger: Logger) {
+    this.options = options;
+    this.logger = logger;
+    this.generator = new CdrGenerator(options);
+    this.accounts = options.accounts.map((a, index) => ({ ...a, index }));
+    this.writer = new CsvWriter(options.layout ?? 'contract', options.delimiter ?? ',');
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://simulator');
     if (url.pathname === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
@@ -82,15 +112,15 @@ export async function startSimulator(options: SimulatorOptions, logger: Logger):
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
-    stats.requests += 1;
+    this.stats.requests += 1;
     const login = url.searchParams.get('login') ?? '';
-    const account = accounts.find(
+    const account = this.accounts.find(
       (a) => a.login === login && a.password === (url.searchParams.get('password') ?? ''),
     );
     const fromText = url.searchParams.get('fromid') ?? '';
     // Logged without the password: the simulator keeps the same rule as the product.
-    logger.debug({ login, fromid: fromText, request: stats.requests }, 'feed request');
-    if (options.faults.latencyMs > 0) await sleep(options.faults.latencyMs);
+    this.logger.debug({ login, fromid: fromText, request: this.stats.requests }, 'feed request');
+    if (this.options.faults.latencyMs > 0) await sleep(this.options.faults.latencyMs);
     if (!account) {
       res.writeHead(401, { 'content-type': 'text/plain' }).end('Invalid login or password\n');
       return;
@@ -99,7 +129,7 @@ export async function startSimulator(options: SimulatorOptions, logger: Logger):
       res.writeHead(400, { 'content-type': 'text/plain' }).end('fromid must be a whole number\n');
       return;
     }
-    const fault = takeFault(options.faults);
+    const fault = takeFault(this.options.faults);
     if (fault?.kind === 'status') {
       const headers: Record<string, string> = { 'content-type': 'text/plain' };
       if (fault.retryAfterSeconds !== undefined) headers['retry-after'] = String(fault.retryAfterSeconds);
@@ -110,15 +140,16 @@ export async function startSimulator(options: SimulatorOptions, logger: Logger):
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(HTML_PAGE);
       return;
     }
-    await streamRows(res, account, Number(fromText), fault);
+    await this.streamRows(res, account, Number(fromText), fault);
   }
 
-  async function streamRows(
+  private async streamRows(
     res: ServerResponse,
     account: SimAccountData,
     fromId: number,
     fault: FaultRule | undefined,
   ): Promise<void> {
+    const { generator, writer, options } = this;
     // The rows that exist when the request arrives; growth after that shows in the next poll.
     const count = generator.rowCountAt(Date.now());
     const start = generator.indexAtOrAfter(account, fromId);
@@ -126,20 +157,34 @@ export async function startSimulator(options: SimulatorOptions, logger: Logger):
       ? Math.min(count, generator.indexAtOrAfter(account, fromId + options.windowIds))
       : count;
     const record: RequestRecord = { at: Date.now(), login: account.login, fromid: String(fromId), rows: 0 };
-    if (stats.log.length >= 10_000) stats.log.shift();
-    stats.log.push(record);
+    if (this.stats.log.length >= 10_000) this.stats.log.shift();
+    this.stats.log.push(record);
     res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8' });
-    let chunk = (options.bom ? '\ufeff' : '') + writer.header(options.eol);
+    const head = (options.bom ? '\ufeff' : '') + writer.header(options.eol);
     // No row after the asked id in the window, but more further on: one pointer row to the next.
     const after = generator.indexAtOrAfter(account, fromId + 1);
     if (options.windowIds && after >= end && after < count) {
       record.pointer = generator.idOf(account, after);
-      res.end(chunk + writer.pointer(record.pointer, options.eol));
+      res.end(head + writer.pointer(record.pointer, options.eol));
       return;
     }
+    await this.rows(res, account, { start, end }, fault, record, head);
+  }
+
+  /** Rows `start` to `end` of the account, in chunks as the socket drains; a fault breaks them off. */
+  private async rows(
+    res: ServerResponse,
+    account: SimAccountData,
+    range: { start: number; end: number },
+    fault: FaultRule | undefined,
+    record: RequestRecord,
+    head: string,
+  ): Promise<void> {
+    const { generator, writer, options } = this;
+    let chunk = head;
     let sent = 0;
     const poison = new Map((options.poisonRows ?? []).map((p) => [p.index, p]));
-    for (let n = start; n < end; n++) {
+    for (let n = range.start; n < range.end; n++) {
       if (res.destroyed) return;
       const row = generator.row(account, n);
       const poisoned = poison.get(n);
@@ -163,7 +208,7 @@ export async function startSimulator(options: SimulatorOptions, logger: Logger):
       chunk += line;
       sent += 1;
       record.rows = sent;
-      stats.rowsSent += 1;
+      this.stats.rowsSent += 1;
       if (chunk.length >= CHUNK_CHARS) {
         if (!res.write(chunk)) await drained(res);
         chunk = '';
@@ -171,24 +216,6 @@ export async function startSimulator(options: SimulatorOptions, logger: Logger):
     }
     res.end(chunk);
   }
-
-  server.listen(options.port, options.host);
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${options.host}:${port}`;
-  logger.info({ host: options.host, port, accounts: accounts.length }, 'feed simulator listening');
-  return {
-    server,
-    url,
-    port,
-    generator,
-    stats,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 /** Resolves on 'drain' or 'close', and leaves no listener behind (a response drains thousands of times). */

@@ -217,62 +217,22 @@ async function registrySubjects(url: string, prefixes: string[]): Promise<Status
 }
 
 export function formatStatus(r: StatusReport, now = Date.parse(r.at)): string {
-  const parts: string[] = [];
-  parts.push(`cdr-pipeline status at ${r.at}: ${r.ok ? 'OK' : 'ATTENTION'}`);
-  parts.push('');
-  parts.push('accounts (cursor topic; dead letters in the last 24 h)');
-  parts.push(
-    r.accounts.length === 0
-      ? '  no cursor yet: no account has committed'
-      : renderTable(
-          ['account', 'cursor', 'committed', 'newest CDR start', 'behind', 'DLQ 24h', ''],
-          r.accounts.map((a) => [
-            a.account,
-            a.lastId,
-            `${a.committedAt} (${formatAge(now - Date.parse(a.committedAt))} ago)`,
-            a.newestStartTime ?? '-',
-            a.behindMs === null ? '-' : formatAge(a.behindMs),
-            a.deadLetters24h,
-            a.stale ? 'STALE' : '',
-          ]),
-        ),
-  );
+  const parts = [`cdr-pipeline status at ${r.at}: ${r.ok ? 'OK' : 'ATTENTION'}`, '', accountsText(r, now)];
   for (const g of r.groups) {
-    parts.push('');
     parts.push(
+      '',
       `enricher group ${g.group}: ${g.state}, ${g.members} member(s), lag ${g.totalLag}${g.overLag ? '  OVER LIMIT' : ''}`,
-    );
-    parts.push(
       renderTable(
         ['partition', 'committed', 'end', 'lag'],
         g.partitions.map((p) => [p.partition, p.committed ?? '-', p.end, p.lag]),
       ),
     );
   }
-  parts.push('');
-  if (r.hanging.length === 0) parts.push('hanging transactions: none');
-  else {
+  parts.push('', hangingText(r, now));
+  if (r.subjects !== null)
     parts.push(
-      'HANGING TRANSACTIONS: read_committed readers see nothing past these offsets (docs/operations.md, hanging transactions)',
-    );
-    parts.push(
-      renderTable(
-        ['topic', 'partition', 'last stable offset', 'high watermark', 'held since', 'producer id'],
-        r.hanging.map((h) => [
-          h.topic,
-          h.partition,
-          h.lastStableOffset,
-          h.highWatermark,
-          `${h.since} (${formatAge(now - Date.parse(h.since))} ago)`,
-          h.producerId ?? '-',
-        ]),
-      ),
-    );
-  }
-  if (r.subjects !== null) {
-    parts.push('');
-    parts.push('registry subjects');
-    parts.push(
+      '',
+      'registry subjects',
       'error' in r.subjects
         ? `  ${r.subjects.error}`
         : renderTable(
@@ -280,6 +240,40 @@ export function formatStatus(r: StatusReport, now = Date.parse(r.at)): string {
             r.subjects.map((s) => [s.subject, s.version, s.id]),
           ),
     );
-  }
   return parts.join('\n');
+}
+
+function accountsText(r: StatusReport, now: number): string {
+  const title = 'accounts (cursor topic; dead letters in the last 24 h)\n';
+  if (r.accounts.length === 0) return `${title}  no cursor yet: no account has committed`;
+  return (
+    title +
+    renderTable(
+      ['account', 'cursor', 'committed', 'newest CDR start', 'behind', 'DLQ 24h', ''],
+      r.accounts.map((a) => [
+        a.account,
+        a.lastId,
+        `${a.committedAt} (${formatAge(now - Date.parse(a.committedAt))} ago)`,
+        a.newestStartTime ?? '-',
+        a.behindMs === null ? '-' : formatAge(a.behindMs),
+        a.deadLetters24h,
+        a.stale ? 'STALE' : '',
+      ]),
+    )
+  );
+}
+
+function hangingText(r: StatusReport, now: number): string {
+  if (r.hanging.length === 0) return 'hanging transactions: none';
+  return `HANGING TRANSACTIONS: read_committed readers see nothing past these offsets (docs/operations.md, hanging transactions)\n${renderTable(
+    ['topic', 'partition', 'last stable offset', 'high watermark', 'held since', 'producer id'],
+    r.hanging.map((h) => [
+      h.topic,
+      h.partition,
+      h.lastStableOffset,
+      h.highWatermark,
+      `${h.since} (${formatAge(now - Date.parse(h.since))} ago)`,
+      h.producerId ?? '-',
+    ]),
+  )}`;
 }

@@ -255,45 +255,51 @@ async function compareBuckets(o: FeedReconcileOptions, buckets: number[], out: D
     i = j + 1;
   }
   const ids = [...new Set([...kafka.keys(), ...feed.keys()])].sort((a, b) => a - b);
-  for (const id of ids) {
-    const ours = kafka.get(id) ?? [];
-    const theirs = feed.get(id);
-    // An id in Kafka twice is reported by the continuity check of the first pass.
-    const first = ours[0];
-    if (theirs === undefined) {
-      if (first)
-        out.add({ kind: 'missing_in_other', account: login, id, detail: 'in Kafka, not in the feed' });
-      continue;
-    }
-    if (first === undefined) {
-      const dead = o.deadLetters.get(id);
-      if (dead) out.add({ kind: 'dead_lettered', account: login, id, detail: dead.reason });
-      else
-        out.add({
-          kind: 'missing_in_kafka',
-          account: login,
-          id,
-          detail:
-            'problem' in theirs
-              ? `in the feed (invalid: ${theirs.problem}), not dead-lettered`
-              : 'in the feed, not in Kafka',
-        });
-      continue;
-    }
-    if ('problem' in theirs) {
+  // An id in Kafka twice is reported by the continuity check of the first pass.
+  for (const id of ids) compareId(login, id, kafka.get(id)?.[0], feed.get(id), o.deadLetters, out);
+}
+
+/** One id as Kafka and the feed have it. */
+function compareId(
+  login: string,
+  id: number,
+  ours: RawCdr | undefined,
+  theirs: FeedItem | undefined,
+  deadLetters: ReadonlyMap<number, { reason: string }>,
+  out: Differences,
+): void {
+  if (theirs === undefined) {
+    if (ours) out.add({ kind: 'missing_in_other', account: login, id, detail: 'in Kafka, not in the feed' });
+    return;
+  }
+  if (ours === undefined) {
+    const dead = deadLetters.get(id);
+    if (dead) out.add({ kind: 'dead_lettered', account: login, id, detail: dead.reason });
+    else
       out.add({
-        kind: 'values_differ',
+        kind: 'missing_in_kafka',
         account: login,
         id,
-        detail: `the feed's row no longer reads: ${theirs.problem}`,
+        detail:
+          'problem' in theirs
+            ? `in the feed (invalid: ${theirs.problem}), not dead-lettered`
+            : 'in the feed, not in Kafka',
       });
-      continue;
-    }
-    for (const f of FIELDS) {
-      const a = fieldText(first, f);
-      const b = fieldText(theirs.cdr, f);
-      if (a !== b) out.add({ kind: 'values_differ', account: login, id, column: f, kafka: a, other: b });
-    }
+    return;
+  }
+  if ('problem' in theirs) {
+    out.add({
+      kind: 'values_differ',
+      account: login,
+      id,
+      detail: `the feed's row no longer reads: ${theirs.problem}`,
+    });
+    return;
+  }
+  for (const f of FIELDS) {
+    const a = fieldText(ours, f);
+    const b = fieldText(theirs.cdr, f);
+    if (a !== b) out.add({ kind: 'values_differ', account: login, id, column: f, kafka: a, other: b });
   }
 }
 

@@ -76,106 +76,109 @@ function summary(r: ReconcileReport): string {
 export function formatReport(r: ReconcileReport, format: ReportFormat): string {
   switch (format) {
     case 'json':
-      return `${JSON.stringify(
-        {
-          ...r,
-          totals: r.totals.map((t) => ({
-            ...t.key,
-            ...Object.fromEntries(VALUE_COLUMNS.map((v) => [v, valueText(t.totals, v)])),
-          })),
-        },
-        (_k, v) => (typeof v === 'bigint' ? v.toString() : v),
-        2,
-      )}\n`;
-    case 'csv': {
-      const rows: Array<Partial<Record<CsvColumn, string>>> = [
-        ...r.totals.map((t) => ({ section: 'totals', ...totalsCells(t.key, t.totals) })),
-        ...r.differences.map((d) => ({ section: 'difference', ...differenceCells(d) })),
-        ...r.accounts.flatMap((a) =>
-          a.gaps.map(([from, to]) => ({
-            section: 'gap',
-            account: a.account,
-            id: String(from),
-            to_id: String(to),
-            detail: `${to - from + 1} id(s) not in the feed`,
-          })),
-        ),
-      ];
-      const text = (v: string | undefined) => quote(neutralise(v ?? ''));
-      return [CSV_COLUMNS.join(','), ...rows.map((row) => CSV_COLUMNS.map((c) => text(row[c])).join(','))]
-        .map((l) => `${l}\r\n`)
-        .join('');
-    }
-    case 'markdown': {
-      const cell = (v: string | number) => String(v).replaceAll('|', '\\|').replaceAll('\n', ' ');
-      const table = (headers: string[], rows: Array<Array<string | number>>) =>
-        [
-          `| ${headers.join(' | ')} |`,
-          `| ${headers.map(() => '---').join(' | ')} |`,
-          ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`),
-        ].join('\n');
-      const parts = [`## Reconciliation\n\n**${summary(r)}**`];
-      if (r.differences.length > 0)
-        parts.push(
-          `### Differences\n\n${table(
-            ['kind', 'about', 'what'],
-            r.differences.map((d) => [d.kind, subject(d), what(d)]),
-          )}`,
-        );
-      parts.push(
-        `### Totals\n\n${table(
-          [...KEY_COLUMNS, ...VALUE_COLUMNS],
-          r.totals.map((t) => [
-            ...KEY_COLUMNS.map((c) => t.key[c] ?? ''),
-            ...VALUE_COLUMNS.map((v) => valueText(t.totals, v)),
-          ]),
-        )}`,
-      );
-      if (r.accounts.length > 0)
-        parts.push(
-          `### Continuity\n\n${table(
-            ['account', 'first id', 'last id', 'ids', 'gaps'],
-            r.accounts.map((a) => [a.account, a.firstId ?? '', a.lastId ?? '', a.ids, gapsText(a.gaps)]),
-          )}`,
-        );
-      return `${parts.join('\n\n')}\n`;
-    }
-    case 'table': {
-      const parts: string[] = [];
-      parts.push(
-        renderTable(
-          ['period', 'account', 'group', 'type', 'count', 'seconds', 'cost', 'first id', 'last id'],
-          r.totals.map((t) => [
-            t.key.billing_period ?? '',
-            t.key.account ?? '',
-            t.key.billing_group ?? '',
-            `${t.key.type ?? ''}/${t.key.sub_type ?? ''}`,
-            t.totals.count,
-            t.totals.seconds,
-            valueText(t.totals, 'cost'),
-            valueText(t.totals, 'first_id'),
-            valueText(t.totals, 'last_id'),
-          ]),
-        ),
-      );
-      if (r.accounts.length > 0)
-        parts.push(
-          renderTable(
-            ['account', 'first id', 'last id', 'ids', 'gaps'],
-            r.accounts.map((a) => [a.account, a.firstId ?? '', a.lastId ?? '', a.ids, gapsText(a.gaps)]),
-          ),
-        );
-      if (r.differences.length > 0)
-        parts.push(
-          renderTable(
-            ['difference', 'about', 'what'],
-            r.differences.map((d) => [d.kind, subject(d), what(d)]),
-          ),
-        );
-      parts.push(summary(r));
-      return `${parts.join('\n\n')}\n`;
-    }
+      return jsonReport(r);
+    case 'csv':
+      return csvReport(r);
+    case 'markdown':
+      return markdownReport(r);
+    case 'table':
+      return tableReport(r);
   }
+}
+
+function jsonReport(r: ReconcileReport): string {
+  const totals = r.totals.map((t) => ({
+    ...t.key,
+    ...Object.fromEntries(VALUE_COLUMNS.map((v) => [v, valueText(t.totals, v)])),
+  }));
+  return `${JSON.stringify({ ...r, totals }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`;
+}
+
+function csvReport(r: ReconcileReport): string {
+  const rows: Array<Partial<Record<CsvColumn, string>>> = [
+    ...r.totals.map((t) => ({ section: 'totals', ...totalsCells(t.key, t.totals) })),
+    ...r.differences.map((d) => ({ section: 'difference', ...differenceCells(d) })),
+    ...r.accounts.flatMap((a) =>
+      a.gaps.map(([from, to]) => ({
+        section: 'gap',
+        account: a.account,
+        id: String(from),
+        to_id: String(to),
+        detail: `${to - from + 1} id(s) not in the feed`,
+      })),
+    ),
+  ];
+  const text = (v: string | undefined) => quote(neutralise(v ?? ''));
+  return [CSV_COLUMNS.join(','), ...rows.map((row) => CSV_COLUMNS.map((c) => text(row[c])).join(','))]
+    .map((l) => `${l}\r\n`)
+    .join('');
+}
+
+function markdownTable(headers: string[], rows: Array<Array<string | number>>): string {
+  const cell = (v: string | number) => String(v).replaceAll('|', '\\|').replaceAll('\n', ' ');
+  return [
+    `| ${headers.join(' | ')} |`,
+    `| ${headers.map(() => '---').join(' | ')} |`,
+    ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`),
+  ].join('\n');
+}
+
+function markdownReport(r: ReconcileReport): string {
+  const parts = [`## Reconciliation\n\n**${summary(r)}**`];
+  if (r.differences.length > 0)
+    parts.push(
+      `### Differences\n\n${markdownTable(
+        ['kind', 'about', 'what'],
+        r.differences.map((d) => [d.kind, subject(d), what(d)]),
+      )}`,
+    );
+  parts.push(
+    `### Totals\n\n${markdownTable(
+      [...KEY_COLUMNS, ...VALUE_COLUMNS],
+      r.totals.map((t) => [
+        ...KEY_COLUMNS.map((c) => t.key[c] ?? ''),
+        ...VALUE_COLUMNS.map((v) => valueText(t.totals, v)),
+      ]),
+    )}`,
+  );
+  if (r.accounts.length > 0)
+    parts.push(`### Continuity\n\n${markdownTable(CONTINUITY_HEADERS, continuityRows(r))}`);
+  return `${parts.join('\n\n')}\n`;
+}
+
+const CONTINUITY_HEADERS = ['account', 'first id', 'last id', 'ids', 'gaps'];
+
+function continuityRows(r: ReconcileReport): Array<Array<string | number>> {
+  return r.accounts.map((a) => [a.account, a.firstId ?? '', a.lastId ?? '', a.ids, gapsText(a.gaps)]);
+}
+
+function tableReport(r: ReconcileReport): string {
+  const parts = [
+    renderTable(
+      ['period', 'account', 'group', 'type', 'count', 'seconds', 'cost', 'first id', 'last id'],
+      r.totals.map((t) => [
+        t.key.billing_period ?? '',
+        t.key.account ?? '',
+        t.key.billing_group ?? '',
+        `${t.key.type ?? ''}/${t.key.sub_type ?? ''}`,
+        t.totals.count,
+        t.totals.seconds,
+        valueText(t.totals, 'cost'),
+        valueText(t.totals, 'first_id'),
+        valueText(t.totals, 'last_id'),
+      ]),
+    ),
+  ];
+  if (r.accounts.length > 0) parts.push(renderTable(CONTINUITY_HEADERS, continuityRows(r)));
+  if (r.differences.length > 0)
+    parts.push(
+      renderTable(
+        ['difference', 'about', 'what'],
+        r.differences.map((d) => [d.kind, subject(d), what(d)]),
+      ),
+    );
+  parts.push(summary(r));
+  return `${parts.join('\n\n')}\n`;
 }
 
 function gapsText(gaps: Array<[number, number]>): string {

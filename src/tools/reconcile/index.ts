@@ -45,96 +45,18 @@ export async function reconcile(req: ReconcileRequest): Promise<ReconcileReport>
   const { against } = req;
   if (req.fast && (against.kind === 'feed' || against.kind === 'enriched'))
     refuse(`--fast: control records hold totals, not ids: --against ${against.kind} needs the full scan`);
-  let totals: TotalsTable;
-  let records = 0;
   const continuity = new Continuity(req.maxListed);
-
-  if (req.fast) {
-    if (req.scope.idMin !== undefined || req.scope.idMax !== undefined)
-      refuse('--fast: control totals are per billing period: an id range needs the full scan');
-    // The running totals: the latest record per account and period is its total so far.
-    const read = await latestTotals(req.kafka, req.registry, req.topics.controlTotals, {
-      ...(req.scope.accounts ? { accounts: req.scope.accounts } : {}),
-      ...(req.scope.periods ? { periods: req.scope.periods } : {}),
-      rawTopic: req.topics.raw,
-    });
-    totals = new TotalsTable();
-    for (const c of read.totals.values()) {
-      records += c.count;
-      for (const l of c.lines)
-        totals.add(
-          {
-            billing_period: c.billing_period,
-            account: c.account,
-            billing_group: l.billing_group,
-            type: l.type,
-            sub_type: l.sub_type,
-          },
-          { count: l.count, seconds: l.seconds, cost: l.cost, firstId: l.first_id, lastId: l.last_id },
-        );
-    }
-    if (read.undecodable > 0)
-      out.add({ kind: 'undecodable', detail: `${read.undecodable} control records could not be decoded` });
-  } else {
-    totals = new TotalsTable();
-    const count = (c: RawCdr, partition: number, offset: string) => {
-      records++;
-      totals.addCdr(c, c.seconds, c.cost, c.id);
-      continuity.add(c.account, c.id, partition, offset);
-    };
-    if (against.kind === 'feed') {
-      const login = against.side.account.login;
-      if (req.scope.accounts && !(req.scope.accounts.size === 1 && req.scope.accounts.has(login)))
-        refuse(`--account: the feed is reconciled one account at a time (${login})`);
-      const toId = against.toId ?? (await cursorOf(req, login));
-      const deadLetters = new Map<number, { reason: string }>();
-      for (const d of await readDeadLetters(req.kafka, req.topics.dlq, { account: login }))
-        if (d.id !== null) deadLetters.set(Number(d.id), { reason: d.reason });
-      await reconcileWithFeed(
-        {
-          kafka: req.kafka,
-          registry: req.registry,
-          rawTopic: req.topics.raw,
-          side: against.side,
-          fromId: against.fromId,
-          toId,
-          deadLetters,
-          onKafkaCdr: (c, partition, offset) => {
-            if (req.scope.keep(c)) count(c, partition, offset);
-          },
-        },
-        out,
-      );
-    } else {
-      const done = await scan(req.kafka, {
-        paceMs: MERGE_PACE_MS,
-        fields: TOTALS_FIELDS,
-        topics: [req.topics.raw],
-        registry: req.registry,
-        keep: req.scope.keep,
-        onMatch: (c, at) => {
-          count(c, at.partition, at.offset);
-        },
-        ...(req.timeoutMs ? { timeoutMs: req.timeoutMs } : {}),
-      });
-      if (done.undecodable > 0)
-        out.add({
-          kind: 'undecodable',
-          detail: `${done.undecodable} records of ${req.topics.raw} could not be decoded`,
-        });
-    }
-    for (const issue of continuity.issues) out.add(continuityDifference(issue));
-    out.unlisted += continuity.dropped;
-    if (against.kind === 'enriched')
-      await reconcileWithEnriched(
-        req.kafka,
-        req.registry,
-        against.topics,
-        req.scope,
-        { continuity, totals },
-        out,
-      );
-  }
+  const counted = req.fast ? await fastTotals(req, out) : await scannedTotals(req, out, continuity);
+  const { totals } = counted;
+  if (against.kind === 'enriched')
+    await reconcileWithEnriched(
+      req.kafka,
+      req.registry,
+      against.topics,
+      req.scope,
+      { continuity, totals },
+      out,
+    );
   if (against.kind === 'totals-file') {
     const file = against.file;
     compareTotals(totals.rollUp(file.table.columns), file.table, file.values, out, file.lines);
@@ -155,9 +77,112 @@ export async function reconcile(req: ReconcileRequest): Promise<ReconcileReport>
         ids: a.ids.count,
         gaps: a.ids.gaps(),
       })),
-    records,
+    records: counted.records,
     ok: out.count === 0,
   };
+}
+
+interface Counted {
+  totals: TotalsTable;
+  /** CDRs counted. */
+  records: number;
+}
+
+/** The running totals (cdr.control.totals): the latest record per account and period is its total so far. */
+async function fastTotals(req: ReconcileRequest, out: Differences): Promise<Counted> {
+  if (req.scope.idMin !== undefined || req.scope.idMax !== undefined)
+    refuse('--fast: control totals are per billing period: an id range needs the full scan');
+  const read = await latestTotals(req.kafka, req.registry, req.topics.controlTotals, {
+    ...(req.scope.accounts ? { accounts: req.scope.accounts } : {}),
+    ...(req.scope.periods ? { periods: req.scope.periods } : {}),
+    rawTopic: req.topics.raw,
+  });
+  const totals = new TotalsTable();
+  let records = 0;
+  for (const c of read.totals.values()) {
+    records += c.count;
+    for (const l of c.lines)
+      totals.add(
+        {
+          billing_period: c.billing_period,
+          account: c.account,
+          billing_group: l.billing_group,
+          type: l.type,
+          sub_type: l.sub_type,
+        },
+        { count: l.count, seconds: l.seconds, cost: l.cost, firstId: l.first_id, lastId: l.last_id },
+      );
+  }
+  if (read.undecodable > 0)
+    out.add({ kind: 'undecodable', detail: `${read.undecodable} control records could not be decoded` });
+  return { totals, records };
+}
+
+/** The CDRs themselves, read once: their totals and each account's continuity (against the feed, side by side). */
+async function scannedTotals(
+  req: ReconcileRequest,
+  out: Differences,
+  continuity: Continuity,
+): Promise<Counted> {
+  const counted: Counted = { totals: new TotalsTable(), records: 0 };
+  const count = (c: RawCdr, partition: number, offset: string) => {
+    counted.records++;
+    counted.totals.addCdr(c, c.seconds, c.cost, c.id);
+    continuity.add(c.account, c.id, partition, offset);
+  };
+  if (req.against.kind === 'feed') await feedScan(req, req.against, out, count);
+  else {
+    const done = await scan(req.kafka, {
+      paceMs: MERGE_PACE_MS,
+      fields: TOTALS_FIELDS,
+      topics: [req.topics.raw],
+      registry: req.registry,
+      keep: req.scope.keep,
+      onMatch: (c, at) => {
+        count(c, at.partition, at.offset);
+      },
+      ...(req.timeoutMs ? { timeoutMs: req.timeoutMs } : {}),
+    });
+    if (done.undecodable > 0)
+      out.add({
+        kind: 'undecodable',
+        detail: `${done.undecodable} records of ${req.topics.raw} could not be decoded`,
+      });
+  }
+  for (const issue of continuity.issues) out.add(continuityDifference(issue));
+  out.unlisted += continuity.dropped;
+  return counted;
+}
+
+/** One account's CDRs in Kafka merged with the feed re-read, id by id; its dead letters explain the ids missing. */
+async function feedScan(
+  req: ReconcileRequest,
+  against: Extract<Against, { kind: 'feed' }>,
+  out: Differences,
+  count: (c: RawCdr, partition: number, offset: string) => void,
+): Promise<void> {
+  const login = against.side.account.login;
+  if (req.scope.accounts && !(req.scope.accounts.size === 1 && req.scope.accounts.has(login)))
+    refuse(`--account: the feed is reconciled one account at a time (${login})`);
+  const toId = against.toId ?? (await cursorOf(req, login));
+  const deadLetters = new Map<number, { reason: string }>();
+  for (const d of await readDeadLetters(req.kafka, req.topics.dlq, { account: login }))
+    if (d.id !== null) deadLetters.set(Number(d.id), { reason: d.reason });
+  await reconcileWithFeed(
+    {
+      kafka: req.kafka,
+      registry: req.registry,
+      rawTopic: req.topics.raw,
+      side: against.side,
+      fromId: against.fromId,
+      toId,
+      deadLetters,
+      onKafkaCdr: (c, partition, offset) => {
+        if (req.scope.keep(c)) count(c, partition, offset);
+      },
+    },
+    out,
+  );
 }
 
 async function cursorOf(req: ReconcileRequest, login: string): Promise<number> {

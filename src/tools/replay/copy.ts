@@ -5,7 +5,7 @@
 // where the last commit left off and duplicates nothing (connecting first fences the dead run).
 // The read is bounded by the end offsets of the first run, kept with the filter under the replay
 // id in a small compacted topic: a re-run copies the same set, whatever arrived since.
-import type { Kafka, KafkaMessage, Message } from 'kafkajs';
+import type { Admin, Kafka, KafkaMessage, Message } from 'kafkajs';
 import { RawDecoder } from '../../codec/raw-decoder.ts';
 import type { RegistryOptions } from '../../codec/registry.ts';
 import { avroType } from '../../codec/schemas.ts';
@@ -48,60 +48,16 @@ export async function copyRecords(kafka: Kafka, req: CopyRequest): Promise<CopyR
   const groupId = `cdr-replay-${req.replayId}`;
   const admin = kafka.admin();
   await admin.connect();
-  let state: ReplayState;
-  let resumed = false;
   const sender = new TransactionalSender(kafka, {
     transactionalId: `cdr-replay-${req.replayId}`,
     transactionTimeoutMs: req.transactionTimeoutMs,
     writes: { topics: () => [req.target, req.stateTopic], consumerGroupId: groupId },
   });
   try {
-    const topics = await admin.listTopics();
-    if (!topics.includes(req.source))
-      throw new CdrError(ErrorCodes.CONFIG_INVALID, `invalid option: --topic: ${req.source} does not exist`);
-    const [meta] = (await admin.fetchTopicMetadata({ topics: [req.source] })).topics;
-    const missing = [req.stateTopic, req.target].filter((t) => !topics.includes(t));
-    if (missing.length > 0)
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((t) => ({
-          topic: t,
-          numPartitions: t === req.stateTopic ? 1 : (meta?.partitions.length ?? 1),
-          replicationFactor: -1,
-          configEntries: t === req.stateTopic ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
-        })),
-      });
+    await createTopics(admin, req);
     // Connecting first fences a run of the same replay that died, and ends its open transaction.
     await sender.connect();
-    const previous = await readState(kafka, req.stateTopic, req.replayId);
-    if (previous) {
-      if (
-        previous.source !== req.source ||
-        previous.target !== req.target ||
-        previous.filter !== req.filterText
-      )
-        throw new CdrError(
-          ErrorCodes.REFUSED,
-          `replay ${req.replayId} was started as ${previous.source} -> ${previous.target} with ${previous.filter || 'no criteria'}: re-run it the same way, or use another --replay-id`,
-        );
-      state = previous;
-      resumed = true;
-    } else {
-      const ends = Object.fromEntries(
-        (await topicOffsets(admin, req.source)).map((o) => [String(o.partition), o.high]),
-      );
-      state = {
-        replayId: req.replayId,
-        source: req.source,
-        target: req.target,
-        filter: req.filterText,
-        ends,
-        startedAt: new Date().toISOString(),
-      };
-      await sender.commit([
-        { topic: req.stateTopic, messages: [{ key: req.replayId, value: JSON.stringify(state) }] },
-      ]);
-    }
+    const { state, resumed } = await replayState(kafka, admin, req, sender);
     // Partitions already copied to their end (or empty) need no reading.
     const [committed] = await admin.fetchOffsets({ groupId, topics: [req.source] });
     const pending = new Set(
@@ -119,6 +75,62 @@ export async function copyRecords(kafka: Kafka, req: CopyRequest): Promise<CopyR
     await sender.discard();
     await admin.disconnect();
   }
+}
+
+/** The source must exist; the target (as many partitions as the source) and the state topic are made when missing. */
+async function createTopics(admin: Admin, req: CopyRequest): Promise<void> {
+  const topics = await admin.listTopics();
+  if (!topics.includes(req.source))
+    throw new CdrError(ErrorCodes.CONFIG_INVALID, `invalid option: --topic: ${req.source} does not exist`);
+  const [meta] = (await admin.fetchTopicMetadata({ topics: [req.source] })).topics;
+  const missing = [req.stateTopic, req.target].filter((t) => !topics.includes(t));
+  if (missing.length > 0)
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((t) => ({
+        topic: t,
+        numPartitions: t === req.stateTopic ? 1 : (meta?.partitions.length ?? 1),
+        replicationFactor: -1,
+        configEntries: t === req.stateTopic ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+      })),
+    });
+}
+
+/** The replay as its first run recorded it (the same criteria, or refused), or recorded now with the source's ends. */
+async function replayState(
+  kafka: Kafka,
+  admin: Admin,
+  req: CopyRequest,
+  sender: TransactionalSender,
+): Promise<{ state: ReplayState; resumed: boolean }> {
+  const previous = await readState(kafka, req.stateTopic, req.replayId);
+  if (previous) {
+    if (
+      previous.source !== req.source ||
+      previous.target !== req.target ||
+      previous.filter !== req.filterText
+    )
+      throw new CdrError(
+        ErrorCodes.REFUSED,
+        `replay ${req.replayId} was started as ${previous.source} -> ${previous.target} with ${previous.filter || 'no criteria'}: re-run it the same way, or use another --replay-id`,
+      );
+    return { state: previous, resumed: true };
+  }
+  const ends = Object.fromEntries(
+    (await topicOffsets(admin, req.source)).map((o) => [String(o.partition), o.high]),
+  );
+  const state: ReplayState = {
+    replayId: req.replayId,
+    source: req.source,
+    target: req.target,
+    filter: req.filterText,
+    ends,
+    startedAt: new Date().toISOString(),
+  };
+  await sender.commit([
+    { topic: req.stateTopic, messages: [{ key: req.replayId, value: JSON.stringify(state) }] },
+  ]);
+  return { state, resumed: false };
 }
 
 async function copyPartitions(
@@ -147,56 +159,67 @@ async function copyPartitions(
     finish = resolve;
     fail = reject;
   });
-  const reached = (p: number, lastOffset: string) => {
-    if (BigInt(lastOffset) >= end(p) - 1n) pending.delete(p);
-    if (pending.size === 0) finish();
-  };
   // As in the bounded read: kafkajs's high watermark - 1 of a batch with nothing read is not the end.
   consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-    if (e.payload.firstOffset !== null) reached(e.payload.partition, e.payload.lastOffset);
+    if (e.payload.firstOffset === null) return;
+    if (BigInt(e.payload.lastOffset) >= end(e.payload.partition) - 1n) pending.delete(e.payload.partition);
+    if (pending.size === 0) finish();
   });
   consumer.on(consumer.events.CRASH, (e) => {
     if (!e.payload.restart) fail(e.payload.error);
   });
+  const copy = { req, groupId, sender, decoder, result, end };
   await consumer.connect();
   try {
     await consumer.subscribe({ topic: req.source, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, resolveOffset }) => {
-        const inRange = batch.messages.filter((m) => BigInt(m.offset) < end(batch.partition));
-        if (inRange.length === 0) return;
-        await decoder.prepare(inRange.map((m) => m.value));
-        const copies: Message[] = [];
-        for (const m of inRange) {
-          result.scanned++;
-          let keep = false;
-          try {
-            keep = matches(decoder.decode(m.value), req.filter);
-          } catch {
-            keep = false;
-          }
-          if (keep) copies.push(copyOf(m, batch.partition, req));
-        }
-        const last = (inRange[inRange.length - 1] as KafkaMessage).offset;
-        await sender.commit(copies.length > 0 ? [{ topic: req.target, messages: copies }] : [], {
-          consumerGroupId: groupId,
-          topics: [
-            {
-              topic: req.source,
-              partitions: [{ partition: batch.partition, offset: String(BigInt(last) + 1n) }],
-            },
-          ],
-        });
-        result.copied += copies.length;
-        resolveOffset(last);
-      },
+      eachBatch: ({ batch, resolveOffset }) => copyBatch(copy, batch, resolveOffset),
     });
     await done;
   } finally {
     await consumer.disconnect();
   }
+}
+
+/** One fetched batch: its matching records copied, and the source offset after it, in one transaction. */
+async function copyBatch(
+  copy: {
+    req: CopyRequest;
+    groupId: string;
+    sender: TransactionalSender;
+    decoder: RawDecoder;
+    result: CopyResult;
+    end: (partition: number) => bigint;
+  },
+  batch: { partition: number; messages: KafkaMessage[] },
+  resolveOffset: (offset: string) => void,
+): Promise<void> {
+  const { req } = copy;
+  const inRange = batch.messages.filter((m) => BigInt(m.offset) < copy.end(batch.partition));
+  if (inRange.length === 0) return;
+  await copy.decoder.prepare(inRange.map((m) => m.value));
+  const copies: Message[] = [];
+  for (const m of inRange) {
+    copy.result.scanned++;
+    let keep = false;
+    try {
+      keep = matches(copy.decoder.decode(m.value), req.filter);
+    } catch {
+      keep = false;
+    }
+    if (keep) copies.push(copyOf(m, batch.partition, req));
+  }
+  const last = (inRange[inRange.length - 1] as KafkaMessage).offset;
+  await copy.sender.commit(copies.length > 0 ? [{ topic: req.target, messages: copies }] : [], {
+    consumerGroupId: copy.groupId,
+    topics: [
+      { topic: req.source, partitions: [{ partition: batch.partition, offset: String(BigInt(last) + 1n) }] },
+    ],
+  });
+  copy.result.copied += copies.length;
+  resolveOffset(last);
 }
 
 function copyOf(m: KafkaMessage, partition: number, req: CopyRequest): Message {
