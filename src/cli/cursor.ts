@@ -23,13 +23,13 @@ export function registerCursor(program: Command, ctx: CliContext): void {
     .description("Each account's cursor: the last id published")
     .option('--json', 'JSON for scripts')
     .action(
-      toolAction('cursor show', async (o: { json?: boolean }) => {
+      toolAction('cursor show', async (flags: { json?: boolean }) => {
         const { options, kafka } = ctx.tool();
         const cursors = await readCursors(kafka, options.topics.cursor, {
           timeoutMs: 60_000,
           groupPrefix: 'cdr-cursor-tool',
         });
-        print(o.json === true, [...cursors.values()], () => formatCursors(cursors));
+        print(flags.json === true, [...cursors.values()], () => formatCursors(cursors));
       }),
     );
   cursor
@@ -40,15 +40,15 @@ export function registerCursor(program: Command, ctx: CliContext): void {
     .option('--allow-backwards', 'allow a move back, which publishes the ids in between again')
     .option('--json', 'JSON for scripts')
     .action(
-      toolAction('cursor set', async (o: SetFlags) => {
-        const lastId = wholeOption('--last-id', o.lastId) as number;
+      toolAction('cursor set', async (flags: SetFlags) => {
+        const lastId = wholeOption('--last-id', flags.lastId) as number;
         const { options, kafka } = ctx.tool();
         const result = await setCursor(kafka, options, {
-          account: o.account,
+          account: flags.account,
           lastId,
-          allowBackwards: o.allowBackwards === true,
+          allowBackwards: flags.allowBackwards === true,
         });
-        print(o.json === true, result, () =>
+        print(flags.json === true, result, () =>
           [
             `account ${result.account}: cursor ${result.from ?? '(none)'} -> ${result.to} (${result.direction}, ${result.between} ids between)`,
             `its producer (transactional id ${result.transactionalId}) was fenced; a running producer stops this account at its next commit (its other accounts go on); start it again to resume from ${result.to}`,

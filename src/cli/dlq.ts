@@ -32,20 +32,20 @@ export function registerDlq(program: Command, ctx: CliContext): void {
     .option('--limit <n>', 'rows of the table at most (counts cover all)', '50')
     .option('--json', 'JSON for scripts: every match and the counts')
     .action(
-      toolAction('dlq list', async (o: ListFlags) => {
-        const since = instantOption('--since', o.since);
-        const until = instantOption('--until', o.until);
-        const limit = wholeOption('--limit', o.limit) as number;
+      toolAction('dlq list', async (flags: ListFlags) => {
+        const since = instantOption('--since', flags.since);
+        const until = instantOption('--until', flags.until);
+        const limit = wholeOption('--limit', flags.limit) as number;
         const { options, kafka } = ctx.tool();
         const letters = await readDeadLetters(kafka, options.topics.dlq, {
-          ...(o.account === undefined ? {} : { account: o.account }),
-          ...(o.code === undefined ? {} : { code: o.code }),
-          ...(o.reason === undefined ? {} : { reason: o.reason }),
+          ...(flags.account === undefined ? {} : { account: flags.account }),
+          ...(flags.code === undefined ? {} : { code: flags.code }),
+          ...(flags.reason === undefined ? {} : { reason: flags.reason }),
           ...(since === undefined ? {} : { since }),
           ...(until === undefined ? {} : { until }),
         });
         print(
-          o.json === true,
+          flags.json === true,
           { deadLetters: letters.map(({ entry: _e, ...d }) => d), counts: countByReason(letters) },
           () => formatDeadLetters(letters, limit),
         );
@@ -58,13 +58,14 @@ export function registerDlq(program: Command, ctx: CliContext): void {
     .option('--id <id>', 'the CDR id')
     .option('--at <partition:offset>', 'its place in the dead-letter topic (from dlq list)')
     .action(
-      toolAction('dlq show', async (o: { account?: string; id?: string; at?: string }) => {
-        if (o.at === undefined && o.id === undefined) badOption('--id', 'give --id (with --account) or --at');
+      toolAction('dlq show', async (flags: { account?: string; id?: string; at?: string }) => {
+        if (flags.at === undefined && flags.id === undefined)
+          badOption('--id', 'give --id (with --account) or --at');
         const { options, kafka } = ctx.tool();
         const letters = await readDeadLetters(kafka, options.topics.dlq, {
-          ...(o.account === undefined ? {} : { account: o.account }),
-          ...(o.id === undefined ? {} : { id: o.id }),
-          ...(o.at === undefined ? {} : { at: o.at }),
+          ...(flags.account === undefined ? {} : { account: flags.account }),
+          ...(flags.id === undefined ? {} : { id: flags.id }),
+          ...(flags.at === undefined ? {} : { at: flags.at }),
         });
         if (letters.length === 0) {
           console.log('no such dead letter');

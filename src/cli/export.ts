@@ -32,21 +32,21 @@ export function registerExport(program: Command, ctx: CliContext): void {
     .option('--format <format>', 'csv, jsonl or parquet', 'csv')
     .option('--output <file>', 'write here (default stdout; required for parquet)')
     .action(
-      toolAction('export', async (o: ExportFlags) => {
-        if (o.format !== 'csv' && o.format !== 'jsonl' && o.format !== 'parquet')
-          badOption('--format', `"${o.format}" is not csv, jsonl or parquet`);
-        if (o.format === 'parquet' && o.output === undefined)
+      toolAction('export', async (flags: ExportFlags) => {
+        if (flags.format !== 'csv' && flags.format !== 'jsonl' && flags.format !== 'parquet')
+          badOption('--format', `"${flags.format}" is not csv, jsonl or parquet`);
+        if (flags.format === 'parquet' && flags.output === undefined)
           badOption('--output', 'is required with --format parquet (a Parquet file is not a stream)');
-        const s = readSetup(ctx, o);
+        const s = readSetup(ctx, flags);
         const report = progressReporter();
         const from = { ...(report ? { onProgress: report } : {}), ...(await periodStarts(s)) };
         const done =
-          o.format === 'parquet'
-            ? await exportParquet(s, from, o.output as string)
-            : await exportStream(s, from, o.format as 'csv' | 'jsonl', o.output);
+          flags.format === 'parquet'
+            ? await exportParquet(s, from, flags.output as string)
+            : await exportStream(s, from, flags.format as 'csv' | 'jsonl', flags.output);
         const undecodable = done.undecodable ? `; ${done.undecodable} could not be decoded` : '';
         process.stderr.write(
-          `${report ? '\n' : ''}exported ${done.matched.toLocaleString('en')} of ${done.scanned.toLocaleString('en')} records${o.output ? ` to ${o.output}` : ''}${undecodable}\n`,
+          `${report ? '\n' : ''}exported ${done.matched.toLocaleString('en')} of ${done.scanned.toLocaleString('en')} records${flags.output ? ` to ${flags.output}` : ''}${undecodable}\n`,
         );
       }),
     );

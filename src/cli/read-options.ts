@@ -29,44 +29,45 @@ export interface FilterOptions {
 }
 
 /** The filter the options describe; every bad value is named. */
-export function filterFromOptions(o: FilterOptions): CdrFilter {
-  if (!isValidTimeZone(o.zone)) badOption('--zone', `"${o.zone}" is not an IANA time zone`);
-  const zone = new TimeZone(o.zone);
+export function filterFromOptions(flags: FilterOptions): CdrFilter {
+  if (!isValidTimeZone(flags.zone)) badOption('--zone', `"${flags.zone}" is not an IANA time zone`);
+  const zone = new TimeZone(flags.zone);
   const f: CdrFilter = {};
-  if (o.startFrom !== undefined)
+  if (flags.startFrom !== undefined)
     f.startFrom =
-      boundary(o.startFrom, zone, false) ??
-      badOption('--start-from', `"${o.startFrom}" is not YYYY-MM-DD nor ISO 8601 with a zone`);
-  if (o.startTo !== undefined)
+      boundary(flags.startFrom, zone, false) ??
+      badOption('--start-from', `"${flags.startFrom}" is not YYYY-MM-DD nor ISO 8601 with a zone`);
+  if (flags.startTo !== undefined)
     f.startBefore =
-      boundary(o.startTo, zone, true) ??
-      badOption('--start-to', `"${o.startTo}" is not YYYY-MM-DD nor ISO 8601 with a zone`);
-  if (o.period) {
-    for (const p of o.period) if (!isBillingPeriod(p)) badOption('--period', `"${p}" is not YYYY-MM`);
-    f.periods = new Set(o.period);
+      boundary(flags.startTo, zone, true) ??
+      badOption('--start-to', `"${flags.startTo}" is not YYYY-MM-DD nor ISO 8601 with a zone`);
+  if (flags.period) {
+    for (const p of flags.period) if (!isBillingPeriod(p)) badOption('--period', `"${p}" is not YYYY-MM`);
+    f.periods = new Set(flags.period);
   }
-  if (o.group) f.groups = new Set(o.group);
-  if (o.account) f.accounts = new Set(o.account);
-  if (o.type)
-    f.types = o.type.map((t) => {
+  if (flags.group) f.groups = new Set(flags.group);
+  if (flags.account) f.accounts = new Set(flags.account);
+  if (flags.type)
+    f.types = flags.type.map((t) => {
       const [type, subType] = t.split('/') as [string, string | undefined];
       return subType === undefined ? { type } : { type, subType };
     });
-  const secondsMin = wholeOption('--seconds-min', o.secondsMin);
-  const secondsMax = wholeOption('--seconds-max', o.secondsMax);
-  const idMin = wholeOption('--id-from', o.idFrom);
-  const idMax = wholeOption('--id-to', o.idTo);
+  const secondsMin = wholeOption('--seconds-min', flags.secondsMin);
+  const secondsMax = wholeOption('--seconds-max', flags.secondsMax);
+  const idMin = wholeOption('--id-from', flags.idFrom);
+  const idMax = wholeOption('--id-to', flags.idTo);
   if (secondsMin !== undefined) f.secondsMin = secondsMin;
   if (secondsMax !== undefined) f.secondsMax = secondsMax;
   if (idMin !== undefined) f.idMin = idMin;
   if (idMax !== undefined) f.idMax = idMax;
-  if (o.from !== undefined && o.fromPrefix !== undefined)
+  if (flags.from !== undefined && flags.fromPrefix !== undefined)
     badOption('--from', 'give --from or --from-prefix, not both');
-  if (o.to !== undefined && o.toPrefix !== undefined) badOption('--to', 'give --to or --to-prefix, not both');
-  if (o.from !== undefined || o.fromPrefix !== undefined)
-    f.from = { value: (o.from ?? o.fromPrefix) as string, prefix: o.fromPrefix !== undefined };
-  if (o.to !== undefined || o.toPrefix !== undefined)
-    f.to = { value: (o.to ?? o.toPrefix) as string, prefix: o.toPrefix !== undefined };
+  if (flags.to !== undefined && flags.toPrefix !== undefined)
+    badOption('--to', 'give --to or --to-prefix, not both');
+  if (flags.from !== undefined || flags.fromPrefix !== undefined)
+    f.from = { value: (flags.from ?? flags.fromPrefix) as string, prefix: flags.fromPrefix !== undefined };
+  if (flags.to !== undefined || flags.toPrefix !== undefined)
+    f.to = { value: (flags.to ?? flags.toPrefix) as string, prefix: flags.toPrefix !== undefined };
   return f;
 }
 
@@ -91,7 +92,7 @@ export function withFilterOptions(c: Command): Command {
 }
 
 /** The criteria as text, for a replay to be re-run with the same ones. */
-export function filterText(o: FilterOptions): string {
+export function filterText(flags: FilterOptions): string {
   const keys = [
     'zone',
     'startFrom',
@@ -109,14 +110,22 @@ export function filterText(o: FilterOptions): string {
     'idFrom',
     'idTo',
   ] as const;
-  return JSON.stringify(Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]])));
+  return JSON.stringify(
+    Object.fromEntries(keys.filter((k) => flags[k] !== undefined).map((k) => [k, flags[k]])),
+  );
 }
 
 /** What a reading command works with: its filter, its options, a Kafka client, the registry, the topics read. */
-export function readSetup(ctx: CliContext, o: FilterOptions) {
-  const filter = filterFromOptions(o);
+export function readSetup(ctx: CliContext, flags: FilterOptions) {
+  const filter = filterFromOptions(flags);
   const { options, kafka } = ctx.tool();
-  return { filter, options, kafka, registry: ctx.registry(options), topics: o.topic ?? [options.topics.raw] };
+  return {
+    filter,
+    options,
+    kafka,
+    registry: ctx.registry(options),
+    topics: flags.topic ?? [options.topics.raw],
+  };
 }
 
 export type ReadSetup = ReturnType<typeof readSetup>;

@@ -65,24 +65,26 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
     .option('--output <file>', 'write the report here (default stdout)')
     .option('--max-listed <n>', 'differences listed at most (the rest are counted)', '100000')
     // A reconciliation that could not run is not "it differs": exit 2.
-    .action(toolAction('reconcile', (o: ReconcileOptions) => runReconcile(ctx, o), EXIT.USAGE));
+    .action(toolAction('reconcile', (flags: ReconcileOptions) => runReconcile(ctx, flags), EXIT.USAGE));
 }
 
-async function runReconcile(ctx: CliContext, o: ReconcileOptions): Promise<number> {
-  if (!(REPORT_FORMATS as readonly string[]).includes(o.format))
-    badOption('--format', `"${o.format}" is not one of ${REPORT_FORMATS.join(', ')}`);
-  const chosen = [o.feed === true, o.totalsFile !== undefined, o.enriched !== undefined].filter(Boolean);
+async function runReconcile(ctx: CliContext, flags: ReconcileOptions): Promise<number> {
+  if (!(REPORT_FORMATS as readonly string[]).includes(flags.format))
+    badOption('--format', `"${flags.format}" is not one of ${REPORT_FORMATS.join(', ')}`);
+  const chosen = [flags.feed === true, flags.totalsFile !== undefined, flags.enriched !== undefined].filter(
+    Boolean,
+  );
   if (chosen.length > 1)
     badOption('--feed', 'compare with one of --feed, --totals-file, --enriched at a time');
-  for (const p of o.period ?? []) if (!isBillingPeriod(p)) badOption('--period', `"${p}" is not YYYY-MM`);
-  const idMin = wholeOption('--id-from', o.idFrom);
-  const idMax = wholeOption('--id-to', o.idTo);
-  const maxListed = wholeOption('--max-listed', o.maxListed) as number;
+  for (const p of flags.period ?? []) if (!isBillingPeriod(p)) badOption('--period', `"${p}" is not YYYY-MM`);
+  const idMin = wholeOption('--id-from', flags.idFrom);
+  const idMax = wholeOption('--id-to', flags.idTo);
+  const maxListed = wholeOption('--max-listed', flags.maxListed) as number;
   const { options, kafka } = ctx.tool();
   const registry = ctx.registry(options);
   const scope = cdrScope({
-    ...(o.account ? { accounts: new Set(o.account) } : {}),
-    ...(o.period ? { periods: new Set(o.period) } : {}),
+    ...(flags.account ? { accounts: new Set(flags.account) } : {}),
+    ...(flags.period ? { periods: new Set(flags.period) } : {}),
     ...(idMin === undefined ? {} : { idMin }),
     ...(idMax === undefined ? {} : { idMax }),
   });
@@ -90,19 +92,19 @@ async function runReconcile(ctx: CliContext, o: ReconcileOptions): Promise<numbe
     kafka,
     registry,
     topics: {
-      raw: o.topic ?? options.topics.raw,
+      raw: flags.topic ?? options.topics.raw,
       controlTotals: options.topics.controlTotals,
       dlq: options.topics.dlq,
       cursor: options.topics.cursor,
     },
     scope,
-    fast: o.fast === true,
-    against: await against(ctx, o, kafka, options),
+    fast: flags.fast === true,
+    against: await against(ctx, flags, kafka, options),
     maxListed,
   });
-  const text = formatReport(report, o.format as ReportFormat);
-  if (o.output) {
-    const out = createWriteStream(o.output);
+  const text = formatReport(report, flags.format as ReportFormat);
+  if (flags.output) {
+    const out = createWriteStream(flags.output);
     out.end(text);
     await once(out, 'finish');
   } else process.stdout.write(text);
@@ -112,14 +114,14 @@ async function runReconcile(ctx: CliContext, o: ReconcileOptions): Promise<numbe
 /** What the totals are compared with. */
 async function against(
   ctx: CliContext,
-  o: ReconcileOptions,
+  flags: ReconcileOptions,
   kafka: Kafka,
   options: ToolsOptions,
 ): Promise<Against> {
-  if (o.feed === true) return feedAgainst(ctx, o);
-  if (o.totalsFile !== undefined) return { kind: 'totals-file', file: readTotalsFile(o.totalsFile) };
-  if (o.enriched === undefined) return { kind: 'nothing' };
-  let topics = Array.isArray(o.enriched) ? o.enriched : [];
+  if (flags.feed === true) return feedAgainst(ctx, flags);
+  if (flags.totalsFile !== undefined) return { kind: 'totals-file', file: readTotalsFile(flags.totalsFile) };
+  if (flags.enriched === undefined) return { kind: 'nothing' };
+  let topics = Array.isArray(flags.enriched) ? flags.enriched : [];
   if (topics.length === 0) {
     const prefix = options.enrichers.topicPrefix;
     const admin = kafka.admin();
@@ -135,13 +137,13 @@ async function against(
 }
 
 /** The feed of one configured account, read as the producer reads it (its FEED_* settings). */
-function feedAgainst(ctx: CliContext, o: ReconcileOptions): Against {
-  const fromId = wholeOption('--from-id', o.fromId) ?? badOption('--from-id', 'is required with --feed');
-  const toId = wholeOption('--to-id', o.toId);
+function feedAgainst(ctx: CliContext, flags: ReconcileOptions): Against {
+  const fromId = wholeOption('--from-id', flags.fromId) ?? badOption('--from-id', 'is required with --feed');
+  const toId = wholeOption('--to-id', flags.toId);
   const producer = loadProducerOptions(ctx.env);
   const logins = producer.accounts.map((a) => a.login);
   const wanted =
-    o.account ??
+    flags.account ??
     (logins.length === 1
       ? logins
       : badOption('--account', `one of ${logins.join(', ')} is required with --feed`));

@@ -42,7 +42,7 @@ export function registerReplay(program: Command, ctx: CliContext): void {
     .option('--topic <name>', 'the CDR topic (default TOPIC_RAW)')
     .option('--execute', 'move the offsets (refused while the group has members)')
     .option('--json', 'the plan as JSON')
-    .action(toolAction('replay reset-group', (o: ResetFlags) => resetGroup(ctx, o)));
+    .action(toolAction('replay reset-group', (flags: ResetFlags) => resetGroup(ctx, flags)));
   withFilterOptions(
     replay
       .command('copy')
@@ -59,19 +59,19 @@ export function registerReplay(program: Command, ctx: CliContext): void {
       'names the copy; re-run with the same id (and criteria) to resume after a crash',
     )
     .action(
-      toolAction('replay copy', async (o: FilterOptions & { toTopic: string; replayId?: string }) => {
-        const replayId = o.replayId ?? `r-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      toolAction('replay copy', async (flags: FilterOptions & { toTopic: string; replayId?: string }) => {
+        const replayId = flags.replayId ?? `r-${new Date().toISOString().replace(/[:.]/g, '-')}`;
         if (!/^[A-Za-z0-9._-]{1,100}$/.test(replayId))
           badOption('--replay-id', 'letters, digits, dot, dash and underscore only');
-        const { filter, options, kafka, registry, topics } = readSetup(ctx, o);
+        const { filter, options, kafka, registry, topics } = readSetup(ctx, flags);
         process.stderr.write(
-          `replay ${replayId}: ${topics[0]} -> ${o.toTopic} (re-run with --replay-id ${replayId} to resume)\n`,
+          `replay ${replayId}: ${topics[0]} -> ${flags.toTopic} (re-run with --replay-id ${replayId} to resume)\n`,
         );
         const result = await copyRecords(kafka, {
           replayId,
           source: topics[0] as string,
-          target: o.toTopic,
-          filterText: filterText(o),
+          target: flags.toTopic,
+          filterText: filterText(flags),
           filter,
           registry,
           stateTopic: options.topics.replay,
@@ -82,22 +82,22 @@ export function registerReplay(program: Command, ctx: CliContext): void {
     );
 }
 
-async function resetGroup(ctx: CliContext, o: ResetFlags): Promise<void> {
-  const target = resetTarget(o.to);
+async function resetGroup(ctx: CliContext, flags: ResetFlags): Promise<void> {
+  const target = resetTarget(flags.to);
   const { options, kafka, registry, topics } = readSetup(ctx, {
     zone: 'UTC',
-    ...(o.topic ? { topic: [o.topic] } : {}),
+    ...(flags.topic ? { topic: [flags.topic] } : {}),
   });
   const plan = await planReset(kafka, registry, {
-    group: o.group,
+    group: flags.group,
     topic: topics[0] as string,
     target,
-    label: o.to,
+    label: flags.to,
     totalsTopic: options.topics.controlTotals,
   });
-  if (o.execute === true) await executeReset(kafka, plan);
-  if (o.json === true) {
-    console.log(JSON.stringify({ ...plan, executed: o.execute === true }, null, 2));
+  if (flags.execute === true) await executeReset(kafka, plan);
+  if (flags.json === true) {
+    console.log(JSON.stringify({ ...plan, executed: flags.execute === true }, null, 2));
     return;
   }
   console.log(
@@ -109,5 +109,5 @@ async function resetGroup(ctx: CliContext, o: ResetFlags): Promise<void> {
       plan.partitions.map((p) => [p.partition, p.current ?? '-', p.target, p.between]),
     ),
   );
-  console.log(o.execute === true ? 'offsets moved' : 'nothing moved: --execute applies this plan');
+  console.log(flags.execute === true ? 'offsets moved' : 'nothing moved: --execute applies this plan');
 }

@@ -28,9 +28,9 @@ export function registerSearch(program: Command, ctx: CliContext): void {
     .option('--limit <n>', 'matches shown', '20')
     .option('--json', 'the count and the first matches as JSON')
     .action(
-      toolAction('search', async (o: FilterOptions & { limit: string; json?: boolean }) => {
-        const limit = wholeOption('--limit', o.limit) as number;
-        const s = readSetup(ctx, o);
+      toolAction('search', async (flags: FilterOptions & { limit: string; json?: boolean }) => {
+        const limit = wholeOption('--limit', flags.limit) as number;
+        const s = readSetup(ctx, flags);
         const first: RawCdr[] = [];
         const report = progressReporter();
         const done = await scan(s.kafka, {
@@ -48,7 +48,7 @@ export function registerSearch(program: Command, ctx: CliContext): void {
           undecodable: done.undecodable,
           first: first.map((c) => JSON.parse(jsonLine(c))),
         };
-        print(o.json === true, json, () => searchTable(first, done));
+        print(flags.json === true, json, () => searchTable(first, done));
       }),
     );
 }

@@ -25,16 +25,16 @@ export function registerStatus(program: Command, ctx: CliContext): void {
     .option('--max-lag <records>', 'exit 1 when an enricher group is more records behind than this')
     .option('--group <id...>', 'enricher consumer groups (default ENRICH_GROUP_ID)')
     .action(
-      toolAction('status', async (o: StatusFlags) => {
-        const staleAfterMs = durationOption('--stale-after', o.staleAfter);
-        const maxLag = wholeOption('--max-lag', o.maxLag);
+      toolAction('status', async (flags: StatusFlags) => {
+        const staleAfterMs = durationOption('--stale-after', flags.staleAfter);
+        const maxLag = wholeOption('--max-lag', flags.maxLag);
         const { options, kafka } = ctx.tool();
         const report = await gatherStatus(kafka, options, {
-          groups: o.group ?? [options.enrichers.groupId],
+          groups: flags.group ?? [options.enrichers.groupId],
           ...(staleAfterMs === undefined ? {} : { staleAfterMs }),
           ...(maxLag === undefined ? {} : { maxLag }),
         });
-        print(o.json === true, report, () => formatStatus(report));
+        print(flags.json === true, report, () => formatStatus(report));
         return report.ok ? EXIT.OK : EXIT.ATTENTION;
       }),
     );

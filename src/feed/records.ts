@@ -166,12 +166,12 @@ export interface RecordSink {
 }
 
 export class RecordBuilder {
-  private readonly o: RecordBuilderOptions;
+  private readonly options: RecordBuilderOptions;
   private readonly partitions: KeyPartitions;
   private readonly writer: CdrRawWriter;
 
   constructor(options: RecordBuilderOptions) {
-    this.o = options;
+    this.options = options;
     this.writer = new CdrRawWriter(options.avroType);
     this.partitions = new KeyPartitions(new Map([[options.raw.topic, options.raw.partitions]]));
   }
@@ -191,7 +191,7 @@ export class RecordBuilder {
     }
     const result = reader.convert(ev.fields, {
       ingested_at: Date.now(),
-      feed_host: this.o.feedHost,
+      feed_host: this.options.feedHost,
       line: ev.line,
     });
     if (!result.ok) {
@@ -200,7 +200,8 @@ export class RecordBuilder {
       return undefined;
     }
     const cdr = result.cdr;
-    const key = cdr.billing_group === '' ? `${this.o.noGroupKeyPrefix}${cdr.account}` : cdr.billing_group;
+    const key =
+      cdr.billing_group === '' ? `${this.options.noGroupKeyPrefix}${cdr.account}` : cdr.billing_group;
     const raw = into.raw;
     let buf = raw.reserve(key.length * 3 + 512);
     const keyBytes = buf.write(key, raw.used, 'utf8');
@@ -222,14 +223,14 @@ export class RecordBuilder {
     }
     const valueBytes = end - raw.used - keyBytes;
     const size = keyBytes + valueBytes;
-    if (size > this.o.maxMessageBytes) {
-      const reason = `encoded record of ${size} bytes is over the ${this.o.maxMessageBytes} bytes ${this.o.raw.topic} takes`;
+    if (size > this.options.maxMessageBytes) {
+      const reason = `encoded record of ${size} bytes is over the ${this.options.maxMessageBytes} bytes ${this.options.raw.topic} takes`;
       into.dlq.push(
         this.deadLetter(cdr.id, ev.line, ev.raw, '(row)', reason, fetchedAt, ErrorCodes.ROW_TOO_LARGE),
       );
       return undefined;
     }
-    raw.add(keyBytes, valueBytes, this.partitions.of(this.o.raw.topic, key) as number, {
+    raw.add(keyBytes, valueBytes, this.partitions.of(this.options.raw.topic, key) as number, {
       id: cdr.id,
       period: cdr.billing_period,
       group: cdr.billing_group,
@@ -246,11 +247,11 @@ export class RecordBuilder {
     if (buf.length >= at + HEADER_BYTES) {
       const end = this.writer.write(cdr, buf, at + HEADER_BYTES);
       if (!Number.isNaN(end)) {
-        if (end >= 0) writeHeader(buf, at, this.o.raw.schemaId);
+        if (end >= 0) writeHeader(buf, at, this.options.raw.schemaId);
         return end;
       }
     }
-    return encodeInto(this.o.avroType, this.o.raw.schemaId, cdr, buf, at);
+    return encodeInto(this.options.avroType, this.options.raw.schemaId, cdr, buf, at);
   }
 
   deadLetter(
@@ -262,9 +263,9 @@ export class RecordBuilder {
     fetchedAt: string,
     errorCode: string = ErrorCodes.ROW_INVALID,
   ): Message {
-    const max = this.o.deadLetterRawMaxChars;
+    const max = this.options.deadLetterRawMaxChars;
     return dlqMessage({
-      account: this.o.account,
+      account: this.options.account,
       ...(id === undefined ? {} : { id: String(id) }),
       line,
       raw: raw.length > max ? raw.slice(0, max) : raw,
@@ -272,7 +273,7 @@ export class RecordBuilder {
       errorCode,
       field,
       reason: `line ${line}${id === undefined ? '' : `, id ${id}`}: ${field} ${reason}`,
-      feedHost: this.o.feedHost,
+      feedHost: this.options.feedHost,
       fetchedAt,
     });
   }

@@ -21,7 +21,7 @@ import { type EndOffsets, type RangeOptions, readRange } from './read-range.ts';
 
 export type { EndOffsets } from './read-range.ts';
 
-export interface ReadBatch {
+export interface PartitionRecords {
   topic: string;
   partition: number;
   messages: KafkaMessage[];
@@ -54,7 +54,7 @@ export async function endOffsets(kafka: Kafka, topics: readonly string[]): Promi
 export async function readToEnd(
   kafka: Kafka,
   topics: readonly string[],
-  onBatch: (batch: ReadBatch) => void | Promise<void>,
+  onBatch: (batch: PartitionRecords) => void | Promise<void>,
   options: BoundedReadOptions,
 ): Promise<void> {
   const { ends, starts } = await readRange(kafka, topics, options);
@@ -147,13 +147,13 @@ class PartitionsRead {
   private readonly ends: EndOffsets;
   private readonly starts: ReadonlyMap<string, bigint>;
   private readonly paceMs: number | undefined;
-  private readonly onBatch: (batch: ReadBatch) => void | Promise<void>;
+  private readonly onBatch: (batch: PartitionRecords) => void | Promise<void>;
 
   constructor(
     ends: EndOffsets,
     starts: ReadonlyMap<string, bigint>,
     paceMs: number | undefined,
-    onBatch: (batch: ReadBatch) => void | Promise<void>,
+    onBatch: (batch: PartitionRecords) => void | Promise<void>,
   ) {
     this.ends = ends;
     this.starts = starts;
@@ -245,8 +245,8 @@ export async function readAllToEnd(
   kafka: Kafka,
   topics: readonly string[],
   options: BoundedReadOptions,
-): Promise<ReadBatch[]> {
-  const batches: ReadBatch[] = [];
+): Promise<PartitionRecords[]> {
+  const batches: PartitionRecords[] = [];
   await readToEnd(kafka, topics, (b) => void batches.push(b), options);
   return batches;
 }

@@ -35,6 +35,11 @@ export interface RangeOptions {
    * look at records past the last stable offset (an open transaction's).
    */
   toOffsets?: ReadonlyMap<string, bigint>;
+  /**
+   * Told once per topic when its last stable offset is behind the high watermark the read captured
+   * and the read waits (up to SETTLE_MS) for the transactions there to end.
+   */
+  onSettling?: (topic: string) => void;
 }
 
 /** Per partition with something to read: where the read ends, and where it starts when not at the beginning. */
@@ -60,7 +65,7 @@ export async function readRange(
         toOffsets !== undefined
           ? await topicOffsets(uncommitted, topic)
           : awaitOpenTransactionsMs === undefined
-            ? await settledOffsets(admin, uncommitted, topic)
+            ? await settledOffsets(admin, uncommitted, topic, options.onSettling)
             : await awaitWritten(
                 admin,
                 uncommitted,
@@ -100,14 +105,24 @@ const SETTLE_MS = 2000;
  * The topic's offsets, `high` being where the read ends: the high watermark when the call starts,
  * or the last stable offset if it is still behind that after SETTLE_MS (see the top of the file).
  */
-async function settledOffsets(stable: Admin, uncommitted: Admin, topic: string): Promise<PartitionOffsets[]> {
+async function settledOffsets(
+  stable: Admin,
+  uncommitted: Admin,
+  topic: string,
+  onSettling?: (topic: string) => void,
+): Promise<PartitionOffsets[]> {
   const highs = new Map((await topicOffsets(uncommitted, topic)).map((o) => [o.partition, BigInt(o.high)]));
   const deadline = Date.now() + SETTLE_MS;
+  let told = false;
   // A wait for the last stable offset to move, not the retry of a failure (ops/retry.ts): nothing
   // failed, and the answer at the deadline is used as it is.
   for (;;) {
     const now = await topicOffsets(stable, topic);
     const settled = now.every((o) => BigInt(o.high) >= (highs.get(o.partition) ?? 0n));
+    if (!settled && !told) {
+      told = true;
+      onSettling?.(topic);
+    }
     if (settled || Date.now() >= deadline)
       return now.map((o) => {
         const high = highs.get(o.partition);

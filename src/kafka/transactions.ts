@@ -96,13 +96,13 @@ export class TransactionalSender {
   async connect(): Promise<void> {
     if (this.producer) return;
     if (!this.connecting)
-      this.connecting = this.open().finally(() => {
+      this.connecting = this.initialise().finally(() => {
         this.connecting = undefined;
       });
     return this.connecting;
   }
 
-  private async open(): Promise<void> {
+  private async initialise(): Promise<void> {
     const producer = this.kafka.producer({
       transactionalId: this.options.transactionalId,
       transactionTimeout: this.options.transactionTimeoutMs,

@@ -25,12 +25,12 @@ export interface AccountControlsOptions {
 }
 
 export class AccountControls {
-  private readonly o: AccountControlsOptions;
+  private readonly options: AccountControlsOptions;
   /** Running totals per billing period, as committed. */
   private totals = new Map<string, ControlValue>();
 
-  constructor(o: AccountControlsOptions, committed: ReadonlyMap<string, ControlValue> | undefined) {
-    this.o = o;
+  constructor(options: AccountControlsOptions, committed: ReadonlyMap<string, ControlValue> | undefined) {
+    this.options = options;
     this.reset(committed);
   }
 
@@ -49,16 +49,24 @@ export class AccountControls {
     offsets: ArrayLike<number>,
     cursor: number,
   ): { topicMessages: TopicMessages[]; next: ControlValue[] } {
-    const o = this.o;
-    const deltas = controlValues({ account: o.account, topic: o.rawTopic }, raw, tallies, offsets, cursor);
+    const options = this.options;
+    const deltas = controlValues(
+      { account: options.account, topic: options.rawTopic },
+      raw,
+      tallies,
+      offsets,
+      cursor,
+    );
     const next = deltas.map((d) => addControl(this.totals.get(d.billing_period), d));
     return {
       next,
       topicMessages: [
-        { topic: o.controlTopic, messages: deltas.map((d) => controlMessage(o, d)) },
+        { topic: options.controlTopic, messages: deltas.map((d) => controlMessage(options, d)) },
         {
-          topic: o.totalsTopic,
-          messages: next.map((t) => totalsMessage({ type: o.type, schemaId: o.totalsSchemaId }, t)),
+          topic: options.totalsTopic,
+          messages: next.map((t) =>
+            totalsMessage({ type: options.type, schemaId: options.totalsSchemaId }, t),
+          ),
         },
       ],
     };

@@ -19,7 +19,7 @@
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
-import { Batch } from '../feed/batch.ts';
+import { CommitBatch } from '../feed/commit-batch.ts';
 import { feedTarget, feedTransportError, openFeed } from '../feed/request.ts';
 import type { ResponseSetup, ResponseSummary } from '../feed/response.ts';
 import type { ControlValue } from '../topics/control.ts';
@@ -247,7 +247,7 @@ export class AccountPoller {
       for (const [reason, n] of Object.entries(ev.batch.rowsSkipped))
         this.deps.metrics.rowsSkipped.inc({ ...this.labels, reason }, n);
       if (inflight) await inflight;
-      const batch = new Batch(ev.batch);
+      const batch = new CommitBatch(ev.batch);
       // The last batch of a response may hold nothing and still move the cursor; or not move it.
       if (!batch.moves(this.cursor ?? cursor)) continue;
       published += batch.raw.length;
@@ -290,7 +290,7 @@ export class AccountPoller {
   }
 
   /** One batch as one transaction: its CDRs, dead letters, the cursor, then its control records. */
-  private async commit(batch: Batch): Promise<void> {
+  private async commit(batch: CommitBatch): Promise<void> {
     const { options, slot, metrics } = this.deps;
     const end = metrics.commitDuration.startTimer({ slot: slot.transactionalId });
     const newest = Math.max(
@@ -335,7 +335,7 @@ export class AccountPoller {
   }
 
   /** Metrics and progress after a commit. */
-  private committed(batch: Batch, newestStart: number | undefined): void {
+  private committed(batch: CommitBatch, newestStart: number | undefined): void {
     const { metrics, logger } = this.deps;
     // Progress is commits: a backfill of millions of rows in one response keeps the account ready.
     const now = Date.now();

@@ -88,7 +88,7 @@ export interface ControlOptions {
  * its partition is the record's own).
  */
 export function controlValues(
-  o: Pick<ControlOptions, 'account' | 'topic'>,
+  options: Pick<ControlOptions, 'account' | 'topic'>,
   raw: readonly Message[],
   tallies: TallyColumns,
   offsets: ArrayLike<number>,
@@ -111,7 +111,7 @@ export function controlValues(
     const cost = Number.isNaN(small) ? (tallies.bigCosts?.get(i) as bigint) : small;
     let p = periods.get(period);
     if (p === undefined) {
-      p = new PeriodCount(o, period, id, cursor, now);
+      p = new PeriodCount(options, period, id, cursor, now);
       periods.set(period, p);
     }
     p.add(id, seconds, cost);
@@ -169,16 +169,16 @@ class PeriodCount {
   readonly partitions = new Map<number, ControlPartition>();
 
   constructor(
-    o: Pick<ControlOptions, 'account' | 'topic'>,
+    options: Pick<ControlOptions, 'account' | 'topic'>,
     period: string,
     firstId: number,
     cursor: number,
     now: number,
   ) {
     this.total = {
-      account: o.account,
+      account: options.account,
       billing_period: period,
-      topic: o.topic,
+      topic: options.topic,
       ...zero(firstId),
       lines: [],
       partitions: [],
@@ -223,23 +223,26 @@ function entry<K, V>(map: Map<K, V>, key: K, make: () => V): V {
 
 /** The cdr.control records of a batch (see controlValues), keyed by account. */
 export function controlMessages(
-  o: ControlOptions,
+  options: ControlOptions,
   raw: readonly Message[],
   tallies: TallyColumns,
   offsets: ArrayLike<number>,
   cursor: number,
   now = Date.now(),
 ): Message[] {
-  return controlValues(o, raw, tallies, offsets, cursor, now).map((v) => controlMessage(o, v));
+  return controlValues(options, raw, tallies, offsets, cursor, now).map((v) => controlMessage(options, v));
 }
 
-export function controlMessage(o: Pick<ControlOptions, 'type' | 'schemaId'>, v: ControlValue): Message {
-  return { key: v.account, value: encodeValue(o.type, o.schemaId, toAvro(v)) };
+export function controlMessage(options: Pick<ControlOptions, 'type' | 'schemaId'>, v: ControlValue): Message {
+  return { key: v.account, value: encodeValue(options.type, options.schemaId, toAvro(v)) };
 }
 
 /** The cdr.control.totals record of a running total: keyed by account and period (compacted). */
-export function totalsMessage(o: Pick<ControlOptions, 'type' | 'schemaId'>, v: ControlValue): Message {
-  return { key: totalsKey(v.account, v.billing_period), value: encodeValue(o.type, o.schemaId, toAvro(v)) };
+export function totalsMessage(options: Pick<ControlOptions, 'type' | 'schemaId'>, v: ControlValue): Message {
+  return {
+    key: totalsKey(v.account, v.billing_period),
+    value: encodeValue(options.type, options.schemaId, toAvro(v)),
+  };
 }
 
 export function totalsKey(account: string, period: string): string {

@@ -99,7 +99,7 @@ export interface CursorReadOptions {
 export async function readCursors(
   kafka: Kafka,
   topic: string,
-  o: CursorReadOptions,
+  options: CursorReadOptions,
 ): Promise<Map<string, CursorValue>> {
   const cursors = new Map<string, CursorValue>();
   await readToEnd(
@@ -110,18 +110,21 @@ export async function readCursors(
         const cursor = parseCursor(m.value);
         if (cursor) cursors.set(cursor.account, cursor);
         else if (m.value !== null)
-          o.log?.warn({ topic, partition, offset: m.offset }, 'skipped a cursor record that is not a cursor');
+          options.log?.warn(
+            { topic, partition, offset: m.offset },
+            'skipped a cursor record that is not a cursor',
+          );
       }
     },
     {
-      timeoutMs: o.timeoutMs,
-      groupPrefix: o.groupPrefix,
-      ...(o.awaitOpenTransactionsMs === undefined
+      timeoutMs: options.timeoutMs,
+      groupPrefix: options.groupPrefix,
+      ...(options.awaitOpenTransactionsMs === undefined
         ? {}
-        : { awaitOpenTransactionsMs: o.awaitOpenTransactionsMs }),
-      ...(o.onOpenTransactionsWaiting === undefined
+        : { awaitOpenTransactionsMs: options.awaitOpenTransactionsMs }),
+      ...(options.onOpenTransactionsWaiting === undefined
         ? {}
-        : { onOpenTransactionsWaiting: o.onOpenTransactionsWaiting }),
+        : { onOpenTransactionsWaiting: options.onOpenTransactionsWaiting }),
     },
   );
   return cursors;

@@ -68,6 +68,7 @@ describe('client conformance on three brokers', () => {
         } catch (err) {
           failed++;
           if (attempt > 60) throw err;
+          // The client's own backoff between tries, as an application's would be.
           await sleep(500);
         }
       }

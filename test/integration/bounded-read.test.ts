@@ -3,7 +3,7 @@
 import type { Kafka } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { down, up } from '../../scripts/stack/index.ts';
-import { endOffsets, readToEnd } from '../../src/kafka/bounded-read.ts';
+import { type BoundedReadOptions, endOffsets, readToEnd } from '../../src/kafka/bounded-read.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import {
   newTopic,
@@ -17,7 +17,11 @@ const cleanups = cleanupAfterEach();
 const transactionalProducer = (kafka: Kafka, id: string) => newTransactionalProducer(kafka, id, cleanups);
 
 /** The values of a bounded read of `topic`, and how long it took. */
-async function readValues(kafka: Kafka, topic: string): Promise<{ seen: string[]; ms: number }> {
+async function readValues(
+  kafka: Kafka,
+  topic: string,
+  extra: Partial<BoundedReadOptions> = {},
+): Promise<{ seen: string[]; ms: number }> {
   const seen: string[] = [];
   const startedAt = Date.now();
   await readToEnd(
@@ -26,7 +30,7 @@ async function readValues(kafka: Kafka, topic: string): Promise<{ seen: string[]
     ({ messages }) => {
       for (const m of messages) seen.push(m.value?.toString() ?? '');
     },
-    { timeoutMs: 30_000, groupPrefix: uniqueName('read') },
+    { timeoutMs: 30_000, groupPrefix: uniqueName('read'), ...extra },
   );
   return { seen, ms: Date.now() - startedAt };
 }
@@ -68,8 +72,13 @@ describe('bounded read', () => {
     const committed = await (await transactionalProducer(kafka, 'behind')).transaction();
     await committed.send({ topic, messages: [{ value: 'committed-behind' }] });
     await committed.commit();
-    const first = readValues(kafka, topic);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    let settling: (topic: string) => void = () => {};
+    const waiting = new Promise<string>((resolve) => {
+      settling = resolve;
+    });
+    const first = readValues(kafka, topic, { onSettling: settling });
+    // The read has captured the high watermark and waits for the open transaction: it ends now.
+    expect(await waiting).toBe(topic);
     await pending.abort();
     expect((await first).seen).toEqual(['committed-behind']);
 
@@ -105,11 +114,13 @@ describe('bounded read', () => {
         // A third of the way in, the broker goes away and comes back while the read is under way.
         if (!restarted && seen.length > total / 3) {
           restarted = true;
-          // Down past the read's session timeout: its member expires, and kafkajs rejoins after.
+          // The fault itself: a broker down for longer than the read's session timeout (its member
+          // expires, and kafkajs rejoins after), not a wait for something to happen.
           await down(['kafka']);
           await new Promise((resolve) => setTimeout(resolve, 8000));
           await up(['kafka']);
         }
+        // A slow reader, so that the restart falls in the middle of the read.
         await new Promise((resolve) => setTimeout(resolve, 20));
       },
       { timeoutMs: 170_000, sessionTimeoutMs: 6000 },

@@ -313,13 +313,41 @@ describe('enricher', () => {
     await waitFor('both consuming', async () =>
       (await recordsIn(0)) && (await recordsIn(1)) ? true : undefined,
     );
+    /** The partitions of cdr.raw a member was last given after its log line `from`; undefined: no assignment since. */
+    const assignedSince = (m: CliProcess, from: number): number[] | undefined => {
+      const joins = m.lines
+        .slice(from)
+        .flatMap((l) => {
+          try {
+            return [JSON.parse(l) as { msg?: string; assigned?: Record<string, number[]> }];
+          } catch {
+            return [];
+          }
+        })
+        .filter((e) => e.msg === 'partitions assigned');
+      const last = joins.at(-1);
+      return last === undefined ? undefined : (last.assigned?.[penv.TOPIC_RAW] ?? []);
+    };
     for (let cycle = 0; cycle < 3; cycle++) {
       const zombie = members[cycle % 2] as CliProcess;
+      const other = members[(cycle + 1) % 2] as CliProcess;
+      const frozenAt = other.lines.length;
       zombie.child.kill('SIGSTOP');
-      // Past the session timeout: the group moves its partitions to the other member.
-      await new Promise((resolve) => setTimeout(resolve, 9000));
+      // Past the session timeout the group moves the zombie's partitions to the other member.
+      await waitFor(
+        'the other member given every partition',
+        async () => ((assignedSince(other, frozenAt)?.length ?? 0) === 3 ? true : undefined),
+        60_000,
+      );
+      const thawedAt = zombie.lines.length;
       zombie.child.kill('SIGCONT');
-      await new Promise((resolve) => setTimeout(resolve, 4000));
+      // Thawed, it finds its generation gone: it joins the group again (or exits non-zero).
+      await waitFor(
+        'the thawed member in the group again, or gone',
+        async () =>
+          zombie.child.exitCode !== null || assignedSince(zombie, thawedAt) !== undefined ? true : undefined,
+        60_000,
+      );
     }
     // After the last thaw, every member either consumes again or has exited non-zero: none is
     // alive and idle.

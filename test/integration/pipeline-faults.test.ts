@@ -41,10 +41,20 @@ describe('pipeline faults', () => {
       120_000,
     );
 
+    const failures = async () =>
+      (await metricValue(producer.ops.port, 'cdr_feed_errors_total', {
+        account: A.login,
+        kind: 'CDR_KAFKA',
+      }).catch(() => 0)) ?? 0;
+    const failedBefore = await failures();
     await down(['kafka']);
     cleanups.push(() => up(['kafka']));
-    await new Promise((resolve) => setTimeout(resolve, 5000));
+    // Nothing commits while the broker is down: where both stand now is where they stopped.
     const [cursorDown, inDown] = [await cursor(), await recordsIn()];
+    // Down until the producer has met the outage: a commit failed.
+    await waitFor('the producer failing a commit', async () =>
+      (await failures()) > failedBefore ? true : undefined,
+    );
     await up(['kafka']);
 
     // Both go on by themselves: new CDRs published, and enriched, after the restart.

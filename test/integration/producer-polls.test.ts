@@ -49,6 +49,7 @@ describe('producer: many accounts, bounded polls', () => {
       }
       void fetch(`${s.url}${req.url}`).then(async (upstream) => {
         const text = await upstream.text();
+        // A feed that answers slowly: requests overlap, which is what the limit is about.
         await new Promise((resolve) => setTimeout(resolve, 100));
         res.writeHead(upstream.status, { 'content-type': 'text/csv' });
         if (login === slow.login && stalled < 1) {

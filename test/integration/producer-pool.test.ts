@@ -242,6 +242,8 @@ describe('producer pool: many accounts, few producers', () => {
     cleanups.push(() => newcomer.discard());
     await newcomer.connect();
     const before = await lastCursors(kafka, env.TOPIC_CURSOR);
+    // The scenario: a newcomer claims 700 ms after its fence (as ownership.ts does after reading
+    // every cursor), while the older process keeps committing.
     await new Promise((resolve) => setTimeout(resolve, 700));
     const claimed = list.map((a) => ({
       account: a.login,

@@ -7,6 +7,7 @@ import type { Kafka } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { down, up } from '../../scripts/stack/index.ts';
 import { isCdrError } from '../../src/errors.ts';
+import { openPartitionsNow } from '../../src/kafka/hanging.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { type CliProcess, spawnCli } from '../helpers/cli-process.ts';
 import { expectControlsMatchRaw } from '../helpers/control.ts';
@@ -131,9 +132,23 @@ describe('producer recovery', () => {
       );
     const cursorNow = async () =>
       (await metricValue(port, 'cdr_cursor_id', { account: A.login }).catch(() => undefined)) ?? 0;
-    for (let i = 0; i < 8 && !expired(); i++) {
+    const kafka = testKafka();
+    const written = [
+      env.TOPIC_RAW,
+      env.TOPIC_DLQ,
+      env.TOPIC_CURSOR,
+      env.TOPIC_CONTROL,
+      env.TOPIC_CONTROL_TOTALS,
+    ];
+    for (let i = 0; i < 20 && !expired(); i++) {
       p.child.kill('SIGSTOP');
-      await new Promise((resolve) => setTimeout(resolve, 5000));
+      // Frozen until the broker has aborted what the producer left open, past the transaction
+      // timeout (a freeze between two transactions left nothing open: thawed at once, tried again).
+      await waitFor(
+        'the frozen transaction aborted by the broker',
+        async () => ((await openPartitionsNow(kafka, written)).length === 0 ? true : undefined),
+        60_000,
+      );
       p.child.kill('SIGCONT');
       // The next commit after the thaw (not the end of the feed: a freeze that caught no open
       // transaction must leave rows for the next try).
@@ -141,8 +156,8 @@ describe('producer recovery', () => {
       await waitFor(
         'a commit after the thaw',
         async () => (expired() || (await cursorNow()) > before ? true : undefined),
-        30_000,
-      ).catch(() => undefined);
+        60_000,
+      );
     }
     expect(expired()).toBe(true);
     await cursorAtLeast(port, A.login, A.firstId + rows - 1, 180_000);
@@ -151,7 +166,6 @@ describe('producer recovery', () => {
     expect(p.lines.some((l) => l.includes('"msg":"fenced'))).toBe(false);
     p.child.kill('SIGTERM');
     expect(await p.exit).toBe(0);
-    const kafka = testKafka();
     expect(await lastCursor(kafka, env.TOPIC_CURSOR)).toBe(A.firstId + rows - 1);
     expectEachIdOnce(await publishedIds(kafka, env.TOPIC_RAW), A.firstId, A.firstId + rows - 1);
   });
@@ -167,8 +181,9 @@ describe('producer recovery', () => {
     const successor = await startTestProducer(env);
     cleanups.push(() => successor.producer.stop());
     const claimedAt = await cursorAtLeast(successor.producer.ops.port, A.login, A.firstId + 3500);
-    // Past the transaction timeout, then thawed: the zombie finds the account claimed by another.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    // What the zombie had open was ended by its successor's InitProducerId (the same slot id);
+    // thawed, the zombie finds the account claimed by another.
+    expect(await openPartitionsNow(testKafka(), [env.TOPIC_RAW, env.TOPIC_CURSOR])).toEqual([]);
     zombie.child.kill('SIGCONT');
     expect(await zombie.exit).toBe(3);
     const fatal = zombie.lines

@@ -462,8 +462,10 @@ describe('producer: start checks and odd feeds', () => {
       const c = (await metricValue(p.ops.port, 'cdr_cursor_id', { account: A.login })) ?? 0;
       return c >= A.firstId + 20_000 ? true : undefined;
     });
-    // Longer than READY_POLL_STALE_MS into one poll that has not finished.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Longer than READY_POLL_STALE_MS into the one poll, which has not finished.
+    await waitFor('the poll running past READY_POLL_STALE_MS', async () =>
+      Date.now() - (s.stats.log[0]?.at ?? Date.now()) > 1500 ? true : undefined,
+    );
     const during = await fetch(`http://127.0.0.1:${p.ops.port}/readyz`);
     const cursor = (await metricValue(p.ops.port, 'cdr_cursor_id', { account: A.login })) as number;
     expect(cursor).toBeLessThan(A.firstId + rows - 1);

@@ -38,10 +38,11 @@ describe('Permits', () => {
     void p.acquire().then(() => {
       third = true;
     });
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    // Every pending callback run: the third is still waiting.
+    await new Promise((resolve) => setImmediate(resolve));
     expect(third).toBe(false);
     e();
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    await new Promise((resolve) => setImmediate(resolve));
     expect(third).toBe(true);
     f();
   });

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BUILT_IN_LAYOUTS } from '../../src/cdr/header.ts';
 import { avroType } from '../../src/codec/schemas.ts';
 import { unframe } from '../../src/codec/wire.ts';
-import { Batch } from '../../src/feed/batch.ts';
+import { CommitBatch } from '../../src/feed/commit-batch.ts';
 import { createParsers, type ResponseEvent } from '../../src/feed/parsers.ts';
 import { PackedRecords } from '../../src/feed/records.ts';
 import {
@@ -90,7 +90,7 @@ describe('ResponseParser', () => {
     expect(m?.partition).toBeGreaterThanOrEqual(0);
     expect(m?.partition).toBeLessThan(6);
     // Each record's tally is its own CDR's.
-    const batch = new Batch(one.batches[0] as ParsedBatch);
+    const batch = new CommitBatch(one.batches[0] as ParsedBatch);
     const cdr = type.decode(unframe(batch.raw[3]?.value as Buffer).body, 0).value as {
       id: number;
       seconds: number;
@@ -137,15 +137,15 @@ describe('parse paths', () => {
     async function* chunks() {
       for (let at = 0; at < bytes.length; at += chunk) yield bytes.subarray(at, at + chunk);
     }
-    const batches: Batch[] = [];
+    const batches: CommitBatch[] = [];
     let end: Extract<ResponseEvent, { kind: 'end' }> | undefined;
     for await (const ev of parsers.parse(Readable.from(chunks()), setup(), START)) {
-      if (ev.kind === 'batch') batches.push(new Batch(ev.batch));
+      if (ev.kind === 'batch') batches.push(new CommitBatch(ev.batch));
       else end = ev;
     }
     return { batches, end: end as { summary: ResponseSummary; error: unknown } };
   }
-  const view = (batches: Batch[]) =>
+  const view = (batches: CommitBatch[]) =>
     batches.map((b) => ({
       raw: b.raw.map((m) => [String(m.key), (m.value as Buffer).toString('hex'), m.partition]),
       tallies: tallyObjects(b.tallies),
@@ -164,7 +164,7 @@ describe('parse paths', () => {
       v.map((x) => ({ ...x, raw: x.raw.map(([k, , p]) => [k, p]) }));
     expect(strip(view(a.batches))).toEqual(strip(view(b.batches)));
     // The time of conversion (ingest.ingested_at) differs between the two runs: set aside.
-    const decoded = (batches: Batch[]) =>
+    const decoded = (batches: CommitBatch[]) =>
       batches
         .flatMap((x) => x.raw)
         .map((m) => {
@@ -189,10 +189,10 @@ describe('parse paths', () => {
         yield bytes.subarray(at, at + 2048);
       }
     }
-    const got: Batch[] = [];
+    const got: CommitBatch[] = [];
     let end: Extract<ResponseEvent, { kind: 'end' }> | undefined;
     for await (const ev of worker.parse(Readable.from(slow()), setup(), START)) {
-      if (ev.kind === 'batch') got.push(new Batch(ev.batch));
+      if (ev.kind === 'batch') got.push(new CommitBatch(ev.batch));
       else end = ev;
     }
     expect((end?.error as { code?: string } | undefined)?.code).toBe('CDR_PARSE_WORKER');

@@ -72,7 +72,9 @@ describe('feed simulator: requests', () => {
   it('grows over time: a later poll has more rows, and the rows it shares are identical', async () => {
     const s = await sim({ growthPerSecond: 200, epochMs: Date.now() });
     const first = records((await get(feedUrl(s, A, 0))).body);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const count = s.generator.rowCountAt(Date.now());
+    // Until the feed has grown by a row (200 a second).
+    while (s.generator.rowCountAt(Date.now()) <= count) await new Promise((resolve) => setImmediate(resolve));
     const second = records((await get(feedUrl(s, A, 0))).body);
     expect(second.length).toBeGreaterThan(first.length);
     expect(second.slice(0, first.length)).toEqual(first);

@@ -52,15 +52,15 @@ export function progressEnds(progress: ScanProgress): (ends: EndOffsets) => void
   };
 }
 
-export async function scan(kafka: Kafka, o: ScanOptions): Promise<ScanProgress> {
+export async function scan(kafka: Kafka, options: ScanOptions): Promise<ScanProgress> {
   const progress = newProgress();
   const decoder = new RawDecoder(
-    o.fields ? projectedType('cdr-raw', o.fields) : avroType('cdr-raw'),
-    o.registry,
+    options.fields ? projectedType('cdr-raw', options.fields) : avroType('cdr-raw'),
+    options.registry,
   );
   await readToEnd(
     kafka,
-    o.topics,
+    options.topics,
     async ({ topic, partition, messages }) => {
       await decoder.prepare(messages.map((m) => m.value));
       for (const m of messages) {
@@ -72,20 +72,20 @@ export async function scan(kafka: Kafka, o: ScanOptions): Promise<ScanProgress> 
           progress.undecodable++;
           continue;
         }
-        if (!o.keep(cdr)) continue;
+        if (!options.keep(cdr)) continue;
         progress.matched++;
         // Awaited only when the callback has to wait (an output stream asking to drain).
-        const wait = o.onMatch(cdr, { topic, partition, offset: m.offset });
+        const wait = options.onMatch(cdr, { topic, partition, offset: m.offset });
         if (wait) await wait;
       }
-      o.onProgress?.(progress);
+      options.onProgress?.(progress);
     },
     {
-      timeoutMs: o.timeoutMs ?? 30 * 60_000,
+      timeoutMs: options.timeoutMs ?? 30 * 60_000,
       groupPrefix: 'cdr-scan',
       onEnds: progressEnds(progress),
-      ...(o.fromOffsets ? { fromOffsets: o.fromOffsets } : {}),
-      ...(o.paceMs === undefined ? {} : { paceMs: o.paceMs }),
+      ...(options.fromOffsets ? { fromOffsets: options.fromOffsets } : {}),
+      ...(options.paceMs === undefined ? {} : { paceMs: options.paceMs }),
     },
   );
   return progress;

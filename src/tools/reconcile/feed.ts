@@ -174,30 +174,30 @@ export interface FeedReconcileResult {
 }
 
 export async function reconcileWithFeed(
-  o: FeedReconcileOptions,
+  options: FeedReconcileOptions,
   out: Differences,
 ): Promise<FeedReconcileResult> {
-  const login = o.side.account.login;
-  const inRange = (c: RawCdr) => c.account === login && c.id >= o.fromId && c.id <= o.toId;
+  const login = options.side.account.login;
+  const inRange = (c: RawCdr) => c.account === login && c.id >= options.fromId && c.id <= options.toId;
   const kafkaSums = new BucketSums();
   const feedSums = new BucketSums();
   let kafkaRecords = 0;
-  const kafkaPass = scan(o.kafka, {
+  const kafkaPass = scan(options.kafka, {
     paceMs: MERGE_PACE_MS,
-    topics: [o.rawTopic],
-    registry: o.registry,
+    topics: [options.rawTopic],
+    registry: options.registry,
     keep: inRange,
     onMatch: (c, at) => {
       kafkaRecords++;
       kafkaSums.add(c.id, comparable(c));
-      o.onKafkaCdr?.(c, at.partition, at.offset);
+      options.onKafkaCdr?.(c, at.partition, at.offset);
     },
   });
   let feedRowsRead = 0;
   let feedInvalid = 0;
   // An invalid feed row is not a CDR: it is summed as its problem, so Kafka cannot match it.
   const feedPass = (async () => {
-    for await (const item of feedItems(o.side, o.fromId, o.toId)) {
+    for await (const item of feedItems(options.side, options.fromId, options.toId)) {
       feedRowsRead++;
       if ('cdr' in item) feedSums.add(item.id, comparable(item.cdr));
       else {
@@ -209,7 +209,7 @@ export async function reconcileWithFeed(
   await Promise.all([kafkaPass, feedPass]);
 
   const differing = kafkaSums.differing(feedSums);
-  const max = o.maxBuckets ?? 1000;
+  const max = options.maxBuckets ?? 1000;
   const compared = differing.slice(0, max);
   if (differing.length > max)
     out.add({
@@ -218,7 +218,7 @@ export async function reconcileWithFeed(
       id: (differing[max] as number) * BUCKET_IDS,
       detail: `${differing.length - max} more blocks of ${BUCKET_IDS} ids differ and were not compared id by id: reconcile a narrower --from-id/--to-id`,
     });
-  if (compared.length > 0) await compareBuckets(o, compared, out);
+  if (compared.length > 0) await compareBuckets(options, compared, out);
   return {
     kafkaRecords,
     feedRows: feedRowsRead,
@@ -229,15 +229,22 @@ export async function reconcileWithFeed(
 }
 
 /** The differing buckets id by id: Kafka's records of them, and the feed read again from each. */
-async function compareBuckets(o: FeedReconcileOptions, buckets: number[], out: Differences): Promise<void> {
-  const login = o.side.account.login;
+async function compareBuckets(
+  options: FeedReconcileOptions,
+  buckets: number[],
+  out: Differences,
+): Promise<void> {
+  const login = options.side.account.login;
   const wanted = new Set(buckets);
   const kafka = new Map<number, RawCdr[]>();
-  await scan(o.kafka, {
-    topics: [o.rawTopic],
-    registry: o.registry,
+  await scan(options.kafka, {
+    topics: [options.rawTopic],
+    registry: options.registry,
     keep: (c) =>
-      c.account === login && c.id >= o.fromId && c.id <= o.toId && wanted.has(Math.floor(c.id / BUCKET_IDS)),
+      c.account === login &&
+      c.id >= options.fromId &&
+      c.id <= options.toId &&
+      wanted.has(Math.floor(c.id / BUCKET_IDS)),
     onMatch: (c) => {
       const list = kafka.get(c.id);
       if (list) list.push(c);
@@ -249,14 +256,14 @@ async function compareBuckets(o: FeedReconcileOptions, buckets: number[], out: D
   for (let i = 0; i < buckets.length; ) {
     let j = i;
     while (j + 1 < buckets.length && buckets[j + 1] === (buckets[j] as number) + 1) j++;
-    const from = Math.max(o.fromId, (buckets[i] as number) * BUCKET_IDS);
-    const to = Math.min(o.toId, ((buckets[j] as number) + 1) * BUCKET_IDS - 1);
-    for await (const item of feedItems(o.side, from, to)) feed.set(item.id, item);
+    const from = Math.max(options.fromId, (buckets[i] as number) * BUCKET_IDS);
+    const to = Math.min(options.toId, ((buckets[j] as number) + 1) * BUCKET_IDS - 1);
+    for await (const item of feedItems(options.side, from, to)) feed.set(item.id, item);
     i = j + 1;
   }
   const ids = [...new Set([...kafka.keys(), ...feed.keys()])].sort((a, b) => a - b);
   // An id in Kafka twice is reported by the continuity check of the first pass.
-  for (const id of ids) compareId(login, id, kafka.get(id)?.[0], feed.get(id), o.deadLetters, out);
+  for (const id of ids) compareId(login, id, kafka.get(id)?.[0], feed.get(id), options.deadLetters, out);
 }
 
 /** One id as Kafka and the feed have it. */

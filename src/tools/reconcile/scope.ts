@@ -9,14 +9,14 @@ export interface CdrScope {
   keep(c: RawCdr): boolean;
 }
 
-export function cdrScope(o: Omit<CdrScope, 'keep'>): CdrScope {
+export function cdrScope(options: Omit<CdrScope, 'keep'>): CdrScope {
   return {
-    ...o,
+    ...options,
     keep: (c) =>
-      (!o.accounts || o.accounts.has(c.account)) &&
-      (!o.periods || o.periods.has(c.billing_period)) &&
-      (o.idMin === undefined || c.id >= o.idMin) &&
-      (o.idMax === undefined || c.id <= o.idMax),
+      (!options.accounts || options.accounts.has(c.account)) &&
+      (!options.periods || options.periods.has(c.billing_period)) &&
+      (options.idMin === undefined || c.id >= options.idMin) &&
+      (options.idMax === undefined || c.id <= options.idMax),
   };
 }
 

@@ -27,23 +27,23 @@ export interface CsvExportOptions {
 
 const CHUNK = 256 * 1024;
 
-export async function exportCsv(kafka: Kafka, o: CsvExportOptions): Promise<ScanProgress> {
+export async function exportCsv(kafka: Kafka, options: CsvExportOptions): Promise<ScanProgress> {
   const progress = newProgress();
-  const decoder = new RawDecoder(avroType('cdr-raw'), o.registry);
+  const decoder = new RawDecoder(avroType('cdr-raw'), options.registry);
   const transcoder = new CsvTranscoder();
-  const filtered = Object.keys(o.filter).length > 0;
-  const keep = filtered ? (c: RawCdr) => matches(c, o.filter) : undefined;
+  const filtered = Object.keys(options.filter).length > 0;
+  const keep = filtered ? (c: RawCdr) => matches(c, options.filter) : undefined;
   let sink = new ByteSink(2 * CHUNK);
   sink.text(csvHeaderLine());
   const flush = async () => {
     if (sink.len === 0) return;
     const chunk = sink.buf.subarray(0, sink.len);
     sink = new ByteSink(2 * CHUNK);
-    if (!o.out.write(chunk)) await once(o.out, 'drain');
+    if (!options.out.write(chunk)) await once(options.out, 'drain');
   };
   await readToEnd(
     kafka,
-    o.topics,
+    options.topics,
     async ({ messages }) => {
       await decoder.prepare(messages.map((m) => m.value));
       for (const m of messages) {
@@ -78,13 +78,13 @@ export async function exportCsv(kafka: Kafka, o: CsvExportOptions): Promise<Scan
         if (done === WRITTEN) progress.matched++;
       }
       if (sink.len >= CHUNK) await flush();
-      o.onProgress?.(progress);
+      options.onProgress?.(progress);
     },
     {
-      timeoutMs: o.timeoutMs ?? 30 * 60_000,
+      timeoutMs: options.timeoutMs ?? 30 * 60_000,
       groupPrefix: 'cdr-export',
       onEnds: progressEnds(progress),
-      ...(o.fromOffsets ? { fromOffsets: o.fromOffsets } : {}),
+      ...(options.fromOffsets ? { fromOffsets: options.fromOffsets } : {}),
     },
   );
   await flush();

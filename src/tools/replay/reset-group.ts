@@ -37,23 +37,26 @@ export interface ResetPlan {
 export async function planReset(
   kafka: Kafka,
   registry: RegistryOptions,
-  o: { group: string; topic: string; target: ResetTarget; label: string; totalsTopic: string },
+  options: { group: string; topic: string; target: ResetTarget; label: string; totalsTopic: string },
 ): Promise<ResetPlan> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    if (!(await admin.listTopics()).includes(o.topic))
-      throw new CdrError(ErrorCodes.CONFIG_INVALID, `invalid option: --topic: ${o.topic} does not exist`);
-    const ends = await topicOffsets(admin, o.topic);
-    const [committed] = await admin.fetchOffsets({ groupId: o.group, topics: [o.topic] });
-    const { groups } = await admin.describeGroups([o.group]);
+    if (!(await admin.listTopics()).includes(options.topic))
+      throw new CdrError(
+        ErrorCodes.CONFIG_INVALID,
+        `invalid option: --topic: ${options.topic} does not exist`,
+      );
+    const ends = await topicOffsets(admin, options.topic);
+    const [committed] = await admin.fetchOffsets({ groupId: options.group, topics: [options.topic] });
+    const { groups } = await admin.describeGroups([options.group]);
     const info = groups[0];
     let targets: Map<number, string>;
     let found: ResetPlan['found'];
-    if (o.target.kind === 'earliest') {
+    if (options.target.kind === 'earliest') {
       targets = new Map(ends.map((e) => [e.partition, e.low]));
-    } else if (o.target.kind === 'instant') {
-      const byTime = await topicOffsetsAt(admin, o.topic, o.target.at);
+    } else if (options.target.kind === 'instant') {
+      const byTime = await topicOffsetsAt(admin, options.topic, options.target.at);
       // No record at or after the instant: the end of the partition.
       targets = new Map(
         [...byTime].map(([partition, offset]) => [
@@ -63,19 +66,26 @@ export async function planReset(
       );
     } else {
       const lows = new Map(ends.filter((e) => e.high !== e.low).map((e) => [e.partition, BigInt(e.low)]));
-      const index = (await topicExists(admin, o.totalsTopic))
-        ? await periodIndex(kafka, registry, o.totalsTopic, o.topic, new Set([o.target.period]), lows)
+      const index = (await topicExists(admin, options.totalsTopic))
+        ? await periodIndex(
+            kafka,
+            registry,
+            options.totalsTopic,
+            options.topic,
+            new Set([options.target.period]),
+            lows,
+          )
         : { complete: false, starts: new Map<number, bigint>() };
       found = index.complete ? 'period index' : 'scan';
       targets = index.complete
         ? new Map([...index.starts].map(([p, at]) => [p, String(at)]))
-        : await firstOffsetsOfPeriod(kafka, registry, o.topic, o.target.period);
+        : await firstOffsetsOfPeriod(kafka, registry, options.topic, options.target.period);
       for (const e of ends) if (!targets.has(e.partition)) targets.set(e.partition, e.high);
     }
     return {
-      group: o.group,
-      topic: o.topic,
-      to: o.label,
+      group: options.group,
+      topic: options.topic,
+      to: options.label,
       state: info?.state ?? 'Unknown',
       members: info?.members.length ?? 0,
       partitions: ends

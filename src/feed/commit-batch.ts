@@ -6,7 +6,7 @@ import type { CursorState } from '../topics/cursor.ts';
 import { PackedRecords } from './records.ts';
 import type { ParsedBatch } from './response.ts';
 
-export class Batch {
+export class CommitBatch {
   readonly raw: Message[];
   /** What each record of `raw` counts for in the control records (CDR i is raw[i]). */
   readonly tallies: TallyColumns;
