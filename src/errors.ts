@@ -1,6 +1,6 @@
 // The one error type of the project. Callers branch on `code` or `retriable`, never on message
 // text. Messages never carry secrets: the feed URL with its query string, passwords and SASL
-// credentials are kept out by the code that builds them (see feed/url.ts).
+// credentials are kept out by the code that builds them (see feed/request.ts).
 
 export const ErrorCodes = {
   /** A configuration value is missing or malformed; the message names the key. */

@@ -1,7 +1,7 @@
 // Feed layouts as data: which header name holds each field of a CDR, how dates, times and money
 // are written, and what marks a pointer row. The contract layout and the carrier's 17-column
 // layout (shared/feed-contract.md, "Real feeds") are two such maps; any other layout is one more,
-// read from FEED_COLUMNS_FILE, with no code. The header line picks the layout.
+// read from a column map file (config/layouts.ts), with no code. The header line picks the layout.
 import { CdrError, ErrorCodes } from '../errors.ts';
 
 export const FIELDS = [
@@ -129,7 +129,7 @@ export interface HeaderMap {
   /** Columns the layout does not name: [name as sent, index], carried in `extra`. */
   extra: Array<[string, number]>;
   width: number;
-  /** From the header (`Call Cost (NZD)`), else the layout's or FEED_CURRENCY; undefined when none says. */
+  /** From the header (`Call Cost (NZD)`), else the layout's or the configured currency; undefined when none says. */
   currency: string | undefined;
 }
 

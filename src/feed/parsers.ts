@@ -1,4 +1,4 @@
-// Where feed responses are parsed: in worker threads (PRODUCER_PARSE_WORKERS >= 1), so that the
+// Where feed responses are parsed: in worker threads (`parseWorkers` >= 1), so that the
 // CSV, the rows' conversion and the Avro encoding use the second core while the poller's thread
 // sends and commits; or on the poller's thread (0). Both give the same batches in the same order
 // (response.ts does the work either way); a poller sees only `parse(body, setup, start)`.

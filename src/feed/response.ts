@@ -3,8 +3,8 @@
 // taken row's record (records.ts), packed into one buffer per batch. Synchronous and free of
 // I/O, so the same code runs in the parse worker (parse-worker.ts) or on the poller's thread.
 //
-// A batch is cut as the poller always cut them: when it holds BATCH_MAX_ROWS rows, or when a row
-// arrives BATCH_MAX_MS after the batch began; what is left when the body ends (or breaks) is the
+// A batch is cut as the poller always cut them: when it holds `batch.maxRows` rows, or when a row
+// arrives `batch.maxMs` after the batch began; what is left when the body ends (or breaks) is the
 // last batch. The order of rows inside and across batches is the body's.
 import type avro from 'avsc';
 import type { Message } from 'kafkajs';

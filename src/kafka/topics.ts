@@ -1,4 +1,4 @@
-// The pipeline's topics (their settings: topic-specs.ts), created at start when missing. An existing topic with the wrong cleanup
+// The pipeline's topics (their settings: topics/specs.ts), created at start when missing. An existing topic with the wrong cleanup
 // policy is a start error: a compacted cdr.raw would silently drop CDRs sharing a billing group,
 // and a cursor topic that is not compacted grows without bound.
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -3,7 +3,7 @@
 // whole (feed/request.ts gives the loggable form: host and fromid only).
 //
 // JSON lines wherever a machine reads them (Kubernetes, files, CI); readable lines (pino-pretty,
-// in process and synchronous) on a terminal or with LOG_FORMAT=pretty. Redaction happens before
+// in process and synchronous) on a terminal or when asked for (format `pretty`). Redaction happens before
 // formatting, so the pretty form is as safe as the JSON one.
 
 import { type DestinationStream, type Logger, pino } from 'pino';
@@ -39,7 +39,7 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
-/** LOG_FORMAT as set, else pretty on a terminal and JSON everywhere else. */
+/** The format as configured, else pretty on a terminal and JSON everywhere else. */
 export function logFormat(setting: string | undefined, isTerminal: boolean): LogFormat {
   if (setting === 'json' || setting === 'pretty') return setting;
   return isTerminal ? 'pretty' : 'json';

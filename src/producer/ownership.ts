@@ -10,7 +10,7 @@
 // 3. Accounts whose id is one of our slots (or that have no cursor yet): each slot commits one claim
 //    per account, a cursor record at the same position naming this process as `owner` and the
 //    slot as `transactionalId`. An account without a cursor is claimed at the id before
-//    FEED_START_ID, where it starts anyway.
+//    the configured start id, where it starts anyway.
 // 4. Accounts written under another id (another pool size or prefix, the version before the pool):
 //    per id, initialise it (fencing its writer), read the cursors again, and commit their claims in
 //    a transaction of that id. If the old writer initialises it again first, the claim fails and is
@@ -38,7 +38,7 @@ export interface TakeOptions {
   readTotals: () => Promise<Map<string, Map<string, ControlValue>>>;
   /** Producers initialised at once (slots and fenced ids). */
   concurrency: number;
-  /** The position of an account without a cursor yet: the id before FEED_START_ID. */
+  /** The position of an account without a cursor yet: the id before the configured start id. */
   startAfter: number;
 }
 

@@ -1,4 +1,4 @@
-// The transactional producers of a process, shared by its accounts: PRODUCER_POOL_SIZE slots, each
+// The transactional producers of a process, shared by its accounts: `transactions.poolSize` slots, each
 // one kafkajs transactional producer (its own connections) with the stable transactional id
 // `<prefix>-slot-<i>`; an account always uses slot `fnv1a(login) mod size`. So a process opens the
 // same few connections for ten accounts or a thousand, and a restarted process initialises the same

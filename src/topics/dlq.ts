@@ -11,7 +11,7 @@ export interface DlqEntry {
   id?: string;
   line: number;
   raw: string;
-  /** Set when `raw` was clipped to DLQ_RAW_MAX_CHARS. */
+  /** Set when `raw` was clipped to the configured limit (rows.deadLetterRawMaxChars). */
   rawClipped?: boolean;
   errorCode: string;
   field: string;

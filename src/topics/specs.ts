@@ -2,7 +2,7 @@
 // topic first (producer or enricher) creates it the same way.
 //
 // - min.insync.replicas: with acks=all, a write needs this many replicas; 2 of 3 survives one
-//   broker down without losing an acknowledged CDR (TOPIC_MIN_INSYNC_REPLICAS, default 2 when
+//   broker down without losing an acknowledged CDR (configurable; by default 2 when
 //   the replication factor is 3 or more, else 1).
 // - The cursor topic is compacted, and rolls segments hourly with a low dirty ratio: compaction
 //   only cleans closed segments, and a cursor written many times a second must not keep one
