@@ -154,8 +154,12 @@ export class AccountPoller {
         'Kafka refused a record as too large; records over the lowered limit will be dead-lettered',
       );
     }
-    this.health.authFailing = step.authFailing;
-    this.health.headerUnreadable = step.headerUnreadable;
+    // Nothing changes these by itself soon (a password, the feed's columns): the account is not
+    // ready until a poll goes through.
+    if (step.authFailing || step.headerUnreadable) {
+      this.health.authFailing = step.authFailing;
+      this.health.headerUnreadable = step.headerUnreadable;
+    }
     logger.warn({ err, code, retryInMs: step.delayMs, account: this.login }, 'poll failed');
   }
 
