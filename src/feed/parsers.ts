@@ -126,7 +126,7 @@ class WorkerParsers implements ResponseParsers {
 
   async *parse(body: Readable, setup: ResponseSetup, start: ResponseStart): AsyncGenerator<ResponseEvent> {
     if (this.closed) throw new CdrError(ErrorCodes.ABORTED, 'the parse workers are closed');
-    const session = this.thread().open(setup, start);
+    const session = this.thread().startSession(setup, start);
     const pumped = pump(body, session);
     try {
       for (;;) {
@@ -200,7 +200,7 @@ class ParseThread {
     this.worker.on('exit', (code) => fail(new Error(`exit code ${code}`), 'parse worker exited'));
   }
 
-  open(setup: ResponseSetup, start: ResponseStart): Session {
+  startSession(setup: ResponseSetup, start: ResponseStart): Session {
     const sid = nextSid++;
     const session = new Session(
       sid,
