@@ -1,10 +1,12 @@
-// `./dev chaos [--rounds N] [--kinds k1,k2] [--rate rows/s] [--accounts N] [--single]`: the fault
+// `./dev chaos [--rounds N] [--kinds k1,k2] [--rate rows/s] [--accounts N] [--single] [--keep-topics]`: the fault
 // campaign on the three-node cluster (bench/chaos/campaign.ts); with --single, on the single broker
 // (stopped or killed and started again, `rounds` times each). --pipeline-root runs the producer and
 // enrichers of another checkout (a version before a change) under the same campaign. Starts the cluster and the registry if they are
 // not up, runs the producer and two enrichers while the feed grows, injects each fault kind
 // `rounds` times (interleaved), checks every topic with kcat after each, and prints a table per
 // fault kind. Exits 1 on any duplicate, loss, stuck account, error-level line or unclean exit.
+// Topics of earlier campaigns and conformance tests are deleted first, this run's at the end
+// (--keep-topics keeps them).
 // Results and the processes' logs: .local/chaos/<run>/.
 import { parseArgs } from 'node:util';
 import { LOCAL } from '../scripts/stack/paths.ts';
@@ -21,6 +23,7 @@ const { values } = parseArgs({
     'pause-ms': { type: 'string', default: '30000' },
     single: { type: 'boolean', default: false },
     'pipeline-root': { type: 'string' },
+    'keep-topics': { type: 'boolean', default: false },
   },
 });
 const known: readonly FaultKind[] = values.single ? SINGLE_FAULT_KINDS : FAULT_KINDS;
@@ -38,6 +41,7 @@ const result = await runCampaign({
   downMs: Number(values['down-ms']),
   pauseMs: Number(values['pause-ms']),
   dir: `${LOCAL}/chaos`,
+  keepTopics: values['keep-topics'],
   ...(values['pipeline-root'] === undefined ? {} : { pipelineRoot: values['pipeline-root'] }),
   log: (line) => console.log(line),
 });
