@@ -178,6 +178,19 @@ export class TransactionalSender {
       writes.consumerGroupId,
     );
     await (committed ? t.commit() : t.abort());
+    // What the coordinator said decides the group's pending offsets too: kept in the log, so that
+    // an offset committed or dropped after a broker fault can be traced to it.
+    if (writes.consumerGroupId !== undefined)
+      this.options.log?.info(
+        {
+          transactionalId: this.options.transactionalId,
+          lastTransaction: last?.transactionState ?? null,
+          lastProducer: last ? `${last.producerId}/${last.producerEpoch}` : null,
+          ended: committed ? 'committed' : 'aborted',
+          open: open.length,
+        },
+        'previous transaction of this id ended before reading the committed offset',
+      );
     if (open.length === 0 || last === null) return;
     // Were any of them ours? The record holding a partition's last stable offset says (the common case).
     const heads = await openRecordHeads(this.kafka, open).catch(() => []);
