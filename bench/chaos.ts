@@ -6,7 +6,7 @@
 // `rounds` times (interleaved), checks every topic with kcat after each, and prints a table per
 // fault kind. Exits 1 on any duplicate, loss, stuck account, error-level line or unclean exit.
 // Topics of earlier campaigns and conformance tests are deleted first, this run's at the end
-// (--keep-topics keeps them).
+// (--keep-topics keeps them; so does a run that found a duplicate or a loss).
 // Results and the processes' logs: .local/chaos/<run>/.
 import { parseArgs } from 'node:util';
 import { LOCAL } from '../scripts/stack/paths.ts';

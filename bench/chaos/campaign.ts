@@ -186,8 +186,15 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   }
   const exitCodes = await pipeline.stop();
   await sim.close();
-  // The logs and results stay in the run's folder; its topics go (o.keepTopics keeps them to read).
-  if (!o.keepTopics) await dropTopics(brokers, (t) => t.startsWith(`${runId}.`)).catch(() => 0);
+  // The logs and results stay in the run's folder; its topics go, unless asked to keep them or
+  // something was found in them (the evidence, to read with kcat or DumpLogSegments).
+  const found =
+    failure !== undefined ||
+    rounds.some((r) =>
+      (['raw', 'enriched', 'dlq'] as const).some((t) => r.check[t].duplicates + r.check[t].missing > 0),
+    );
+  if (o.keepTopics || found) log(`the run's topics are kept: ${runId}.*`);
+  else await dropTopics(brokers, (t) => t.startsWith(`${runId}.`)).catch(() => 0);
   const result: CampaignResult = {
     rounds,
     ...(failure === undefined ? {} : { failure }),
