@@ -131,7 +131,11 @@ export class TransactionalSender {
         await this.endOpenRecords(producer, this.options.writes, last ?? null);
         // The producer id this initialisation was given, which open records of ours name: the one
         // before unless the transactional id is new (nothing to describe before) or its epochs ran out.
-        this.knownProducerId = (await markersWritten(producer))?.producerId ?? this.knownProducerId;
+        // With a consumer group (the enricher), once that transaction's markers are written.
+        const now = await (this.options.writes.consumerGroupId === undefined
+          ? producer.describeTransaction()
+          : markersWritten(producer));
+        this.knownProducerId = now?.producerId ?? this.knownProducerId;
       }
     } catch (cause) {
       await producer.disconnect().catch(() => undefined);
