@@ -39,23 +39,3 @@ export function createKafka(config: KafkaConfig, logger: Logger): Kafka {
       },
   });
 }
-
-/**
- * kafkajs errors that mean no broker answered (refused, reset, timed out, no coordinator found
- * among the brokers it could not reach), looked for along the error's causes. kafkajs marks some
- * of them final ("Failed to find group coordinator"), though the cluster may be back in a minute.
- */
-const NO_ANSWER = new Set([
-  'KafkaJSGroupCoordinatorNotFound',
-  'KafkaJSConnectionError',
-  'KafkaJSConnectionClosedError',
-  'KafkaJSRequestTimeoutError',
-  'KafkaJSBrokerNotFound',
-]);
-
-export function noBrokerAnswered(err: unknown): boolean {
-  for (let e = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
-    if (NO_ANSWER.has(e.name)) return true;
-  }
-  return false;
-}

@@ -13,14 +13,37 @@ const KAFKA_CODES = {
 } as const;
 type KafkaCodeName = keyof typeof KAFKA_CODES;
 
-/** Whether kafkajs's error chain (retriable wrappers keep `originalError`, others `cause`) holds this Kafka error. */
-export function hasKafkaError(err: unknown, name: KafkaCodeName): boolean {
-  type Chain = { type?: string; code?: number; originalError?: unknown; cause?: unknown };
+type Chain = { name?: string; type?: string; code?: number; originalError?: unknown; cause?: unknown };
+
+/** Whether an error of kafkajs's chain (retriable wrappers keep `originalError`, others `cause`) matches. */
+function inChain(err: unknown, test: (e: Chain) => boolean): boolean {
   for (let e = err as Chain | undefined, i = 0; e && i < 10; i++) {
-    if (e.type === name || e.code === KAFKA_CODES[name]) return true;
+    if (test(e)) return true;
     e = (e.originalError ?? e.cause) as typeof e;
   }
   return false;
+}
+
+/** Whether kafkajs's error chain holds this Kafka error. */
+export function hasKafkaError(err: unknown, name: KafkaCodeName): boolean {
+  return inChain(err, (e) => e.type === name || e.code === KAFKA_CODES[name]);
+}
+
+/**
+ * kafkajs errors that mean no broker answered (refused, reset, timed out, no coordinator found
+ * among the brokers it could not reach). kafkajs marks some of them final ("Failed to find group
+ * coordinator"), though the cluster may be back in a minute.
+ */
+const NO_ANSWER = new Set([
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+]);
+
+export function noBrokerAnswered(err: unknown): boolean {
+  return inChain(err, (e) => e.name !== undefined && NO_ANSWER.has(e.name));
 }
 
 export function kafkaError(message: string, cause: unknown): CdrError {

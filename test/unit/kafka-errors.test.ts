@@ -8,7 +8,7 @@ import {
   KafkaJSRequestTimeoutError,
 } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { noBrokerAnswered } from '../../src/kafka/client.ts';
+import { noBrokerAnswered } from '../../src/kafka/kafka-errors.ts';
 
 /** As kafkajs's retrier gives an error up: a non-retriable error whose cause is the original. */
 const NonRetriable = KafkaJSNonRetriableError as unknown as new (e: Error, m: { cause: Error }) => Error;
