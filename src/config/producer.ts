@@ -10,6 +10,7 @@ import { bool, configError, deepFreeze, type Env, int, parseEnv, secret } from '
 import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
 import { dateForm, dateTimeForm, readLayouts, timeForm } from './layouts.ts';
 import {
+  producerTopics,
   producerTopicsShape,
   registryConfig,
   type ServiceOptions,
@@ -253,13 +254,7 @@ export function loadProducerOptions(env: Env): Readonly<ProducerOptions> {
       noGroupKeyPrefix: cfg.NO_GROUP_KEY_PREFIX,
     },
     batch: { maxRows: cfg.BATCH_MAX_ROWS, maxMs: cfg.BATCH_MAX_MS },
-    topics: {
-      raw: cfg.TOPIC_RAW,
-      cursor: cfg.TOPIC_CURSOR,
-      control: cfg.TOPIC_CONTROL,
-      controlTotals: cfg.TOPIC_CONTROL_TOTALS,
-      dlq: cfg.TOPIC_DLQ,
-    },
+    topics: producerTopics(cfg),
     creation: {
       ...topicCreation(cfg),
       rawPartitions: cfg.TOPIC_RAW_PARTITIONS,

@@ -75,6 +75,23 @@ export function producerTopicsShape() {
   };
 }
 
+/** The producer's topics by role, from the variables of producerTopicsShape and topicEnvShape. */
+export function producerTopics(cfg: {
+  TOPIC_RAW: string;
+  TOPIC_CURSOR: string;
+  TOPIC_CONTROL: string;
+  TOPIC_CONTROL_TOTALS: string;
+  TOPIC_DLQ: string;
+}) {
+  return {
+    raw: cfg.TOPIC_RAW,
+    cursor: cfg.TOPIC_CURSOR,
+    control: cfg.TOPIC_CONTROL,
+    controlTotals: cfg.TOPIC_CONTROL_TOTALS,
+    dlq: cfg.TOPIC_DLQ,
+  };
+}
+
 /** Topic keys shared by the producer and the enrichers: whichever creates a topic creates it alike. */
 export function topicEnvShape() {
   return {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { deepFreeze, type Env, int, parseEnv } from './env.ts';
 import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
 import type { ProducerTopics } from './producer.ts';
-import { logEnvShape, producerTopicsShape } from './service.ts';
+import { logEnvShape, producerTopics, producerTopicsShape } from './service.ts';
 
 export const toolsEnvSchema = z.object({
   ...producerTopicsShape(),
@@ -48,14 +48,7 @@ export interface ToolsOptions {
 export function loadToolsOptions(env: Env): Readonly<ToolsOptions> {
   const cfg = parseEnv(toolsEnvSchema, env);
   return deepFreeze({
-    topics: {
-      raw: cfg.TOPIC_RAW,
-      cursor: cfg.TOPIC_CURSOR,
-      control: cfg.TOPIC_CONTROL,
-      controlTotals: cfg.TOPIC_CONTROL_TOTALS,
-      dlq: cfg.TOPIC_DLQ,
-      replay: cfg.TOPIC_REPLAY,
-    },
+    topics: { ...producerTopics(cfg), replay: cfg.TOPIC_REPLAY },
     producers: { idPrefix: cfg.TRANSACTIONAL_ID_PREFIX, transactionTimeoutMs: cfg.TRANSACTION_TIMEOUT_MS },
     enrichers: { groupId: cfg.ENRICH_GROUP_ID, topicPrefix: cfg.ENRICH_TOPIC_PREFIX },
     registryUrl: cfg.SCHEMA_REGISTRY_URL,
