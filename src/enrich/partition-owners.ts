@@ -5,7 +5,7 @@
 // transactional id, which is tied to the input partition. So on every assignment this enricher
 // initialises a fresh producer for each partition it got (InitProducerId fences the previous
 // owner and aborts, or completes, its open transaction) and only then reads the offset the group
-// committed; records below that offset, which kafkajs may have fetched from an offset it read
+// committed, once no transaction holds one pending (committedOffset); records below that offset, which kafkajs may have fetched from an offset it read
 // before the previous owner's last transaction completed, are skipped.
 //
 // A commit that fails, fenced or not, drops the partition: this enricher never initialises it
@@ -13,8 +13,9 @@
 // now. The caller then rejoins the group, which decides.
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { CdrError, ErrorCodes } from '../errors.ts';
+import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { TransactionalSender } from '../kafka/transactions.ts';
+import { retry } from '../ops/retry.ts';
 
 export interface PartitionOwnersOptions {
   inputTopic: string;
@@ -119,6 +120,14 @@ export class PartitionOwners {
     await entry.ready.catch(() => undefined);
   }
 
+  /**
+   * The offset the group committed in `partition`, asked with require_stable (KIP-447): while a
+   * transaction holds a newer offset of it pending (EndTxn answered, its marker in
+   * __consumer_offsets not written yet, which a broker fault stretches out), the coordinator says so
+   * instead of answering the offset before it, and the records in between would be enriched twice.
+   * So the answer is asked again until no transaction holds it (about 20 s at most); past that, the
+   * take-over fails and the group gives the partition out again.
+   */
   private async committedOffset(partition: number): Promise<bigint | undefined> {
     try {
       this.admin ??= (async () => {
@@ -127,12 +136,23 @@ export class PartitionOwners {
         return admin;
       })();
       const admin = await this.admin;
-      const [topic] = await admin.fetchOffsets({
-        groupId: this.options.groupId,
-        topics: [this.options.inputTopic],
-      });
-      const offset = topic?.partitions.find((p) => p.partition === partition)?.offset;
-      return offset === undefined || offset === '-1' ? undefined : BigInt(offset);
+      const offset = await retry(
+        `reading the committed offset of partition ${partition}`,
+        async () => {
+          const [answer] = await admin.fetchStableOffsets({
+            groupId: this.options.groupId,
+            topic: this.options.inputTopic,
+            partitions: [partition],
+          });
+          if (answer?.pending !== false)
+            throw new CdrError(ErrorCodes.KAFKA, 'a transaction holds an offset of it pending', {
+              retriable: true,
+            });
+          return answer.offset;
+        },
+        { attempts: 60, backoff: { minMs: 20, maxMs: 500 }, retryIf: (err) => isCdrError(err) },
+      );
+      return offset === null || offset === '-1' ? undefined : BigInt(offset);
     } catch (cause) {
       this.admin = undefined;
       this.log.warn({ err: cause, partition }, 'reading the committed offset failed');

@@ -21,7 +21,6 @@ import {
 } from 'kafkajs';
 import type { Logger } from 'pino';
 import { CdrError, ErrorCodes } from '../errors.ts';
-import { retry } from '../ops/retry.ts';
 import { openPartitionsNow, openRecordHeads } from './hanging.ts';
 import { kafkaError } from './kafka-errors.ts';
 import {
@@ -131,10 +130,7 @@ export class TransactionalSender {
         await this.endOpenRecords(producer, this.options.writes, last ?? null);
         // The producer id this initialisation was given, which open records of ours name: the one
         // before unless the transactional id is new (nothing to describe before) or its epochs ran out.
-        // With a consumer group (the enricher), once that transaction's markers are written.
-        const now = await (this.options.writes.consumerGroupId === undefined
-          ? producer.describeTransaction()
-          : markersWritten(producer));
+        const now = await producer.describeTransaction();
         this.knownProducerId = now?.producerId ?? this.knownProducerId;
       }
     } catch (cause) {
@@ -261,34 +257,4 @@ export class TransactionalSender {
     this.producer = undefined;
     await producer?.disconnect().catch(() => undefined);
   }
-}
-
-/** A transaction's states between EndTxn's answer and its markers written. */
-const MARKERS_PENDING = new Set(['PrepareCommit', 'PrepareAbort', 'PrepareEpochFence']);
-
-/**
- * How the coordinator sees this id once the markers of its last transaction are written. EndTxn
- * answers when the coordinator has decided, and the markers are written after it; a consumer
- * offset that transaction ended (its own, or an earlier transaction's still pending under this
- * producer id) is what OffsetFetch returns only then, and before it OffsetFetch can answer the
- * offset of one transaction back. The enricher reads the group's offset right after the
- * transaction that ends what its id left open; two runs of the suite's campaign on the cluster
- * found 6 and 7 records enriched twice after a leader or controller kill. Asked again for up to
- * about 20 s; past that, the connect fails and the caller tries the partition again later.
- */
-async function markersWritten(
-  producer: Producer,
-): Promise<Awaited<ReturnType<Producer['describeTransaction']>>> {
-  return retry(
-    'waiting for the transaction markers',
-    async () => {
-      const state = await producer.describeTransaction();
-      if (state && MARKERS_PENDING.has(state.transactionState))
-        throw new CdrError(ErrorCodes.KAFKA, `the last transaction is ${state.transactionState}`, {
-          retriable: true,
-        });
-      return state;
-    },
-    { attempts: 60, backoff: { minMs: 20, maxMs: 500 } },
-  );
 }
