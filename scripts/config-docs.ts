@@ -6,12 +6,18 @@ import { enricherEnvSchema } from '../src/config/enricher.ts';
 import { describeSchema } from '../src/config/env.ts';
 import { kafkaEnvSchema } from '../src/config/kafka.ts';
 import { producerEnvSchema } from '../src/config/producer.ts';
+import { recordingsEnvSchema, recordingsToolEnvSchema } from '../src/config/recordings.ts';
 import { simulatorEnvSchema } from '../src/config/simulator.ts';
 import { toolsEnvSchema } from '../src/config/tools.ts';
 
 const sections = [
   ['Producer (`cdr-pipeline produce`)', producerEnvSchema],
   ['Enricher (`cdr-pipeline enrich`)', enricherEnvSchema],
+  ['Recordings stage (`cdr-pipeline recordings`)', recordingsEnvSchema],
+  [
+    'Recordings commands (`recordings get`, `recordings status`, `reconcile --recordings`)',
+    recordingsToolEnvSchema,
+  ],
   [
     "Operators' and billing teams' commands (status, cursor, dlq, search, export, replay, reconcile)",
     toolsEnvSchema,

@@ -1,5 +1,7 @@
 // `./dev start` (npm start): the main job on this machine. Brings up the local stack (Kafka,
-// registry, feed simulator), runs the producer against the simulator's two accounts, and prints a
+// registry, S3 server, egress proxy, feed simulator), runs the producer against the simulator's two
+// accounts, two enrichers and the recordings stage (the carrier reached through the proxy, which
+// owns the whitelisted address the simulator's recordings allow), and prints a
 // progress line every few seconds until Ctrl-C. Any variable of docs/configuration.md set in the environment
 // wins over the local defaults here (point FEED_URL at a real feed, for example).
 // STACK_FEED_LAYOUT=legacy17 runs the whole pipeline on the carrier's 17-column layout.
@@ -11,6 +13,7 @@ import { PRETTY_OPTIONS } from '../src/ops/logger.ts';
 import { SERVICE_ENV, SERVICE_NODE_FLAGS } from './node-flags.ts';
 import { ADDRESSES, down, up } from './stack/index.ts';
 import { LOCAL, ROOT, stackBrokers } from './stack/paths.ts';
+import { S3_LOCAL_CREDENTIALS } from './stack/s3.ts';
 import { demoAccounts, runningLayout, wantedLayout } from './stack/simulator.ts';
 
 const PROGRESS_MS = 5000;
@@ -44,6 +47,15 @@ async function main(): Promise<void> {
     TOPIC_REPLICATION_FACTOR: stackBrokers() === 3 ? '3' : '1',
     HTTP_HOST: '127.0.0.1',
     LOG_PROGRESS: 'false',
+    // The carrier (feed and recordings) through the egress proxy, as a cluster reaches it.
+    FEED_PROXY_URL: ADDRESSES.proxy,
+    RECORDINGS_URL: `${ADDRESSES.simulator}/recordings/`,
+    S3_ENDPOINT: ADDRESSES.s3,
+    S3_PATH_STYLE: 'true',
+    S3_BUCKET: 'cdr-recordings',
+    S3_CREATE_BUCKET: 'true',
+    S3_ACCESS_KEY_ID: S3_LOCAL_CREDENTIALS.accessKeyId,
+    S3_SECRET_ACCESS_KEY: S3_LOCAL_CREDENTIALS.secretAccessKey,
     ...process.env,
     // JSON into the log files; this script formats what it shows.
     LOG_FORMAT: 'json',
@@ -67,19 +79,28 @@ async function main(): Promise<void> {
     console.log(`enricher started (pid ${child.pid}); metrics http://127.0.0.1:${port}/metrics; log ${log}`);
     return child;
   });
+  const recordingsPort = '9467';
+  const recordings = spawn(process.execPath, [...SERVICE_NODE_FLAGS, `${ROOT}/src/cli.ts`, 'recordings'], {
+    env: { ...env, HTTP_PORT: recordingsPort },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  console.log(
+    `recordings stage started (pid ${recordings.pid}); metrics http://127.0.0.1:${recordingsPort}/metrics; log ${supervise('recordings', recordings)}`,
+  );
+  const children = [producer, ...enrichers, recordings];
   console.log('the console shows progress and anything at warn or above; full logs are in the files above');
   console.log('Ctrl-C stops them');
 
   const timer = setInterval(() => {
-    progress(httpPort, enricherPorts).catch(() => undefined);
+    progress(httpPort, enricherPorts, recordingsPort).catch(() => undefined);
   }, PROGRESS_MS);
   const stop = () => {
-    for (const c of [producer, ...enrichers]) c.kill('SIGTERM');
+    for (const c of children) c.kill('SIGTERM');
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   const codes = await Promise.all(
-    [producer, ...enrichers].map((c) => new Promise<number | null>((resolve) => c.on('exit', resolve))),
+    children.map((c) => new Promise<number | null>((resolve) => c.on('exit', resolve))),
   );
   clearInterval(timer);
   console.log(
@@ -121,7 +142,7 @@ function supervise(name: string, child: ChildProcess): string {
   return path.replace(`${ROOT}/`, '');
 }
 
-async function progress(port: string, enricherPorts: string[]): Promise<void> {
+async function progress(port: string, enricherPorts: string[], recordingsPort: string): Promise<void> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   let enriched = 0;
   for (const p of enricherPorts) {
@@ -129,20 +150,22 @@ async function progress(port: string, enricherPorts: string[]): Promise<void> {
     enriched += sumOf(t, 'cdr_enrich_records_out_total');
   }
   const sum = (name: string) => sumOf(text, name);
+  const rec = await (await fetch(`http://127.0.0.1:${recordingsPort}/metrics`)).text().catch(() => '');
+  const recorded = sumOf(rec, 'cdr_recordings_references_total');
   const cursors = text
     .split('\n')
     .filter((l) => l.startsWith('cdr_cursor_id{'))
     .map((l) => `${/account="([^"]+)"/.exec(l)?.[1]}@${l.slice(l.lastIndexOf(' ') + 1)}`);
   console.log(
     `[progress] published ${sum('cdr_rows_published_total')}  enriched ${enriched}  dead-lettered ${sum('cdr_rows_dead_lettered_total')}  ` +
-      `feed errors ${sum('cdr_feed_errors_total')}  cursors ${cursors.join(' ')}`,
+      `recordings ${recorded}  feed errors ${sum('cdr_feed_errors_total')}  cursors ${cursors.join(' ')}`,
   );
 }
 
 function sumOf(text: string, name: string): number {
   return text
     .split('\n')
-    .filter((l) => l.startsWith(`${name}{`))
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
     .reduce((total, l) => total + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
 

@@ -66,6 +66,20 @@ export const ErrorCodes = {
    * may stay open: a transaction no coordinator will end (docs/operations.md, hanging transactions).
    */
   HANGING_TRANSACTION: 'CDR_HANGING_TRANSACTION',
+  /** The carrier has no recording at that path (404), still after RECORDINGS_MAX_WAIT: dead-lettered. */
+  RECORDING_NOT_FOUND: 'CDR_RECORDING_NOT_FOUND',
+  /** The carrier refused the account's login for a recording (401): the account's recordings wait. */
+  RECORDING_AUTH: 'CDR_RECORDING_AUTH',
+  /** The carrier refused the request's address (403): the egress is not the whitelisted one. */
+  RECORDING_FORBIDDEN: 'CDR_RECORDING_FORBIDDEN',
+  /** The carrier answered 429 or 5xx, or could not be reached, or went idle; retried. */
+  RECORDING_UNAVAILABLE: 'CDR_RECORDING_UNAVAILABLE',
+  /** A 200 that is not a recording: an HTML page, an empty body, fewer or more bytes than announced. Retried. */
+  RECORDING_BAD_BODY: 'CDR_RECORDING_BAD_BODY',
+  /** A recording larger than RECORDINGS_MAX_BYTES: dead-lettered. */
+  RECORDING_TOO_LARGE: 'CDR_RECORDING_TOO_LARGE',
+  /** The object storage refused or could not be reached. */
+  OBJECT_STORE: 'CDR_OBJECT_STORE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -3,18 +3,20 @@
 // `up` is a no-op for a part that is already up (and starts the nodes of the cluster that are
 // not), and reports a part that dies while starting with the end of its log.
 import { CLUSTER_NODES, kafkaClasspath, kafkaReady, SINGLE_NODE, startKafkaNode } from './kafka.ts';
-import { ADDRESSES, stackBrokers } from './paths.ts';
+import { ADDRESSES, PORTS, stackBrokers } from './paths.ts';
 import { isAlive, type Started, sleep, stopProcess, tail } from './processes.ts';
+import { proxyReady, startProxy } from './proxy.ts';
 import { registryReady, registryRunner, startRegistry } from './registry.ts';
+import { s3proxyJar, s3Ready, startS3 } from './s3.ts';
 import { simulatorReady, startSimulatorProcess } from './simulator.ts';
 import { type Part, processesOf, readState, setPart } from './state.ts';
 
 export type { Part };
-export const PARTS: readonly Part[] = ['kafka', 'cluster', 'registry', 'simulator'];
+export const PARTS: readonly Part[] = ['kafka', 'cluster', 'registry', 's3', 'proxy', 'simulator'];
 
-/** The parts `./dev local:up` and `./dev start` run: the Kafka STACK_BROKERS asks for, the registry, the simulator. */
+/** The parts `./dev local:up` and `./dev start` run: the Kafka STACK_BROKERS asks for, the registry, the S3 server, the egress proxy, the simulator. */
 export function defaultParts(): Part[] {
-  return [stackBrokers() === 3 ? 'cluster' : 'kafka', 'registry', 'simulator'];
+  return [stackBrokers() === 3 ? 'cluster' : 'kafka', 'registry', 's3', 'proxy', 'simulator'];
 }
 
 interface Spec {
@@ -48,6 +50,20 @@ const SPEC: Record<Part, Spec> = {
     timeoutMs: 180_000,
     address: ADDRESSES.registry,
   },
+  s3: {
+    start: startS3,
+    processes: 1,
+    ready: () => s3Ready(ADDRESSES.s3),
+    timeoutMs: 90_000,
+    address: ADDRESSES.s3,
+  },
+  proxy: {
+    start: startProxy,
+    processes: 1,
+    ready: () => proxyReady(PORTS.proxy),
+    timeoutMs: 15_000,
+    address: ADDRESSES.proxy,
+  },
   simulator: {
     start: startSimulatorProcess,
     processes: 1,
@@ -61,6 +77,7 @@ const SPEC: Record<Part, Spec> = {
 export function fetchRuntimes(): void {
   kafkaClasspath();
   registryRunner();
+  s3proxyJar();
 }
 
 export interface UpResult {

@@ -10,6 +10,8 @@ export const STATE_FILE = `${LOCAL}/stack.json`;
 export const KAFKA_VERSION = '4.4.0';
 // Apicurio Registry 3.0.x is the newest line that runs on Java 17; 3.1+ needs Java 21.
 export const APICURIO_VERSION = '3.0.9';
+// s3proxy 3.0.x is built for Java 17 (class files of version 61).
+export const S3PROXY_VERSION = '3.0.0';
 
 function port(name: string, fallback: number): number {
   const text = process.env[name];
@@ -27,6 +29,10 @@ export const PORTS = {
   kafkaSasl: port('STACK_KAFKA_SASL_PORT', 19094),
   registry: port('STACK_REGISTRY_PORT', 18081),
   simulator: port('STACK_SIMULATOR_PORT', 18080),
+  /** The S3 server of the recordings (s3proxy). */
+  s3: port('STACK_S3_PORT', 18090),
+  /** The forward proxy standing for the carrier's whitelisted egress address. */
+  proxy: port('STACK_PROXY_PORT', 18888),
   /** The three-node cluster: brokers on this + 1..3, controllers on this + 11..13. */
   cluster: port('STACK_CLUSTER_PORT', 19100),
 };
@@ -55,6 +61,8 @@ export const ADDRESSES = {
   cluster: CLUSTER_BROKERS,
   registry: `http://127.0.0.1:${PORTS.registry}/apis/ccompat/v7`,
   simulator: `http://127.0.0.1:${PORTS.simulator}`,
+  s3: `http://127.0.0.1:${PORTS.s3}`,
+  proxy: `http://127.0.0.1:${PORTS.proxy}`,
 };
 
 export function javaBin(): string {

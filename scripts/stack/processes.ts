@@ -27,7 +27,7 @@ export function startDetached(
     });
     if (child.pid === undefined) throw new Error(`could not start ${command}`);
     child.unref();
-    const marker = args.find((a) => a.startsWith('-Dcdr.stack=') || a.includes('cli.ts')) ?? command;
+    const marker = args.find((a) => a.startsWith('-Dcdr.stack=') || a.endsWith('.ts')) ?? command;
     return { pid: child.pid, marker, log };
   } finally {
     closeSync(fd);

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { DEFAULT_SIM_ACCOUNTS } from '../../src/config/simulator.ts';
 import { LOCAL, PORTS, ROOT } from './paths.ts';
 import { type Started, startDetached } from './processes.ts';
+import { EGRESS_ADDRESS } from './proxy.ts';
 
 const LAYOUT_FILE = `${LOCAL}/simulator/layout`;
 
@@ -60,6 +61,8 @@ export function startSimulatorProcess(): Started {
       ...legacy,
       SIM_HOST: '127.0.0.1',
       SIM_PORT: String(PORTS.simulator),
+      // Recordings only for the egress proxy's address: the carrier's whitelisted static IP.
+      SIM_RECORDING_ALLOW: EGRESS_ADDRESS,
     },
   );
 }

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { LOCAL, STATE_FILE } from './paths.ts';
 import type { Started } from './processes.ts';
 
-export type Part = 'kafka' | 'cluster' | 'registry' | 'simulator';
+export type Part = 'kafka' | 'cluster' | 'registry' | 'simulator' | 's3' | 'proxy';
 export type State = Partial<Record<Part, Started | Array<Started | null>>>;
 
 export function readState(): State {

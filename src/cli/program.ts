@@ -1,4 +1,4 @@
-// The `cdr-pipeline` command line: one file per command (services: produce, enrich, simulate;
+// The `cdr-pipeline` command line: one file per command (services: produce, enrich, recordings, simulate;
 // operators: status, cursor, dlq; billing teams: search, export, replay, reconcile), each turning
 // its options into a typed request for the code that does the work and printing the result. How a
 // command's exit code is decided: run.ts.
@@ -11,6 +11,7 @@ import { registerEnrich } from './enrich.ts';
 import { registerExport } from './export.ts';
 import { registerProduce } from './produce.ts';
 import { registerReconcile } from './reconcile.ts';
+import { registerRecordings } from './recordings.ts';
 import { registerReplay } from './replay.ts';
 import { EXIT, failureLine } from './run.ts';
 import { registerSearch } from './search.ts';
@@ -25,6 +26,7 @@ export function cliProgram(env: Env): Command {
   for (const register of [
     registerProduce,
     registerEnrich,
+    registerRecordings,
     registerSimulate,
     registerStatus,
     registerCursor,

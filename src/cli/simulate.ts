@@ -31,6 +31,14 @@ export function simulatorOptions(cfg: Readonly<SimulatorEnv>, nowMs = Date.now()
     delimiter: cfg.SIM_DELIMITER,
     idGaps: cfg.SIM_ID_GAPS.map((g) => ({ ...g })),
     ...(cfg.SIM_WINDOW_IDS === undefined ? {} : { windowIds: cfg.SIM_WINDOW_IDS }),
+    recordings: {
+      bytes: cfg.SIM_RECORDING_BYTES,
+      allow: (cfg.SIM_RECORDING_ALLOW ?? '')
+        .split(',')
+        .map((a) => a.trim())
+        .filter((a) => a !== ''),
+      faults: { latencyMs: 0, rules: cfg.SIM_RECORDING_FAULTS.map((r) => ({ ...r })) },
+    },
   };
 }
 

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import avro from 'avsc';
 
-export type SchemaName = 'cdr-raw' | 'cdr-enriched' | 'cdr-control';
+export type SchemaName = 'cdr-raw' | 'cdr-enriched' | 'cdr-control' | 'cdr-recording';
 
 export function schemaPath(name: SchemaName): string {
   return new URL(`../../schemas/${name}.avsc`, import.meta.url).pathname;

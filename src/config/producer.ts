@@ -1,12 +1,22 @@
 // Configuration of `cdr-pipeline produce`. Secrets can come from files (a mounted Kubernetes
 // secret): FEED_PASSWORD_FILE, KAFKA_SASL_PASSWORD_FILE, SCHEMA_REGISTRY_PASSWORD_FILE, and the
 // passwordFile of each entry of FEED_ACCOUNTS_FILE.
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Layout } from '../cdr/layouts.ts';
 import { isValidTimeZone } from '../cdr/time-zone.ts';
 import type { RegistryOptions } from '../codec/registry.ts';
-import { bool, configError, deepFreeze, type Env, int, parseEnv, secret } from './env.ts';
+import {
+  accountsEnvShape,
+  type EgressOptions,
+  egressEnvShape,
+  type FeedAccount,
+  readAccounts,
+  readEgress,
+} from './accounts.ts';
+
+export type { FeedAccount } from './accounts.ts';
+
+import { bool, configError, deepFreeze, type Env, int, parseEnv } from './env.ts';
 import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
 import { dateForm, dateTimeForm, readLayouts, timeForm } from './layouts.ts';
 import {
@@ -28,13 +38,8 @@ export const producerEnvSchema = z.object({
   FEED_URL: z
     .url({ protocol: /^https?$/ })
     .describe('Base URL of the billing feed (…/billing/feed is appended)'),
-  FEED_LOGIN: z.string().optional().describe('Feed login (account number), for a single account'),
-  FEED_PASSWORD: z.string().optional().describe('Feed password for FEED_LOGIN (prefer FEED_PASSWORD_FILE)'),
-  FEED_PASSWORD_FILE: z.string().optional().describe('File holding the feed password for FEED_LOGIN'),
-  FEED_ACCOUNTS_FILE: z
-    .string()
-    .optional()
-    .describe('JSON file: [{"login", "password" or "passwordFile"}], several accounts in one process'),
+  ...accountsEnvShape(),
+  ...egressEnvShape(),
   FEED_POLL_INTERVAL_MS: int(100)
     .default(5000)
     .describe(
@@ -136,11 +141,6 @@ export const producerEnvSchema = z.object({
   LOG_PROGRESS: bool().default(true).describe('Log a progress line per committed batch (info level)'),
 });
 
-export interface FeedAccount {
-  login: string;
-  password: string;
-}
-
 /** How the feed is asked: where, how often, how long to wait, how to back off. */
 export interface FeedOptions {
   /** Base URL (…/billing/feed is appended). */
@@ -155,6 +155,8 @@ export interface FeedOptions {
   authRetryMs: number;
   /** First id wanted when an account has no cursor yet. */
   startId: number;
+  /** The forward proxy the carrier is reached through (its whitelisted egress address), if any. */
+  egress: EgressOptions;
 }
 
 /** How a response's rows are read and what their records look like. Plain data (crosses to a worker). */
@@ -212,21 +214,6 @@ export interface ProducerOptions {
   service: ServiceOptions;
 }
 
-const accountsFileSchema = z
-  .array(
-    z
-      .object({
-        login: z.string().min(1),
-        password: z.string().min(1).optional(),
-        passwordFile: z.string().optional(),
-      })
-      .refine(
-        (a) => (a.password === undefined) !== (a.passwordFile === undefined),
-        'needs password or passwordFile',
-      ),
-  )
-  .min(1);
-
 export function loadProducerOptions(env: Env): Readonly<ProducerOptions> {
   const cfg = parseEnv(producerEnvSchema, env);
   const kafka = readKafkaConfig(parseEnv(kafkaEnvSchema, env));
@@ -243,6 +230,7 @@ export function loadProducerOptions(env: Env): Readonly<ProducerOptions> {
       backoff: { minMs: cfg.FEED_BACKOFF_MIN_MS, maxMs: cfg.FEED_BACKOFF_MAX_MS },
       authRetryMs: cfg.FEED_AUTH_RETRY_MS,
       startId: cfg.FEED_START_ID,
+      egress: readEgress(cfg),
     },
     rows: {
       layouts: readLayouts(cfg),
@@ -274,42 +262,4 @@ export function loadProducerOptions(env: Env): Readonly<ProducerOptions> {
     registry: registryConfig(cfg),
     service: serviceOptions(cfg),
   });
-}
-
-function readAccounts(cfg: z.infer<typeof producerEnvSchema>): FeedAccount[] {
-  const accounts: FeedAccount[] = [];
-  if (cfg.FEED_ACCOUNTS_FILE) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(readFileSync(cfg.FEED_ACCOUNTS_FILE, 'utf8'));
-    } catch (err) {
-      configError(
-        'FEED_ACCOUNTS_FILE',
-        `cannot be read as JSON (${(err as NodeJS.ErrnoException).code ?? 'invalid JSON'})`,
-      );
-    }
-    const result = accountsFileSchema.safeParse(parsed);
-    if (!result.success) {
-      const issue = result.error.issues[0];
-      configError('FEED_ACCOUNTS_FILE', `entry ${issue?.path.join('.')}: ${issue?.message}`);
-    }
-    for (const [i, a] of result.data.entries()) {
-      accounts.push({
-        login: a.login,
-        password: secret(a.password, a.passwordFile, `FEED_ACCOUNTS_FILE[${i}].password`) as string,
-      });
-    }
-  }
-  if (cfg.FEED_LOGIN) {
-    const password = secret(cfg.FEED_PASSWORD, cfg.FEED_PASSWORD_FILE, 'FEED_PASSWORD');
-    if (password === undefined)
-      configError('FEED_PASSWORD', 'is required with FEED_LOGIN (or FEED_PASSWORD_FILE)');
-    accounts.push({ login: cfg.FEED_LOGIN, password });
-  }
-  if (accounts.length === 0)
-    configError('FEED_LOGIN', 'set FEED_LOGIN and FEED_PASSWORD(_FILE), or FEED_ACCOUNTS_FILE');
-  const logins = accounts.map((a) => a.login);
-  const dup = logins.find((l, i) => logins.indexOf(l) !== i);
-  if (dup !== undefined) configError('FEED_ACCOUNTS_FILE', `account ${dup} is listed twice`);
-  return accounts;
 }

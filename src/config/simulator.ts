@@ -36,6 +36,28 @@ const faultRule = z.discriminatedUnion('kind', [
   }),
 ]);
 
+const recordingFault = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('status'),
+    status: z.number().int().min(400).max(599),
+    retryAfterSeconds: z.number().int().min(0).optional(),
+    count: z.number().int().min(1).optional(),
+  }),
+  z.object({ kind: z.literal('html'), count: z.number().int().min(1).optional() }),
+  z.object({ kind: z.literal('empty'), count: z.number().int().min(1).optional() }),
+  z.object({ kind: z.literal('short'), count: z.number().int().min(1).optional() }),
+  z.object({
+    kind: z.literal('stall'),
+    stallMs: z.number().int().min(1),
+    count: z.number().int().min(1).optional(),
+  }),
+  z.object({
+    kind: z.literal('late'),
+    times: z.number().int().min(1),
+    count: z.number().int().min(1).optional(),
+  }),
+]);
+
 export const DEFAULT_SIM_ACCOUNTS = [
   { login: '40021', password: 'sim-secret-40021', firstId: 1000 },
   // Ids past 2^32, to prove that nothing truncates them.
@@ -103,6 +125,18 @@ export const simulatorEnvSchema = z.object({
   )
     .default([])
     .describe('JSON list of rows always sent broken: {index, kind: oversize|unclosed-quote, bytes?}'),
+  SIM_RECORDING_BYTES: int(417, 1024 * 1024 * 1024)
+    .default(16 * 1024)
+    .describe('Size of every call recording served (whole MP3 frames of 417 bytes)'),
+  SIM_RECORDING_ALLOW: z
+    .string()
+    .optional()
+    .describe('Comma-separated client addresses served recordings; any other gets 403 (unset: all)'),
+  SIM_RECORDING_FAULTS: json(z.array(recordingFault))
+    .default([])
+    .describe(
+      'JSON list of recording fault rules (status, html, empty, short, stall, late), see src/simulator/recordings.ts',
+    ),
 });
 
 export type SimulatorEnv = z.infer<typeof simulatorEnvSchema>;

@@ -3,10 +3,10 @@
 // transaction of the partition's producer holding its output records and the consumer offset after
 // it (consume-transform-produce). A partition this enricher cannot take, or whose transaction
 // fails, is dropped and the consumer rejoins the group: never a crash.
-import type { EachBatchPayload, KafkaMessage, TopicMessages } from 'kafkajs';
+import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
-import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
-import type { Offsets } from '../kafka/transactions.ts';
+import { isCdrError } from '../errors.ts';
+import { afterCommitted, type BatchOwners, rejoin, takePartition } from '../kafka/partition-owners.ts';
 import type { EnricherMetrics } from './metrics.ts';
 import { type SliceDeps, transformSlice } from './transform.ts';
 
@@ -17,19 +17,6 @@ import { type SliceDeps, transformSlice } from './transform.ts';
  * (docs/performance.md: 73,000-87,000 rec/s at 5,000, 86,000-92,000 at 10,000).
  */
 export const SLICE = 10_000;
-
-/** The transactional producer of an input partition (TransactionalSender). */
-export interface PartitionSender {
-  commit(topicMessages: TopicMessages[], offsets?: Offsets): Promise<void>;
-}
-
-/** Which input partitions this enricher may write for (partition-owners.ts). */
-export interface BatchOwners {
-  /** The partition's producer, once initialised, and the offset its group had committed then. */
-  acquire(partition: number): Promise<{ sender: PartitionSender; committed: bigint | undefined } | undefined>;
-  isCurrent(partition: number, sender: PartitionSender): boolean;
-  drop(partition: number, sender: PartitionSender): void;
-}
 
 export interface BatchEnricherDeps {
   owners: BatchOwners;
@@ -44,32 +31,13 @@ export interface BatchEnricherDeps {
 
 type BatchPayload = Pick<EachBatchPayload, 'batch' | 'resolveOffset' | 'heartbeat' | 'isRunning' | 'isStale'>;
 
-/** An error kafkajs answers by rejoining the group (its isRebalancing test reads `type`). */
-export function rejoin(message: string, partition: number): CdrError {
-  return Object.assign(
-    new CdrError(ErrorCodes.PARTITION_MOVED, message, { retriable: true, details: { partition } }),
-    { type: 'REBALANCE_IN_PROGRESS' },
-  );
-}
-
-/** The records of `messages` at or after `committed`, and how many came before it. */
-export function afterCommitted(
-  messages: readonly KafkaMessage[],
-  committed: bigint | undefined,
-): { skipped: number; rest: readonly KafkaMessage[] } {
-  if (committed === undefined) return { skipped: 0, rest: messages };
-  const first = messages.findIndex((m) => BigInt(m.offset) >= committed);
-  const skipped = first === -1 ? messages.length : first;
-  return { skipped, rest: messages.slice(skipped) };
-}
-
 /** kafkajs's eachBatch of the enricher. */
 export async function enrichBatch(deps: BatchEnricherDeps, payload: BatchPayload): Promise<void> {
   const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
   if (batch.messages.length === 0) return;
   const { partition } = batch;
   const { metrics, log } = deps;
-  const owner = await takePartition(deps, partition);
+  const owner = await takePartition(deps.owners, partition, log);
   // Below the offset the previous owner committed: already enriched by it.
   const { skipped, rest } = afterCommitted(batch.messages, owner.committed);
   if (skipped > 0) {
@@ -111,23 +79,4 @@ export async function enrichBatch(deps: BatchEnricherDeps, payload: BatchPayload
     await heartbeat();
   }
   metrics.lag.set({ partition: String(partition) }, Number(batch.offsetLag()));
-}
-
-/** The partition's producer, or a rejoin when the partition cannot be taken or is not ours. */
-async function takePartition(
-  deps: BatchEnricherDeps,
-  partition: number,
-): Promise<{ sender: PartitionSender; committed: bigint | undefined }> {
-  let owner: Awaited<ReturnType<BatchOwners['acquire']>>;
-  try {
-    owner = await deps.owners.acquire(partition);
-  } catch (err) {
-    // Its producer could not be initialised or its committed offset read (a coordinator moving):
-    // the partition was dropped; the group gives it out again.
-    const code = isCdrError(err) ? err.code : undefined;
-    deps.log.warn({ err, partition, code }, 'taking the partition over failed: rejoining the group');
-    throw rejoin(`taking partition ${partition} over failed (${code ?? 'error'})`, partition);
-  }
-  if (!owner) throw rejoin(`partition ${partition} is not assigned to this enricher`, partition);
-  return owner;
 }

@@ -235,11 +235,14 @@ export class HangingWatch {
  * partitions found hanging. Threshold: the transaction timeout and the coordinator's cleanup
  * interval (10 s by default) and some.
  */
+/** The gauge of hanging transactions, by topic. */
+export type HangingGauge = { set(labels: { topic: string }, value: number): void };
+
 export function watchHanging(
   kafka: Kafka,
   topics: () => readonly string[],
   transactionTimeoutMs: number,
-  gauge: { set(labels: { topic: string }, value: number): void },
+  gauge: HangingGauge,
   log: Logger,
 ): HangingWatch {
   const watch = new HangingWatch(

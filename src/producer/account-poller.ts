@@ -208,6 +208,7 @@ export class AccountPoller {
       headersTimeoutMs: options.feed.headersTimeoutMs,
       bodyIdleTimeoutMs: options.feed.bodyIdleTimeoutMs,
       signal,
+      ...(this.deps.egress ? { dispatcher: this.deps.egress } : {}),
     });
     const { summary, error, published, deadLettered, lastId } = await this.commitResponse(body, cursor);
     metrics.rowsFetched.inc(this.labels, summary.fetched);

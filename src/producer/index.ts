@@ -8,6 +8,7 @@ import { Registry } from 'prom-client';
 import { avroType } from '../codec/index.ts';
 import type { ProducerOptions } from '../config/producer.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
+import { egressDispatcher } from '../feed/egress.ts';
 import { createParsers, type ResponseParsers } from '../feed/parsers.ts';
 import { createKafka } from '../kafka/client.ts';
 import { compressionType } from '../kafka/compression.ts';
@@ -126,6 +127,7 @@ function makePollers(
 ): Array<{ account: string; poller: AccountPoller }> {
   const { pool, ...deps } = shared;
   const polls = new Permits(options.feed.maxConcurrentPolls);
+  const egress = egressDispatcher(options.feed.egress);
   const control = {
     type: avroType('cdr-control'),
     schemaId: ready.controlSchemaId,
@@ -148,6 +150,7 @@ function makePollers(
         maxMessageBytes: ready.maxMessageBytes,
         control,
         polls,
+        egress,
       },
       start,
     );

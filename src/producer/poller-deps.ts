@@ -2,6 +2,7 @@
 // it (its pool slot, the position readers, the parse workers, the feed permits, the metrics).
 import type avro from 'avsc';
 import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
 import type {
   BatchOptions,
   FeedAccount,
@@ -49,6 +50,8 @@ export interface PollerDeps {
   control: { type: avro.Type; schemaId: number; totalsSchemaId: number };
   /** Feed requests in flight for the whole process, given in turn. */
   polls: Permits;
+  /** The forward proxy to the carrier (feed/egress.ts); undefined: direct. */
+  egress: Dispatcher | undefined;
   metrics: ProducerMetrics;
   logger: Logger;
   signal: AbortSignal;

@@ -34,9 +34,9 @@ export interface FaultPlan {
 }
 
 /** The rule that applies to the next request, consuming one use of it; undefined for none. */
-export function takeFault(plan: FaultPlan): FaultRule | undefined {
+export function takeFault<R extends { count?: number }>(plan: { rules: R[] }): R | undefined {
   while (plan.rules.length > 0) {
-    const rule = plan.rules[0] as FaultRule;
+    const rule = plan.rules[0] as R;
     if (rule.count === undefined) return rule;
     if (rule.count > 0) {
       rule.count -= 1;

@@ -1,4 +1,5 @@
 export * from './csv-writer.ts';
 export * from './faults.ts';
 export * from './generator.ts';
+export * from './recordings.ts';
 export * from './server.ts';

@@ -1,13 +1,17 @@
 // The feed simulator's HTTP server: `GET /billing/feed?login&password&fromid` as the feed contract
 // describes it, plus `/healthz`. Rows are generated and written as the socket drains, so a response
 // of millions of rows costs no more memory than one of ten.
+
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { CsvWriter, type SimLayout } from './csv-writer.ts';
+import { CsvWriter, legacy17Extras, type SimLayout } from './csv-writer.ts';
+import { drained } from './drained.ts';
 import { type FaultPlan, type FaultRule, type PoisonRow, takeFault } from './faults.ts';
 import { CdrGenerator, type GeneratorOptions, type SimAccountData } from './generator.ts';
+import { RecordingServer, type SimRecordingOptions } from './recordings.ts';
 
 export interface SimAccount {
   login: string;
@@ -33,6 +37,8 @@ export interface SimulatorOptions extends GeneratorOptions {
    * the asked id but rows exist further on, the response is one pointer row naming the next id.
    */
   windowIds?: number;
+  /** The call recordings of the CDRs whose 17-column row names one (`GET /recordings/<path>`). */
+  recordings?: SimRecordingOptions;
 }
 
 /** One answered feed request, for tests that check how the client paced itself. */
@@ -51,6 +57,8 @@ export interface RunningSimulator {
   generator: CdrGenerator;
   /** Requests served to `/billing/feed`, by outcome; `log` keeps the last 10,000 requests. */
   stats: { requests: number; rowsSent: number; log: RequestRecord[] };
+  /** The recordings served (requests, bytes) and the fault plan, which tests change while it runs. */
+  recordings: RecordingServer;
   close(): Promise<void>;
 }
 
@@ -77,6 +85,7 @@ export async function startSimulator(options: SimulatorOptions, logger: Logger):
     port,
     generator: feed.generator,
     stats: feed.stats,
+    recordings: feed.recordings,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -89,6 +98,7 @@ export async function startSimulator(options: SimulatorOptions, logger: Logger):
 class FeedSimulator {
   readonly generator: CdrGenerator;
   readonly stats = { requests: 0, rowsSent: 0, log: [] as RequestRecord[] };
+  readonly recordings: RecordingServer;
   private readonly options: SimulatorOptions;
   private readonly logger: Logger;
   private readonly accounts: Array<SimAccount & SimAccountData>;
@@ -100,12 +110,19 @@ class FeedSimulator {
     this.generator = new CdrGenerator(options);
     this.accounts = options.accounts.map((a, index) => ({ ...a, index }));
     this.writer = new CsvWriter(options.layout ?? 'contract', options.delimiter ?? ',');
+    this.recordings = new RecordingServer(
+      options.recordings ?? { bytes: 16 * 1024, faults: { latencyMs: 0, rules: [] } },
+    );
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://simulator');
     if (url.pathname === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    if (url.pathname.startsWith('/recordings/') && req.method === 'GET') {
+      await this.recording(req, res, url);
       return;
     }
     if (url.pathname !== '/billing/feed' || req.method !== 'GET') {
@@ -141,6 +158,32 @@ class FeedSimulator {
       return;
     }
     await this.streamRows(res, account, Number(fromText), fault);
+  }
+
+  /** `GET /recordings/<path>`: the account's login first, then a CDR of that account that names this path. */
+  private async recording(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const account = this.accounts.find(
+      (a) => a.login === url.searchParams.get('login') && a.password === url.searchParams.get('password'),
+    );
+    if (!account) {
+      res.writeHead(401, { 'content-type': 'text/plain' }).end('Invalid login or password\n');
+      return;
+    }
+    const path = decodeURIComponent(url.pathname.slice('/recordings/'.length));
+    const id = /(\d{1,16})\.mp3$/.exec(path)?.[1];
+    const { generator } = this;
+    const n = id === undefined ? -1 : generator.indexAtOrAfter(account, Number(id));
+    const known =
+      id !== undefined &&
+      n >= 0 &&
+      n < generator.rowCountAt(Date.now()) &&
+      generator.idOf(account, n) === Number(id) &&
+      legacy17Extras(generator.row(account, n)).recording === path;
+    if (!known) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
+      return;
+    }
+    await this.recordings.serve(req, res, id);
   }
 
   private async streamRows(
@@ -216,22 +259,4 @@ class FeedSimulator {
     }
     res.end(chunk);
   }
-}
-
-/** Resolves on 'drain' or 'close', and leaves no listener behind (a response drains thousands of times). */
-function drained(res: ServerResponse): Promise<void> {
-  if (res.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -58,4 +58,7 @@ export const topicSpecs = {
   /** One enriched topic per category. */
   enriched: (topic: string, partitions: number, retentionMs: number, s: TopicCreation) =>
     spec(topic, partitions, 'delete', s, { 'retention.ms': String(retentionMs) }),
+  /** References to the stored call recordings, kept as long as the CDRs they belong to. */
+  recordings: (topic: string, partitions: number, retentionMs: number, s: TopicCreation) =>
+    spec(topic, partitions, 'delete', s, { 'retention.ms': String(retentionMs) }),
 };

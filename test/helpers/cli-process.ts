@@ -12,12 +12,19 @@ export interface CliProcess {
   kill(): Promise<void>;
 }
 
-export function spawnCli(command: 'produce' | 'enrich', env: Record<string, string>): CliProcess {
+export function spawnCli(
+  command: 'produce' | 'enrich' | 'recordings',
+  env: Record<string, string>,
+): CliProcess {
   const child = spawn(process.execPath, ['src/cli.ts', command], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const startedMsg = command === 'produce' ? 'producer started' : 'enricher started';
+  const startedMsg = {
+    produce: 'producer started',
+    enrich: 'enricher started',
+    recordings: 'recordings stage started',
+  }[command];
   const lines: string[] = [];
   const port = new Promise<number>((resolve, reject) => {
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {

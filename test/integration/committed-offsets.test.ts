@@ -5,9 +5,10 @@
 // leaves for a moment between EndTxn's answer and the markers.
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { PartitionOwners } from '../../src/enrich/partition-owners.ts';
+import { PartitionOwners } from '../../src/kafka/partition-owners.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { newTopic, transactionalProducer, uniqueName } from '../helpers/kafka.ts';
+import { waitFor } from '../helpers/producer.ts';
 
 const cleanups = cleanupAfterEach();
 
@@ -41,10 +42,13 @@ describe('committed offsets', () => {
     const pending = await admin.fetchStableOffsets({ groupId, topic, partitions: [0] });
     expect(pending).toEqual([{ partition: 0, offset: null, pending: true }]);
 
+    // EndTxn answers before the coordinator has written the markers: pending for a moment more.
     await held.commit();
-    expect(await admin.fetchStableOffsets({ groupId, topic, partitions: [0] })).toEqual([
-      { partition: 0, offset: '7', pending: false },
-    ]);
+    const stable = await waitFor('the markers of the held transaction', async () => {
+      const [read] = await admin.fetchStableOffsets({ groupId, topic, partitions: [0] });
+      return read?.pending ? undefined : read;
+    });
+    expect(stable).toEqual({ partition: 0, offset: '7', pending: false });
   });
 
   it('an enricher taking a partition over waits for the offset a transaction holds pending and starts from it', async () => {

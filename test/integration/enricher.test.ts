@@ -222,7 +222,10 @@ describe('enricher', () => {
             ? true
             : undefined,
         300_000,
-      );
+      ).catch((err: Error) => {
+        // Which request it was waiting on when the time ran out: the lines say.
+        throw new Error(`${err.message}; its last lines:\n${enricher.lines.slice(-8).join('\n')}`);
+      });
     } finally {
       process.kill(broker.pid, 'SIGCONT');
     }

@@ -26,7 +26,7 @@ describe('Confluent wire format', () => {
 });
 
 describe('schemas', () => {
-  const released = (['cdr-raw', 'cdr-enriched', 'cdr-control'] as const).flatMap((name) => {
+  const released = (['cdr-raw', 'cdr-enriched', 'cdr-control', 'cdr-recording'] as const).flatMap((name) => {
     const dir = new URL(`../../schemas/history/${name}/`, import.meta.url);
     return readdirSync(dir).map((file) => [name, file, new URL(file, dir)] as const);
   });

@@ -5,9 +5,10 @@ import type { KafkaMessage, TopicMessages } from 'kafkajs';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { afterCommitted, type BatchOwners, enrichBatch, SLICE } from '../../src/enrich/batch.ts';
+import { enrichBatch, SLICE } from '../../src/enrich/batch.ts';
 import { enricherMetrics } from '../../src/enrich/metrics.ts';
 import { ErrorCodes } from '../../src/errors.ts';
+import { afterCommitted, type BatchOwners } from '../../src/kafka/partition-owners.ts';
 import type { Offsets } from '../../src/kafka/transactions.ts';
 
 const log = pino({ level: 'silent' });

@@ -17,6 +17,7 @@ const ORDER = [
   'feed',
   'producer',
   'enrich',
+  'recordings',
   'tools',
   'simulator',
   'cli',

@@ -1,4 +1,5 @@
-// Which input partitions this enricher may write for, and with which transactional producer.
+// Which input partitions a consume-transform-produce stage (the enricher, the recordings stage) may
+// write for, and with which transactional producer.
 //
 // kafkajs commits consumer offsets inside transactions with TxnOffsetCommit v1, which carries no
 // group generation (no KIP-447 fencing): a zombie member's transaction is stopped only by its
@@ -11,11 +12,11 @@
 // A commit that fails, fenced or not, drops the partition: this enricher never initialises it
 // again until the group assigns it anew, because initialising could fence the member that owns it
 // now. The caller then rejoins the group, which decides.
-import type { Admin, Kafka } from 'kafkajs';
+import type { Admin, Kafka, KafkaMessage, TopicMessages } from 'kafkajs';
 import type { Logger } from 'pino';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
-import { TransactionalSender } from '../kafka/transactions.ts';
 import { retry } from '../ops/retry.ts';
+import { type Offsets, TransactionalSender } from './transactions.ts';
 
 export interface PartitionOwnersOptions {
   inputTopic: string;
@@ -162,4 +163,56 @@ export class PartitionOwners {
       });
     }
   }
+}
+
+/** The transactional producer of an input partition (TransactionalSender). */
+export interface PartitionSender {
+  commit(topicMessages: TopicMessages[], offsets?: Offsets): Promise<void>;
+}
+
+/** Which input partitions this process may write for (partition-owners.ts). */
+export interface BatchOwners {
+  /** The partition's producer, once initialised, and the offset its group had committed then. */
+  acquire(partition: number): Promise<{ sender: PartitionSender; committed: bigint | undefined } | undefined>;
+  isCurrent(partition: number, sender: PartitionSender): boolean;
+  drop(partition: number, sender: PartitionSender): void;
+}
+
+/** An error kafkajs answers by rejoining the group (its isRebalancing test reads `type`). */
+export function rejoin(message: string, partition: number): CdrError {
+  return Object.assign(
+    new CdrError(ErrorCodes.PARTITION_MOVED, message, { retriable: true, details: { partition } }),
+    { type: 'REBALANCE_IN_PROGRESS' },
+  );
+}
+
+/** The records of `messages` at or after `committed`, and how many came before it. */
+export function afterCommitted(
+  messages: readonly KafkaMessage[],
+  committed: bigint | undefined,
+): { skipped: number; rest: readonly KafkaMessage[] } {
+  if (committed === undefined) return { skipped: 0, rest: messages };
+  const first = messages.findIndex((m) => BigInt(m.offset) >= committed);
+  const skipped = first === -1 ? messages.length : first;
+  return { skipped, rest: messages.slice(skipped) };
+}
+
+/** The partition's producer, or a rejoin when the partition cannot be taken or is not ours. */
+export async function takePartition(
+  owners: BatchOwners,
+  partition: number,
+  log: Logger,
+): Promise<{ sender: PartitionSender; committed: bigint | undefined }> {
+  let owner: Awaited<ReturnType<BatchOwners['acquire']>>;
+  try {
+    owner = await owners.acquire(partition);
+  } catch (err) {
+    // Its producer could not be initialised or its committed offset read (a coordinator moving):
+    // the partition was dropped; the group gives it out again.
+    const code = isCdrError(err) ? err.code : undefined;
+    log.warn({ err, partition, code }, 'taking the partition over failed: rejoining the group');
+    throw rejoin(`taking partition ${partition} over failed (${code ?? 'error'})`, partition);
+  }
+  if (!owner) throw rejoin(`partition ${partition} is not assigned to this enricher`, partition);
+  return owner;
 }

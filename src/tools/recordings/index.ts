@@ -1,0 +1,172 @@
+// What billing teams and operators ask of the stored recordings, from Kafka and the object storage
+// alone: where the recording of a CDR is (`recordings get`), and how far the recordings stage has
+// come (`recordings status`: fetched, failed, pending, bytes, the oldest CDR still waiting).
+import type { Kafka } from 'kafkajs';
+import { avroType } from '../../codec/index.ts';
+import { RawDecoder, WriterSchemaDecoder } from '../../codec/raw-decoder.ts';
+import { readToEnd } from '../../kafka/bounded-read.ts';
+
+export interface Reference {
+  id: string;
+  account: string;
+  billingPeriod: string;
+  bucket: string;
+  key: string;
+  size: number;
+  sha256: string;
+  contentType: string;
+  fetchedAt: string;
+  sourcePath: string;
+}
+
+interface ReferenceValue {
+  id: number;
+  account: string;
+  billing_period: string;
+  bucket: string;
+  object_key: string;
+  size: number;
+  sha256: string;
+  content_type: string;
+  fetched_at: number;
+  source_path: string;
+}
+
+const READ = { timeoutMs: 120_000, groupPrefix: 'cdr-recordings-read' };
+
+/** Every reference record of `topic` (optionally only those of one CDR id and account). */
+export async function readReferences(
+  kafka: Kafka,
+  topic: string,
+  registryUrl: string,
+  only?: { id?: string; account?: string },
+): Promise<Reference[]> {
+  const decoder = new WriterSchemaDecoder<ReferenceValue>(
+    avroType('cdr-recording'),
+    { url: registryUrl },
+    'cdr-recording',
+  );
+  const out: Reference[] = [];
+  await readToEnd(
+    kafka,
+    [topic],
+    async ({ messages }) => {
+      await decoder.prepare(messages.map((m) => m.value));
+      for (const m of messages) {
+        const v = decoder.decode(m.value);
+        if (only?.id !== undefined && String(v.id) !== only.id) continue;
+        if (only?.account !== undefined && v.account !== only.account) continue;
+        out.push({
+          id: String(v.id),
+          account: v.account,
+          billingPeriod: v.billing_period,
+          bucket: v.bucket,
+          key: v.object_key,
+          size: v.size,
+          sha256: v.sha256,
+          contentType: v.content_type,
+          fetchedAt: new Date(v.fetched_at).toISOString(),
+          sourcePath: v.source_path,
+        });
+      }
+    },
+    READ,
+  );
+  return out;
+}
+
+export interface RecordingsStatus {
+  /** CDRs in cdr.raw that name a recording. */
+  withRecording: number;
+  fetched: number;
+  bytes: number;
+  /** Dead letters of recordings, by error code. */
+  failed: Record<string, number>;
+  /** CDRs naming a recording with neither a reference nor a dead letter yet. */
+  pending: number;
+  /** When the oldest of them was published (ISO), if any. */
+  oldestPending: string | undefined;
+  /** CDR ids referenced more than once (0 when exactly once holds). */
+  duplicateReferences: number;
+}
+
+/** How far the recordings stage has come, from cdr.raw, cdr.recordings and the DLQ. */
+export async function recordingsStatus(
+  kafka: Kafka,
+  topics: { raw: string; recordings: string; dlq: string },
+  registryUrl: string,
+): Promise<RecordingsStatus> {
+  const refs = await readReferences(kafka, topics.recordings, registryUrl);
+  const seen = new Map<string, number>();
+  for (const r of refs) seen.set(`${r.account}/${r.id}`, (seen.get(`${r.account}/${r.id}`) ?? 0) + 1);
+  const failed: Record<string, number> = {};
+  const dead = new Set<string>();
+  await readToEnd(
+    kafka,
+    [topics.dlq],
+    ({ messages }) => {
+      for (const m of messages) {
+        const code = m.headers?.['cdr-error-code']?.toString() ?? '';
+        const entry = JSON.parse(m.value?.toString() ?? '{}') as {
+          field?: string;
+          account?: string;
+          id?: string;
+          source?: { topic?: string };
+        };
+        if (entry.field !== 'recording' || entry.source?.topic !== topics.raw) continue;
+        failed[code] = (failed[code] ?? 0) + 1;
+        dead.add(`${entry.account}/${entry.id}`);
+      }
+    },
+    READ,
+  );
+  const decoder = new RawDecoder(avroType('cdr-raw'), { url: registryUrl });
+  let withRecording = 0;
+  let pending = 0;
+  let oldest: number | undefined;
+  await readToEnd(
+    kafka,
+    [topics.raw],
+    async ({ messages }) => {
+      await decoder.prepare(messages.map((m) => m.value));
+      for (const m of messages) {
+        let cdr: ReturnType<RawDecoder['decode']>;
+        try {
+          cdr = decoder.decode(m.value);
+        } catch {
+          continue;
+        }
+        if (!cdr.recording?.trim()) continue;
+        withRecording++;
+        const key = `${cdr.account}/${cdr.id}`;
+        if (seen.has(key) || dead.has(key)) continue;
+        pending++;
+        const at = Number(m.timestamp);
+        if (oldest === undefined || at < oldest) oldest = at;
+      }
+    },
+    READ,
+  );
+  return {
+    withRecording,
+    fetched: seen.size,
+    bytes: refs.reduce((sum, r) => sum + r.size, 0),
+    failed,
+    pending,
+    oldestPending: oldest === undefined ? undefined : new Date(oldest).toISOString(),
+    duplicateReferences: [...seen.values()].filter((n) => n > 1).length,
+  };
+}
+
+export function formatRecordingsStatus(s: RecordingsStatus): string {
+  const failed = Object.entries(s.failed)
+    .map(([code, n]) => `${code} ${n}`)
+    .join(', ');
+  return [
+    `CDRs with a recording  ${s.withRecording}`,
+    `fetched                ${s.fetched} (${(s.bytes / 1024 / 1024).toFixed(1)} MiB)`,
+    `failed                 ${failed === '' ? '0' : failed}`,
+    `pending                ${s.pending}${s.oldestPending ? ` (oldest published ${s.oldestPending})` : ''}`,
+    `referenced twice       ${s.duplicateReferences}`,
+  ].join('\n');
+}
