@@ -6,6 +6,8 @@
 // `./dev bench accounts [accounts] [rows]`: many accounts in one producer (bench/accounts.ts).
 // `./dev bench replay [rows] [rssRows]`: only what the tools need (the topics, filled by the tuned
 // producer) and the tools' benchmarks.
+// `./dev bench recordings [count] [bytes]`: the recordings stage against a plain upload loop, and its
+// peak RSS with 16 downloads of 20 MB in flight (bench/recordings.ts).
 // `./dev bench brokers [rows]`: the producer, ProducerPerformance and the enricher on the Kafka that
 // STACK_BROKERS selects (1: the single broker, 3: the three-node cluster, replication 3), beside the
 // last run on the other one.
@@ -15,12 +17,15 @@ import { LOCAL, stackBrokers } from '../scripts/stack/paths.ts';
 import { benchAccounts } from './accounts.ts';
 import { benchEnricher, consumerCeiling, endToEndLatency } from './enricher.ts';
 import { benchProducer, dropRunTopics, feedFile, kafkaCeiling } from './producer.ts';
+import { benchRecordings, benchRecordingsMemory } from './recordings.ts';
 import { benchExport, benchReconcile, benchReconcileFastMonth } from './replay.ts';
 
 const replayOnly = process.argv[2] === 'replay';
 const accountsOnly = process.argv[2] === 'accounts';
 const brokersOnly = process.argv[2] === 'brokers';
-const argv = replayOnly || accountsOnly || brokersOnly ? process.argv.slice(3) : process.argv.slice(2);
+const recordingsOnly = process.argv[2] === 'recordings';
+const argv =
+  replayOnly || accountsOnly || brokersOnly || recordingsOnly ? process.argv.slice(3) : process.argv.slice(2);
 const rows = Number(argv[0] ?? 1_000_000);
 const rssRows = Number(argv[1] ?? 5_000_000);
 const TUNED = SERVICE_NODE_FLAGS;
@@ -285,6 +290,31 @@ async function accountsMain(): Promise<void> {
   writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), ...r }, null, 2)}\n`);
 }
 
+/** The recordings stage: throughput beside a plain upload loop, then memory with large recordings. */
+async function recordingsMain(): Promise<void> {
+  const count = Number(argv[0] ?? 3000);
+  const bytes = Number(argv[1] ?? 100_000);
+  console.log(
+    `recordings stage, ${TUNED.join(' ')}: ${fmt(count)} recordings of ${fmt(bytes)} bytes, simulator -> local S3`,
+  );
+  const r = await benchRecordings(count, bytes, TUNED);
+  console.log(
+    `  ${fmt(r.recordingsPerSecond)} recordings/s (${r.seconds.toFixed(1)} s), exactly once: ${r.exactlyOnce}, peak RSS ${r.peakRssMiB} MiB`,
+  );
+  console.log(
+    `  plain upload loop, same bytes, same S3 client, ${16} at once: ${fmt(r.plainUploadPerSecond)} uploads/s; the stage at ${(100 * r.ratio).toFixed(0)}% of it`,
+  );
+  const m = await benchRecordingsMemory(20_000_000, TUNED);
+  console.log(
+    `  ${m.recordings} recordings of ${fmt(m.bytes)} bytes, ${m.inFlight} in flight: peak RSS ${m.peakRssMiB} MiB (${m.seconds.toFixed(1)} s)`,
+  );
+  mkdirSync(`${LOCAL}/bench`, { recursive: true });
+  writeFileSync(
+    `${LOCAL}/bench/recordings-results.json`,
+    `${JSON.stringify({ date: new Date().toISOString(), ...r, memory: m }, null, 2)}\n`,
+  );
+}
+
 /** One broker or three: the same producer, Kafka's own ceiling and the enricher, side by side. */
 async function brokersMain(): Promise<void> {
   const brokers = stackBrokers();
@@ -323,9 +353,16 @@ async function brokersMain(): Promise<void> {
   console.log(`(runs: ${one?.date ?? '-'} and ${three?.date ?? '-'}, ${fmt(rows)} rows)`);
 }
 
-(replayOnly ? replayMain() : accountsOnly ? accountsMain() : brokersOnly ? brokersMain() : main()).catch(
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+(replayOnly
+  ? replayMain()
+  : accountsOnly
+    ? accountsMain()
+    : brokersOnly
+      ? brokersMain()
+      : recordingsOnly
+        ? recordingsMain()
+        : main()
+).catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

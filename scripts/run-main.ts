@@ -4,7 +4,8 @@
 // owns the whitelisted address the simulator's recordings allow), and prints a
 // progress line every few seconds until Ctrl-C. Any variable of docs/configuration.md set in the environment
 // wins over the local defaults here (point FEED_URL at a real feed, for example).
-// STACK_FEED_LAYOUT=legacy17 runs the whole pipeline on the carrier's 17-column layout.
+// The simulator speaks the carrier's 17-column layout (its MP3 column names the recordings);
+// STACK_FEED_LAYOUT=contract runs the whole pipeline on the contract's layout (no recordings).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';

@@ -1,6 +1,7 @@
 // The project's own feed simulator (`cdr-pipeline simulate`), run with the Node that runs this script.
-// STACK_FEED_LAYOUT=legacy17 serves the carrier's 17-column layout the way real accounts get it:
-// windows of 10,000 ids, and a gap in the ids wider than a window (answered with a pointer row).
+// By default it serves the carrier's 17-column layout the way real accounts get it (windows of
+// 10,000 ids, a gap in the ids wider than a window, answered with a pointer row), whose MP3 column
+// names the recordings it also serves; STACK_FEED_LAYOUT=contract serves the contract's layout.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { DEFAULT_SIM_ACCOUNTS } from '../../src/config/simulator.ts';
 import { LOCAL, PORTS, ROOT } from './paths.ts';
@@ -25,9 +26,9 @@ export function demoAccounts(
 
 export type StackFeedLayout = 'contract' | 'legacy17';
 
-/** The layout asked for with STACK_FEED_LAYOUT (contract when unset). */
+/** The layout asked for with STACK_FEED_LAYOUT (legacy17, the real feeds' layout, when unset). */
 export function wantedLayout(): StackFeedLayout {
-  const v = process.env.STACK_FEED_LAYOUT ?? 'contract';
+  const v = process.env.STACK_FEED_LAYOUT ?? 'legacy17';
   if (v !== 'contract' && v !== 'legacy17')
     throw new Error(`STACK_FEED_LAYOUT must be contract or legacy17, got "${v}"`);
   return v;

@@ -9,7 +9,7 @@ import { loadProducerOptions } from '../config/producer.ts';
 import type { ToolsOptions } from '../config/tools.ts';
 import { formatReport, REPORT_FORMATS, type ReportFormat } from '../tools/reconcile/format.ts';
 import { type Against, reconcile } from '../tools/reconcile/index.ts';
-import { cdrScope } from '../tools/reconcile/scope.ts';
+import { type CdrScope, cdrScope } from '../tools/reconcile/scope.ts';
 import { readTotalsFile } from '../tools/reconcile/totals-file.ts';
 import type { CliContext } from './context.ts';
 import { badOption, isBillingPeriod, wholeOption } from './options.ts';
@@ -27,6 +27,8 @@ interface ReconcileOptions {
   toId?: string;
   totalsFile?: string;
   enriched?: string[] | boolean;
+  recordings?: boolean;
+  hash: boolean;
   format: string;
   output?: string;
   maxListed: string;
@@ -61,6 +63,14 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
       '--enriched [topics...]',
       'compare with the enriched topics (default every topic named ENRICH_TOPIC_PREFIX*)',
     )
+    .option(
+      '--recordings',
+      'the recordings instead: every CDR naming one has one reference, its object, the same size and SHA-256, and no object is orphaned',
+    )
+    .option(
+      '--no-hash',
+      "with --recordings: trust each object's SHA-256 metadata instead of reading its bytes",
+    )
     .option('--format <format>', `output: ${REPORT_FORMATS.join(', ')}`, 'table')
     .option('--output <file>', 'write the report here (default stdout)')
     .option('--max-listed <n>', 'differences listed at most (the rest are counted)', '100000')
@@ -71,23 +81,27 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
 async function runReconcile(ctx: CliContext, flags: ReconcileOptions): Promise<number> {
   if (!(REPORT_FORMATS as readonly string[]).includes(flags.format))
     badOption('--format', `"${flags.format}" is not one of ${REPORT_FORMATS.join(', ')}`);
-  const chosen = [flags.feed === true, flags.totalsFile !== undefined, flags.enriched !== undefined].filter(
-    Boolean,
-  );
+  const chosen = [
+    flags.feed === true,
+    flags.totalsFile !== undefined,
+    flags.enriched !== undefined,
+    flags.recordings === true,
+  ].filter(Boolean);
   if (chosen.length > 1)
-    badOption('--feed', 'compare with one of --feed, --totals-file, --enriched at a time');
+    badOption('--feed', 'compare with one of --feed, --totals-file, --enriched, --recordings at a time');
   for (const p of flags.period ?? []) if (!isBillingPeriod(p)) badOption('--period', `"${p}" is not YYYY-MM`);
   const idMin = wholeOption('--id-from', flags.idFrom);
   const idMax = wholeOption('--id-to', flags.idTo);
   const maxListed = wholeOption('--max-listed', flags.maxListed) as number;
-  const { options, kafka } = ctx.tool();
-  const registry = ctx.registry(options);
   const scope = cdrScope({
     ...(flags.account ? { accounts: new Set(flags.account) } : {}),
     ...(flags.period ? { periods: new Set(flags.period) } : {}),
     ...(idMin === undefined ? {} : { idMin }),
     ...(idMax === undefined ? {} : { idMax }),
   });
+  if (flags.recordings === true) return reconcileRecordingsCommand(ctx, flags, scope, maxListed);
+  const { options, kafka } = ctx.tool();
+  const registry = ctx.registry(options);
   const report = await reconcile({
     kafka,
     registry,
@@ -102,13 +116,48 @@ async function runReconcile(ctx: CliContext, flags: ReconcileOptions): Promise<n
     against: await against(ctx, flags, kafka, options),
     maxListed,
   });
-  const text = formatReport(report, flags.format as ReportFormat);
+  await writeReport(flags, formatReport(report, flags.format as ReportFormat));
+  return report.ok ? EXIT.OK : EXIT.ATTENTION;
+}
+
+async function writeReport(flags: ReconcileOptions, text: string): Promise<void> {
   if (flags.output) {
     const out = createWriteStream(flags.output);
     out.end(text);
     await once(out, 'finish');
   } else process.stdout.write(text);
-  return report.ok ? EXIT.OK : EXIT.ATTENTION;
+}
+
+/** `reconcile --recordings`: cdr.raw, cdr.recordings and the DLQ against the objects in storage. */
+async function reconcileRecordingsCommand(
+  ctx: CliContext,
+  flags: ReconcileOptions,
+  scope: CdrScope,
+  maxListed: number,
+): Promise<number> {
+  if (flags.format !== 'table' && flags.format !== 'json')
+    badOption('--format', 'with --recordings: table or json');
+  const { loadRecordingsToolOptions } = await import('../config/recordings.ts');
+  const { ObjectStore } = await import('../recordings/store.ts');
+  const { formatRecordingsReport, reconcileRecordings } = await import('../tools/recordings/reconcile.ts');
+  const tools = loadRecordingsToolOptions(ctx.env);
+  const store = new ObjectStore(tools.store);
+  try {
+    const report = await reconcileRecordings({
+      kafka: ctx.tool().kafka,
+      registryUrl: tools.registryUrl,
+      topics: { ...tools.topics, raw: flags.topic ?? tools.topics.raw },
+      store,
+      keyPrefix: tools.store.keyPrefix,
+      scope,
+      hashBytes: flags.hash,
+      maxListed,
+    });
+    await writeReport(flags, formatRecordingsReport(report, flags.format));
+    return report.ok ? EXIT.OK : EXIT.ATTENTION;
+  } finally {
+    store.close();
+  }
 }
 
 /** What the totals are compared with. */

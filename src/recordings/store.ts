@@ -9,6 +9,8 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
   PutObjectCommand,
   type PutObjectCommandInput,
   S3Client,
@@ -34,6 +36,27 @@ const META = { sha256: 'sha256', fetchedAt: 'fetched-at', cdrId: 'cdr-id' } as c
 export function objectKey(prefix: string, account: string, billingPeriod: string, id: string): string {
   const part = (s: string) => encodeURIComponent(s).replaceAll('.', '%2E');
   return `${prefix}${part(account)}/${part(billingPeriod)}/${part(id)}.mp3`;
+}
+
+/** The account, billing period and id an object key names, or undefined when it is not one of ours. */
+export function parseObjectKey(
+  prefix: string,
+  key: string,
+): { account: string; billingPeriod: string; id: string } | undefined {
+  if (!key.startsWith(prefix)) return undefined;
+  const parts = key.slice(prefix.length).split('/');
+  const [account, billingPeriod, file] = parts;
+  if (parts.length !== 3 || account === undefined || billingPeriod === undefined || !file?.endsWith('.mp3'))
+    return undefined;
+  try {
+    return {
+      account: decodeURIComponent(account),
+      billingPeriod: decodeURIComponent(billingPeriod),
+      id: decodeURIComponent(file.slice(0, -'.mp3'.length)),
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 export class ObjectStore {
@@ -73,14 +96,20 @@ export class ObjectStore {
 
   /** The object under `key` when it is complete (has our SHA-256), else undefined. */
   async head(key: string): Promise<StoredObject | undefined> {
+    const found = await this.stat(key);
+    return found?.sha256 === undefined ? undefined : { ...found, sha256: found.sha256 };
+  }
+
+  /** What the storage says of `key`: undefined when there is no object; sha256 undefined when it has none of ours. */
+  async stat(
+    key: string,
+  ): Promise<(Omit<StoredObject, 'sha256'> & { sha256: string | undefined }) | undefined> {
     try {
       const h = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      const sha256 = h.Metadata?.[META.sha256];
-      if (!sha256) return undefined;
       return {
         key,
         size: h.ContentLength ?? 0,
-        sha256,
+        sha256: h.Metadata?.[META.sha256] || undefined,
         contentType: h.ContentType ?? 'application/octet-stream',
         fetchedAt: Number(h.Metadata?.[META.fetchedAt] ?? h.LastModified?.getTime() ?? 0),
       };
@@ -89,6 +118,23 @@ export class ObjectStore {
       if (status === 404) return undefined;
       throw storeError(`reading the object ${key} failed`, cause);
     }
+  }
+
+  /** Every object key under `prefix`, a page at a time. */
+  async *list(prefix: string): AsyncGenerator<{ key: string; size: number }> {
+    let token: string | undefined;
+    do {
+      let page: ListObjectsV2CommandOutput;
+      try {
+        page = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+        );
+      } catch (cause) {
+        throw storeError(`listing the objects under ${prefix || '(the bucket)'} failed`, cause);
+      }
+      for (const o of page.Contents ?? []) if (o.Key) yield { key: o.Key, size: o.Size ?? 0 };
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
   }
 
   /** Uploads the spooled file under `key`, with its SHA-256 and the time it was fetched. */

@@ -6,7 +6,14 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PROXY_LOG } from '../../scripts/stack/proxy.ts';
 import { S3_LOCAL_CREDENTIALS } from '../../scripts/stack/s3.ts';
@@ -21,7 +28,7 @@ import {
   recordingBytes,
 } from '../../src/simulator/index.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
-import { spawnCli } from '../helpers/cli-process.ts';
+import { runCli, spawnCli } from '../helpers/cli-process.ts';
 import { readTopics, testKafka, uniqueName } from '../helpers/kafka.ts';
 import {
   cursorAt,
@@ -247,6 +254,86 @@ describe('recordings', () => {
     }
     second.child.kill('SIGTERM');
     expect(await second.exit).toBe(0);
+  });
+
+  it('reconcile --recordings: exit 0 when every recording is stored as referenced, 1 naming a missing, an altered and an orphan object', async () => {
+    const env = recordingsEnv();
+    const { stage } = await startStage(env);
+    await waitFor(
+      'every reference committed',
+      async () =>
+        (await metricValue(stage.ops.port, 'cdr_recordings_references_total')) === expected.size || undefined,
+      120_000,
+    );
+    await stage.stop();
+    const toolEnv = { ...env, TOPIC_RAW: rawTopic };
+    const clean = await runCli(['reconcile', '--recordings', '--format', 'json'], toolEnv);
+    expect(clean.stderr).toBe('');
+    expect(clean.code).toBe(0);
+    expect(JSON.parse(clean.stdout)).toMatchObject({
+      cdrs: expected.size,
+      references: expected.size,
+      objects: expected.size,
+      hashed: expected.size,
+      differences: [],
+      ok: true,
+    });
+
+    // The billing team's view: how far it is, one recording as a file and as a presigned URL.
+    const status = await runCli(['recordings', 'status', '--json'], toolEnv);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      withRecording: expected.size,
+      fetched: expected.size,
+      pending: 0,
+      failed: {},
+      duplicateReferences: 0,
+    });
+    const refs = await references(env);
+    const [gone, altered, third] = refs as [Reference, Reference, Reference];
+    const out = join(mkdtempSync(join(tmpdir(), 'cdr-get-')), 'call.mp3');
+    const got = await runCli(['recordings', 'get', String(third.id), '--out', out], toolEnv);
+    expect(got.code).toBe(0);
+    expect(readFileSync(out).equals(recordingBytes(String(third.id), BYTES))).toBe(true);
+    const url = await runCli(['recordings', 'get', String(third.id), '--expires', '5m', '--json'], toolEnv);
+    const presigned = JSON.parse(url.stdout) as { url: string; expiresAt: string };
+    const fetched = await fetch(presigned.url);
+    expect(Buffer.from(await fetched.arrayBuffer()).equals(recordingBytes(String(third.id), BYTES))).toBe(
+      true,
+    );
+    expect(new URL(presigned.url).searchParams.get('X-Amz-Expires')).toBe('300');
+    expect((await runCli(['recordings', 'get', '999999999999'], toolEnv)).code).toBe(1);
+    const client = s3();
+    await client.send(new DeleteObjectCommand({ Bucket: gone.bucket, Key: gone.object_key }));
+    // Same size, other bytes, and the reference's SHA-256 kept in its metadata: only reading the bytes tells.
+    const body = Buffer.alloc(altered.size, 7);
+    await client.send(
+      new PutObjectCommand({
+        Bucket: altered.bucket,
+        Key: altered.object_key,
+        Body: body,
+        Metadata: { sha256: altered.sha256 },
+      }),
+    );
+    const orphan = `${A.login}/2026-01/123.mp3`;
+    await client.send(new PutObjectCommand({ Bucket: env.S3_BUCKET, Key: orphan, Body: Buffer.from('x') }));
+    const found = await runCli(['reconcile', '--recordings', '--format', 'json'], toolEnv);
+    expect(found.code).toBe(1);
+    const report = JSON.parse(found.stdout) as { differences: Array<{ kind: string; key?: string }> };
+    expect(report.differences.map((d) => `${d.kind} ${d.key}`).sort()).toEqual(
+      [
+        `object_missing ${gone.object_key}`,
+        `orphan_object ${orphan}`,
+        `sha256_differs ${altered.object_key}`,
+      ].sort(),
+    );
+    // Trusting the metadata misses the altered bytes, and says it did not read them.
+    const trusting = await runCli(['reconcile', '--recordings', '--no-hash', '--format', 'json'], toolEnv);
+    expect(JSON.parse(trusting.stdout)).toMatchObject({ hashed: 0 });
+    expect(trusting.code).toBe(1);
+    // A scope without those CDRs and keys is clean.
+    const other = await runCli(['reconcile', '--recordings', '--period', '1999-01'], toolEnv);
+    expect(other.code).toBe(0);
   });
 
   it('rides out 503 and 429 with Retry-After, HTML, empty and short bodies, a stalled body and recordings not there yet', async () => {

@@ -10,9 +10,11 @@ import { parse, parseAllDocuments, stringify } from 'yaml';
 import { enricherEnvSchema } from '../../src/config/enricher.ts';
 import { kafkaEnvSchema } from '../../src/config/kafka.ts';
 import { loadProducerOptions, producerEnvSchema } from '../../src/config/producer.ts';
+import { loadRecordingsOptions, recordingsEnvSchema } from '../../src/config/recordings.ts';
 import { DEFAULT_SIM_ACCOUNTS, simulatorEnvSchema } from '../../src/config/simulator.ts';
 import { enricherMetrics } from '../../src/enrich/metrics.ts';
 import { producerMetrics } from '../../src/producer/metrics.ts';
+import { recordingsMetrics } from '../../src/recordings/metrics.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 type Doc = Record<string, unknown> & {
@@ -39,14 +41,15 @@ describe('docker-compose.yml', () => {
   };
   const s = compose.services;
 
-  it('runs Kafka 4.x in KRaft mode, a Confluent-compatible registry, the simulator, a producer and two enrichers', () => {
+  it('runs Kafka 4.x in KRaft mode, a Confluent-compatible registry, the simulator, a producer, two enrichers, the recordings stage and its S3 server', () => {
     // By default: the services without a profile.
     expect(
       Object.entries(s)
         .filter(([, x]) => x.profiles === undefined)
         .map(([name]) => name)
         .sort(),
-    ).toEqual(['enricher-1', 'enricher-2', 'kafka', 'producer', 'registry', 'simulator']);
+    ).toEqual(['enricher-1', 'enricher-2', 'kafka', 'producer', 'recordings', 'registry', 's3', 'simulator']);
+    expect(s.recordings?.command).toEqual(['recordings']);
     expect(s.kafka?.image).toMatch(/^apache\/kafka:4\./);
     expect(s.kafka?.environment?.KAFKA_PROCESS_ROLES).toBe('broker,controller');
     expect(s.kafka?.environment?.KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR).toBe('1');
@@ -112,6 +115,17 @@ describe('docker-compose.yml', () => {
     }
     for (const key of Object.keys(s.simulator?.environment ?? {}))
       expect(known([simulatorEnvSchema]), key).toContain(key);
+    // The recordings stage: its keys, the simulator's recordings, and secrets only as files.
+    const recordings = s.recordings?.environment ?? {};
+    for (const key of Object.keys(recordings))
+      expect(known([recordingsEnvSchema, kafkaEnvSchema]), key).toContain(key);
+    expect(recordings.RECORDINGS_URL).toBe(
+      `http://simulator:${s.simulator?.environment?.SIM_PORT}/recordings/`,
+    );
+    expect(recordings.S3_ENDPOINT).toMatch(/^http:\/\/s3:/);
+    expect(
+      Object.keys(recordings).filter((k) => /PASSWORD$|SECRET_ACCESS_KEY$|ACCESS_KEY_ID$/.test(k)),
+    ).toEqual([]);
     const topic = (env: Record<string, string> | undefined, key: string) => env?.[key] ?? 'default';
     for (const key of ['TOPIC_RAW', 'TOPIC_DLQ']) {
       expect(topic(s['enricher-1']?.environment, key)).toBe(topic(s.producer?.environment, key));
@@ -330,6 +344,71 @@ describe('Helm chart', () => {
     ]);
   });
 
+  it('renders the recordings stage against an existing bucket: its keys known, every account, secrets as files', () => {
+    const values = [
+      ...multi,
+      '--set',
+      'recordings.enabled=true',
+      '--set',
+      'recordings.url=https://carrier.example/recordings/',
+      '--set',
+      'recordings.s3.bucket=billing-recordings',
+      '--set',
+      'egress.proxyUrl=http://egress-proxy:3128',
+      '--set',
+      'secrets.s3AccessKeyId=ci-s3-key-id',
+      '--set',
+      'secrets.s3SecretAccessKey=ci-s3-secret-value',
+    ];
+    const docs = render(values);
+    const stage = docs.find((d) => d.kind === 'Deployment' && d.metadata.name.endsWith('-recordings')) as Doc;
+    const container = (
+      stage.spec as {
+        template: {
+          spec: { containers: Array<{ args: string[]; env: Array<{ name: string; value?: string }> }> };
+        };
+      }
+    ).template.spec.containers[0];
+    expect(container?.args).toEqual(['recordings']);
+    const env = Object.fromEntries((container?.env ?? []).map((e) => [e.name, e.value]));
+    const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name.endsWith('-config')) as Doc & {
+      data: Record<string, string>;
+    };
+    const known = new Set([recordingsEnvSchema, kafkaEnvSchema].flatMap((x) => Object.keys(x.shape)));
+    for (const key of Object.keys(env)) expect(known, key).toContain(key);
+    const config = loadRecordingsOptions({
+      ...cm.data,
+      ...env,
+      FEED_ACCOUNTS_FILE: undefined,
+      FEED_LOGIN: '40021',
+      FEED_PASSWORD: 'x',
+      S3_ACCESS_KEY_ID_FILE: undefined,
+      S3_SECRET_ACCESS_KEY_FILE: undefined,
+      KAFKA_SASL_PASSWORD_FILE: undefined,
+      SCHEMA_REGISTRY_PASSWORD_FILE: undefined,
+      KAFKA_SASL_PASSWORD: 'x',
+      SCHEMA_REGISTRY_PASSWORD: 'x',
+    });
+    expect(config.store).toMatchObject({ bucket: 'billing-recordings', sse: 'AES256', createBucket: false });
+    expect(config.egress).toMatchObject({
+      httpProxy: 'http://egress-proxy:3128',
+      httpsProxy: 'http://egress-proxy:3128',
+    });
+    expect(env.S3_SECRET_ACCESS_KEY_FILE).toBe('/etc/cdr-pipeline/secrets/s3-secret-access-key');
+    const secret = docs.find((d) => d.kind === 'Secret') as Doc & { stringData: Record<string, string> };
+    // The stage fetches for every account of every producer group.
+    expect(
+      (JSON.parse(secret.stringData['recordings-accounts.json'] as string) as Array<{ login: string }>).map(
+        (a) => a.login,
+      ),
+    ).toEqual(['40021', '40022', '50001']);
+    for (const d of docs.filter((x) => x.kind !== 'Secret'))
+      for (const v of ['ci-s3-secret-value', 'ci-feed-secret-east-1'])
+        expect(JSON.stringify(d), d.metadata.name).not.toContain(v);
+    // Enabled without a bucket or a URL is refused at render time.
+    expect(() => render(['--set', 'recordings.enabled=true'])).toThrow(/recordings\/s3\/bucket/);
+  });
+
   describe('dashboard and alerts', () => {
     const docs = render(['--set', 'dashboards.enabled=true', '--set', 'alerts.enabled=true']);
     // Every metric the code registers (histograms also as _bucket, _sum and _count).
@@ -337,6 +416,7 @@ describe('Helm chart', () => {
       const registry = new Registry();
       producerMetrics(registry);
       enricherMetrics(registry);
+      recordingsMetrics(registry);
       return new Set(
         registry
           .getMetricsAsArray()
@@ -374,6 +454,8 @@ describe('Helm chart', () => {
         'lag',
         'aborts',
         'duration',
+        'recordings stored',
+        'refused by the carrier',
       ])
         expect(titles).toContain(need);
     });
@@ -391,6 +473,9 @@ describe('Helm chart', () => {
           'CdrEnricherLag',
           'CdrTransactionsAborting',
           'CdrHangingTransaction',
+          'CdrRecordingsAddressRefused',
+          'CdrRecordingsLoginRefused',
+          'CdrRecordingsDeadLetters',
         ]),
       );
       for (const r of rules)

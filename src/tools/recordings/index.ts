@@ -2,6 +2,7 @@
 // alone: where the recording of a CDR is (`recordings get`), and how far the recordings stage has
 // come (`recordings status`: fetched, failed, pending, bytes, the oldest CDR still waiting).
 import type { Kafka } from 'kafkajs';
+import type { RawCdr } from '../../cdr/row.ts';
 import { avroType } from '../../codec/index.ts';
 import { RawDecoder, WriterSchemaDecoder } from '../../codec/raw-decoder.ts';
 import { readToEnd } from '../../kafka/bounded-read.ts';
@@ -90,23 +91,41 @@ export interface RecordingsStatus {
   duplicateReferences: number;
 }
 
-/** How far the recordings stage has come, from cdr.raw, cdr.recordings and the DLQ. */
-export async function recordingsStatus(
+/** A CDR of cdr.raw that names a recording. */
+export interface RecordedCdr {
+  account: string;
+  id: string;
+  billingPeriod: string;
+  publishedAt: number;
+}
+
+/** What Kafka says of the recordings: the CDRs that name one, their references, their dead letters. */
+export interface RecordingsState {
+  cdrs: RecordedCdr[];
+  /** References by `<account>/<id>` (more than one: referenced twice). */
+  references: Map<string, Reference[]>;
+  /** The dead letter's error code by `<account>/<id>`. */
+  dead: Map<string, string>;
+}
+
+export const cdrKey = (c: { account: string; id: string }) => `${c.account}/${c.id}`;
+
+/** Reads cdr.raw, cdr.recordings and the DLQ to their ends; `keep` narrows the CDRs (a scope). */
+export async function readRecordingsState(
   kafka: Kafka,
   topics: { raw: string; recordings: string; dlq: string },
   registryUrl: string,
-): Promise<RecordingsStatus> {
-  const refs = await readReferences(kafka, topics.recordings, registryUrl);
-  const seen = new Map<string, number>();
-  for (const r of refs) seen.set(`${r.account}/${r.id}`, (seen.get(`${r.account}/${r.id}`) ?? 0) + 1);
-  const failed: Record<string, number> = {};
-  const dead = new Set<string>();
+  keep: (cdr: RawCdr) => boolean = () => true,
+): Promise<RecordingsState> {
+  const references = new Map<string, Reference[]>();
+  for (const r of await readReferences(kafka, topics.recordings, registryUrl))
+    references.set(cdrKey(r), [...(references.get(cdrKey(r)) ?? []), r]);
+  const dead = new Map<string, string>();
   await readToEnd(
     kafka,
     [topics.dlq],
     ({ messages }) => {
       for (const m of messages) {
-        const code = m.headers?.['cdr-error-code']?.toString() ?? '';
         const entry = JSON.parse(m.value?.toString() ?? '{}') as {
           field?: string;
           account?: string;
@@ -114,47 +133,62 @@ export async function recordingsStatus(
           source?: { topic?: string };
         };
         if (entry.field !== 'recording' || entry.source?.topic !== topics.raw) continue;
-        failed[code] = (failed[code] ?? 0) + 1;
-        dead.add(`${entry.account}/${entry.id}`);
+        dead.set(`${entry.account}/${entry.id}`, m.headers?.['cdr-error-code']?.toString() ?? '');
       }
     },
     READ,
   );
   const decoder = new RawDecoder(avroType('cdr-raw'), { url: registryUrl });
-  let withRecording = 0;
-  let pending = 0;
-  let oldest: number | undefined;
+  const cdrs: RecordedCdr[] = [];
   await readToEnd(
     kafka,
     [topics.raw],
     async ({ messages }) => {
       await decoder.prepare(messages.map((m) => m.value));
       for (const m of messages) {
-        let cdr: ReturnType<RawDecoder['decode']>;
+        let cdr: RawCdr;
         try {
           cdr = decoder.decode(m.value);
         } catch {
-          continue;
+          continue; // the enrichers dead-letter what cannot be decoded; not a recording's concern
         }
-        if (!cdr.recording?.trim()) continue;
-        withRecording++;
-        const key = `${cdr.account}/${cdr.id}`;
-        if (seen.has(key) || dead.has(key)) continue;
-        pending++;
-        const at = Number(m.timestamp);
-        if (oldest === undefined || at < oldest) oldest = at;
+        if (!cdr.recording?.trim() || !keep(cdr)) continue;
+        cdrs.push({
+          account: cdr.account,
+          id: String(cdr.id),
+          billingPeriod: cdr.billing_period,
+          publishedAt: Number(m.timestamp),
+        });
       }
     },
     READ,
   );
+  return { cdrs, references, dead };
+}
+
+/** How far the recordings stage has come, from cdr.raw, cdr.recordings and the DLQ. */
+export async function recordingsStatus(
+  kafka: Kafka,
+  topics: { raw: string; recordings: string; dlq: string },
+  registryUrl: string,
+): Promise<RecordingsStatus> {
+  const { cdrs, references, dead } = await readRecordingsState(kafka, topics, registryUrl);
+  const failed: Record<string, number> = {};
+  for (const code of dead.values()) failed[code] = (failed[code] ?? 0) + 1;
+  const waiting = cdrs.filter((c) => !references.has(cdrKey(c)) && !dead.has(cdrKey(c)));
+  const oldest = waiting.reduce<number | undefined>(
+    (min, c) => (min === undefined || c.publishedAt < min ? c.publishedAt : min),
+    undefined,
+  );
+  const refs = [...references.values()];
   return {
-    withRecording,
-    fetched: seen.size,
-    bytes: refs.reduce((sum, r) => sum + r.size, 0),
+    withRecording: cdrs.length,
+    fetched: references.size,
+    bytes: refs.reduce((sum, r) => sum + (r[0]?.size ?? 0), 0),
     failed,
-    pending,
+    pending: waiting.length,
     oldestPending: oldest === undefined ? undefined : new Date(oldest).toISOString(),
-    duplicateReferences: [...seen.values()].filter((n) => n > 1).length,
+    duplicateReferences: refs.filter((r) => r.length > 1).length,
   };
 }
 
