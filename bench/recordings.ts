@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
+import { SERVICE_ENV } from '../scripts/node-flags.ts';
 import { ADDRESSES, up } from '../scripts/stack/index.ts';
 import { LOCAL, ROOT, STACK_KAFKA, STACK_REPLICATION } from '../scripts/stack/paths.ts';
 import { S3_LOCAL_CREDENTIALS } from '../scripts/stack/s3.ts';
@@ -111,6 +112,8 @@ async function fillRaw(sim: RunningSimulator, run: string, lastId: string): Prom
 function stageEnv(run: string, rawTopic: string, sim: RunningSimulator): NodeJS.ProcessEnv {
   return {
     ...process.env,
+    // As the container image runs it (Dockerfile): its malloc settings.
+    ...SERVICE_ENV,
     KAFKA_BROKERS: ADDRESSES.brokers,
     SCHEMA_REGISTRY_URL: ADDRESSES.registry,
     TOPIC_RAW: rawTopic,
@@ -241,7 +244,7 @@ export async function benchRecordings(
 export async function benchRecordingsMemory(bytes: number, nodeFlags: string[]) {
   await up([STACK_KAFKA, 'registry', 's3']);
   const run = `bench-rec-rss-${Date.now()}`;
-  const { sim, ids } = await simulatorWith(CONCURRENCY * 2, bytes);
+  const { sim, ids } = await simulatorWith(CONCURRENCY * 4, bytes);
   try {
     const rawTopic = await fillRaw(sim, run, ids[ids.length - 1] as string);
     const env = stageEnv(run, rawTopic, sim);

@@ -12,7 +12,7 @@
 // STACK_BROKERS selects (1: the single broker, 3: the three-node cluster, replication 3), beside the
 // last run on the other one.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { SERVICE_ENV, SERVICE_NODE_FLAGS } from '../scripts/node-flags.ts';
+import { RECORDINGS_NODE_FLAGS, SERVICE_ENV, SERVICE_NODE_FLAGS } from '../scripts/node-flags.ts';
 import { LOCAL, stackBrokers } from '../scripts/stack/paths.ts';
 import { benchAccounts } from './accounts.ts';
 import { benchEnricher, consumerCeiling, endToEndLatency } from './enricher.ts';
@@ -295,16 +295,16 @@ async function recordingsMain(): Promise<void> {
   const count = Number(argv[0] ?? 3000);
   const bytes = Number(argv[1] ?? 100_000);
   console.log(
-    `recordings stage, ${TUNED.join(' ')}: ${fmt(count)} recordings of ${fmt(bytes)} bytes, simulator -> local S3`,
+    `recordings stage, ${RECORDINGS_NODE_FLAGS.join(' ')}: ${fmt(count)} recordings of ${fmt(bytes)} bytes, simulator -> local S3`,
   );
-  const r = await benchRecordings(count, bytes, TUNED);
+  const r = await benchRecordings(count, bytes, RECORDINGS_NODE_FLAGS);
   console.log(
     `  ${fmt(r.recordingsPerSecond)} recordings/s (${r.seconds.toFixed(1)} s), exactly once: ${r.exactlyOnce}, peak RSS ${r.peakRssMiB} MiB`,
   );
   console.log(
     `  plain upload loop, same bytes, same S3 client, ${16} at once: ${fmt(r.plainUploadPerSecond)} uploads/s; the stage at ${(100 * r.ratio).toFixed(0)}% of it`,
   );
-  const m = await benchRecordingsMemory(20_000_000, TUNED);
+  const m = await benchRecordingsMemory(20_000_000, RECORDINGS_NODE_FLAGS);
   console.log(
     `  ${m.recordings} recordings of ${fmt(m.bytes)} bytes, ${m.inFlight} in flight: peak RSS ${m.peakRssMiB} MiB (${m.seconds.toFixed(1)} s)`,
   );

@@ -5,6 +5,14 @@
 export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=8'];
 
 /**
+ * The recordings stage streams bytes (16 downloads and uploads at once): its young generation
+ * fills with short-lived Buffer objects, and a 2 MB semi-space keeps its peak RSS about 40 MB
+ * lower than 8 MB does with 16 downloads of 20 MB in flight, at the same recordings/s
+ * (docs/performance.md). The Helm chart sets it in that container's NODE_OPTIONS.
+ */
+export const RECORDINGS_NODE_FLAGS = ['--max-semi-space-size=2'];
+
+/**
  * Environment the service runs with beside those flags (the image sets the same), for glibc's
  * malloc. It gives every thread that allocates its own arena, and the producer's parse worker is
  * such a thread: two arenas keep a producer on a 5M-row response ~40 MB smaller. And it raises its

@@ -11,7 +11,7 @@ import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { prettyFactory } from 'pino-pretty';
 import { PRETTY_OPTIONS } from '../src/ops/logger.ts';
-import { SERVICE_ENV, SERVICE_NODE_FLAGS } from './node-flags.ts';
+import { RECORDINGS_NODE_FLAGS, SERVICE_ENV, SERVICE_NODE_FLAGS } from './node-flags.ts';
 import { ADDRESSES, down, up } from './stack/index.ts';
 import { LOCAL, ROOT, stackBrokers } from './stack/paths.ts';
 import { S3_LOCAL_CREDENTIALS } from './stack/s3.ts';
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     return child;
   });
   const recordingsPort = '9467';
-  const recordings = spawn(process.execPath, [...SERVICE_NODE_FLAGS, `${ROOT}/src/cli.ts`, 'recordings'], {
+  const recordings = spawn(process.execPath, [...RECORDINGS_NODE_FLAGS, `${ROOT}/src/cli.ts`, 'recordings'], {
     env: { ...env, HTTP_PORT: recordingsPort },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
