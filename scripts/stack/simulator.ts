@@ -41,11 +41,9 @@ export function runningLayout(): StackFeedLayout {
     : 'contract';
 }
 
-export function startSimulatorProcess(): Started {
-  const layout = wantedLayout();
-  mkdirSync(`${LOCAL}/simulator`, { recursive: true });
-  writeFileSync(LAYOUT_FILE, layout);
-  const legacy =
+/** The simulator's environment for a layout: its accounts are the ones ./dev start gives the producer. */
+export function simulatorEnv(layout: StackFeedLayout): Record<string, string> {
+  const legacy: Record<string, string> =
     layout === 'legacy17'
       ? {
           SIM_LAYOUT: 'legacy17',
@@ -53,18 +51,25 @@ export function startSimulatorProcess(): Started {
           SIM_ID_GAPS: JSON.stringify([{ afterRow: 4000, ids: 25_000 }]),
         }
       : {};
+  return {
+    ...legacy,
+    SIM_ACCOUNTS: JSON.stringify(demoAccounts(layout)),
+    SIM_HOST: '127.0.0.1',
+    SIM_PORT: String(PORTS.simulator),
+    // Recordings only for the egress proxy's address: the carrier's whitelisted static IP.
+    SIM_RECORDING_ALLOW: EGRESS_ADDRESS,
+  };
+}
+
+export function startSimulatorProcess(): Started {
+  const layout = wantedLayout();
+  mkdirSync(`${LOCAL}/simulator`, { recursive: true });
+  writeFileSync(LAYOUT_FILE, layout);
   return startDetached(
     process.execPath,
     [`${ROOT}/src/cli.ts`, 'simulate'],
     `${LOCAL}/simulator/simulator.log`,
-    {
-      ...process.env,
-      ...legacy,
-      SIM_HOST: '127.0.0.1',
-      SIM_PORT: String(PORTS.simulator),
-      // Recordings only for the egress proxy's address: the carrier's whitelisted static IP.
-      SIM_RECORDING_ALLOW: EGRESS_ADDRESS,
-    },
+    { ...process.env, ...simulatorEnv(layout) },
   );
 }
 
