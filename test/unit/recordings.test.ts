@@ -2,6 +2,7 @@
 // feed row can make, the object keys, and the simulator's recordings.
 import { describe, expect, it } from 'vitest';
 import { CdrError, ErrorCodes } from '../../src/errors.ts';
+import { AccountPermits } from '../../src/recordings/job.ts';
 import { nextStep } from '../../src/recordings/policy.ts';
 import { recordingTarget, recordingUrl, safePath } from '../../src/recordings/source.ts';
 import { objectKey } from '../../src/recordings/store.ts';
@@ -107,5 +108,35 @@ describe("the simulator's recordings", () => {
     expect(slices.equals(whole)).toBe(true);
     expect(recordingBytes('1000123', 100_000).equals(whole)).toBe(true);
     expect(recordingBytes('1000124', 100_000).equals(whole)).toBe(false);
+  });
+});
+
+describe('download permits', () => {
+  it("holds an account at its share without taking the process's permits: a slow account does not hold the others", async () => {
+    const permits = new AccountPermits(3, 2);
+    const release: Array<() => void> = [];
+    const started: string[] = [];
+    const hold = (account: string, n: number) =>
+      permits.run(account, async () => {
+        started.push(`${account}${n}`);
+        await new Promise<void>((resolve) => release.push(resolve));
+      });
+    // Four downloads of a slow account: two run (its share), two wait for the account's permits.
+    const slow = [1, 2, 3, 4].map((n) => hold('slow', n));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toEqual(['slow1', 'slow2']);
+    // Another account still gets the process's third permit.
+    const other = hold('other', 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toEqual(['slow1', 'slow2', 'other1']);
+    // When one of the slow account's downloads ends, the next of its own starts.
+    release.shift()?.();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(started).toEqual(['slow1', 'slow2', 'other1', 'slow3']);
+    for (const r of release.splice(0)) r();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    for (const r of release.splice(0)) r();
+    await Promise.all([...slow, other]);
+    expect(started).toHaveLength(5);
   });
 });
