@@ -9,10 +9,14 @@
 //   on at the next physical line, so memory stays bounded and a poison row cannot stall the feed.
 // - An unclosed quote would swallow every line after it into one field. A quoted field that spans
 //   line breaks in a record whose field count is not the header's, or that is followed by text
-//   after its closing quote, or runs past the size limit, or never closes, is taken as that: its first physical line is reported broken and
-//   the lines after it are read again as records.
+//   after its closing quote, is taken as that when every line after the record's first reads as a
+//   whole row of the header's shape (the rows it swallowed): its first physical line is reported
+//   broken and the lines after it are read again as records. When they do not, it is one record of
+//   the wrong shape (one dead letter with all its text). One that runs past the size limit or never
+//   closes is always split.
 // Quotes inside an unquoted field, and text after a closing quote, are kept as data (lenient, as sent).
 import { StringDecoder } from 'node:string_decoder';
+import { splitLine } from './split-line.ts';
 
 export type CsvEvent =
   | { kind: 'record'; fields: string[]; raw: string; line: number }
@@ -230,7 +234,7 @@ export class CsvReader {
       this.strayClose ||
       length > this.max ||
       (this.expected !== undefined && this.fields.length !== this.expected);
-    if (this.quotedBreak && wrongShape) {
+    if (this.quotedBreak && wrongShape && (length > this.max || this.linesAfterFirstAreRows(start, i))) {
       return this.splitFirstLine('a quoted field runs over line breaks into a record of the wrong shape');
     }
     if (length > this.max) {
@@ -332,6 +336,26 @@ export class CsvReader {
     this.out.push({ kind: 'broken', code, raw: clipped, line: this.recordLine, leading, reason });
   }
 
+  /**
+   * Whether every line after the record's first reads on its own as a whole row of the header's
+   * shape. Then the record is an open quote that swallowed rows until a later quote, and those rows
+   * are read again; else it is one record whose quoted field spans lines and whose shape is wrong:
+   * one dead letter with all its text, not one per line.
+   */
+  private linesAfterFirstAreRows(start: number, end: number): boolean {
+    const nl = this.firstLineBreak(start, end);
+    if (nl === -1 || this.expected === undefined) return true;
+    const delim = String.fromCharCode(this.delim);
+    return this.buf
+      .slice(nl + 1, end)
+      .split('\n')
+      .every((l) => {
+        const line = l.endsWith('\r') ? l.slice(0, -1) : l;
+        // The delimiter after the line makes its last field a whole one to splitLine.
+        return line === '' || splitLine(line + delim, this.delim).length === this.expected;
+      });
+  }
+
   private firstLineBreak(from: number, to: number): number {
     const nl = this.buf.indexOf('\n', from);
     return nl !== -1 && nl < to ? nl : -1;
@@ -344,41 +368,4 @@ export class CsvReader {
   private clip(raw: string): string {
     return raw.length > this.clipAt ? raw.slice(0, this.clipAt) : raw;
   }
-}
-
-/**
- * The fields of one line, quotes honoured within it; the last field is dropped when the line ends
- * before it does (an open quote, a clipped value), so every field returned was read whole.
- */
-export function splitLine(line: string, delim: number): string[] {
-  const fields: string[] = [];
-  let i = 0;
-  while (i <= line.length) {
-    if (line.charCodeAt(i) === QUOTE) {
-      let value = '';
-      let j = i + 1;
-      for (;;) {
-        const q = line.indexOf('"', j);
-        if (q === -1) return fields;
-        value += line.slice(j, q);
-        if (line.charCodeAt(q + 1) === QUOTE) {
-          value += '"';
-          j = q + 2;
-          continue;
-        }
-        j = q + 1;
-        break;
-      }
-      if (j < line.length && line.charCodeAt(j) !== delim) return fields;
-      fields.push(value);
-      i = j + 1;
-      continue;
-    }
-    let end = i;
-    while (end < line.length && line.charCodeAt(end) !== delim) end++;
-    if (end === line.length) return fields;
-    fields.push(line.slice(i, end));
-    i = end + 1;
-  }
-  return fields;
 }

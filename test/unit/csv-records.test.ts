@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type CsvEvent, CsvReader, splitLine } from '../../src/feed/csv-records.ts';
+import { type CsvEvent, CsvReader } from '../../src/feed/csv-records.ts';
+import { splitLine } from '../../src/feed/split-line.ts';
 
 const opts = { delimiter: ',', maxRecordChars: 1000, rawClipChars: 50 };
 
@@ -219,6 +220,24 @@ describe('CsvReader', () => {
       expect(got).toHaveLength(201);
       expect(got.at(-1)).toEqual(['209', 'row 199']);
       expect(events.filter((e) => e.kind === 'broken').map((e) => e.raw)).toEqual(['1,"open']);
+    });
+
+    it('takes a short record whose quoted field spans lines as one record, not an unclosed quote', () => {
+      // Well-formed CSV with a field too few: the lines after its first are no rows of their own.
+      const text = 'id,d,e\n1,a,b\n2,"first\nline\nnote"\n3,c,d\n';
+      for (const size of [1, 4, 1000]) {
+        const events = read(text, size);
+        expect(records(events), `size ${size}`).toEqual([
+          ['id', 'd', 'e'],
+          ['1', 'a', 'b'],
+          ['2', 'first\nline\nnote'],
+          ['3', 'c', 'd'],
+        ]);
+        expect(events.find((e) => e.kind === 'record' && e.fields[0] === '2')).toMatchObject({
+          raw: '2,"first\nline\nnote"',
+          line: 3,
+        });
+      }
     });
 
     it('keeps a legitimate multi-line quoted field whose record has the header shape', () => {

@@ -23,8 +23,8 @@ import { simOptions } from '../helpers/simulator.ts';
 const ACCOUNT = { login: '40021', password: 'x', firstId: 1000, index: 0 };
 const type = avroType('cdr-raw');
 
-function body(rows: number, extra: string[] = []): string {
-  const writer = new CsvWriter('contract');
+function body(rows: number, extra: string[] = [], layout: 'contract' | 'legacy17' = 'contract'): string {
+  const writer = new CsvWriter(layout);
   const generator = new CdrGenerator(simOptions({ seed: 3, historyRows: rows }));
   let text = writer.header('\n');
   for (let n = 0; n < rows; n++) text += writer.row(generator.row(ACCOUNT, n), '\n');
@@ -116,6 +116,20 @@ describe('ResponseParser', () => {
     expect(dlq).toHaveLength(1);
     expect(JSON.parse(String(dlq[0]?.value))).toMatchObject({ id: '1002', account: ACCOUNT.login });
     expect(batches.at(-1)?.lastId).toBe(1004);
+  });
+
+  it('dead-letters a 17-column row with a field too few and a description over three lines once, with all its text', () => {
+    const short = '1002,Support,0299990000,0400000000,"Call to\nmobile\nnote",BUSY,Y,03/11/2026';
+    const text = body(5, [], 'legacy17').replace(/\n1002,[^\n]*/, `\n${short}`);
+    for (const chunk of [1 << 20, 7]) {
+      const { batches } = parseAll(text, chunk);
+      expect(ids(batches)).toEqual([1000, 1001, 1003, 1004]);
+      const dlq = batches
+        .flatMap((b) => b.dlq)
+        .map((m) => JSON.parse(String(m.value)) as Record<string, unknown>);
+      expect(dlq).toHaveLength(1);
+      expect(dlq[0]).toMatchObject({ id: '1002', account: ACCOUNT.login, raw: short });
+    }
   });
 
   it('a header that fits no layout throws, and end(true) still gives what came before (nothing)', () => {
