@@ -17,6 +17,10 @@ export const ErrorCodes = {
   FEED_NETWORK: 'CDR_FEED_NETWORK',
   /** The request or the body went idle for longer than the configured timeout. */
   FEED_TIMEOUT: 'CDR_FEED_TIMEOUT',
+  /** The carrier's TLS certificate is not trusted, expired or for another name, or it refused ours. */
+  FEED_TLS: 'CDR_FEED_TLS',
+  /** A gzip/deflate body that is corrupt or inflates past FEED_MAX_INFLATE_RATIO (a decompression bomb). */
+  FEED_ENCODING: 'CDR_FEED_ENCODING',
   /** The CSV header lacks a required column. */
   FEED_HEADER: 'CDR_FEED_HEADER',
   /** One CDR row is invalid; the error names the line, the id when known, and the field. */
@@ -92,6 +96,8 @@ export const FEED_ERRORS: ReadonlySet<ErrorCode> = new Set([
   ErrorCodes.FEED_NOT_CSV,
   ErrorCodes.FEED_NETWORK,
   ErrorCodes.FEED_TIMEOUT,
+  ErrorCodes.FEED_TLS,
+  ErrorCodes.FEED_ENCODING,
   ErrorCodes.FEED_HEADER,
 ]);
 

@@ -3,6 +3,7 @@
 // whitelisted static address, so a cluster reaches it through a forward proxy that owns that
 // address (FEED_PROXY_URL, or the usual HTTPS_PROXY / HTTP_PROXY with NO_PROXY).
 import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
 import { z } from 'zod';
 import { configError, secret } from './env.ts';
 
@@ -17,6 +18,15 @@ export interface EgressOptions {
   httpProxy: string | undefined;
   httpsProxy: string | undefined;
   noProxy: string | undefined;
+  /** TLS to the carrier beyond the defaults: a private CA, a client certificate (PEM text). */
+  tls: CarrierTls | undefined;
+}
+
+export interface CarrierTls {
+  /** The system's CAs and the private one: undefined keeps Node's defaults. */
+  ca: string[] | undefined;
+  cert: string | undefined;
+  key: string | undefined;
 }
 
 export function accountsEnvShape() {
@@ -46,6 +56,17 @@ export function egressEnvShape() {
       .string()
       .optional()
       .describe('Comma-separated hosts (or .domain suffixes, or *) reached without the proxy'),
+    FEED_CA_FILE: z
+      .string()
+      .optional()
+      .describe(
+        "PEM file of the CA that signed the carrier's HTTPS certificate (a private CA), trusted beside the system's",
+      ),
+    FEED_CLIENT_CERT_FILE: z
+      .string()
+      .optional()
+      .describe('PEM client certificate for a carrier that asks for one (with FEED_CLIENT_KEY_FILE)'),
+    FEED_CLIENT_KEY_FILE: z.string().optional().describe('PEM private key of FEED_CLIENT_CERT_FILE'),
   };
 }
 
@@ -54,11 +75,46 @@ export function readEgress(cfg: {
   HTTPS_PROXY?: string | undefined;
   HTTP_PROXY?: string | undefined;
   NO_PROXY?: string | undefined;
+  FEED_CA_FILE?: string | undefined;
+  FEED_CLIENT_CERT_FILE?: string | undefined;
+  FEED_CLIENT_KEY_FILE?: string | undefined;
 }): EgressOptions {
   return {
     httpProxy: cfg.FEED_PROXY_URL ?? cfg.HTTP_PROXY,
     httpsProxy: cfg.FEED_PROXY_URL ?? cfg.HTTPS_PROXY,
     noProxy: cfg.NO_PROXY,
+    tls: readCarrierTls(cfg),
+  };
+}
+
+function readCarrierTls(cfg: {
+  FEED_CA_FILE?: string | undefined;
+  FEED_CLIENT_CERT_FILE?: string | undefined;
+  FEED_CLIENT_KEY_FILE?: string | undefined;
+}): CarrierTls | undefined {
+  if ((cfg.FEED_CLIENT_CERT_FILE === undefined) !== (cfg.FEED_CLIENT_KEY_FILE === undefined))
+    configError(
+      cfg.FEED_CLIENT_CERT_FILE === undefined ? 'FEED_CLIENT_CERT_FILE' : 'FEED_CLIENT_KEY_FILE',
+      'set both FEED_CLIENT_CERT_FILE and FEED_CLIENT_KEY_FILE, or neither',
+    );
+  if (cfg.FEED_CA_FILE === undefined && cfg.FEED_CLIENT_CERT_FILE === undefined) return undefined;
+  const pem = (key: string, file: string | undefined) => {
+    if (file === undefined) return undefined;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      configError(key, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (!text.includes('-----BEGIN ')) configError(key, 'is not a PEM file');
+    return text;
+  };
+  const ca = pem('FEED_CA_FILE', cfg.FEED_CA_FILE);
+  return {
+    // Beside the system's CAs, not instead of them: a proxy or a later public certificate still works.
+    ca: ca === undefined ? undefined : [...rootCertificates, ca],
+    cert: pem('FEED_CLIENT_CERT_FILE', cfg.FEED_CLIENT_CERT_FILE),
+    key: pem('FEED_CLIENT_KEY_FILE', cfg.FEED_CLIENT_KEY_FILE),
   };
 }
 

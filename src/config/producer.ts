@@ -81,6 +81,11 @@ export const producerEnvSchema = z.object({
   FEED_BODY_IDLE_TIMEOUT_MS: int(100)
     .default(60_000)
     .describe('Longest silence allowed inside a response body'),
+  FEED_MAX_INFLATE_RATIO: int(2, 100_000)
+    .default(200)
+    .describe(
+      'A gzip or deflate feed body may inflate to this many times its size at most (CSV: 5-20); past it, refused as a decompression bomb',
+    ),
   FEED_BACKOFF_MIN_MS: int(1).default(1000).describe('First retry delay after a feed failure'),
   FEED_BACKOFF_MAX_MS: int(1).default(60_000).describe('Longest retry delay after repeated feed failures'),
   FEED_AUTH_RETRY_MS: int(100)
@@ -148,6 +153,7 @@ export interface FeedOptions {
   pollIntervalMs: number;
   headersTimeoutMs: number;
   bodyIdleTimeoutMs: number;
+  maxInflateRatio: number;
   /** Feed requests in flight at most for the whole process. */
   maxConcurrentPolls: number;
   backoff: { minMs: number; maxMs: number };
@@ -226,6 +232,7 @@ export function loadProducerOptions(env: Env): Readonly<ProducerOptions> {
       pollIntervalMs: cfg.FEED_POLL_INTERVAL_MS,
       headersTimeoutMs: cfg.FEED_HEADERS_TIMEOUT_MS,
       bodyIdleTimeoutMs: cfg.FEED_BODY_IDLE_TIMEOUT_MS,
+      maxInflateRatio: cfg.FEED_MAX_INFLATE_RATIO,
       maxConcurrentPolls: cfg.FEED_MAX_CONCURRENT_POLLS,
       backoff: { minMs: cfg.FEED_BACKOFF_MIN_MS, maxMs: cfg.FEED_BACKOFF_MAX_MS },
       authRetryMs: cfg.FEED_AUTH_RETRY_MS,

@@ -1,6 +1,8 @@
 // One GET of the billing feed. The URL carries the login and password in its query string (the
 // carrier's design), so it is built here and never leaves this module: errors and logs get
 // `feedTarget()`, the host and fromid only.
+import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
+import { createGunzip, createInflate } from 'node:zlib';
 import { type Dispatcher, request, errors as undiciErrors } from 'undici';
 import { CdrError, ErrorCodes } from '../errors.ts';
 import { parseRetryAfter } from './retry-after.ts';
@@ -19,7 +21,12 @@ export interface FeedRequestOptions {
   bodyIdleTimeoutMs: number;
   signal?: AbortSignal;
   dispatcher?: Dispatcher;
+  /** A gzip/deflate body may inflate to this many times its size at most (a decompression bomb past it). */
+  maxInflateRatio?: number;
 }
+
+/** Below this many inflated bytes no ratio is judged: a small body cannot be a bomb. */
+const INFLATE_RATIO_FROM = 1 << 20;
 
 export function feedUrl(baseUrl: string, credentials: FeedCredentials, fromId: number): string {
   const url = new URL('billing/feed', baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
@@ -35,14 +42,14 @@ export function feedTarget(baseUrl: string, fromId?: number): { feedHost: string
   return fromId === undefined ? { feedHost: host } : { feedHost: host, fromid: fromId };
 }
 
-/** Opens the feed and checks status and content type; resolves to the body stream of a 200. */
-export async function openFeed(options: FeedRequestOptions): Promise<Dispatcher.ResponseData['body']> {
+/** Opens the feed and checks status and content type; resolves to the body of a 200, inflated if compressed. */
+export async function openFeed(options: FeedRequestOptions): Promise<Readable> {
   const target = feedTarget(options.baseUrl, options.fromId);
   let res: Dispatcher.ResponseData;
   try {
     res = await request(feedUrl(options.baseUrl, options.credentials, options.fromId), {
       method: 'GET',
-      headers: { accept: 'text/csv' },
+      headers: { accept: 'text/csv', 'accept-encoding': 'gzip, deflate' },
       headersTimeout: options.headersTimeoutMs,
       bodyTimeout: options.bodyIdleTimeoutMs,
       ...(options.signal ? { signal: options.signal } : {}),
@@ -61,7 +68,7 @@ export async function openFeed(options: FeedRequestOptions): Promise<Dispatcher.
         details: target,
       });
     }
-    return res.body;
+    return inflated(res, options.maxInflateRatio ?? 200, target);
   }
   await res.body.dump().catch(() => undefined);
   if (statusCode === 401 || statusCode === 403) {
@@ -88,10 +95,76 @@ export async function openFeed(options: FeedRequestOptions): Promise<Dispatcher.
   });
 }
 
+/** The body as sent, or inflated (gzip, deflate) with its growth bounded. */
+function inflated(res: Dispatcher.ResponseData, maxRatio: number, target: Record<string, unknown>): Readable {
+  const encoding = String(res.headers['content-encoding'] ?? '')
+    .trim()
+    .toLowerCase();
+  if (encoding === '' || encoding === 'identity') return res.body;
+  if (encoding !== 'gzip' && encoding !== 'x-gzip' && encoding !== 'deflate') {
+    res.body.destroy();
+    throw new CdrError(
+      ErrorCodes.FEED_ENCODING,
+      `feed sent Content-Encoding ${encoding}, which is not read`,
+      {
+        retriable: true,
+        details: target,
+      },
+    );
+  }
+  let sent = 0;
+  const counted = new Transform({
+    transform(chunk: Buffer, _e, done: TransformCallback) {
+      sent += chunk.length;
+      done(null, chunk);
+    },
+  });
+  let grown = 0;
+  const bounded = new Transform({
+    transform(chunk: Buffer, _e, done: TransformCallback) {
+      grown += chunk.length;
+      if (grown > INFLATE_RATIO_FROM && grown > maxRatio * sent) {
+        done(
+          new CdrError(
+            ErrorCodes.FEED_ENCODING,
+            `feed body inflates past ${maxRatio} times its ${encoding} size (FEED_MAX_INFLATE_RATIO): refused as a decompression bomb`,
+            { retriable: true, details: target },
+          ),
+        );
+        return;
+      }
+      done(null, chunk);
+    },
+  });
+  // pipeline destroys every stream on any error, so the reader of `bounded` sees it.
+  return pipeline(
+    res.body,
+    counted,
+    encoding === 'deflate' ? createInflate() : createGunzip(),
+    bounded,
+    () => {},
+  );
+}
+
+/** Node's TLS error codes for a certificate the client does not accept, or a handshake refused. */
+const TLS_CODES =
+  /^(CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_|ERR_TLS_|ERR_SSL_|HOSTNAME_MISMATCH|ERR_TLS_CERT_ALTNAME_INVALID)/;
+
 /** Maps an undici or socket error to a feed error; keeps only the cause's name and code. */
 export function feedTransportError(cause: unknown, target: Record<string, unknown>): CdrError {
   if (cause instanceof CdrError) return cause;
   const err = cause as { name?: string; code?: string; message?: string };
+  if (err.code !== undefined && TLS_CODES.test(err.code))
+    return new CdrError(
+      ErrorCodes.FEED_TLS,
+      `the carrier's TLS connection failed (${err.code}): check FEED_CA_FILE (its CA) and FEED_CLIENT_CERT_FILE / FEED_CLIENT_KEY_FILE (ours)`,
+      { retriable: true, details: { ...target, cause: err.code } },
+    );
+  if (err.code?.startsWith('Z_'))
+    return new CdrError(ErrorCodes.FEED_ENCODING, `feed's compressed body is corrupt (${err.code})`, {
+      retriable: true,
+      details: { ...target, cause: err.code },
+    });
   const timeout =
     cause instanceof undiciErrors.HeadersTimeoutError ||
     cause instanceof undiciErrors.BodyTimeoutError ||

@@ -94,9 +94,9 @@ export const KAFKAJS_LEVEL_RULES: readonly LevelRule[] = [
   },
   {
     pattern: /transactional operation in an invalid state|INVALID_TXN_STATE/i,
-    message: /^Response Produce\b/,
+    message: /^Response (Produce|TxnOffsetCommit)\b/,
     level: 'warn',
-    why: "a leader answering late writes of a transaction the producer already gave up on (a paused or slow broker): Kafka's partition verification refuses them, as it should; the producer had aborted, initialised again and redone the batch",
+    why: "a leader answering late writes (or a group coordinator late offsets) of a transaction already given up on or aborted after a fault: Kafka's verification refuses them, as it should; the producer aborts, initialises again and redoes the batch, the enricher gives the partition back and its batch is redone",
   },
   {
     pattern: /Request .* timed out|timed out after|The request timed out|REQUEST_TIMED_OUT/i,

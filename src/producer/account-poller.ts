@@ -207,6 +207,7 @@ export class AccountPoller {
       fromId,
       headersTimeoutMs: options.feed.headersTimeoutMs,
       bodyIdleTimeoutMs: options.feed.bodyIdleTimeoutMs,
+      maxInflateRatio: options.feed.maxInflateRatio,
       signal,
       ...(this.deps.egress ? { dispatcher: this.deps.egress } : {}),
     });

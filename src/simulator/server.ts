@@ -48,6 +48,8 @@ export interface RequestRecord {
   fromid: string;
   rows: number;
   pointer?: number;
+  /** The client's address (a proxy's egress address when the request came through one). */
+  remote?: string;
 }
 
 export interface RunningSimulator {
@@ -157,7 +159,7 @@ class FeedSimulator {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(HTML_PAGE);
       return;
     }
-    await this.streamRows(res, account, Number(fromText), fault);
+    await this.streamRows(res, account, Number(fromText), fault, req.socket.remoteAddress);
   }
 
   /** `GET /recordings/<path>`: the account's login first, then a CDR of that account that names this path. */
@@ -191,6 +193,7 @@ class FeedSimulator {
     account: SimAccountData,
     fromId: number,
     fault: FaultRule | undefined,
+    remote: string | undefined,
   ): Promise<void> {
     const { generator, writer, options } = this;
     // The rows that exist when the request arrives; growth after that shows in the next poll.
@@ -199,7 +202,13 @@ class FeedSimulator {
     const end = options.windowIds
       ? Math.min(count, generator.indexAtOrAfter(account, fromId + options.windowIds))
       : count;
-    const record: RequestRecord = { at: Date.now(), login: account.login, fromid: String(fromId), rows: 0 };
+    const record: RequestRecord = {
+      at: Date.now(),
+      login: account.login,
+      fromid: String(fromId),
+      rows: 0,
+      ...(remote ? { remote } : {}),
+    };
     if (this.stats.log.length >= 10_000) this.stats.log.shift();
     this.stats.log.push(record);
     res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8' });

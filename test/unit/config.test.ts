@@ -95,6 +95,26 @@ describe('producer config: layouts', () => {
 });
 
 describe('producer config', () => {
+  it("reads the carrier's private CA beside the system's, and refuses a client certificate without its key or a file that is no PEM", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cdr-tls-'));
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    writeFileSync(join(dir, 'ca.pem'), pem);
+    writeFileSync(join(dir, 'not.pem'), 'hello');
+    const tls = loadProducerOptions({ ...BASE, FEED_CA_FILE: join(dir, 'ca.pem') }).feed.egress.tls;
+    expect(tls?.ca?.at(-1)).toBe(pem);
+    expect(tls?.ca?.length).toBeGreaterThan(1);
+    expect(loadProducerOptions(BASE).feed.egress.tls).toBeUndefined();
+    expect(() => loadProducerOptions({ ...BASE, FEED_CLIENT_CERT_FILE: join(dir, 'ca.pem') })).toThrow(
+      /FEED_CLIENT_KEY_FILE/,
+    );
+    expect(() => loadProducerOptions({ ...BASE, FEED_CA_FILE: join(dir, 'not.pem') })).toThrow(
+      /FEED_CA_FILE: is not a PEM file/,
+    );
+    expect(() => loadProducerOptions({ ...BASE, FEED_CA_FILE: join(dir, 'missing.pem') })).toThrow(
+      /FEED_CA_FILE: cannot be read \(ENOENT\)/,
+    );
+  });
+
   it('reads a valid environment into a frozen config with defaults', () => {
     const cfg = loadProducerOptions(BASE);
     expect(cfg.accounts).toEqual([{ login: '40021', password: 'hunter2-secret' }]);

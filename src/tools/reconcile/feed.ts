@@ -13,6 +13,7 @@ import { TimeZone } from '../../cdr/time-zone.ts';
 import type { RegistryOptions } from '../../codec/registry.ts';
 import type { FeedAccount, FeedOptions, RowOptions } from '../../config/producer.ts';
 import { feedRows } from '../../feed/csv-rows.ts';
+import { egressDispatcher } from '../../feed/egress.ts';
 import { openFeed } from '../../feed/request.ts';
 import { scan } from '../read/scan.ts';
 import { MERGE_PACE_MS } from './continuity.ts';
@@ -21,7 +22,7 @@ import type { Differences } from './report.ts';
 /** The feed of one account, as the producer reads it. */
 export interface FeedSide {
   account: FeedAccount;
-  feed: Pick<FeedOptions, 'url' | 'headersTimeoutMs' | 'bodyIdleTimeoutMs'>;
+  feed: Pick<FeedOptions, 'url' | 'headersTimeoutMs' | 'bodyIdleTimeoutMs' | 'maxInflateRatio' | 'egress'>;
   rows: RowOptions;
 }
 
@@ -35,6 +36,8 @@ export type FeedItem = { id: number; cdr: RawCdr } | { id: number; problem: stri
 export async function* feedItems(side: FeedSide, fromId: number, toId: number): AsyncGenerator<FeedItem> {
   const zone = new TimeZone(side.rows.timeZone);
   let next = fromId;
+  // The producer's way to the carrier: its proxy, its CA and client certificate.
+  const dispatcher = egressDispatcher(side.feed.egress);
   for (;;) {
     const body = await openFeed({
       baseUrl: side.feed.url,
@@ -42,6 +45,8 @@ export async function* feedItems(side: FeedSide, fromId: number, toId: number): 
       fromId: next,
       headersTimeoutMs: side.feed.headersTimeoutMs,
       bodyIdleTimeoutMs: side.feed.bodyIdleTimeoutMs,
+      maxInflateRatio: side.feed.maxInflateRatio,
+      ...(dispatcher ? { dispatcher } : {}),
     });
     let header: HeaderMap | undefined;
     let reader: RowReader | undefined;
