@@ -9,6 +9,7 @@ import { loadProducerOptions } from '../config/producer.ts';
 import type { ToolsOptions } from '../config/tools.ts';
 import { formatReport, REPORT_FORMATS, type ReportFormat } from '../tools/reconcile/format.ts';
 import { type Against, reconcile } from '../tools/reconcile/index.ts';
+import { DIFFERENCE_KINDS, type DifferenceKind } from '../tools/reconcile/report.ts';
 import { type CdrScope, cdrScope } from '../tools/reconcile/scope.ts';
 import { readTotalsFile } from '../tools/reconcile/totals-file.ts';
 import type { CliContext } from './context.ts';
@@ -29,6 +30,7 @@ interface ReconcileOptions {
   enriched?: string[] | boolean;
   recordings?: boolean;
   hash: boolean;
+  accept?: string[];
   format: string;
   output?: string;
   maxListed: string;
@@ -71,6 +73,10 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
       '--no-hash',
       "with --recordings: trust each object's SHA-256 metadata instead of reading its bytes",
     )
+    .option(
+      '--accept <kind...>',
+      `kinds of difference listed but not failing the run (exit 0), e.g. dead_lettered: ${DIFFERENCE_KINDS.join(', ')}`,
+    )
     .option('--format <format>', `output: ${REPORT_FORMATS.join(', ')}`, 'table')
     .option('--output <file>', 'write the report here (default stdout)')
     .option('--max-listed <n>', 'differences listed at most (the rest are counted)', '100000')
@@ -102,9 +108,16 @@ async function runReconcile(ctx: CliContext, flags: ReconcileOptions): Promise<n
   if (flags.recordings === true) return reconcileRecordingsCommand(ctx, flags, scope, maxListed);
   const { options, kafka } = ctx.tool();
   const registry = ctx.registry(options);
+  const accept = new Set<DifferenceKind>();
+  for (const kind of flags.accept ?? []) {
+    if (!(DIFFERENCE_KINDS as readonly string[]).includes(kind))
+      badOption('--accept', `"${kind}" is not one of ${DIFFERENCE_KINDS.join(', ')}`);
+    accept.add(kind as DifferenceKind);
+  }
   const report = await reconcile({
     kafka,
     registry,
+    accept,
     topics: {
       raw: flags.topic ?? options.topics.raw,
       controlTotals: options.topics.controlTotals,

@@ -418,6 +418,49 @@ describe('report formats', () => {
     expect(rows[2]).toMatchObject({ id: '8', to_id: '8' });
   });
 
+  it('CSV: a credit stays a number a spreadsheet sums, text that starts with a minus stays neutralised', () => {
+    const credits = new TotalsTable();
+    credits.addCdr(
+      { billing_period: '2026-11', account: '40021', billing_group: '-1+cmd|x', type: 'M', sub_type: 'M3' },
+      30,
+      bigintToTwosComplement(-1_250_000n),
+      9,
+    );
+    const credit: ReconcileReport = {
+      ...report,
+      totals: credits.list(),
+      differences: [
+        {
+          kind: 'values_differ',
+          account: '40021',
+          id: 9,
+          column: 'cost',
+          kafka: '-1.250000',
+          other: '-1.350000',
+        },
+      ],
+    };
+    const rows = parse(formatReport(credit, 'csv'), { columns: true }) as Array<Record<string, string>>;
+    expect(rows[0]).toMatchObject({ cost: '-1.250000', billing_group: "'-1+cmd|x" });
+    expect(rows[1]).toMatchObject({ kafka: '-1.250000', other: '-1.350000' });
+  });
+
+  it('--accept: differences of an accepted kind are listed but do not fail the month; any other does', () => {
+    const out = new Differences(1, new Set(['dead_lettered'] as const));
+    out.add({ kind: 'dead_lettered', account: '40021', id: 8 });
+    out.add({ kind: 'dead_lettered', account: '40021', id: 9 });
+    expect([out.list.length, out.unlisted, out.accepted, out.blocking]).toEqual([1, 1, 2, 0]);
+    const clean = formatReport(
+      { ...report, differences: out.list, unlisted: out.unlisted, accepted: 2, ok: true },
+      'table',
+    );
+    expect(clean).toContain(
+      'OK: 1 CDRs reconciled (scan, against feed), no other difference (2 accepted difference(s) listed)',
+    );
+    out.add({ kind: 'values_differ', account: '40021', id: 7 });
+    expect(out.blocking).toBe(1);
+  });
+
   it('JSON, markdown and table carry the same facts', () => {
     const json = JSON.parse(formatReport(report, 'json')) as {
       ok: boolean;

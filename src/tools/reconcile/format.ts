@@ -68,8 +68,9 @@ function what(d: Difference): string {
 
 function summary(r: ReconcileReport): string {
   const n = r.differences.length + r.unlisted;
+  const accepted = r.accepted ? ` (${r.accepted.toLocaleString('en')} accepted difference(s) listed)` : '';
   return r.ok
-    ? `OK: ${r.records.toLocaleString('en')} CDRs reconciled (${r.source}, against ${r.against}), no difference`
+    ? `OK: ${r.records.toLocaleString('en')} CDRs reconciled (${r.source}, against ${r.against}), ${r.accepted ? 'no other difference' : 'no difference'}${accepted}`
     : `DIFFERENT: ${n.toLocaleString('en')} difference(s) over ${r.records.toLocaleString('en')} CDRs (${r.source}, against ${r.against})${r.unlisted > 0 ? `, ${r.unlisted} not listed` : ''}`;
 }
 
@@ -94,6 +95,17 @@ function jsonReport(r: ReconcileReport): string {
   return `${JSON.stringify({ ...r, totals }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`;
 }
 
+const DECIMAL = /^-?\d+(\.\d+)?$/;
+/** Compared fields whose values are numbers (money, seconds, ids, counts). */
+const NUMERIC_FIELDS: ReadonlySet<string> = new Set([
+  'cost',
+  'seconds',
+  'count',
+  'first_id',
+  'last_id',
+  'id',
+]);
+
 function csvReport(r: ReconcileReport): string {
   const rows: Array<Partial<Record<CsvColumn, string>>> = [
     ...r.totals.map((t) => ({ section: 'totals', ...totalsCells(t.key, t.totals) })),
@@ -108,8 +120,17 @@ function csvReport(r: ReconcileReport): string {
       })),
     ),
   ];
-  const text = (v: string | undefined) => quote(neutralise(v ?? ''));
-  return [CSV_COLUMNS.join(','), ...rows.map((row) => CSV_COLUMNS.map((c) => text(row[c])).join(','))]
+  // A number in a numeric cell (a credit's cost is negative) is written as a number a spreadsheet
+  // sums; the formula guard is for text.
+  const text = (v: string | undefined, numeric: boolean) =>
+    numeric && v !== undefined && DECIMAL.test(v) ? v : quote(neutralise(v ?? ''));
+  const numericCell = (row: Partial<Record<CsvColumn, string>>, c: CsvColumn) =>
+    (VALUE_COLUMNS as readonly string[]).includes(c) ||
+    ((c === 'kafka' || c === 'other') && NUMERIC_FIELDS.has(row.column ?? ''));
+  return [
+    CSV_COLUMNS.join(','),
+    ...rows.map((row) => CSV_COLUMNS.map((c) => text(row[c], numericCell(row, c))).join(',')),
+  ]
     .map((l) => `${l}\r\n`)
     .join('');
 }

@@ -13,7 +13,13 @@ import { scan } from '../read/scan.ts';
 import { Continuity, MERGE_PACE_MS } from './continuity.ts';
 import { reconcileWithEnriched } from './enriched.ts';
 import { type FeedSide, reconcileWithFeed } from './feed.ts';
-import { compareTotals, continuityDifference, Differences, type ReconcileReport } from './report.ts';
+import {
+  compareTotals,
+  continuityDifference,
+  type DifferenceKind,
+  Differences,
+  type ReconcileReport,
+} from './report.ts';
 import { type CdrScope, TOTALS_FIELDS } from './scope.ts';
 import { KEY_COLUMNS, TotalsTable } from './totals.ts';
 import type { TotalsFile } from './totals-file.ts';
@@ -33,6 +39,8 @@ export interface ReconcileRequest {
   against: Against;
   /** Differences listed at most; the rest are counted. */
   maxListed?: number;
+  /** Kinds of difference that do not make the reconciliation fail (`--accept`). */
+  accept?: ReadonlySet<DifferenceKind>;
   timeoutMs?: number;
 }
 
@@ -41,7 +49,7 @@ function refuse(message: string): never {
 }
 
 export async function reconcile(req: ReconcileRequest): Promise<ReconcileReport> {
-  const out = new Differences(req.maxListed);
+  const out = new Differences(req.maxListed, req.accept);
   const { against } = req;
   if (req.fast && (against.kind === 'feed' || against.kind === 'enriched'))
     refuse(`--fast: control records hold totals, not ids: --against ${against.kind} needs the full scan`);
@@ -78,7 +86,8 @@ export async function reconcile(req: ReconcileRequest): Promise<ReconcileReport>
         gaps: a.ids.gaps(),
       })),
     records: counted.records,
-    ok: out.count === 0,
+    accepted: out.accepted,
+    ok: out.blocking === 0,
   };
 }
 

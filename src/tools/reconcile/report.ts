@@ -10,21 +10,24 @@ import {
   valueText,
 } from './totals.ts';
 
-export type DifferenceKind =
+export const DIFFERENCE_KINDS = [
   /** A totals line whose value differs. */
-  | 'totals_differ'
+  'totals_differ',
   /** A totals line, an id or ids that the other side has and Kafka does not. */
-  | 'missing_in_kafka'
+  'missing_in_kafka',
   /** ... that Kafka has and the other side does not. */
-  | 'missing_in_other'
+  'missing_in_other',
   /** The same id with other values. */
-  | 'values_differ'
+  'values_differ',
   /** Not in Kafka because the producer dead-lettered it. */
-  | 'dead_lettered'
-  | 'duplicate'
-  | 'out_of_order'
+  'dead_lettered',
+  'duplicate',
+  'out_of_order',
   /** A record that could not be decoded. */
-  | 'undecodable';
+  'undecodable',
+] as const;
+
+export type DifferenceKind = (typeof DIFFERENCE_KINDS)[number];
 
 export interface Difference {
   kind: DifferenceKind;
@@ -63,6 +66,8 @@ export interface ReconcileReport {
   unlisted: number;
   accounts: AccountSummary[];
   records: number;
+  /** Differences of the kinds the caller accepted (`--accept`): listed, but not what makes `ok` false. */
+  accepted?: number;
   ok: boolean;
 }
 
@@ -70,19 +75,29 @@ export interface ReconcileReport {
 export class Differences {
   readonly list: Difference[] = [];
   unlisted = 0;
+  /** Differences of an accepted kind (known dead letters, say): listed, not counted against `ok`. */
+  accepted = 0;
   private readonly max: number;
+  private readonly accept: ReadonlySet<DifferenceKind>;
 
-  constructor(max = 100_000) {
+  constructor(max = 100_000, accept: ReadonlySet<DifferenceKind> = new Set()) {
     this.max = max;
+    this.accept = accept;
   }
 
   add(d: Difference): void {
+    if (this.accept.has(d.kind)) this.accepted++;
     if (this.list.length < this.max) this.list.push(d);
     else this.unlisted++;
   }
 
   get count(): number {
     return this.list.length + this.unlisted;
+  }
+
+  /** The differences that are not of an accepted kind. */
+  get blocking(): number {
+    return this.count - this.accepted;
   }
 }
 
