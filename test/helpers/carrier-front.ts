@@ -122,6 +122,11 @@ export async function startCarrierFront(options: FrontOptions): Promise<Front> {
       return;
     }
     const upstream = request(`${options.target}${req.url}`, { method: req.method }, (answer) => {
+      // The client may have gone (a producer stopped mid-request): nothing to pipe to.
+      if (res.destroyed) {
+        answer.destroy();
+        return;
+      }
       const headers = { ...answer.headers };
       const accepts = String(req.headers['accept-encoding'] ?? '');
       if (!options.encoding || !accepts.includes(options.encoding)) {
@@ -136,6 +141,7 @@ export async function startCarrierFront(options: FrontOptions): Promise<Front> {
       pipeline(answer, options.encoding === 'gzip' ? createGzip() : createDeflate(), res, () => undefined);
     });
     upstream.on('error', () => res.destroy());
+    res.on('close', () => upstream.destroy());
     upstream.end();
   };
   const server = options.tls
