@@ -5,8 +5,7 @@
 // fails, is dropped and the consumer rejoins the group: never a crash.
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
-import { isCdrError } from '../errors.ts';
-import { afterCommitted, type BatchOwners, rejoin, takePartition } from '../kafka/partition-owners.ts';
+import { type BatchOwners, commitSlice, takeBatch } from '../kafka/partition-owners.ts';
 import type { EnricherMetrics } from './metrics.ts';
 import { type SliceDeps, transformSlice } from './transform.ts';
 
@@ -37,13 +36,15 @@ export async function enrichBatch(deps: BatchEnricherDeps, payload: BatchPayload
   if (batch.messages.length === 0) return;
   const { partition } = batch;
   const { metrics, log } = deps;
-  const owner = await takePartition(deps.owners, partition, log);
   // Below the offset the previous owner committed: already enriched by it.
-  const { skipped, rest } = afterCommitted(batch.messages, owner.committed);
-  if (skipped > 0) {
-    metrics.skippedCommitted.inc(skipped);
-    resolveOffset((batch.messages[skipped - 1] as KafkaMessage).offset);
-  }
+  const { sender, rest } = await takeBatch(
+    deps.owners,
+    batch.messages,
+    partition,
+    resolveOffset,
+    metrics.skippedCommitted,
+    log,
+  );
   await deps.prepare(rest.map((m) => m.value));
   for (let start = 0; start < rest.length; start += SLICE) {
     if (!isRunning() || isStale()) return;
@@ -56,21 +57,8 @@ export async function enrichBatch(deps: BatchEnricherDeps, payload: BatchPayload
     );
     const last = (slice[slice.length - 1] as KafkaMessage).offset;
     const end = metrics.transaction.startTimer();
-    try {
-      await owner.sender.commit(out.topicMessages, {
-        consumerGroupId: deps.groupId,
-        topics: [{ topic: batch.topic, partitions: [{ partition, offset: String(BigInt(last) + 1n) }] }],
-      });
-    } catch (err) {
-      metrics.failed.inc();
-      // Nothing of this slice was committed. A sender of an earlier assignment: that batch is void.
-      if (!deps.owners.isCurrent(partition, owner.sender)) return;
-      deps.owners.drop(partition, owner.sender);
-      metrics.partitionsMoved.inc();
-      const code = isCdrError(err) ? err.code : undefined;
-      log.warn({ err, partition, code }, 'transaction failed: partition dropped; rejoining the group');
-      throw rejoin(`the transaction of partition ${partition} failed (${code ?? 'error'})`, partition);
-    }
+    const input = { topic: batch.topic, partition, groupId: deps.groupId };
+    if (!(await commitSlice(deps.owners, sender, input, out.topicMessages, last, metrics, log))) return;
     end();
     resolveOffset(last);
     metrics.recordsIn.inc(slice.length);

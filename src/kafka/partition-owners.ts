@@ -179,7 +179,7 @@ export interface BatchOwners {
 }
 
 /** An error kafkajs answers by rejoining the group (its isRebalancing test reads `type`). */
-export function rejoin(message: string, partition: number): CdrError {
+function rejoin(message: string, partition: number): CdrError {
   return Object.assign(
     new CdrError(ErrorCodes.PARTITION_MOVED, message, { retriable: true, details: { partition } }),
     { type: 'REBALANCE_IN_PROGRESS' },
@@ -198,7 +198,7 @@ export function afterCommitted(
 }
 
 /** The partition's producer, or a rejoin when the partition cannot be taken or is not ours. */
-export async function takePartition(
+async function takePartition(
   owners: BatchOwners,
   partition: number,
   log: Logger,
@@ -215,4 +215,59 @@ export async function takePartition(
   }
   if (!owner) throw rejoin(`partition ${partition} is not assigned to this enricher`, partition);
   return owner;
+}
+
+/**
+ * A batch of an input partition, as a consume-transform-produce stage starts it: the partition's
+ * producer, and the records at or after the offset the group committed (those before it, already
+ * done by the previous owner, resolved and counted in `skippedCommitted`).
+ */
+export async function takeBatch(
+  owners: BatchOwners,
+  messages: readonly KafkaMessage[],
+  partition: number,
+  resolveOffset: (offset: string) => void,
+  skippedCommitted: { inc(n: number): void },
+  log: Logger,
+): Promise<{ sender: PartitionSender; rest: readonly KafkaMessage[] }> {
+  const owner = await takePartition(owners, partition, log);
+  const { skipped, rest } = afterCommitted(messages, owner.committed);
+  if (skipped > 0) {
+    skippedCommitted.inc(skipped);
+    resolveOffset((messages[skipped - 1] as KafkaMessage).offset);
+  }
+  return { sender: owner.sender, rest };
+}
+
+/**
+ * Commits a slice's output with the input offset after `lastOffset`. False when the commit failed
+ * for a sender of an earlier assignment (that batch is void); a failure of the current sender drops
+ * the partition and throws the rejoin that makes kafkajs ask the group again.
+ */
+export async function commitSlice(
+  owners: BatchOwners,
+  sender: PartitionSender,
+  input: { topic: string; partition: number; groupId: string },
+  topicMessages: TopicMessages[],
+  lastOffset: string,
+  metrics: { partitionsMoved: { inc(): void }; failed?: { inc(): void } },
+  log: Logger,
+): Promise<boolean> {
+  const { topic, partition, groupId } = input;
+  try {
+    await sender.commit(topicMessages, {
+      consumerGroupId: groupId,
+      topics: [{ topic, partitions: [{ partition, offset: String(BigInt(lastOffset) + 1n) }] }],
+    });
+    return true;
+  } catch (err) {
+    metrics.failed?.inc();
+    // Nothing of this slice was committed. A sender of an earlier assignment: that batch is void.
+    if (!owners.isCurrent(partition, sender)) return false;
+    owners.drop(partition, sender);
+    metrics.partitionsMoved.inc();
+    const code = isCdrError(err) ? err.code : undefined;
+    log.warn({ err, partition, code }, 'transaction failed: partition dropped; rejoining the group');
+    throw rejoin(`the transaction of partition ${partition} failed (${code ?? 'error'})`, partition);
+  }
 }

@@ -5,8 +5,7 @@
 import type { EachBatchPayload, KafkaMessage, Message } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { RawCdr } from '../cdr/row.ts';
-import { isCdrError } from '../errors.ts';
-import { afterCommitted, type BatchOwners, rejoin, takePartition } from '../kafka/partition-owners.ts';
+import { type BatchOwners, commitSlice, takeBatch } from '../kafka/partition-owners.ts';
 import type { Outcome } from './job.ts';
 import type { RecordingsMetrics } from './metrics.ts';
 import { recordingDeadLetter, referenceValue, type Source } from './reference.ts';
@@ -46,12 +45,14 @@ export async function recordingsBatch(deps: RecordingsBatchDeps, payload: BatchP
   const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
   if (batch.messages.length === 0) return;
   const { partition } = batch;
-  const owner = await takePartition(deps.owners, partition, deps.log);
-  const { skipped, rest } = afterCommitted(batch.messages, owner.committed);
-  if (skipped > 0) {
-    deps.metrics.skippedCommitted.inc(skipped);
-    resolveOffset((batch.messages[skipped - 1] as KafkaMessage).offset);
-  }
+  const { sender, rest } = await takeBatch(
+    deps.owners,
+    batch.messages,
+    partition,
+    resolveOffset,
+    deps.metrics.skippedCommitted,
+    deps.log,
+  );
   await deps.prepare(rest.map((m) => m.value));
   const source = { topic: batch.topic, partition };
   for (let start = 0; start < rest.length; start += SLICE) {
@@ -67,25 +68,12 @@ export async function recordingsBatch(deps: RecordingsBatchDeps, payload: BatchP
     }
     if (!isRunning() || isStale()) return;
     const last = (slice[slice.length - 1] as KafkaMessage).offset;
-    try {
-      await owner.sender.commit(
-        [
-          { topic: deps.outputTopic, messages: messages.references },
-          { topic: deps.dlqTopic, messages: messages.deadLetters },
-        ].filter((t) => t.messages.length > 0),
-        {
-          consumerGroupId: deps.groupId,
-          topics: [{ topic: batch.topic, partitions: [{ partition, offset: String(BigInt(last) + 1n) }] }],
-        },
-      );
-    } catch (err) {
-      if (!deps.owners.isCurrent(partition, owner.sender)) return;
-      deps.owners.drop(partition, owner.sender);
-      deps.metrics.partitionsMoved.inc();
-      const code = isCdrError(err) ? err.code : undefined;
-      deps.log.warn({ err, partition, code }, 'transaction failed: partition dropped; rejoining the group');
-      throw rejoin(`the transaction of partition ${partition} failed (${code ?? 'error'})`, partition);
-    }
+    const outputs = [
+      { topic: deps.outputTopic, messages: messages.references },
+      { topic: deps.dlqTopic, messages: messages.deadLetters },
+    ].filter((t) => t.messages.length > 0);
+    const input = { topic: batch.topic, partition, groupId: deps.groupId };
+    if (!(await commitSlice(deps.owners, sender, input, outputs, last, deps.metrics, deps.log))) return;
     end();
     resolveOffset(last);
     deps.metrics.recordsIn.inc(slice.length);
