@@ -39,7 +39,8 @@ function enricherEnv(rawTopic: string, run: string, extra: Record<string, string
   };
 }
 
-async function metric(port: number, name: string): Promise<number> {
+/** A metric's value from a service's /metrics (`name` may carry its labels); 0 when absent. */
+export async function metric(port: number, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;

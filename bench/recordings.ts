@@ -24,6 +24,7 @@ import {
   startSimulator,
 } from '../src/simulator/index.ts';
 import { readReferences } from '../src/tools/recordings/index.ts';
+import { metric } from './enricher.ts';
 import { watchPeakRss } from './peak-rss.ts';
 import { producerRunEnv } from './producer.ts';
 
@@ -40,12 +41,6 @@ export interface RecordingsBenchResult {
   peakRssMiB: number;
   plainUploadPerSecond: number;
   ratio: number;
-}
-
-async function metric(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
 }
 
 /** A simulator (17-column layout) whose first rows hold `count` recordings of `bytes`; their ids. */

@@ -6,7 +6,8 @@ export interface CdrScope {
   periods?: ReadonlySet<string>;
   idMin?: number;
   idMax?: number;
-  keep(c: RawCdr): boolean;
+  /** Whether a CDR (or anything naming its account, billing period and id) is in the scope. */
+  keep(c: Pick<RawCdr, 'account' | 'billing_period' | 'id'>): boolean;
 }
 
 export function cdrScope(options: Omit<CdrScope, 'keep'>): CdrScope {

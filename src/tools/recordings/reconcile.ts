@@ -103,7 +103,11 @@ export async function reconcileRecordings(
   for await (const o of req.store.list(req.keyPrefix)) {
     const named = parseObjectKey(req.keyPrefix, o.key);
     // Out of scope: objects of other accounts, periods or ids (by what their key names).
-    if (named && !inScopeKey(req.scope, named)) continue;
+    if (
+      named &&
+      !req.scope.keep({ account: named.account, billing_period: named.billingPeriod, id: Number(named.id) })
+    )
+      continue;
     objects++;
     if (referencedKeys.has(o.key)) continue;
     // Also an upload whose reference is not committed yet: reconcile a stage that has caught up.
@@ -118,16 +122,6 @@ export async function reconcileRecordings(
     unlisted,
     ok: differences.length === 0 && unlisted === 0,
   };
-}
-
-function inScopeKey(scope: CdrScope, k: { account: string; billingPeriod: string; id: string }): boolean {
-  const id = Number(k.id);
-  return (
-    (!scope.accounts || scope.accounts.has(k.account)) &&
-    (!scope.periods || scope.periods.has(k.billingPeriod)) &&
-    (scope.idMin === undefined || id >= scope.idMin) &&
-    (scope.idMax === undefined || id <= scope.idMax)
-  );
 }
 
 async function checkObject(
