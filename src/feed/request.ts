@@ -150,33 +150,54 @@ function inflated(res: Dispatcher.ResponseData, maxRatio: number, target: Record
 const TLS_CODES =
   /^(CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_|ERR_TLS_|ERR_SSL_|HOSTNAME_MISMATCH|ERR_TLS_CERT_ALTNAME_INVALID)/;
 
+/** What kind of failure an undici or socket error is: the feed and the recordings both ask. */
+export type TransportFailure = 'aborted' | 'timeout' | 'tls' | 'compressed' | 'network';
+
+export function transportFailure(cause: unknown): TransportFailure {
+  const err = cause as { name?: string; code?: string };
+  if (err.code !== undefined && TLS_CODES.test(err.code)) return 'tls';
+  if (err.code?.startsWith('Z_')) return 'compressed';
+  if (err.name === 'AbortError' || err.code === 'UND_ERR_ABORTED' || err.code === 'ABORT_ERR')
+    return 'aborted';
+  return cause instanceof undiciErrors.HeadersTimeoutError ||
+    cause instanceof undiciErrors.BodyTimeoutError ||
+    err.code === 'UND_ERR_CONNECT_TIMEOUT'
+    ? 'timeout'
+    : 'network';
+}
+
 /** Maps an undici or socket error to a feed error; keeps only the cause's name and code. */
 export function feedTransportError(cause: unknown, target: Record<string, unknown>): CdrError {
   if (cause instanceof CdrError) return cause;
-  const err = cause as { name?: string; code?: string; message?: string };
-  if (err.code !== undefined && TLS_CODES.test(err.code))
-    return new CdrError(
-      ErrorCodes.FEED_TLS,
-      `the carrier's TLS connection failed (${err.code}): check FEED_CA_FILE (its CA) and FEED_CLIENT_CERT_FILE / FEED_CLIENT_KEY_FILE (ours)`,
-      { retriable: true, details: { ...target, cause: err.code } },
-    );
-  if (err.code?.startsWith('Z_'))
-    return new CdrError(ErrorCodes.FEED_ENCODING, `feed's compressed body is corrupt (${err.code})`, {
-      retriable: true,
-      details: { ...target, cause: err.code },
-    });
-  const timeout =
-    cause instanceof undiciErrors.HeadersTimeoutError ||
-    cause instanceof undiciErrors.BodyTimeoutError ||
-    err.code === 'UND_ERR_CONNECT_TIMEOUT';
-  if (err.name === 'AbortError' || err.code === 'UND_ERR_ABORTED') {
-    return new CdrError(ErrorCodes.ABORTED, 'feed request aborted for shutdown', { details: target });
+  const err = cause as { name?: string; code?: string };
+  const details = { ...target, cause: err.code ?? err.name };
+  switch (transportFailure(cause)) {
+    case 'tls':
+      return new CdrError(
+        ErrorCodes.FEED_TLS,
+        `the carrier's TLS connection failed (${err.code}): check FEED_CA_FILE (its CA) and FEED_CLIENT_CERT_FILE / FEED_CLIENT_KEY_FILE (ours)`,
+        { retriable: true, details },
+      );
+    case 'compressed':
+      return new CdrError(ErrorCodes.FEED_ENCODING, `feed's compressed body is corrupt (${err.code})`, {
+        retriable: true,
+        details,
+      });
+    case 'aborted':
+      return new CdrError(ErrorCodes.ABORTED, 'feed request aborted for shutdown', { details: target });
+    case 'timeout':
+      return new CdrError(ErrorCodes.FEED_TIMEOUT, `feed timed out (${err.code ?? err.name})`, {
+        retriable: true,
+        details,
+      });
+    default:
+      return new CdrError(
+        ErrorCodes.FEED_NETWORK,
+        `feed connection failed (${err.code ?? err.name ?? 'error'})`,
+        {
+          retriable: true,
+          details,
+        },
+      );
   }
-  return new CdrError(
-    timeout ? ErrorCodes.FEED_TIMEOUT : ErrorCodes.FEED_NETWORK,
-    timeout
-      ? `feed timed out (${err.code ?? err.name})`
-      : `feed connection failed (${err.code ?? err.name ?? 'error'})`,
-    { retriable: true, details: { ...target, cause: err.code ?? err.name } },
-  );
 }

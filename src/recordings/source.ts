@@ -9,7 +9,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Dispatcher, request, errors as undiciErrors } from 'undici';
 import { CdrError, ErrorCodes } from '../errors.ts';
-import type { FeedCredentials } from '../feed/request.ts';
+import { type FeedCredentials, transportFailure } from '../feed/request.ts';
 import { parseRetryAfter } from '../feed/retry-after.ts';
 
 /** The recording of one CDR, as the feed named it. */
@@ -248,15 +248,12 @@ function cutShort(
 function transportError(cause: unknown, target: Record<string, string>): CdrError {
   if (cause instanceof CdrError) return cause;
   const err = cause as { name?: string; code?: string };
-  if (err.name === 'AbortError' || err.code === 'UND_ERR_ABORTED' || err.code === 'ABORT_ERR')
+  const failure = transportFailure(cause);
+  if (failure === 'aborted')
     return new CdrError(ErrorCodes.ABORTED, 'recording request aborted for shutdown', { details: target });
-  const timeout =
-    cause instanceof undiciErrors.HeadersTimeoutError ||
-    cause instanceof undiciErrors.BodyTimeoutError ||
-    err.code === 'UND_ERR_CONNECT_TIMEOUT';
   return new CdrError(
     ErrorCodes.RECORDING_UNAVAILABLE,
-    timeout
+    failure === 'timeout'
       ? `the recording request timed out (${err.code ?? err.name})`
       : `the recording request failed (${err.code ?? err.name ?? 'error'})`,
     { retriable: true, details: { ...target, cause: err.code ?? err.name } },
