@@ -41,6 +41,12 @@ const server = createServer((req, res) => {
       localAddress: egress,
     },
     (answer) => {
+      // The client may have gone (a producer stopped mid-request): nothing to pipe to, and
+      // pipeline would throw and end this process.
+      if (res.destroyed) {
+        answer.destroy();
+        return;
+      }
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       // A body the server cuts short is cut short for the client too (pipe alone would leave it hanging).
       pipeline(answer, res, (err) => {
