@@ -217,6 +217,7 @@ function describeRound(n: number, r: RoundResult): string {
     `enriched dup ${c.enriched.duplicates} missing ${c.enriched.missing}, dlq dup ${c.dlq.duplicates} ` +
     `missing ${c.dlq.missing}, totals ${c.totals.length === 0 ? 'equal' : `${c.totals.length} differ`}` +
     `${r.stuck.length > 0 ? `, STUCK ${r.stuck.join(', ')}` : ''}` +
+    `${c.enriched.behind ? `, enrichers behind on partitions (committed/end) ${c.enriched.behind.join(', ') || 'none: the offsets were committed past ids missing'}` : ''}` +
     `${c.ok ? '' : `\n  ${[...c.raw.examples, ...c.enriched.examples, ...c.dlq.examples, ...c.totals].slice(0, 8).join('\n  ')}`}`
   );
 }

@@ -6,6 +6,7 @@
 // feed's end.
 import { readFileSync } from 'node:fs';
 import avro from 'avsc';
+import { Kafka, logLevel } from 'kafkajs';
 import { type KcatRecord, kcatReadCommitted as kcatRead } from '../../scripts/stack/kcat.ts';
 import { ROOT } from '../../scripts/stack/paths.ts';
 import { type CdrGenerator, SHORT_ROW_MARK, type SimAccountData } from '../../src/simulator/generator.ts';
@@ -65,6 +66,11 @@ export interface TopicFindings {
   /** Ids there that should not be (a broken row published, a valid one dead-lettered). */
   unexpected: number;
   examples: string[];
+  /**
+   * Enriched ids missing: the input partitions where the enrichers' committed offset is more than
+   * a marker behind cdr.raw's end (still behind: stuck, not lost), as `partition committed/end`.
+   */
+  behind?: string[];
 }
 
 export interface CheckResult {
@@ -192,6 +198,11 @@ export async function checkTopics(input: CheckInput): Promise<CheckResult> {
     if (enrichedFindings.missing === 0 || Date.now() > deadline) break;
     await new Promise((resolve) => setTimeout(resolve, 2000));
   }
+  // Missing after the wait: lost (the offsets past them committed) or never reached (behind)?
+  if (enrichedFindings.missing > 0)
+    enrichedFindings.behind = await groupBehind(brokers, topics.enrichGroup, topics.raw).catch(
+      (err: unknown) => [`the group's offsets could not be read: ${String(err)}`],
+    );
 
   const totals = checkControl(rawDecoded, totalsRecords, controlRecords);
   const clean = (f: TopicFindings) => f.duplicates === 0 && f.missing === 0 && f.unexpected === 0;
@@ -202,6 +213,23 @@ export async function checkTopics(input: CheckInput): Promise<CheckResult> {
     totals,
     ok: clean(rawFindings) && clean(enrichedFindings) && clean(dlqFindings) && totals.length === 0,
   };
+}
+
+/** Partitions of `topic` where `group` committed more than one offset (a marker) below the end. */
+async function groupBehind(brokers: string, group: string, topic: string): Promise<string[]> {
+  const admin = new Kafka({ brokers: brokers.split(','), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const ends = await admin.fetchTopicOffsets(topic);
+    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    const at = new Map((committed?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+    return ends
+      .map((e) => ({ partition: e.partition, end: BigInt(e.high), committed: at.get(e.partition) ?? -1n }))
+      .filter((p) => p.end - p.committed > 1n)
+      .map((p) => `${p.partition} ${p.committed}/${p.end}`);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 interface RawValue {

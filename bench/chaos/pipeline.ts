@@ -34,6 +34,8 @@ export interface RunTopics {
   control: string;
   totals: string;
   enrichedPrefix: string;
+  /** The enrichers' consumer group. */
+  enrichGroup: string;
 }
 
 /** One `cdr-pipeline` process and what it logged at error level or above. */
@@ -126,6 +128,7 @@ export function runTopics(runId: string): RunTopics {
     control: `${runId}.control`,
     totals: `${runId}.control.totals`,
     enrichedPrefix: `${runId}.enriched.`,
+    enrichGroup: `${runId}-enrich`,
   };
 }
 
@@ -173,7 +176,7 @@ export class Pipeline {
           {
             ...common,
             ENRICH_TOPIC_PREFIX: this.topics.enrichedPrefix,
-            ENRICH_GROUP_ID: `${o.runId}-enrich`,
+            ENRICH_GROUP_ID: this.topics.enrichGroup,
             ENRICH_TRANSACTIONAL_ID_PREFIX: `${o.runId}-enrich`,
             ENRICH_TOPIC_PARTITIONS: '3',
             ...o.env,

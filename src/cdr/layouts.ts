@@ -147,6 +147,14 @@ function columnMatcher(name: string): (header: string) => { currency?: string } 
   };
 }
 
+/** The field a header name stands for in `layout` (matched as a header is), else undefined. */
+export function fieldNamed(layout: Layout, headerName: string): Field | undefined {
+  const h = norm(headerName);
+  for (const [field, name] of Object.entries(layout.columns) as Array<[Field, string]>)
+    if (columnMatcher(name)(h) !== undefined) return field;
+  return undefined;
+}
+
 /** Reads the header with one layout; lists what is missing instead when it does not fit. */
 export function mapHeader(
   fields: readonly string[],

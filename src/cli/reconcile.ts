@@ -31,6 +31,7 @@ interface ReconcileOptions {
   recordings?: boolean;
   hash: boolean;
   accept?: string[];
+  ignoreColumn?: string[];
   format: string;
   output?: string;
   maxListed: string;
@@ -57,6 +58,10 @@ export function registerReconcile(program: Command, ctx: CliContext): void {
     )
     .option('--from-id <id>', 'with --feed: the first id re-read')
     .option('--to-id <id>', "with --feed: the last id compared (default the account's cursor)")
+    .option(
+      '--ignore-column <column...>',
+      'with --feed: leave out a column the carrier is known to rewrite, by its feed header (e.g. "CLI Presentation") or field name',
+    )
     .option(
       '--totals-file <csv>',
       'compare with a totals file: key columns and value columns, one line per key',
@@ -95,6 +100,8 @@ async function runReconcile(ctx: CliContext, flags: ReconcileOptions): Promise<n
   ].filter(Boolean);
   if (chosen.length > 1)
     badOption('--feed', 'compare with one of --feed, --totals-file, --enriched, --recordings at a time');
+  if (flags.ignoreColumn !== undefined && flags.feed !== true)
+    badOption('--ignore-column', 'compares columns with the feed: give it with --feed');
   for (const p of flags.period ?? []) if (!isBillingPeriod(p)) badOption('--period', `"${p}" is not YYYY-MM`);
   const idMin = wholeOption('--id-from', flags.idFrom);
   const idMax = wholeOption('--id-to', flags.idTo);
@@ -220,6 +227,7 @@ function feedAgainst(ctx: CliContext, flags: ReconcileOptions): Against {
     kind: 'feed',
     fromId,
     ...(toId === undefined ? {} : { toId }),
+    ...(flags.ignoreColumn ? { ignoreColumns: flags.ignoreColumn } : {}),
     side: { account, feed: producer.feed, rows: producer.rows },
   };
 }

@@ -13,14 +13,16 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, inject, it } from 'vitest';
 import { unscaledCost } from '../../src/cdr/decimal.ts';
-import type { RunningSimulator } from '../../src/simulator/index.ts';
+import { LEGACY17_COLUMNS, type RunningSimulator } from '../../src/simulator/index.ts';
 import { neutralise } from '../../src/tools/read/formats.ts';
 import { costText } from '../../src/tools/reconcile/totals.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
 import { runCli, spawnCli } from '../helpers/cli-process.ts';
 import { expectControlsMatchRaw } from '../helpers/control.ts';
 import { enricherEnv, outputTopics } from '../helpers/enricher.ts';
+import { feedServer } from '../helpers/feed-server.ts';
 import { readTopics, testKafka } from '../helpers/kafka.ts';
+import { legacy17Row } from '../helpers/legacy17.ts';
 import { cursorAt, decodeRaw, producerEnv, startTestProducer, waitFor } from '../helpers/producer.ts';
 import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
 
@@ -166,8 +168,23 @@ interface JsonReport {
   ok: boolean;
   records: number;
   totals: Array<Record<string, string>>;
-  differences: Array<{ kind: string; id?: number; column?: string; line?: number; account?: string }>;
-  accounts: Array<{ account: string; firstId: number; lastId: number; ids: number; gaps: unknown[] }>;
+  differences: Array<{
+    kind: string;
+    id?: number;
+    column?: string;
+    line?: number;
+    account?: string;
+    kafka?: string;
+    other?: string;
+  }>;
+  accounts: Array<{
+    account: string;
+    firstId: number;
+    lastId: number;
+    ids: number;
+    gaps: unknown[];
+    gapParts?: Array<{ from: number; to: number; reason: string; detail: string }>;
+  }>;
 }
 
 function byPeriodAccount(totals: JsonReport['totals']): Map<string, Expected> {
@@ -209,7 +226,14 @@ describe('reconcile', () => {
       expect(report.ok).toBe(true);
       expect(report.records).toBe(ROWS);
       expect(report.accounts).toEqual([
-        { account: a.login, firstId: a.firstId, lastId: a.firstId + ROWS - 1, ids: ROWS, gaps: [] },
+        {
+          account: a.login,
+          firstId: a.firstId,
+          lastId: a.firstId + ROWS - 1,
+          ids: ROWS,
+          gaps: [],
+          gapParts: [],
+        },
       ]);
       for (const [key, t] of byPeriodAccount(report.totals)) expect(t, key).toEqual(expected.get(key));
     }
@@ -394,5 +418,105 @@ describe('reconcile', () => {
         .map((x) => Number(x.id))
         .sort(),
     ).toEqual([hidden, altered, broken, twice].sort());
+  });
+
+  it('with the 17-column feed: gaps named by the feed (pointer rows, dead letters, ids never sent), every column compared, --ignore-column, --accept', async () => {
+    // ids 1-3; a pointer row from 4 to 10; 10, 11, 12 (broken), 14, 15: 13 is never sent. A column
+    // no layout names ("CLI Presentation") is carried in `extra`.
+    const header = `${LEGACY17_COLUMNS.join(',')},CLI Presentation`;
+    const edits = { terminated11: 'Callee', cli14: 'allowed' };
+    const row = (id: number, o: Parameters<typeof legacy17Row>[0] = {}, cli = 'allowed') =>
+      `${legacy17Row({ ID: String(id), MP3: '', SubType: 'M', ...o }).join(',')},${cli}`;
+    const rows = () => [
+      row(1),
+      row(2),
+      row(3),
+      row(10),
+      row(11, { Terminated: edits.terminated11 }),
+      row(12, { 'Call Cost (NZD)': '$1.20' }),
+      row(14, {}, edits.cli14),
+      row(15),
+    ];
+    // Windows of 5 ids as the carrier serves them (the simulator's windowIds): the rows in
+    // [fromid, fromid + 5), or, when none after fromid is in it, a pointer row to the next id.
+    const feed = await feedServer((from) => {
+      const all = rows().map((r) => [Number(r.split(',')[0]), r] as const);
+      const inWindow = all.filter(([id]) => id >= from && id < from + 5);
+      const next = all.find(([id]) => id > from);
+      if (next && !inWindow.some(([id]) => id > from)) return `${header}\n${next[0]}${','.repeat(17)}\n`;
+      return `${[header, ...inWindow.map(([, r]) => r)].join('\n')}\n`;
+    }, cleanups);
+    const penv = producerEnv(feed.url, A, { FEED_TIMEZONE: 'Pacific/Auckland' });
+    const { producer } = await startTestProducer(penv);
+    cleanups.push(() => producer.stop());
+    await cursorAt(producer.ops.port, A.login, 15, 60_000);
+    await producer.stop();
+    const env = {
+      ...penv,
+      KAFKA_BROKERS: inject('brokers'),
+      SCHEMA_REGISTRY_URL: inject('registryUrl'),
+      LOG_LEVEL: 'warn',
+    };
+    const args = ['reconcile', '--feed', '--account', A.login, '--from-id', '1'];
+
+    // As ingested: the one dead letter is the only difference, and every gap says why it is one.
+    const clean = await runCli([...args, '--format', 'json'], env);
+    expect(clean.code, clean.stderr).toBe(1);
+    const first = JSON.parse(clean.stdout) as JsonReport;
+    expect(first.differences.map((d) => `${d.kind} ${d.id}`)).toEqual(['dead_lettered 12']);
+    expect(first.accounts[0]?.gaps).toEqual([
+      [4, 9],
+      [12, 13],
+    ]);
+    expect(first.accounts[0]?.gapParts?.map(({ from, to, reason }) => ({ from, to, reason }))).toEqual([
+      { from: 4, to: 9, reason: 'skipped_by_feed' },
+      { from: 12, to: 12, reason: 'dead_lettered' },
+      { from: 13, to: 13, reason: 'not_in_feed' },
+    ]);
+    // The CSV's gap rows say the same, and none of them claims a dead letter is not in the feed.
+    const csv = await runCli([...args, '--format', 'csv'], env);
+    const gapRows = (parse(csv.stdout, { columns: true }) as Array<Record<string, string>>).filter(
+      (x) => x.section === 'gap',
+    );
+    expect(gapRows.map((x) => [x.kind, x.id, x.to_id])).toEqual([
+      ['skipped_by_feed', '4', '9'],
+      ['dead_lettered', '12', '12'],
+      ['not_in_feed', '13', '13'],
+    ]);
+    expect(gapRows[1]?.detail).toMatch(/Call Cost/);
+    // Known dead letters accepted: a clean month exits 0.
+    const accepted = await runCli([...args, '--accept', 'dead_lettered'], env);
+    expect(accepted.code, accepted.stdout + accepted.stderr).toBe(0);
+
+    // The carrier rewrites a named column outside the contract's (Terminated) and an extra one.
+    edits.terminated11 = 'Caller';
+    edits.cli14 = 'restricted';
+    const changed = await runCli([...args, '--format', 'json'], env);
+    expect(changed.code).toBe(1);
+    const found = (JSON.parse(changed.stdout) as JsonReport).differences
+      .filter((d) => d.kind === 'values_differ')
+      .map((d) => ({ id: d.id, column: d.column, kafka: d.kafka, other: d.other }));
+    expect(found).toEqual([
+      { id: 11, column: 'Terminated', kafka: 'Callee', other: 'Caller' },
+      { id: 14, column: 'CLI Presentation', kafka: 'allowed', other: 'restricted' },
+    ]);
+    // Columns a carrier is known to rewrite are left out, by their feed header.
+    const ignored = await runCli(
+      [
+        ...args,
+        '--ignore-column',
+        'Terminated',
+        '--ignore-column',
+        'cli presentation',
+        '--accept',
+        'dead_lettered',
+      ],
+      env,
+    );
+    expect(ignored.code, ignored.stdout + ignored.stderr).toBe(0);
+    // A column no feed has is refused, naming it.
+    const unknown = await runCli([...args, '--ignore-column', 'Colour'], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('Colour');
   });
 });

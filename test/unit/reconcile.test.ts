@@ -12,6 +12,7 @@ import { unframe } from '../../src/codec/wire.ts';
 import { PackedRecords } from '../../src/feed/records.ts';
 import { Continuity, IdRanges, IdSet } from '../../src/tools/reconcile/continuity.ts';
 import { formatReport } from '../../src/tools/reconcile/format.ts';
+import { explainGaps } from '../../src/tools/reconcile/gaps.ts';
 import { compareTotals, Differences, type ReconcileReport } from '../../src/tools/reconcile/report.ts';
 import { costText, parseCost, TotalsTable } from '../../src/tools/reconcile/totals.ts';
 import { readTotalsFile } from '../../src/tools/reconcile/totals-file.ts';
@@ -64,6 +65,43 @@ describe('IdRanges', () => {
       [9, 14],
     ]);
     expect(b.minus(a)).toEqual([[25, 25]]);
+  });
+});
+
+describe('gaps against the feed', () => {
+  it('splits each hole of cdr.raw into dead letters, ids a pointer row skipped, ids Kafka lacks and ids never sent', () => {
+    const ranges = (...rs: Array<[number, number]>) => {
+      const r = new IdRanges();
+      for (const [a, b] of rs) r.appendRange(a, b);
+      return r;
+    };
+    // The feed sent 1-3, 10-12, 14-15 and 2^40..2^40+5; a pointer row skipped 4-9; 16-19 never came.
+    const big = 2 ** 40;
+    const feed = { sent: ranges([1, 3], [10, 12], [14, 15], [big, big + 5]), skipped: ranges([4, 9]) };
+    const dead = new Map([
+      [11, { reason: 'cost is not a decimal' }],
+      [12, { reason: 'cost is not a decimal' }],
+      [big + 2, { reason: 'seconds' }],
+    ]);
+    // Kafka has 1-3, 10, 15, 2^40, 2^40+5 and 20.
+    const gaps: Array<[number, number]> = [
+      [4, 9],
+      [11, 14],
+      [16, 19],
+      [big + 1, big + 4],
+    ];
+    expect(explainGaps(gaps, feed, dead).map(({ from, to, reason }) => [from, to, reason])).toEqual([
+      [4, 9, 'skipped_by_feed'],
+      [11, 12, 'dead_lettered'],
+      [13, 13, 'not_in_feed'],
+      [14, 14, 'missing_in_kafka'],
+      [16, 19, 'not_in_feed'],
+      [big + 1, big + 1, 'missing_in_kafka'],
+      [big + 2, big + 2, 'dead_lettered'],
+      [big + 3, big + 4, 'missing_in_kafka'],
+    ]);
+    expect(explainGaps([[11, 11]], feed, dead)[0]?.detail).toBe('cost is not a decimal');
+    expect(explainGaps([], feed, dead)).toEqual([]);
   });
 });
 

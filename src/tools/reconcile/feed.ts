@@ -4,10 +4,9 @@
 // buckets that differ are then read again, from Kafka and from the feed, and compared id by id.
 // A clean run reads each side once.
 import type { Kafka } from 'kafkajs';
-import { bytesToDecimalString } from '../../cdr/decimal.ts';
 import type { HeaderMap } from '../../cdr/header.ts';
 import { readHeader } from '../../cdr/header.ts';
-import { CONTRACT_COLUMNS } from '../../cdr/layouts.ts';
+import type { Field } from '../../cdr/layouts.ts';
 import { type RawCdr, RowReader } from '../../cdr/row.ts';
 import { TimeZone } from '../../cdr/time-zone.ts';
 import type { RegistryOptions } from '../../codec/registry.ts';
@@ -16,7 +15,9 @@ import { feedRows } from '../../feed/csv-rows.ts';
 import { egressDispatcher } from '../../feed/egress.ts';
 import { openFeed } from '../../feed/request.ts';
 import { scan } from '../read/scan.ts';
-import { MERGE_PACE_MS } from './continuity.ts';
+import { ColumnFilter } from './columns.ts';
+import { IdRanges, MERGE_PACE_MS } from './continuity.ts';
+import type { FeedCoverage } from './gaps.ts';
 import type { Differences } from './report.ts';
 
 /** The feed of one account, as the producer reads it. */
@@ -26,14 +27,29 @@ export interface FeedSide {
   rows: RowOptions;
 }
 
-export type FeedItem = { id: number; cdr: RawCdr } | { id: number; problem: string };
+export type FeedItem =
+  | { id: number; cdr: RawCdr; names: Partial<Record<Field, string>> }
+  | { id: number; problem: string };
+
+/** What a reader of the feed is told besides its rows. */
+export interface FeedWatch {
+  /** Each response's header, as sent and as read. */
+  header?(sent: readonly string[], header: HeaderMap): void;
+  /** A pointer row moved the next request past these ids. */
+  skipped?(from: number, to: number): void;
+}
 
 /**
  * The feed's rows of the account with ids from `fromId` to `toId`, in id order: request after
  * request (a feed may answer with a window of ids, or a pointer row saying where data continues),
  * each from the id after the last one read, until a response brings nothing new.
  */
-export async function* feedItems(side: FeedSide, fromId: number, toId: number): AsyncGenerator<FeedItem> {
+export async function* feedItems(
+  side: FeedSide,
+  fromId: number,
+  toId: number,
+  watch: FeedWatch = {},
+): AsyncGenerator<FeedItem> {
   const zone = new TimeZone(side.rows.timeZone);
   let next = fromId;
   // The producer's way to the carrier: its proxy, its CA and client certificate.
@@ -64,6 +80,7 @@ export async function* feedItems(side: FeedSide, fromId: number, toId: number): 
       if (ev.kind === 'header') {
         header = readHeader(ev.fields, side.rows.layouts, side.rows.currency);
         reader = new RowReader(header, { zone, login: side.account.login });
+        watch.header?.(ev.fields, header);
         continue;
       }
       if (ev.kind !== 'record') continue;
@@ -86,23 +103,17 @@ export async function* feedItems(side: FeedSide, fromId: number, toId: number): 
       last = id;
       const result = r.convert(ev.fields, { ingested_at: 0, feed_host: '', line: ev.line });
       yield result.ok
-        ? { id, cdr: result.cdr }
+        ? { id, cdr: result.cdr, names: h.names }
         : { id, problem: `${result.problem.field} ${result.problem.reason}` };
     }
     body.destroy();
     if (beyond || (last !== undefined && last >= toId)) return;
     if (last !== undefined) next = last + 1;
-    else if (pointer !== undefined && pointer > next) next = pointer;
-    else return;
+    else if (pointer !== undefined && pointer > next) {
+      watch.skipped?.(next, pointer - 1);
+      next = pointer;
+    } else return;
   }
-}
-
-/** The values compared: the contract's columns, as the feed and Kafka each hold them. */
-const FIELDS = CONTRACT_COLUMNS;
-
-/** The values compared, as one text. */
-export function comparable(c: RawCdr): string {
-  return FIELDS.map((f) => fieldText(c, f)).join('\u0001');
 }
 
 /** 32-bit FNV-1a of a string (UTF-16 code units), seeded. */
@@ -168,6 +179,8 @@ export interface FeedReconcileOptions {
   onKafkaCdr?(cdr: RawCdr, partition: number, offset: string): void;
   /** At most this many differing buckets are compared id by id; the rest are counted. */
   maxBuckets?: number;
+  /** Columns left out of the comparison (`--ignore-column`), by field or feed header. */
+  ignoreColumns?: readonly string[];
 }
 
 export interface FeedReconcileResult {
@@ -176,6 +189,8 @@ export interface FeedReconcileResult {
   feedInvalid: number;
   bucketsDiffering: number;
   bucketsCompared: number;
+  /** The ids the feed sent and those its pointer rows skipped, from `fromId` to `toId`. */
+  coverage: FeedCoverage;
 }
 
 export async function reconcileWithFeed(
@@ -183,6 +198,7 @@ export async function reconcileWithFeed(
   out: Differences,
 ): Promise<FeedReconcileResult> {
   const login = options.side.account.login;
+  const columns = new ColumnFilter(options.ignoreColumns, options.side.rows.layouts);
   const inRange = (c: RawCdr) => c.account === login && c.id >= options.fromId && c.id <= options.toId;
   const kafkaSums = new BucketSums();
   const feedSums = new BucketSums();
@@ -194,17 +210,23 @@ export async function reconcileWithFeed(
     keep: inRange,
     onMatch: (c, at) => {
       kafkaRecords++;
-      kafkaSums.add(c.id, comparable(c));
+      kafkaSums.add(c.id, columns.comparable(c));
       options.onKafkaCdr?.(c, at.partition, at.offset);
     },
   });
   let feedRowsRead = 0;
   let feedInvalid = 0;
+  const coverage: FeedCoverage = { sent: new IdRanges(), skipped: new IdRanges() };
+  const watch: FeedWatch = {
+    header: (sent, header) => columns.checkHeader(header, sent),
+    skipped: (from, to) => coverage.skipped.appendRange(from, to),
+  };
   // An invalid feed row is not a CDR: it is summed as its problem, so Kafka cannot match it.
   const feedPass = (async () => {
-    for await (const item of feedItems(options.side, options.fromId, options.toId)) {
+    for await (const item of feedItems(options.side, options.fromId, options.toId, watch)) {
       feedRowsRead++;
-      if ('cdr' in item) feedSums.add(item.id, comparable(item.cdr));
+      coverage.sent.add(item.id);
+      if ('cdr' in item) feedSums.add(item.id, columns.comparable(item.cdr));
       else {
         feedInvalid++;
         feedSums.add(item.id, `invalid\u0001${item.problem}`);
@@ -223,8 +245,9 @@ export async function reconcileWithFeed(
       id: (differing[max] as number) * BUCKET_IDS,
       detail: `${differing.length - max} more blocks of ${BUCKET_IDS} ids differ and were not compared id by id: reconcile a narrower --from-id/--to-id`,
     });
-  if (compared.length > 0) await compareBuckets(options, compared, out);
+  if (compared.length > 0) await compareBuckets(options, columns, compared, out);
   return {
+    coverage,
     kafkaRecords,
     feedRows: feedRowsRead,
     feedInvalid,
@@ -236,6 +259,7 @@ export async function reconcileWithFeed(
 /** The differing buckets id by id: Kafka's records of them, and the feed read again from each. */
 async function compareBuckets(
   options: FeedReconcileOptions,
+  columns: ColumnFilter,
   buckets: number[],
   out: Differences,
 ): Promise<void> {
@@ -268,7 +292,8 @@ async function compareBuckets(
   }
   const ids = [...new Set([...kafka.keys(), ...feed.keys()])].sort((a, b) => a - b);
   // An id in Kafka twice is reported by the continuity check of the first pass.
-  for (const id of ids) compareId(login, id, kafka.get(id)?.[0], feed.get(id), options.deadLetters, out);
+  for (const id of ids)
+    compareId(login, id, kafka.get(id)?.[0], feed.get(id), options.deadLetters, columns, out);
 }
 
 /** One id as Kafka and the feed have it. */
@@ -278,6 +303,7 @@ function compareId(
   ours: RawCdr | undefined,
   theirs: FeedItem | undefined,
   deadLetters: ReadonlyMap<number, { reason: string }>,
+  columns: ColumnFilter,
   out: Differences,
 ): void {
   if (theirs === undefined) {
@@ -308,15 +334,6 @@ function compareId(
     });
     return;
   }
-  for (const f of FIELDS) {
-    const a = fieldText(ours, f);
-    const b = fieldText(theirs.cdr, f);
-    if (a !== b) out.add({ kind: 'values_differ', account: login, id, column: f, kafka: a, other: b });
-  }
-}
-
-function fieldText(c: RawCdr, f: (typeof FIELDS)[number]): string {
-  if (f === 'cost') return bytesToDecimalString(c.cost);
-  if (f === 'start_time') return new Date(c.start_time).toISOString();
-  return String(c[f]);
+  for (const d of columns.differences(ours, theirs.cdr, theirs.names))
+    out.add({ kind: 'values_differ', account: login, id, ...d });
 }

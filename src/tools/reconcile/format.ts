@@ -111,13 +111,23 @@ function csvReport(r: ReconcileReport): string {
     ...r.totals.map((t) => ({ section: 'totals', ...totalsCells(t.key, t.totals) })),
     ...r.differences.map((d) => ({ section: 'difference', ...differenceCells(d) })),
     ...r.accounts.flatMap((a) =>
-      a.gaps.map(([from, to]) => ({
-        section: 'gap',
-        account: a.account,
-        id: String(from),
-        to_id: String(to),
-        detail: `${to - from + 1} id(s) not in the feed`,
-      })),
+      // With the feed, each part of a gap says why; without it, a gap is ids cdr.raw lacks.
+      a.gapParts
+        ? a.gapParts.map((p) => ({
+            section: 'gap',
+            kind: p.reason,
+            account: a.account,
+            id: String(p.from),
+            to_id: String(p.to),
+            detail: p.detail,
+          }))
+        : a.gaps.map(([from, to]) => ({
+            section: 'gap',
+            account: a.account,
+            id: String(from),
+            to_id: String(to),
+            detail: `${to - from + 1} id(s) not in cdr.raw (reconcile --feed says why)`,
+          })),
     ),
   ];
   // A number in a numeric cell (a credit's cost is negative) is written as a number a spreadsheet
@@ -170,7 +180,13 @@ function markdownReport(r: ReconcileReport): string {
 const CONTINUITY_HEADERS = ['account', 'first id', 'last id', 'ids', 'gaps'];
 
 function continuityRows(r: ReconcileReport): Array<Array<string | number>> {
-  return r.accounts.map((a) => [a.account, a.firstId ?? '', a.lastId ?? '', a.ids, gapsText(a.gaps)]);
+  return r.accounts.map((a) => [
+    a.account,
+    a.firstId ?? '',
+    a.lastId ?? '',
+    a.ids,
+    a.gapParts ? gapPartsText(a.gapParts) : gapsText(a.gaps),
+  ]);
 }
 
 function tableReport(r: ReconcileReport): string {
@@ -202,8 +218,17 @@ function tableReport(r: ReconcileReport): string {
   return `${parts.join('\n\n')}\n`;
 }
 
+const range = (a: number, b: number) => (a === b ? String(a) : `${a}-${b}`);
+
+/** Gaps with why, e.g. `3: 4-9 skipped_by_feed, 12 dead_lettered, 13 not_in_feed`. */
+function gapPartsText(parts: NonNullable<ReconcileReport['accounts'][number]['gapParts']>): string {
+  if (parts.length === 0) return 'none';
+  const shown = parts.slice(0, 5).map((p) => `${range(p.from, p.to)} ${p.reason}`);
+  return `${parts.length}: ${shown.join(', ')}${parts.length > 5 ? ', ...' : ''}`;
+}
+
 function gapsText(gaps: Array<[number, number]>): string {
   if (gaps.length === 0) return 'none';
-  const shown = gaps.slice(0, 5).map(([a, b]) => (a === b ? String(a) : `${a}-${b}`));
+  const shown = gaps.slice(0, 5).map(([a, b]) => range(a, b));
   return `${gaps.length}: ${shown.join(', ')}${gaps.length > 5 ? ', ...' : ''}`;
 }

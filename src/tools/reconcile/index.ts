@@ -13,6 +13,7 @@ import { scan } from '../read/scan.ts';
 import { Continuity, MERGE_PACE_MS } from './continuity.ts';
 import { reconcileWithEnriched } from './enriched.ts';
 import { type FeedSide, reconcileWithFeed } from './feed.ts';
+import { explainGaps, type FeedCoverage } from './gaps.ts';
 import {
   compareTotals,
   continuityDifference,
@@ -26,7 +27,14 @@ import type { TotalsFile } from './totals-file.ts';
 
 export type Against =
   | { kind: 'nothing' }
-  | { kind: 'feed'; side: FeedSide; fromId: number; toId?: number }
+  | {
+      kind: 'feed';
+      side: FeedSide;
+      fromId: number;
+      toId?: number;
+      /** Columns left out of the comparison (`--ignore-column`). */
+      ignoreColumns?: readonly string[];
+    }
   | { kind: 'totals-file'; file: TotalsFile }
   | { kind: 'enriched'; topics: string[] };
 
@@ -55,6 +63,7 @@ export async function reconcile(req: ReconcileRequest): Promise<ReconcileReport>
     refuse(`--fast: control records hold totals, not ids: --against ${against.kind} needs the full scan`);
   const continuity = new Continuity(req.maxListed);
   const counted = req.fast ? await fastTotals(req, out) : await scannedTotals(req, out, continuity);
+  const feed = counted.feed;
   const { totals } = counted;
   if (against.kind === 'enriched')
     await reconcileWithEnriched(
@@ -78,13 +87,22 @@ export async function reconcile(req: ReconcileRequest): Promise<ReconcileReport>
     unlisted: out.unlisted,
     accounts: [...continuity.accounts.values()]
       .sort((a, b) => (a.account < b.account ? -1 : a.account > b.account ? 1 : 0))
-      .map((a) => ({
-        account: a.account,
-        firstId: a.ids.first,
-        lastId: a.ids.last,
-        ids: a.ids.count,
-        gaps: a.ids.gaps(),
-      })),
+      .map((a) => {
+        const gaps = a.ids.gaps();
+        // With the feed read beside Kafka, each gap says why it is one.
+        const explained =
+          feed !== undefined && a.account === feed.account
+            ? { gapParts: explainGaps(gaps, feed.coverage, feed.deadLetters) }
+            : {};
+        return {
+          account: a.account,
+          firstId: a.ids.first,
+          lastId: a.ids.last,
+          ids: a.ids.count,
+          gaps,
+          ...explained,
+        };
+      }),
     records: counted.records,
     accepted: out.accepted,
     ok: out.blocking === 0,
@@ -95,6 +113,14 @@ interface Counted {
   totals: TotalsTable;
   /** CDRs counted. */
   records: number;
+  /** With --feed: what the feed showed of the account, and its dead letters. */
+  feed?: FeedSeen;
+}
+
+interface FeedSeen {
+  account: string;
+  coverage: FeedCoverage;
+  deadLetters: ReadonlyMap<number, { reason: string }>;
 }
 
 /** The running totals (cdr.control.totals): the latest record per account and period is its total so far. */
@@ -139,7 +165,7 @@ async function scannedTotals(
     counted.totals.addCdr(c, c.seconds, c.cost, c.id);
     continuity.add(c.account, c.id, partition, offset);
   };
-  if (req.against.kind === 'feed') await feedScan(req, req.against, out, count);
+  if (req.against.kind === 'feed') counted.feed = await feedScan(req, req.against, out, count);
   else {
     const done = await scan(req.kafka, {
       paceMs: MERGE_PACE_MS,
@@ -169,7 +195,7 @@ async function feedScan(
   against: Extract<Against, { kind: 'feed' }>,
   out: Differences,
   count: (c: RawCdr, partition: number, offset: string) => void,
-): Promise<void> {
+): Promise<FeedSeen> {
   const login = against.side.account.login;
   if (req.scope.accounts && !(req.scope.accounts.size === 1 && req.scope.accounts.has(login)))
     refuse(`--account: the feed is reconciled one account at a time (${login})`);
@@ -177,8 +203,9 @@ async function feedScan(
   const deadLetters = new Map<number, { reason: string }>();
   for (const d of await readDeadLetters(req.kafka, req.topics.dlq, { account: login }))
     if (d.id !== null) deadLetters.set(Number(d.id), { reason: d.reason });
-  await reconcileWithFeed(
+  const { coverage } = await reconcileWithFeed(
     {
+      ...(against.ignoreColumns ? { ignoreColumns: against.ignoreColumns } : {}),
       kafka: req.kafka,
       registry: req.registry,
       rawTopic: req.topics.raw,
@@ -192,6 +219,7 @@ async function feedScan(
     },
     out,
   );
+  return { account: login, coverage, deadLetters };
 }
 
 async function cursorOf(req: ReconcileRequest, login: string): Promise<number> {

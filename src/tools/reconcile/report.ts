@@ -1,6 +1,7 @@
 // What a reconciliation found: the totals read from Kafka, every difference with what it is about
 // (a totals line, an id or a range of ids), and each account's continuity. Pure.
 import type { ContinuityIssue } from './continuity.ts';
+import type { GapPart } from './gaps.ts';
 import {
   type KeyColumn,
   type Totals,
@@ -52,6 +53,8 @@ export interface AccountSummary {
   ids: number;
   /** Holes between ids: legal in the feed, shown so a person can ask the carrier. */
   gaps: Array<[number, number]>;
+  /** With --feed: each gap split by why it is one (dead letters, pointer rows, never sent...). */
+  gapParts?: GapPart[];
 }
 
 export interface ReconcileReport {
