@@ -164,6 +164,40 @@ function readBack(format: 'csv' | 'jsonl' | 'parquet', file: string): Array<Reco
   );
 }
 
+/**
+ * Columns of a CSV summed by Python's csv and decimal modules, over the rows whose cells equal
+ * `where`: each column's exact sum, how many of its cells were negative, and the cells that are
+ * not a number (a credit written as text, say).
+ */
+function csvSums(
+  file: string,
+  columns: string[],
+  where: Record<string, string> = {},
+): { sum: Record<string, string>; negative: Record<string, number>; unreadable: string[] } {
+  const script = [
+    'import csv, json, sys',
+    'from decimal import Decimal, InvalidOperation',
+    'columns = json.loads(sys.argv[2]); where = json.loads(sys.argv[3])',
+    'total = {c: Decimal(0) for c in columns}; negative = {c: 0 for c in columns}; bad = []',
+    'with open(sys.argv[1], newline="", encoding="utf-8") as f:',
+    '    for row in csv.DictReader(f):',
+    '        if any(row.get(k) != v for k, v in where.items()): continue',
+    '        for c in columns:',
+    '            try:',
+    '                d = Decimal(row[c])',
+    '            except InvalidOperation:',
+    '                bad.append(f"{c}={row[c]!r}"); continue',
+    '            total[c] += d; negative[c] += d < 0',
+    'print(json.dumps({"sum": {c: str(v) for c, v in total.items()}, "negative": negative, "unreadable": bad[:10]}))',
+  ].join('\n');
+  return JSON.parse(
+    execFileSync('python3', ['-c', script, file, JSON.stringify(columns), JSON.stringify(where)], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    }),
+  );
+}
+
 interface JsonReport {
   ok: boolean;
   records: number;
@@ -279,6 +313,37 @@ describe('reconcile', () => {
     const bad = await runCli(['reconcile', '--totals-file', join(dir, 'bad.csv')], env);
     expect(bad.code).toBe(2);
     expect(bad.stdout + bad.stderr).toContain('line 2');
+
+    // Every CSV the product writes, read back by Python's csv and decimal modules: money, seconds
+    // and counts are numbers a spreadsheet sums, credits included (the reports' totals, a scan and
+    // the control records, and an export through both of its paths).
+    const total = [...expected.values()].reduce(
+      (t, e) => ({ count: t.count + e.count, seconds: t.seconds + e.seconds, cost: t.cost + e.cost }),
+      { count: 0, seconds: 0, cost: 0n },
+    );
+    for (const extra of [[], ['--fast']]) {
+      const file = join(dir, `report${extra.join('')}.csv`);
+      const r = await runCli(['reconcile', ...extra, '--format', 'csv', '--output', file], env);
+      expect(r.code, r.stderr).toBe(0);
+      const sums = csvSums(file, ['count', 'seconds', 'cost'], { section: 'totals' });
+      expect(sums.unreadable, file).toEqual([]);
+      expect(sums.negative.cost, `${file}: credits are in it`).toBeGreaterThan(0);
+      expect(sums.sum, file).toEqual({
+        count: String(total.count),
+        seconds: String(total.seconds),
+        cost: costText(total.cost),
+      });
+    }
+    const allRaw = (await readTopics(testKafka(), [penv.TOPIC_RAW])).map((r) => decodeRaw(r.message));
+    const exported = join(dir, 'all.csv');
+    const all = await runCli(['export', '--format', 'csv', '--output', exported], env);
+    expect(all.code, all.stderr).toBe(0);
+    const exportSums = csvSums(exported, ['id', 'seconds', 'cost', 'cost_decimal']);
+    expect(exportSums.unreadable).toEqual([]);
+    expect(exportSums.negative.cost).toBeGreaterThan(0);
+    expect(exportSums.sum.cost_decimal).toBe(costText(total.cost));
+    expect(exportSums.sum.seconds).toBe(String(total.seconds));
+    expect(exportSums.sum.id).toBe(String(allRaw.reduce((n, c) => n + BigInt(c.id), 0n)));
 
     // Two billing periods exported to CSV, JSON Lines and Parquet, read back by Python's csv and
     // json modules and by pyarrow: every CDR of those periods (late ones too), every value equal.
