@@ -2,6 +2,7 @@
 // make (every bad value named), where a read starts for billing periods, and progress on stderr
 // (only when stderr is a terminal: never into the output).
 import type { Command } from 'commander';
+import { PhoneNumbers } from '../cdr/phone.ts';
 import { isValidTimeZone, TimeZone } from '../cdr/time-zone.ts';
 import { boundary, type CdrFilter } from '../tools/read/filter.ts';
 import type { ScanProgress } from '../tools/read/scan.ts';
@@ -119,6 +120,8 @@ export function filterText(flags: FilterOptions): string {
 export function readSetup(ctx: CliContext, flags: FilterOptions) {
   const filter = filterFromOptions(flags);
   const { options, kafka } = ctx.tool();
+  // Numbers are matched on their E.164 form too, read in the accounts' home country.
+  if (filter.from || filter.to) filter.phones = new PhoneNumbers(options.country);
   return {
     filter,
     options,

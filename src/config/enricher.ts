@@ -2,10 +2,13 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CATEGORIES } from '../cdr/catalogue.ts';
+import type { CountryCode } from '../cdr/phone.ts';
 import type { RegistryOptions } from '../codec/registry.ts';
 import { configError, deepFreeze, type Env, int, parseEnv } from './env.ts';
 import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
 import {
+  countryEnvShape,
+  feedCountry,
   registryConfig,
   type ServiceOptions,
   serviceEnvShape,
@@ -51,6 +54,7 @@ export const enricherEnvSchema = z.object({
     .min(-1)
     .default(400 * 24 * 3600 * 1000)
     .describe('retention.ms of the output topics when created (default 400 days; -1 keeps forever)'),
+  ...countryEnvShape(),
   ...topicEnvShape(),
   ...serviceEnvShape(9465),
 });
@@ -73,6 +77,8 @@ export interface EnricherOptions {
   sessionTimeoutMs: number;
   /** Input partitions processed at once by one enricher. */
   partitionsConcurrently: number;
+  /** The accounts' home country for phone numbers (FEED_COUNTRY); undefined: each layout's. */
+  country: CountryCode | undefined;
   kafka: KafkaConfig;
   registry: RegistryOptions;
   service: ServiceOptions;
@@ -98,6 +104,7 @@ export function loadEnricherOptions(env: Env): Readonly<EnricherOptions> {
     },
     sessionTimeoutMs: cfg.ENRICH_SESSION_TIMEOUT_MS,
     partitionsConcurrently: cfg.ENRICH_PARTITIONS_CONCURRENTLY,
+    country: feedCountry(cfg),
     kafka,
     registry: registryConfig(cfg),
     service: serviceOptions(cfg),

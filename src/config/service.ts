@@ -1,6 +1,7 @@
 // Keys every long-running command shares: the schema registry, the health/metrics server,
 // shutdown and logging, and the registry connection read from them. Spread into each command's schema; only HTTP_PORT's default differs.
 import { z } from 'zod';
+import { type CountryCode, countryCode } from '../cdr/phone.ts';
 import type { RegistryOptions } from '../codec/registry.ts';
 import { type Env, int, parseEnv, secret } from './env.ts';
 
@@ -171,4 +172,23 @@ export function registryConfig(env: {
     ...(env.SCHEMA_REGISTRY_USERNAME ? { username: env.SCHEMA_REGISTRY_USERNAME } : {}),
     ...(password !== undefined ? { password } : {}),
   });
+}
+
+/** FEED_COUNTRY: the accounts' home country, for their phone numbers (the enricher, the reading tools). */
+export function countryEnvShape() {
+  return {
+    FEED_COUNTRY: z
+      .string()
+      .optional()
+      .refine((v) => v === undefined || countryCode(v) !== undefined, {
+        message: 'must be an ISO 3166-1 country code with a telephone numbering plan, e.g. NZ or AU',
+      })
+      .describe(
+        "The accounts' home country (ISO 3166-1, e.g. NZ): phone numbers sent in national form are read as its; default from each record's layout (contract AU, legacy17 NZ)",
+      ),
+  };
+}
+
+export function feedCountry(cfg: { FEED_COUNTRY?: string | undefined }): CountryCode | undefined {
+  return cfg.FEED_COUNTRY === undefined ? undefined : countryCode(cfg.FEED_COUNTRY);
 }

@@ -1,6 +1,7 @@
 // One raw CDR to its enriched value and its category. Pure.
 
 import { CATALOGUE_VERSION, lookupCallType } from '../cdr/catalogue.ts';
+import type { NumberFields, PhoneNumbers } from '../cdr/phone.ts';
 import type { RawCdr } from '../cdr/row.ts';
 
 export interface SourcePosition {
@@ -9,7 +10,7 @@ export interface SourcePosition {
   offset: number;
 }
 
-export interface EnrichedCdr extends RawCdr {
+export interface EnrichedCdr extends RawCdr, NumberFields {
   call_type_known: boolean;
   call_description: string | null;
   category: string;
@@ -22,7 +23,7 @@ export interface EnrichedCdr extends RawCdr {
   source: SourcePosition;
 }
 
-export function enrich(raw: RawCdr, source: SourcePosition, now: number): EnrichedCdr {
+export function enrich(raw: RawCdr, source: SourcePosition, now: number, phones: PhoneNumbers): EnrichedCdr {
   const info = lookupCallType(raw.type, raw.sub_type);
   return {
     ...raw,
@@ -36,5 +37,6 @@ export function enrich(raw: RawCdr, source: SourcePosition, now: number): Enrich
     catalogue_version: CATALOGUE_VERSION,
     enriched_at: now,
     source,
+    ...phones.fields(raw),
   };
 }

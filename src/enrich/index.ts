@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
+import { PhoneNumbers } from '../cdr/phone.ts';
 import { avroType } from '../codec/index.ts';
 import { RawDecoder } from '../codec/raw-decoder.ts';
 import { encodeValue, HEADER_BYTES, MAGIC_BYTE } from '../codec/wire.ts';
@@ -83,8 +84,10 @@ export async function startEnricher(options: EnricherOptions, logger: Logger): P
 /** How a slice's records become output: spliced from the raw bytes where the schema allows, else decoded. */
 function sliceDeps(options: EnricherOptions, outputs: EnricherOutputs, decoder: RawDecoder): SliceDeps {
   const enrichedType = avroType('cdr-enriched');
-  const splicer = new EnrichedSplicer(outputs.schemaId);
+  const phones = new PhoneNumbers(options.country);
+  const splicer = new EnrichedSplicer(outputs.schemaId, phones);
   return {
+    phones,
     decode: (value: Buffer | null) => decoder.decode(value),
     encode: (value: object) => encodeValue(enrichedType, outputs.schemaId, value),
     // Records of the current cdr-raw schema (all but those of older producers) skip decoding.

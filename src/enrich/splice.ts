@@ -7,6 +7,7 @@
 // give (tested); records of other schema versions take that path.
 import avro from 'avsc';
 import { CATALOGUE_VERSION, lookupCallType } from '../cdr/catalogue.ts';
+import type { PhoneNumbers } from '../cdr/phone.ts';
 import { writeAvroLong } from '../codec/avro-long.ts';
 import { schemaText } from '../codec/schemas.ts';
 import { HEADER_BYTES, writeHeader } from '../codec/wire.ts';
@@ -30,6 +31,12 @@ const sliceType = avro.Type.forSchema({
   name: 'SlicePart',
   fields: [field('enriched_at'), { name: 'topic', type: 'string' }, { name: 'partition', type: 'int' }],
 } as avro.Schema);
+/** The fields after the source position: the numbers' (phone.ts NumberFields). */
+const numbersType = avro.Type.forSchema({
+  type: 'record',
+  name: 'NumbersPart',
+  fields: enrichment.slice(enrichment.findIndex((f) => f.name === 'source') + 1),
+} as avro.Schema);
 
 export interface Spliced {
   category: string;
@@ -41,15 +48,17 @@ export class EnrichedSplicer {
   private readonly infos = new Map<string, { category: string; bytes: Buffer }>();
   private slice: { key: string; bytes: Buffer } = { key: '', bytes: Buffer.alloc(0) };
   private readonly varint = Buffer.allocUnsafe(10);
+  private readonly phones: PhoneNumbers;
 
   /** `schemaId`: the registry id of cdr-enriched under the output topics' subjects. */
-  constructor(schemaId: number) {
+  constructor(schemaId: number, phones: PhoneNumbers) {
     this.schemaId = schemaId;
+    this.phones = phones;
   }
 
   /** The enriched record of `raw` (framed cdr-raw of the current schema) at `offset`. */
   splice(raw: Buffer, source: { topic: string; partition: number; offset: number }, now: number): Spliced {
-    const [type, subType] = this.callType(raw);
+    const { type, subType, from, to, layout } = this.read(raw);
     const key = `${type}\u0000${subType}`;
     let info = this.infos.get(key);
     if (info === undefined) {
@@ -74,20 +83,28 @@ export class EnrichedSplicer {
     if (this.slice.key !== sliceKey)
       this.slice = { key: sliceKey, bytes: sliceType.toBuffer({ enriched_at: now, ...source }) };
     const offsetBytes = writeAvroLong(this.varint, 0, source.offset);
+    const numbers = numbersType.toBuffer(this.phones.fields({ from, to, layout }));
     const body = raw.length - HEADER_BYTES;
     const out = Buffer.allocUnsafe(
-      HEADER_BYTES + body + info.bytes.length + this.slice.bytes.length + offsetBytes,
+      HEADER_BYTES + body + info.bytes.length + this.slice.bytes.length + offsetBytes + numbers.length,
     );
     writeHeader(out, 0, this.schemaId);
     let at = HEADER_BYTES + raw.copy(out, HEADER_BYTES, HEADER_BYTES);
     at += info.bytes.copy(out, at);
     at += this.slice.bytes.copy(out, at);
-    this.varint.copy(out, at, 0, offsetBytes);
+    at += this.varint.copy(out, at, 0, offsetBytes);
+    numbers.copy(out, at);
     return { category: info.category, value: out };
   }
 
-  /** (type, sub_type) of a framed cdr-raw record: the fields before them are skipped. */
-  private callType(raw: Buffer): [string, string] {
+  /** What the enrichment reads of a framed cdr-raw record; the other fields are skipped. */
+  private read(raw: Buffer): {
+    type: string;
+    subType: string;
+    from: string;
+    to: string;
+    layout: string | null;
+  } {
     let p = HEADER_BYTES;
     const skipLong = () => {
       while ((raw[p++] as number) & 0x80);
@@ -119,12 +136,24 @@ export class EnrichedSplicer {
     skipString(); // billing_period
     skipLong(); // start_time
     skipString(); // start_time_text
-    skipString(); // from
-    skipString(); // to
+    const from = readString();
+    const to = readString();
     skipLong(); // seconds
     const type = readString();
     const subType = readString();
+    skipString(); // cost (bytes)
+    skipString(); // cost_text
+    skipString(); // description
+    // extra: blocks of entries until an empty one; a negative count is followed by the block's size.
+    for (let n = readLong(); n !== 0; n = readLong()) {
+      if (n < 0) p += readLong();
+      else for (let i = 0; i < 2 * n; i++) skipString(); // key, value
+    }
+    skipLong(); // ingest.ingested_at
+    skipString(); // ingest.feed_host
+    skipLong(); // ingest.line
+    const layout = readLong() === 0 ? null : readString();
     if (p > raw.length) throw new RangeError('not a cdr-raw record');
-    return [type, subType];
+    return { type, subType, from, to, layout };
   }
 }

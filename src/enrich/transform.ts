@@ -2,6 +2,7 @@
 // output topic, and a dead letter for each record that cannot be decoded. Pure but for the
 // decoder's cache of writer schemas (filled beforehand by RawDecoder.prepare).
 import type { KafkaMessage, Message, TopicMessages } from 'kafkajs';
+import type { PhoneNumbers } from '../cdr/phone.ts';
 import type { RawCdr } from '../cdr/row.ts';
 import { ErrorCodes, isCdrError } from '../errors.ts';
 import { type EnrichedCdr, enrich, type SourcePosition } from './enrich.ts';
@@ -18,6 +19,8 @@ export interface SliceDeps {
     source: SourcePosition,
     now: number,
   ): { category: string; value: Buffer } | undefined;
+  /** The numbers' E.164 form, country and type (the decode path; the splicer has its own). */
+  phones: PhoneNumbers;
   /** Output topic per category, `unknown` included. */
   routes: Readonly<Record<string, string>>;
   /** The partition of a key in an output topic, when known (kafkajs hashes the key otherwise). */
@@ -46,7 +49,7 @@ export function transformSlice(
       const at = { ...source, offset: Number(m.offset) };
       let done = deps.splice?.(m.value, at, now);
       if (done === undefined) {
-        const enriched = enrich(deps.decode(m.value), at, now);
+        const enriched = enrich(deps.decode(m.value), at, now, deps.phones);
         done = { category: enriched.category, value: deps.encode(enriched) };
       }
       const topic = deps.routes[done.category] ?? (deps.routes.unknown as string);

@@ -11,7 +11,9 @@ import { RawDecoder } from '../../src/codec/raw-decoder.ts';
 import { avroType } from '../../src/codec/schemas.ts';
 import { neutralise } from '../../src/tools/read/formats.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
-import { runCli } from '../helpers/cli-process.ts';
+import { runCli, spawnCli } from '../helpers/cli-process.ts';
+import { enricherEnv, readOutputs } from '../helpers/enricher.ts';
+import { feedServer } from '../helpers/feed-server.ts';
 import { readTopics, testKafka } from '../helpers/kafka.ts';
 import { metricValue, producerEnv, startTestProducer, waitFor } from '../helpers/producer.ts';
 import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
@@ -179,5 +181,84 @@ describe('search and export', () => {
     const bad = await runCli(['export', '--start-from', 'yesterday'], env);
     expect(bad.code).toBe(2);
     expect(readFileSync(csvFile, 'utf8').startsWith('id,account,')).toBe(true);
+  });
+
+  it('phone numbers: search finds each form of a number by its E.164 prefix; the enricher adds E.164, country and type', async () => {
+    // An AU account (the contract layout) sending the same kinds of number in every form.
+    const to = [
+      '+61412345678',
+      '61412345679',
+      '0412 345 670',
+      '+442071234567',
+      '0011 1 212 555 0100',
+      '1800123456',
+      'anonymous',
+    ];
+    const header =
+      'id,account,billing_group,billing_period,start_time,from,to,seconds,type,sub_type,cost,description';
+    const rows = to.map(
+      (number, i) =>
+        `${i + 1},${A.login},Sales,2026-11,2026-11-03T09:15:0${i}+11:00,0290001234,${number},60,M,M3,0.5,call`,
+    );
+    const feed = await feedServer(
+      (from) => `${[header, ...rows.slice(Math.max(0, from - 1))].join('\n')}\n`,
+      cleanups,
+    );
+    const penv = producerEnv(feed.url, A);
+    const { producer } = await startTestProducer(penv);
+    cleanups.push(() => producer.stop());
+    await waitFor('cursor 7', async () =>
+      (await metricValue(producer.ops.port, 'cdr_cursor_id', { account: A.login })) === to.length
+        ? true
+        : undefined,
+    );
+    await producer.stop();
+    const env = {
+      ...penv,
+      KAFKA_BROKERS: inject('brokers'),
+      SCHEMA_REGISTRY_URL: inject('registryUrl'),
+      LOG_LEVEL: 'warn',
+    };
+    const search = async (...args: string[]) => {
+      const r = await runCli(['search', '--json', '--limit', '50', ...args], env);
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { first: Array<{ id: number }> }).first.map((f) => f.id).sort();
+    };
+    // Australian mobiles, whichever way they were sent.
+    expect(await search('--to-prefix', '614')).toEqual([1, 2, 3]);
+    expect(await search('--to-prefix', '+61')).toEqual([1, 2, 3, 6]);
+    expect(await search('--to-prefix', '44')).toEqual([4]);
+    // A prefix matches the text as sent too: '1' would find 1800123456; '+1' only the E.164 form.
+    expect(await search('--to-prefix', '+1')).toEqual([5]);
+    // A whole number in any form; and the text as sent still matches.
+    expect(await search('--to', '0412345679')).toEqual([2]);
+    expect(await search('--to', 'anonymous')).toEqual([7]);
+    expect(await search('--from', '+61290001234')).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    // FEED_COUNTRY says how national forms read: as NZ numbers, 0412... is not an AU mobile.
+    const nz = await runCli(['search', '--json', '--to-prefix', '614'], { ...env, FEED_COUNTRY: 'NZ' });
+    expect((JSON.parse(nz.stdout) as { matched: number }).matched).toBe(2);
+    const badCountry = await runCli(['search', '--to-prefix', '61'], { ...env, FEED_COUNTRY: 'Oz' });
+    expect(badCountry.code).toBe(2);
+    expect(badCountry.stderr).toContain('FEED_COUNTRY');
+
+    const eenv = enricherEnv(penv);
+    const enricher = spawnCli('enrich', eenv);
+    cleanups.push(enricher.kill);
+    await enricher.port;
+    const enriched = (await readOutputs(testKafka(), eenv, to.length)).map((r) => r.value);
+    const byId = new Map(enriched.map((v) => [v.id, v]));
+    const numbers = (id: number) => {
+      const v = byId.get(id) as Record<string, unknown>;
+      return [v.to, v.from_e164, v.to_e164, v.to_country, v.to_number_type, v.numbers_unparsed];
+    };
+    expect([1, 2, 3, 4, 5, 6, 7].map(numbers)).toEqual([
+      ['+61412345678', '+61290001234', '+61412345678', 'AU', 'mobile', []],
+      ['61412345679', '+61290001234', '+61412345679', 'AU', 'mobile', []],
+      ['0412 345 670', '+61290001234', '+61412345670', 'AU', 'mobile', []],
+      ['+442071234567', '+61290001234', '+442071234567', 'GB', 'fixed_line', []],
+      ['0011 1 212 555 0100', '+61290001234', '+12125550100', 'US', 'fixed_line_or_mobile', []],
+      ['1800123456', '+61290001234', '+611800123456', 'AU', 'toll_free', []],
+      ['anonymous', '+61290001234', null, null, null, ['to']],
+    ]);
   });
 });

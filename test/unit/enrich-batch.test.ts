@@ -5,6 +5,7 @@ import type { KafkaMessage, TopicMessages } from 'kafkajs';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { PhoneNumbers } from '../../src/cdr/phone.ts';
 import { enrichBatch, SLICE } from '../../src/enrich/batch.ts';
 import { enricherMetrics } from '../../src/enrich/metrics.ts';
 import { ErrorCodes } from '../../src/errors.ts';
@@ -55,6 +56,7 @@ function harness(
       splice: (value: Buffer | null) => ({ category: 'mobile', value: value as Buffer }),
       routes: { mobile: 'out.mobile', unknown: 'out.unknown' },
       dlqTopic: 'out.dlq',
+      phones: new PhoneNumbers(),
     },
     groupId: 'g',
     metrics,

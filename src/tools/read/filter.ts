@@ -1,5 +1,6 @@
 // Which CDRs a search or an export keeps: the carrier portal's criteria (call start, billing
 // period, billing group, seconds, from, to, type) plus account and id range. Pure.
+import { numberMatches, type PhoneNumbers } from '../../cdr/phone.ts';
 import type { RawCdr } from '../../cdr/row.ts';
 import { type TimeZone, zonedInstant } from '../../cdr/time-zone.ts';
 
@@ -23,6 +24,8 @@ export interface CdrFilter {
   secondsMax?: number;
   from?: NumberMatch;
   to?: NumberMatch;
+  /** With from/to: numbers also matched on their E.164 form, parsed in the account's home country. */
+  phones?: PhoneNumbers;
   idMin?: number;
   idMax?: number;
 }
@@ -40,15 +43,11 @@ export function matches(c: RawCdr, f: CdrFilter): boolean {
     return false;
   if (f.secondsMin !== undefined && c.seconds < f.secondsMin) return false;
   if (f.secondsMax !== undefined && c.seconds > f.secondsMax) return false;
-  if (f.from && !numberMatches(c.from, f.from)) return false;
-  if (f.to && !numberMatches(c.to, f.to)) return false;
+  if (f.from && !numberMatches(c.from, c.layout, f.from, f.phones)) return false;
+  if (f.to && !numberMatches(c.to, c.layout, f.to, f.phones)) return false;
   if (f.idMin !== undefined && c.id < f.idMin) return false;
   if (f.idMax !== undefined && c.id > f.idMax) return false;
   return true;
-}
-
-function numberMatches(value: string, m: NumberMatch): boolean {
-  return m.prefix ? value.startsWith(m.value) : value === m.value;
 }
 
 /**

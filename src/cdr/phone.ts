@@ -1,0 +1,197 @@
+// Phone numbers as phone numbers: the calling and called party of a CDR in E.164, with the called
+// number's country and type (mobile, fixed line, toll free, premium rate...), which billing rates
+// calls by. Parsed by libphonenumber-js (Google's libphonenumber metadata, "max" set: types need
+// it) against the account's home country, which reads national forms (`0211234567` in NZ), the
+// country's international prefix (`0011 1 212 555 0100` in AU) and numbers sent with their
+// country code but no `+` (`6494001234`). A number that is not a possible phone number (empty,
+// "anonymous", too short) is carried as sent and flagged. Pure.
+import {
+  type CountryCode,
+  isSupportedCountry,
+  type NumberType,
+  parsePhoneNumberFromString,
+} from 'libphonenumber-js/max';
+
+export type { CountryCode } from 'libphonenumber-js/max';
+
+/** The home country of a layout's accounts when FEED_COUNTRY does not say (shared/feed-contract.md). */
+export const LAYOUT_COUNTRY: Readonly<Record<string, CountryCode>> = {
+  // The contract's examples: +61 numbers, Sydney times.
+  contract: 'AU',
+  // The carrier's 17-column layout: NZD costs, New Zealand numbers.
+  legacy17: 'NZ',
+};
+
+export interface ParsedNumber {
+  /** `+` and digits. */
+  e164: string;
+  /** ISO 3166-1 alpha-2, when the number belongs to one country. */
+  country: string | null;
+  /** libphonenumber's type in lower case (mobile, fixed_line, toll_free, premium_rate...); null when not known. */
+  type: string | null;
+}
+
+/** What the enriched record carries of a CDR's numbers. */
+export interface NumberFields {
+  from_e164: string | null;
+  to_e164: string | null;
+  to_country: string | null;
+  to_number_type: string | null;
+  /** The parties whose number did not parse (`from`, `to`): carried as sent. */
+  numbers_unparsed: string[];
+}
+
+/** An ISO country code libphonenumber knows, upper case; undefined otherwise. */
+export function countryCode(text: string): CountryCode | undefined {
+  const code = text.trim().toUpperCase();
+  return isSupportedCountry(code) ? (code as CountryCode) : undefined;
+}
+
+const CACHE_MAX = 100_000;
+
+/**
+ * Types whose numbering plans are allocated in blocks of at least 1,000 numbers of a length: a
+ * number of the same block (same text but its last three digits) has the same type and country,
+ * and its E.164 form ends with the same three digits. Special services (toll free, premium,
+ * short codes...) are not assumed to be: they are parsed number by number.
+ */
+const BLOCK_TYPES: ReadonlySet<string> = new Set(['mobile', 'fixed_line', 'fixed_line_or_mobile']);
+/** A block is only assumed for numbers of at least this many digits (a subscriber part past the last three). */
+const BLOCK_MIN_DIGITS = 9;
+
+/**
+ * Parses numbers against a home country. Parsing one takes ~10 µs, most CDRs' called numbers are
+ * new, and an enricher handles 100,000+ CDRs a second: the parse of a number stands for its block
+ * (see BLOCK_TYPES), and a number seen before (the calling numbers of an account) is not parsed
+ * again. Tested equal to parsing every number on a few hundred thousand numbers of several plans.
+ */
+export class PhoneNumbers {
+  private readonly configured: CountryCode | undefined;
+  private readonly cache = new Map<string, ParsedNumber | null>();
+  private readonly blocks = new Map<string, { prefix: string; country: string | null; type: string }>();
+
+  /** `country`: FEED_COUNTRY; without it, each record's layout says (LAYOUT_COUNTRY). */
+  constructor(country?: CountryCode) {
+    this.configured = country;
+  }
+
+  /** The home country of a record of `layout`. */
+  homeCountry(layout: string | null): CountryCode | undefined {
+    return this.configured ?? (layout === null ? undefined : LAYOUT_COUNTRY[layout]);
+  }
+
+  /** `text` as a phone number of someone in `home`, or null when it is not one. */
+  parse(text: string, home: CountryCode | undefined): ParsedNumber | null {
+    const key = `${home ?? ''}\u0000${text}`;
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit;
+    const n = text.length;
+    const tail = text.slice(n - 3);
+    const blockKey =
+      n >= BLOCK_MIN_DIGITS && /^\d{3}$/.test(tail)
+        ? `${home ?? ''}\u0000${text.slice(0, n - 3)}`
+        : undefined;
+    if (blockKey !== undefined) {
+      const block = this.blocks.get(blockKey);
+      if (block) return { e164: block.prefix + tail, country: block.country, type: block.type };
+    }
+    const parsed = parseNumber(text, home);
+    if (
+      blockKey !== undefined &&
+      parsed?.type &&
+      BLOCK_TYPES.has(parsed.type) &&
+      parsed.e164.endsWith(tail) &&
+      countDigits(text) >= BLOCK_MIN_DIGITS
+    ) {
+      if (this.blocks.size >= CACHE_MAX) this.blocks.clear();
+      this.blocks.set(blockKey, {
+        prefix: parsed.e164.slice(0, -3),
+        country: parsed.country,
+        type: parsed.type,
+      });
+    } else {
+      if (this.cache.size >= CACHE_MAX) this.cache.clear();
+      this.cache.set(key, parsed);
+    }
+    return parsed;
+  }
+
+  /** The enriched fields of a CDR's numbers. */
+  fields(cdr: { from: string; to: string; layout: string | null }): NumberFields {
+    const home = this.homeCountry(cdr.layout);
+    const from = this.parse(cdr.from, home);
+    const to = this.parse(cdr.to, home);
+    const unparsed: string[] = [];
+    if (from === null) unparsed.push('from');
+    if (to === null) unparsed.push('to');
+    return {
+      from_e164: from?.e164 ?? null,
+      to_e164: to?.e164 ?? null,
+      to_country: to?.country ?? null,
+      to_number_type: to?.type ?? null,
+      numbers_unparsed: unparsed,
+    };
+  }
+}
+
+function countDigits(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) n++;
+  }
+  return n;
+}
+
+/** One number parsed, with no cache: what PhoneNumbers.parse answers. */
+export function parseNumber(text: string, home: CountryCode | undefined): ParsedNumber | null {
+  if (!/\d/.test(text)) return null;
+  // As a number of the home country first (national forms, its international prefix, a leading
+  // +); then, when that is not a valid number, as a country code and number sent without the `+`.
+  const asSent = safeParse(text, home);
+  if (asSent?.isValid()) return described(asSent);
+  const digits = text.replace(/[^\d]/g, '');
+  const international = text.trim().startsWith('+') ? undefined : safeParse(`+${digits}`, undefined);
+  if (international?.isValid()) return described(international);
+  // Possible but not valid (a range the metadata does not know yet): E.164 without a type.
+  if (asSent?.isPossible()) return { e164: asSent.number, country: asSent.country ?? null, type: null };
+  if (international?.isPossible())
+    return { e164: international.number, country: international.country ?? null, type: null };
+  return null;
+}
+
+function safeParse(text: string, home: CountryCode | undefined) {
+  try {
+    return parsePhoneNumberFromString(text, home ? { defaultCountry: home } : {});
+  } catch {
+    return undefined;
+  }
+}
+
+function described(n: NonNullable<ReturnType<typeof safeParse>>): ParsedNumber {
+  const type: NumberType = n.getType();
+  return { e164: n.number, country: n.country ?? null, type: type ? type.toLowerCase() : null };
+}
+
+/**
+ * Whether a number filter (`--from`, `--to`, or with `prefix` their `--*-prefix`) matches a CDR's
+ * number: as sent, or with `phones` on its E.164 form in the record's home country. A prefix is
+ * matched on the digits after the `+` (the filter's own `+`, spaces and dashes ignored), so
+ * `--to-prefix 61` finds `+61...`, `61...` and `04...` sent by an AU account; a whole number is
+ * parsed like the CDR's (`--to 0211234567` finds `+64211234567` of an NZ account).
+ */
+export function numberMatches(
+  text: string,
+  layout: string | null,
+  filter: { value: string; prefix: boolean },
+  phones?: PhoneNumbers,
+): boolean {
+  if (filter.prefix ? text.startsWith(filter.value) : text === filter.value) return true;
+  if (!phones) return false;
+  const home = phones.homeCountry(layout);
+  const number = phones.parse(text, home);
+  if (number === null) return false;
+  if (!filter.prefix) return phones.parse(filter.value, home)?.e164 === number.e164;
+  const want = filter.value.replace(/[\s+().-]/g, '');
+  return /^\d+$/.test(want) && number.e164.slice(1).startsWith(want);
+}
