@@ -213,12 +213,8 @@ describe('search and export', () => {
         : undefined,
     );
     await producer.stop();
-    const env = {
-      ...penv,
-      KAFKA_BROKERS: inject('brokers'),
-      SCHEMA_REGISTRY_URL: inject('registryUrl'),
-      LOG_LEVEL: 'warn',
-    };
+    // The producer's settings (brokers, registry, topics, feed) are the tools' too.
+    const env = { ...penv, LOG_LEVEL: 'warn' };
     const search = async (...args: string[]) => {
       const r = await runCli(['search', '--json', '--limit', '50', ...args], env);
       expect(r.code, r.stderr).toBe(0);

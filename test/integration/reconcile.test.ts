@@ -516,12 +516,8 @@ describe('reconcile', () => {
     cleanups.push(() => producer.stop());
     await cursorAt(producer.ops.port, A.login, 15, 60_000);
     await producer.stop();
-    const env = {
-      ...penv,
-      KAFKA_BROKERS: inject('brokers'),
-      SCHEMA_REGISTRY_URL: inject('registryUrl'),
-      LOG_LEVEL: 'warn',
-    };
+    // The producer's settings (brokers, registry, topics, feed) are the tools' too.
+    const env = { ...penv, LOG_LEVEL: 'warn' };
     const args = ['reconcile', '--feed', '--account', A.login, '--from-id', '1'];
 
     // As ingested: the one dead letter is the only difference, and every gap says why it is one.
