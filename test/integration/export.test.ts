@@ -147,7 +147,8 @@ describe('search and export', () => {
       c.type === 'M' &&
       c.sub_type === 'M3' &&
       c.seconds >= 600 &&
-      c.from.startsWith('6129');
+      // As sent (61290001234) or in international form (+61 2 9000 1234): the same E.164 prefix.
+      c.from.replace(/\D/g, '').startsWith('6129');
     const found = await runCli(
       [
         'search',
