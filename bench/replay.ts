@@ -8,6 +8,7 @@ import { createReadStream, rmSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Kafka, logLevel } from 'kafkajs';
 import { ADDRESSES } from '../scripts/stack/index.ts';
+import { kcatBin } from '../scripts/stack/kcat.ts';
 import { LOCAL, ROOT, STACK_REPLICATION } from '../scripts/stack/paths.ts';
 import { registerSchema, registryClient } from '../src/codec/registry.ts';
 import { avroType } from '../src/codec/schemas.ts';
@@ -58,12 +59,66 @@ const result = (records: number, ms: number, peakRssMiB: number): ToolBenchResul
   peakRssMiB,
 });
 
-/** `export --format csv|parquet` of a whole topic; the file is checked for every record. */
+/**
+ * kcat (librdkafka) reading the whole topic at read_committed, every key and value written out
+ * (to /dev/null): the reference the tools' scans are held against, on the same topic in the same run.
+ */
+export async function benchKcat(topic: string, records: number): Promise<ToolBenchResult> {
+  const started = Date.now();
+  const child = spawn(
+    kcatBin(),
+    [
+      '-C',
+      '-b',
+      ADDRESSES.brokers,
+      '-t',
+      topic,
+      '-o',
+      'beginning',
+      '-e',
+      '-q',
+      '-X',
+      'isolation.level=read_committed',
+      '-f',
+      '%o %k%s\n',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const rss = watchPeakRss(child.pid);
+  // Offsets are counted from the output (each record's line starts with its offset and a space).
+  let lines = 0;
+  child.stdout?.on('data', (d: Buffer) => {
+    for (let i = d.indexOf(10); i !== -1; i = d.indexOf(10, i + 1)) lines++;
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`kcat exited with ${code}: ${stderr}`);
+  if (lines < records) throw new Error(`kcat read ${lines} lines for ${records} records`);
+  return result(records, Date.now() - started, rss.stop());
+}
+
+/** `search` over a whole topic for a number no CDR has: every record read and matched against it. */
+export async function benchSearch(
+  topic: string,
+  records: number,
+  nodeFlags: string[],
+): Promise<ToolBenchResult> {
+  const run = await runTool(['search', '--topic', topic, '--to-prefix', '+999', '--json'], nodeFlags);
+  if (run.code !== 0) throw new Error(`search exited with ${run.code}: ${run.stderr}`);
+  const out = JSON.parse(run.stdout) as { scanned: number; matched: number };
+  if (out.scanned !== records) throw new Error(`search read ${out.scanned} of ${records}`);
+  return result(records, run.ms, run.peakRssMiB);
+}
+
+/** `export --format csv|jsonl|parquet` of a whole topic; the file is checked for every record. */
 export async function benchExport(
   topic: string,
   records: number,
   nodeFlags: string[],
-  format: 'csv' | 'parquet' = 'csv',
+  format: 'csv' | 'jsonl' | 'parquet' = 'csv',
 ): Promise<ToolBenchResult & { fileMiB: number }> {
   const file = `${LOCAL}/bench/export-${topic}.${format}`;
   const run = await runTool(['export', '--topic', topic, '--format', format, '--output', file], nodeFlags);
@@ -78,6 +133,11 @@ export async function benchExport(
       if (!open) rows++;
       if (quotes % 2 === 1) open = !open;
     }
+    if (rows !== records) throw new Error(`exported ${rows} of ${records}: ${run.stderr}`);
+  }
+  if (format === 'jsonl') {
+    let rows = 0;
+    for await (const line of createInterface({ input: createReadStream(file) })) if (line !== '') rows++;
     if (rows !== records) throw new Error(`exported ${rows} of ${records}: ${run.stderr}`);
   }
   rmSync(file, { force: true });

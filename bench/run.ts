@@ -18,7 +18,7 @@ import { benchAccounts } from './accounts.ts';
 import { benchEnricher, consumerCeiling, endToEndLatency } from './enricher.ts';
 import { benchProducer, dropRunTopics, feedFile, kafkaCeiling } from './producer.ts';
 import { benchRecordings, benchRecordingsMemory } from './recordings.ts';
-import { benchExport, benchReconcile, benchReconcileFastMonth } from './replay.ts';
+import { benchExport, benchKcat, benchReconcile, benchReconcileFastMonth, benchSearch } from './replay.ts';
 
 const replayOnly = process.argv[2] === 'replay';
 const accountsOnly = process.argv[2] === 'accounts';
@@ -42,26 +42,33 @@ async function tools(small: { rawTopic: string }, large: { rawTopic: string }) {
   const totalsOf = (raw: string) => raw.replace(/\.raw$/, '.control.totals');
   console.log(`Kafka ConsumerPerformance: the ${fmt(rows)} records of ${small.rawTopic}`);
   const consume = await consumerCeiling(small.rawTopic, rows);
-  const ratio = (r: { recordsPerSecond: number }) =>
-    `${((100 * r.recordsPerSecond) / consume.recordsPerSecond).toFixed(0)}% of ConsumerPerformance`;
+  // The reference of every scan: kcat (librdkafka) reading the same topic, read_committed.
+  console.log(`kcat, read_committed, keys and values out: ${fmt(rows)} and ${fmt(rssRows)} records`);
+  const kcat = {
+    [rows]: await benchKcat(small.rawTopic, rows),
+    [rssRows]: await benchKcat(large.rawTopic, rssRows),
+  };
+  for (const [n, r] of Object.entries(kcat))
+    console.log(`  kcat, ${fmt(Number(n))}: ${fmt(r.recordsPerSecond)} rec/s`);
+  const ratio = (r: ToolRun) => r.recordsPerSecond / (kcat[r.records] as ToolRun).recordsPerSecond;
   const runs: Array<[string, ToolRun]> = [];
   const add = (label: string, r: ToolRun) => {
     runs.push([label, r]);
     console.log(
-      `  ${label}: ${fmt(r.recordsPerSecond)} rec/s, ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMiB} MiB`,
+      `  ${label}: ${fmt(r.recordsPerSecond)} rec/s (${ratio(r).toFixed(2)} of kcat), ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMiB} MiB`,
     );
   };
-  console.log(`export to CSV, ${TUNED.join(' ')}: ${fmt(rows)} and ${fmt(rssRows)} records`);
-  add(`export CSV, ${fmt(rows)}`, await benchExport(small.rawTopic, rows, TUNED));
-  add(`export CSV, ${fmt(rssRows)}`, await benchExport(large.rawTopic, rssRows, TUNED));
-  console.log(`export to Parquet, ${TUNED.join(' ')}: ${fmt(rows)} records`);
-  add(`export Parquet, ${fmt(rows)}`, await benchExport(small.rawTopic, rows, TUNED, 'parquet'));
-  console.log(`reconcile (full scan), ${TUNED.join(' ')}: ${fmt(rows)} and ${fmt(rssRows)} records`);
-  add(`reconcile, ${fmt(rows)}`, await benchReconcile(small.rawTopic, totalsOf(small.rawTopic), rows, TUNED));
-  add(
-    `reconcile, ${fmt(rssRows)}`,
-    await benchReconcile(large.rawTopic, totalsOf(large.rawTopic), rssRows, TUNED),
-  );
+  for (const [n, topic] of [
+    [rows, small.rawTopic],
+    [rssRows, large.rawTopic],
+  ] as const) {
+    console.log(`the tools, ${TUNED.join(' ')}: ${fmt(n)} records`);
+    add(`export CSV, ${fmt(n)}`, await benchExport(topic, n, TUNED));
+    add(`export JSONL, ${fmt(n)}`, await benchExport(topic, n, TUNED, 'jsonl'));
+    add(`export Parquet, ${fmt(n)}`, await benchExport(topic, n, TUNED, 'parquet'));
+    add(`reconcile, ${fmt(n)}`, await benchReconcile(topic, totalsOf(topic), n, TUNED));
+    add(`search, ${fmt(n)}`, await benchSearch(topic, n, TUNED));
+  }
   add(
     `reconcile --fast, ${fmt(rssRows)}`,
     await benchReconcile(large.rawTopic, totalsOf(large.rawTopic), rssRows, TUNED, true),
@@ -70,23 +77,58 @@ async function tools(small: { rawTopic: string }, large: { rawTopic: string }) {
     'reconcile --fast: a month of running totals, two accounts, one transaction a minute, uncompacted',
   );
   const month = await benchReconcileFastMonth(2, TUNED);
-  return { consume, runs: Object.fromEntries(runs), month, ratio, labels: runs };
+  return { consume, kcat, runs: Object.fromEntries(runs), month, ratio, labels: runs };
 }
 type ToolRun = { records: number; seconds: number; recordsPerSecond: number; peakRssMiB: number };
 
-function printTools(t: Awaited<ReturnType<typeof tools>>): void {
+/** Targets (issue 23): every scan at least half of kcat; Parquet within 256 MiB, CSV and reconcile 200 MiB. */
+function targetOf(label: string): { ratio: number; rssMiB: number } | undefined {
+  if (label.includes('--fast')) return undefined;
+  const rssMiB = label.startsWith('export Parquet')
+    ? 256
+    : /^(export CSV|reconcile)/.test(label)
+      ? 200
+      : Infinity;
+  return { ratio: 0.5, rssMiB };
+}
+
+function printTools(t: Awaited<ReturnType<typeof tools>>, previous: PreviousReplay | undefined): void {
   console.log(
     `  Kafka ConsumerPerformance ${fmt(rows)} records  ${fmt(t.consume.recordsPerSecond).padStart(9)} rec/s`,
   );
-  console.log(`    ${t.consume.line}`);
-  for (const [label, r] of t.labels)
+  for (const [n, r] of Object.entries(t.kcat))
     console.log(
-      `  ${label.padEnd(34)} ${fmt(r.recordsPerSecond).padStart(9)} rec/s  ${r.seconds.toFixed(1).padStart(6)} s  peak RSS ${String(r.peakRssMiB).padStart(4)} MiB${label.includes('--fast') ? '  (control totals, not the records)' : `  (${t.ratio(r)})`}`,
+      `  kcat ${fmt(Number(n))} records${' '.repeat(17)}${fmt(r.recordsPerSecond).padStart(9)} rec/s   previous ${fmtPrev(previous?.kcat?.[n]?.recordsPerSecond)}`,
     );
+  const misses: string[] = [];
+  for (const [label, r] of t.labels) {
+    const target = targetOf(label);
+    const ratio = t.ratio(r);
+    const before = previous?.runs?.[label];
+    const prevText = before
+      ? `previous ${fmt(before.recordsPerSecond)} rec/s, ${before.peakRssMiB} MiB`
+      : 'previous -';
+    console.log(
+      `  ${label.padEnd(28)} ${fmt(r.recordsPerSecond).padStart(9)} rec/s  ${r.seconds.toFixed(1).padStart(6)} s  peak RSS ${String(r.peakRssMiB).padStart(4)} MiB  ${label.includes('--fast') ? '(control totals, not the records)' : `${ratio.toFixed(2)} of kcat`}   ${prevText}`,
+    );
+    if (target && ratio < target.ratio)
+      misses.push(`${label}: ${ratio.toFixed(2)} of kcat < ${target.ratio}`);
+    if (target && r.peakRssMiB > target.rssMiB)
+      misses.push(`${label}: ${r.peakRssMiB} MiB > ${target.rssMiB}`);
+  }
   console.log(
     `  reconcile --fast, a month of totals (${fmt(t.month.controlRecords)} records, ${fmt(t.month.cdrs)} CDRs)  ${t.month.seconds.toFixed(2)} s`,
   );
+  console.log(misses.length === 0 ? '  targets: all met' : `  targets missed:\n    ${misses.join('\n    ')}`);
 }
+
+interface PreviousReplay {
+  date?: string;
+  kcat?: Record<string, ToolRun>;
+  runs?: Record<string, ToolRun>;
+}
+
+const fmtPrev = (v: number | undefined) => (v === undefined ? '-' : fmt(v));
 
 async function replayMain(): Promise<void> {
   console.log(`generating feed bodies (${fmt(rows)} and ${fmt(rssRows)} rows, cached in .local/bench/)...`);
@@ -95,13 +137,17 @@ async function replayMain(): Promise<void> {
   console.log(`producer, ${TUNED.join(' ')}: ${fmt(rows)} and ${fmt(rssRows)} CDRs into fresh topics`);
   const small = await benchProducer(rows, { profile: false, nodeFlags: TUNED });
   const large = await benchProducer(rssRows, { profile: false, nodeFlags: TUNED });
+  const file = `${LOCAL}/bench/replay-results.json`;
+  const previous = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as PreviousReplay) : undefined;
   const t = await tools(small, large);
-  console.log('\nresults');
-  printTools(t);
+  console.log(`\nresults (beside the previous run${previous?.date ? `, ${previous.date}` : ''})`);
+  printTools(t, previous);
+  await dropRunTopics(small);
+  await dropRunTopics(large);
   mkdirSync(`${LOCAL}/bench`, { recursive: true });
   writeFileSync(
-    `${LOCAL}/bench/replay-results.json`,
-    `${JSON.stringify({ date: new Date().toISOString(), rows, rssRows, consume: t.consume, runs: t.runs, month: t.month }, null, 2)}\n`,
+    file,
+    `${JSON.stringify({ date: new Date().toISOString(), rows, rssRows, consume: t.consume, kcat: t.kcat, runs: t.runs, month: t.month }, null, 2)}\n`,
   );
 }
 
@@ -242,8 +288,8 @@ async function main(): Promise<void> {
   console.log(
     `  ratio (enricher / min(consume, produce))    ${((100 * enricher.recordsPerSecond) / ceilingBoth).toFixed(0)}%`,
   );
-  console.log("the billing teams' tools (the producer's topics, ConsumerPerformance on the same records):");
-  printTools(replay);
+  console.log("the billing teams' tools (the producer's topics, kcat on the same records):");
+  printTools(replay, undefined);
   console.log(
     `  end-to-end latency feed row -> enriched topic at ${fmt(latency.rate)} rows/s, poll ${latency.pollMs} ms: ` +
       `p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${fmt(latency.samples)} records)`,

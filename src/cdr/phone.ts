@@ -47,28 +47,32 @@ export function countryCode(text: string): CountryCode | undefined {
   return isSupportedCountry(code) ? (code as CountryCode) : undefined;
 }
 
-const CACHE_MAX = 100_000;
+const CACHE_MAX = 200_000;
 
 /**
- * Types whose numbering plans are allocated in blocks of at least 1,000 numbers of a length: a
- * number of the same block (same text but its last three digits) has the same type and country,
- * and its E.164 form ends with the same three digits. Special services (toll free, premium,
- * short codes...) are not assumed to be: they are parsed number by number.
+ * Numbering plans are allocated in blocks: numbers that differ only in their last digits, past the
+ * part a plan's patterns read, have the same type and country (or are alike not numbers), and
+ * their E.164 forms end with those digits. The last four digits of numbers of ten digits or more,
+ * the last three of nine-digit ones; shorter numbers (short codes, 13xx xx) are parsed one by one.
  */
-const BLOCK_TYPES: ReadonlySet<string> = new Set(['mobile', 'fixed_line', 'fixed_line_or_mobile']);
-/** A block is only assumed for numbers of at least this many digits (a subscriber part past the last three). */
-const BLOCK_MIN_DIGITS = 9;
+function blockTail(digits: number): number {
+  return digits >= 10 ? 4 : digits === 9 ? 3 : 0;
+}
 
 /**
  * Parses numbers against a home country. Parsing one takes ~10 µs, most CDRs' called numbers are
  * new, and an enricher handles 100,000+ CDRs a second: the parse of a number stands for its block
- * (see BLOCK_TYPES), and a number seen before (the calling numbers of an account) is not parsed
- * again. Tested equal to parsing every number on a few hundred thousand numbers of several plans.
+ * (blockTail), and a number seen before (the calling numbers of an account) is not parsed
+ * again. Tested equal to parsing every number, over 100,000 numbers of six plans in a dozen forms.
  */
 export class PhoneNumbers {
   private readonly configured: CountryCode | undefined;
   private readonly cache = new Map<string, ParsedNumber | null>();
-  private readonly blocks = new Map<string, { prefix: string; country: string | null; type: string }>();
+  /** Per block (the text but its last digits, blockTail): its numbers' E.164 prefix, country and type; null: not numbers. */
+  private readonly blocks = new Map<
+    string,
+    { prefix: string; country: string | null; type: string | null } | null
+  >();
 
   /** `country`: FEED_COUNTRY; without it, each record's layout says (LAYOUT_COUNTRY). */
   constructor(country?: CountryCode) {
@@ -86,29 +90,26 @@ export class PhoneNumbers {
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
     const n = text.length;
-    const tail = text.slice(n - 3);
+    const tailLength = blockTail(countDigits(text));
+    const tail = text.slice(n - tailLength);
     const blockKey =
-      n >= BLOCK_MIN_DIGITS && /^\d{3}$/.test(tail)
-        ? `${home ?? ''}\u0000${text.slice(0, n - 3)}`
+      tailLength > 0 && isDigits(tail)
+        ? `${home ?? ''}\u0000${tailLength}\u0000${text.slice(0, n - tailLength)}`
         : undefined;
     if (blockKey !== undefined) {
       const block = this.blocks.get(blockKey);
+      if (block === null) return null;
       if (block) return { e164: block.prefix + tail, country: block.country, type: block.type };
     }
     const parsed = parseNumber(text, home);
-    if (
-      blockKey !== undefined &&
-      parsed?.type &&
-      BLOCK_TYPES.has(parsed.type) &&
-      parsed.e164.endsWith(tail) &&
-      countDigits(text) >= BLOCK_MIN_DIGITS
-    ) {
+    if (blockKey !== undefined && (parsed === null || parsed.e164.endsWith(tail))) {
       if (this.blocks.size >= CACHE_MAX) this.blocks.clear();
-      this.blocks.set(blockKey, {
-        prefix: parsed.e164.slice(0, -3),
-        country: parsed.country,
-        type: parsed.type,
-      });
+      this.blocks.set(
+        blockKey,
+        parsed === null
+          ? null
+          : { prefix: parsed.e164.slice(0, -tailLength), country: parsed.country, type: parsed.type },
+      );
     } else {
       if (this.cache.size >= CACHE_MAX) this.cache.clear();
       this.cache.set(key, parsed);
@@ -132,6 +133,14 @@ export class PhoneNumbers {
       numbers_unparsed: unparsed,
     };
   }
+}
+
+function isDigits(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 function countDigits(text: string): number {

@@ -31,12 +31,24 @@ const sliceType = avro.Type.forSchema({
   name: 'SlicePart',
   fields: [field('enriched_at'), { name: 'topic', type: 'string' }, { name: 'partition', type: 'int' }],
 } as avro.Schema);
-/** The fields after the source position: the numbers' (phone.ts NumberFields). */
-const numbersType = avro.Type.forSchema({
-  type: 'record',
-  name: 'NumbersPart',
-  fields: enrichment.slice(enrichment.findIndex((f) => f.name === 'source') + 1),
-} as avro.Schema);
+/** The fields after the source position: the numbers' (phone.ts NumberFields), in this order. */
+const NUMBER_FIELDS = ['from_e164', 'to_e164', 'to_country', 'to_number_type', 'numbers_unparsed'];
+if (
+  enrichment
+    .slice(enrichment.findIndex((f) => f.name === 'source') + 1)
+    .map((f) => f.name)
+    .join() !== NUMBER_FIELDS.join()
+)
+  throw new Error('cdr-enriched: the number fields are not where the splicer writes them');
+
+/** Bytes an ASCII text takes as an Avro string or a ["null", "string"] union's string branch. */
+const asciiBytes = (s: string) => (s.length < 64 ? 1 : 2) + s.length;
+
+/** Writes ASCII `s` as an Avro string at `at`; the position after it. */
+function writeAscii(out: Buffer, at: number, s: string): number {
+  const p = writeAvroLong(out, at, s.length);
+  return p + out.write(s, p, 'latin1');
+}
 
 export interface Spliced {
   category: string;
@@ -83,17 +95,35 @@ export class EnrichedSplicer {
     if (this.slice.key !== sliceKey)
       this.slice = { key: sliceKey, bytes: sliceType.toBuffer({ enriched_at: now, ...source }) };
     const offsetBytes = writeAvroLong(this.varint, 0, source.offset);
-    const numbers = numbersType.toBuffer(this.phones.fields({ from, to, layout }));
+    // The numbers, written by hand: E.164 forms, ISO codes, type names and party names are ASCII.
+    const n = this.phones.fields({ from, to, layout });
+    const nullable = [n.from_e164, n.to_e164, n.to_country, n.to_number_type];
+    let numbersBytes = 1; // the array's end (or its emptiness)
+    for (const v of nullable) numbersBytes += v === null ? 1 : 1 + asciiBytes(v);
+    if (n.numbers_unparsed.length > 0)
+      numbersBytes += 1 + n.numbers_unparsed.reduce((t, v) => t + asciiBytes(v), 0);
     const body = raw.length - HEADER_BYTES;
     const out = Buffer.allocUnsafe(
-      HEADER_BYTES + body + info.bytes.length + this.slice.bytes.length + offsetBytes + numbers.length,
+      HEADER_BYTES + body + info.bytes.length + this.slice.bytes.length + offsetBytes + numbersBytes,
     );
     writeHeader(out, 0, this.schemaId);
     let at = HEADER_BYTES + raw.copy(out, HEADER_BYTES, HEADER_BYTES);
     at += info.bytes.copy(out, at);
     at += this.slice.bytes.copy(out, at);
     at += this.varint.copy(out, at, 0, offsetBytes);
-    numbers.copy(out, at);
+    for (const v of nullable) {
+      if (v === null) out[at++] = 0;
+      else {
+        out[at++] = 2;
+        at = writeAscii(out, at, v);
+      }
+    }
+    if (n.numbers_unparsed.length > 0) {
+      at = writeAvroLong(out, at, n.numbers_unparsed.length);
+      for (const v of n.numbers_unparsed) at = writeAscii(out, at, v);
+    }
+    out[at++] = 0;
+    if (at !== out.length) throw new RangeError('the enriched record is not the size it was counted');
     return { category: info.category, value: out };
   }
 

@@ -54,6 +54,10 @@ describe('phone numbers', () => {
       ['NZ', () => `00 1 ${digits(3)} ${few(3)} ${few(1)}${digits(3)}`],
       ['NZ', () => `+49${few(7 + random(2))}${digits(3)}`],
       ['NZ', () => `+91${String(6 + random(4))}${few(6)}${digits(3)}`],
+      // Numbers that are only possible, or not numbers at all, in blocks too.
+      ['AU', () => `${String(random(10))}${few(5 + random(6))}${digits(3)}`],
+      ['NZ', () => `+${String(1 + random(9))}${few(7 + random(5))}${digits(3)}`],
+      ['NZ', () => `0${String(random(10))}00 ${few(3)} ${digits(3)}`],
     ];
     const cached = new PhoneNumbers();
     let parsedAtAll = 0;
