@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { bytesToDecimalString } from '../cdr/decimal.ts';
 import type { RawCdr } from '../cdr/row.ts';
-import { matches } from '../tools/read/filter.ts';
+import { FILTER_FIELDS, matches } from '../tools/read/filter.ts';
 import { jsonLine } from '../tools/read/formats.ts';
 import { type ScanProgress, scan } from '../tools/read/scan.ts';
 import { renderTable } from '../tools/read/table.ts';
@@ -36,8 +36,10 @@ export function registerSearch(program: Command, ctx: CliContext): void {
         const done = await scan(s.kafka, {
           topics: s.topics,
           registry: s.registry,
+          // Every record is decoded only as far as the filter reads; the matches shown, whole.
+          keepFields: FILTER_FIELDS,
           keep: (c) => matches(c, s.filter),
-          onMatch: (c) => void (first.length < limit && first.push(c)),
+          onMatch: (_c, at) => void (first.length < limit && first.push(at.whole())),
           ...(report ? { onProgress: report } : {}),
           ...(await periodStarts(s)),
         });

@@ -1,5 +1,6 @@
 // Which CDRs a search or an export keeps: the carrier portal's criteria (call start, billing
 // period, billing group, seconds, from, to, type) plus account and id range. Pure.
+import { CONTRACT_COLUMNS } from '../../cdr/layouts.ts';
 import { numberMatches, type PhoneNumbers } from '../../cdr/phone.ts';
 import type { RawCdr } from '../../cdr/row.ts';
 import { type TimeZone, zonedInstant } from '../../cdr/time-zone.ts';
@@ -29,6 +30,13 @@ export interface CdrFilter {
   idMin?: number;
   idMax?: number;
 }
+
+/** The fields of a CDR `matches` reads (a pass may decode only these to filter: ScanOptions.keepFields). */
+export const FILTER_FIELDS: readonly string[] = [
+  // The contract's columns but the money and the description; the layout says the home country.
+  ...CONTRACT_COLUMNS.filter((c) => c !== 'cost' && c !== 'description'),
+  'layout',
+];
 
 export function matches(c: RawCdr, f: CdrFilter): boolean {
   if (f.startFrom !== undefined && c.start_time < f.startFrom) return false;

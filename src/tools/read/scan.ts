@@ -25,7 +25,7 @@ export interface ScanOptions {
   /** Called for each kept CDR, in offset order per partition; a promise it returns is awaited. */
   onMatch(
     cdr: RawCdr,
-    at: { topic: string; partition: number; offset: string },
+    at: { topic: string; partition: number; offset: string; whole(): RawCdr },
   ): Promise<unknown> | undefined;
   onProgress?(p: ScanProgress): void;
   timeoutMs?: number;
@@ -38,6 +38,11 @@ export interface ScanOptions {
    * for readers that need a few fields of every record. The records handed over hold only them.
    */
   fields?: readonly string[];
+  /**
+   * Only these fields are decoded for `keep` and handed to `onMatch` (see FILTER_FIELDS), whose
+   * `at.whole()` decodes the record whole: for passes that need few records whole (search).
+   */
+  keepFields?: readonly string[];
 }
 
 /** A pass's counters; its total is filled in by progressEnds. */
@@ -58,24 +63,31 @@ export async function scan(kafka: Kafka, options: ScanOptions): Promise<ScanProg
     options.fields ? projectedType('cdr-raw', options.fields) : avroType('cdr-raw'),
     options.registry,
   );
+  const keepDecoder = options.keepFields
+    ? new RawDecoder(projectedType('cdr-raw', options.keepFields), options.registry)
+    : decoder;
   await readToEnd(
     kafka,
     options.topics,
     async ({ topic, partition, messages }) => {
-      await decoder.prepare(messages.map((m) => m.value));
+      const values = messages.map((m) => m.value);
+      await keepDecoder.prepare(values);
+      if (keepDecoder !== decoder) await decoder.prepare(values);
       for (const m of messages) {
         progress.scanned++;
         let cdr: RawCdr;
         try {
-          cdr = decoder.decode(m.value);
+          cdr = keepDecoder.decode(m.value);
         } catch {
           progress.undecodable++;
           continue;
         }
         if (!options.keep(cdr)) continue;
         progress.matched++;
+        const projected = cdr;
+        const whole = keepDecoder === decoder ? () => projected : () => decoder.decode(m.value);
         // Awaited only when the callback has to wait (an output stream asking to drain).
-        const wait = options.onMatch(cdr, { topic, partition, offset: m.offset });
+        const wait = options.onMatch(cdr, { topic, partition, offset: m.offset, whole });
         if (wait) await wait;
       }
       options.onProgress?.(progress);

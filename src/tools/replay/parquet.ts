@@ -47,6 +47,11 @@ const COLUMNS: Array<[string, string]> = [
 
 export const PARQUET_COLUMNS = COLUMNS.map(([name]) => name);
 
+/** Rows the appender holds before handing them to the table. */
+const FLUSH_ROWS = 5_000;
+/** Rows per Parquet row group (DuckDB's default is 122,880; a row group is built in memory). */
+const ROW_GROUP_ROWS = 20_000;
+
 export class ParquetExport {
   private readonly path: string;
   private readonly scratch: string;
@@ -70,13 +75,24 @@ export class ParquetExport {
 
   static async open(path: string): Promise<ParquetExport> {
     const scratch = `${path}.${process.pid}.duckdb`;
-    const instance = await DuckDBInstance.create(scratch, { memory_limit: '128MB', threads: '1' });
+    // Memory: DuckDB's buffers within 48 MB (it spills to the scratch file; 24 MB ran out), one
+    // thread, and no order kept between row groups, so COPY streams the table out a row group at
+    // a time. With 128 MB, DuckDB's default row groups and no appender flushes, a 1,000,000-record
+    // export peaked at 532 MiB; with these, 313-327 MiB (docs/performance.md).
+    const instance = await DuckDBInstance.create(scratch, {
+      memory_limit: '48MB',
+      threads: '1',
+      preserve_insertion_order: 'false',
+    });
     const connection = await instance.connect();
     const columns = COLUMNS.map(([name, type]) => `"${name}" ${type}`).join(', ');
     await connection.run(`CREATE TABLE cdr (${columns})`);
     const appender = await connection.createAppender('cdr');
     return new ParquetExport(path, scratch, instance, connection, appender);
   }
+
+  /** Rows appended since the appender last handed its rows to the table. */
+  private pending = 0;
 
   write(c: RawCdr): void {
     const a = this.appender;
@@ -110,6 +126,12 @@ export class ParquetExport {
     a.appendVarchar(c.ingest.feed_host);
     a.appendBigInt(BigInt(c.ingest.line));
     a.endRow();
+    // The appender holds rows outside DuckDB's memory limit until it flushes (by itself only
+    // every ~200,000): handed to the table, which the buffer manager bounds, every FLUSH_ROWS.
+    if (++this.pending >= FLUSH_ROWS) {
+      a.flushSync();
+      this.pending = 0;
+    }
   }
 
   /** Writes the Parquet file and removes the scratch database. */
@@ -117,7 +139,9 @@ export class ParquetExport {
     try {
       this.appender.closeSync();
       const target = this.path.replaceAll("'", "''");
-      await this.connection.run(`COPY cdr TO '${target}' (FORMAT parquet, COMPRESSION zstd)`);
+      await this.connection.run(
+        `COPY cdr TO '${target}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`,
+      );
     } finally {
       this.connection.closeSync();
       this.instance.closeSync();
