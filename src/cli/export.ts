@@ -6,9 +6,8 @@ import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import type { RawCdr } from '../cdr/row.ts';
 import { matches } from '../tools/read/filter.ts';
-import { jsonLine } from '../tools/read/formats.ts';
 import { type ScanProgress, scan } from '../tools/read/scan.ts';
-import { exportCsv } from '../tools/replay/csv-export.ts';
+import { exportRecords } from '../tools/replay/stream-export.ts';
 import type { CliContext } from './context.ts';
 import { badOption } from './options.ts';
 import {
@@ -85,29 +84,17 @@ async function exportStream(
   file: string | undefined,
 ): Promise<ScanProgress> {
   const out: Writable = file ? createWriteStream(file) : process.stdout;
-  const done =
-    format === 'csv'
-      ? await exportCsv(s.kafka, { topics: s.topics, registry: s.registry, filter: s.filter, out, ...from })
-      : await exportJsonLines(s, from, out);
+  const done = await exportRecords(s.kafka, {
+    format,
+    topics: s.topics,
+    registry: s.registry,
+    filter: s.filter,
+    out,
+    ...from,
+  });
   if (file) {
     out.end();
     await once(out, 'finish');
   }
-  return done;
-}
-
-async function exportJsonLines(s: ReadSetup, from: ReadFrom, out: Writable): Promise<ScanProgress> {
-  // Lines gathered into writes of about 64 KiB; a promise only when the stream asks to drain.
-  let pending = '';
-  const flush = (): Promise<unknown> | undefined => {
-    const text = pending;
-    pending = '';
-    return out.write(text) ? undefined : once(out, 'drain');
-  };
-  const done = await scanFor(s, from, (c) => {
-    pending += jsonLine(c);
-    return pending.length >= 65_536 ? flush() : undefined;
-  });
-  if (pending.length > 0) await flush();
   return done;
 }

@@ -1,6 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { costToBytes } from '../../src/cdr/decimal.ts';
+import { PhoneNumbers } from '../../src/cdr/phone.ts';
 import type { RawCdr } from '../../src/cdr/row.ts';
 import { TimeZone } from '../../src/cdr/time-zone.ts';
 import { filterFromOptions } from '../../src/cli/read-options.ts';
@@ -9,6 +10,7 @@ import { encodeValue } from '../../src/codec/wire.ts';
 import { boundary, matches } from '../../src/tools/read/filter.ts';
 import { CSV_COLUMNS, csvHeaderLine, csvLine, jsonLine, neutralise } from '../../src/tools/read/formats.ts';
 import { ByteSink, CsvTranscoder, GENERIC, SKIPPED, WRITTEN } from '../../src/tools/replay/csv-transcode.ts';
+import { JsonLinesTranscoder } from '../../src/tools/replay/json-transcode.ts';
 import { rawCdr } from '../helpers/raw-cdr.ts';
 
 describe('export formats', () => {
@@ -102,11 +104,16 @@ describe('search filters', () => {
   });
 });
 
-describe('CSV straight from Avro bytes', () => {
+describe('CSV and JSON Lines straight from Avro bytes', () => {
   const type = avroType('cdr-raw');
   const transcode = (c: RawCdr) => {
     const sink = new ByteSink(16);
     const result = new CsvTranscoder().write(encodeValue(type, 9, c), sink);
+    return { result, text: sink.buf.toString('utf8', 0, sink.len) };
+  };
+  const transcodeJson = (c: RawCdr) => {
+    const sink = new ByteSink(16);
+    const result = new JsonLinesTranscoder().write(encodeValue(type, 9, c), sink);
     return { result, text: sink.buf.toString('utf8', 0, sink.len) };
   };
 
@@ -144,17 +151,22 @@ describe('CSV straight from Avro bytes', () => {
     ],
     ['a small cost', { cost: costToBytes('0.000001'), cost_text: '0.000001' }],
     ['id 1 and zero seconds', { id: 1, seconds: 0 }],
-  ] as Array<[string, Partial<RawCdr>]>)('writes the same bytes as csvLine: %s', (_name, o) => {
+  ] as Array<[string, Partial<RawCdr>]>)('writes the same bytes as csvLine and jsonLine: %s', (_name, o) => {
     const c = rawCdr(o);
     const { result, text } = transcode(c);
     expect(result).toBe(WRITTEN);
     expect(text).toBe(csvLine(c));
+    const json = transcodeJson(c);
+    expect(json.result).toBe(WRITTEN);
+    expect(json.text).toBe(jsonLine(c));
   });
 
   it('leaves to the generic path an extra whose keys JSON would reorder', () => {
-    const { result, text } = transcode(rawCdr({ extra: { b: '1', '7': 'index-like' } }));
-    expect(result).toBe(GENERIC);
-    expect(text).toBe('');
+    for (const t of [transcode, transcodeJson]) {
+      const { result, text } = t(rawCdr({ extra: { b: '1', '7': 'index-like' } }));
+      expect(result).toBe(GENERIC);
+      expect(text).toBe('');
+    }
   });
 
   it('filters on the bytes with the same rules', () => {
@@ -171,5 +183,18 @@ describe('CSV straight from Avro bytes', () => {
 
   it('refuses bytes that are not a cdr-raw record of the current schema', () => {
     expect(() => new CsvTranscoder().write(Buffer.from([0, 0, 0, 0, 9, 2, 4]), new ByteSink(16))).toThrow();
+  });
+
+  it("filters numbers on their E.164 form in the home country of the record's layout", () => {
+    const phones = new PhoneNumbers();
+    const sink = new ByteSink(16);
+    for (const [layout, want] of [
+      ['contract', WRITTEN],
+      ['legacy17', SKIPPED],
+    ] as const) {
+      const value = encodeValue(type, 9, rawCdr({ to: '0412345678', layout }));
+      const keep = (x: RawCdr) => matches(x, { to: { value: '614', prefix: true }, phones });
+      expect(new CsvTranscoder().write(value, sink, keep), layout).toBe(want);
+    }
   });
 });

@@ -1,6 +1,7 @@
-// `export --format csv`: one bounded read of the topics, each record written as CSV straight from
-// its Avro bytes when it has the current cdr-raw schema (csv-transcode.ts), through the decoded
-// record otherwise; the output is written in chunks, waiting only when the stream asks to drain.
+// `export --format csv|jsonl`: one bounded read of the topics, each record written straight from
+// its Avro bytes when it has the current cdr-raw schema (csv-transcode.ts, json-transcode.ts),
+// through the decoded record otherwise (formats.ts); the output is written in chunks, waiting only
+// when the stream asks to drain.
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { Kafka } from 'kafkajs';
@@ -11,11 +12,13 @@ import { avroType } from '../../codec/schemas.ts';
 import { HEADER_BYTES, MAGIC_BYTE } from '../../codec/wire.ts';
 import { readToEnd } from '../../kafka/bounded-read.ts';
 import { type CdrFilter, matches } from '../read/filter.ts';
-import { csvHeaderLine, csvLine } from '../read/formats.ts';
+import { csvHeaderLine, csvLine, jsonLine } from '../read/formats.ts';
 import { newProgress, progressEnds, type ScanProgress } from '../read/scan.ts';
 import { ByteSink, CsvTranscoder, GENERIC, WRITTEN } from './csv-transcode.ts';
+import { JsonLinesTranscoder } from './json-transcode.ts';
 
-export interface CsvExportOptions {
+export interface StreamExportOptions {
+  format: 'csv' | 'jsonl';
   topics: string[];
   registry: RegistryOptions;
   filter: CdrFilter;
@@ -27,14 +30,16 @@ export interface CsvExportOptions {
 
 const CHUNK = 256 * 1024;
 
-export async function exportCsv(kafka: Kafka, options: CsvExportOptions): Promise<ScanProgress> {
+export async function exportRecords(kafka: Kafka, options: StreamExportOptions): Promise<ScanProgress> {
   const progress = newProgress();
   const decoder = new RawDecoder(avroType('cdr-raw'), options.registry);
-  const transcoder = new CsvTranscoder();
+  const csv = options.format === 'csv';
+  const transcoder = csv ? new CsvTranscoder() : new JsonLinesTranscoder();
+  const line = csv ? csvLine : jsonLine;
   const filtered = Object.keys(options.filter).length > 0;
   const keep = filtered ? (c: RawCdr) => matches(c, options.filter) : undefined;
   let sink = new ByteSink(2 * CHUNK);
-  sink.text(csvHeaderLine());
+  if (csv) sink.text(csvHeaderLine());
   const flush = async () => {
     if (sink.len === 0) return;
     const chunk = sink.buf.subarray(0, sink.len);
@@ -72,7 +77,7 @@ export async function exportCsv(kafka: Kafka, options: CsvExportOptions): Promis
             continue;
           }
           if (keep && !keep(c)) continue;
-          sink.text(csvLine(c));
+          sink.text(line(c));
           done = WRITTEN;
         }
         if (done === WRITTEN) progress.matched++;
