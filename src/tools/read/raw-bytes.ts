@@ -258,6 +258,23 @@ export class RawSpans {
 
 /** UTF-8 bytes `b[s..e)` as a JSON string literal, with JSON.stringify's escapes. */
 export function jsonString(b: Buffer, s: number, e: number, j: ByteSink): void {
+  // Most texts need no escape: copied in one piece.
+  let plain = true;
+  for (let i = s; i < e; i++) {
+    const c = b[i] as number;
+    if (c < 0x20 || c === QUOTE || c === BACKSLASH) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    j.ensure(e - s + 2);
+    j.buf[j.len++] = QUOTE;
+    b.copy(j.buf, j.len, s, e);
+    j.len += e - s;
+    j.buf[j.len++] = QUOTE;
+    return;
+  }
   j.ensure(6 * (e - s) + 2);
   j.byte(QUOTE);
   for (let i = s; i < e; i++) {

@@ -21,50 +21,59 @@ const OPTIONAL: ReadonlyArray<[string, number]> = [
 
 export class JsonLinesTranscoder implements Transcoder {
   private readonly r = new RawSpans();
+  private value: Buffer = Buffer.alloc(0);
+  /** The last ingest time and its ISO text (a batch's records share it). */
+  private ingestedAt = Number.NaN;
+  private ingestedText = '';
 
   write(value: Buffer, out: ByteSink, keep?: (c: RawCdr) => boolean): number {
     const r = this.r;
     r.parse(value);
     if (keep && !keep(r.view())) return SKIPPED;
     if (!r.extraIsPlain()) return GENERIC;
-    const text = (key: string, f: number) => {
-      out.ascii(key);
-      jsonString(value, r.starts[f] as number, r.ends[f] as number, out);
-    };
+    this.value = value;
     out.ensure(value.length + 512);
     out.ascii(`{"id":${r.id}`);
-    text(',"account":', F.account);
-    text(',"billing_group":', F.group);
-    text(',"billing_period":', F.period);
+    this.text(out, ',"account":', F.account);
+    this.text(out, ',"billing_group":', F.group);
+    this.text(out, ',"billing_period":', F.period);
     out.ascii(`,"start_time":"${new Date(r.startTime).toISOString()}"`);
-    text(',"start_time_text":', F.startText);
-    text(',"from":', F.from);
-    text(',"to":', F.to);
+    this.text(out, ',"start_time_text":', F.startText);
+    this.text(out, ',"from":', F.from);
+    this.text(out, ',"to":', F.to);
     out.ascii(`,"seconds":${r.seconds}`);
-    text(',"type":', F.type);
-    text(',"sub_type":', F.subType);
-    text(',"cost_text":', F.costText);
-    text(',"description":', F.description);
+    this.text(out, ',"type":', F.type);
+    this.text(out, ',"sub_type":', F.subType);
+    this.text(out, ',"cost_text":', F.costText);
+    this.text(out, ',"description":', F.description);
     out.ascii(',"extra":');
     r.extraJson(out);
     out.ensure(64);
     if (r.isNull(F.layout)) out.ascii(',"layout":null');
-    else text(',"layout":', F.layout);
+    else this.text(out, ',"layout":', F.layout);
     out.ascii(r.derived ? ',"billing_period_derived":true' : ',"billing_period_derived":false');
     for (const [key, f] of OPTIONAL) {
-      out.ensure(64);
-      if (r.isNull(f)) {
-        out.ascii(key);
-        out.ascii('null');
-      } else text(key, f);
+      out.ensure(key.length + 4);
+      out.ascii(key);
+      if (r.isNull(f)) out.ascii('null');
+      else jsonString(value, r.starts[f] as number, r.ends[f] as number, out);
     }
-    out.ensure(128);
+    if (r.ingestedAt !== this.ingestedAt) {
+      this.ingestedAt = r.ingestedAt;
+      this.ingestedText = new Date(r.ingestedAt).toISOString();
+    }
+    out.ensure(160);
     out.ascii(
-      `,"cost":"${bytesToDecimalString(value.subarray(r.starts[F.cost] as number, r.ends[F.cost] as number))}"`,
+      `,"cost":"${bytesToDecimalString(value.subarray(r.starts[F.cost] as number, r.ends[F.cost] as number))}","ingest":{"ingested_at":"${this.ingestedText}"`,
     );
-    out.ascii(`,"ingest":{"ingested_at":"${new Date(r.ingestedAt).toISOString()}"`);
-    text(',"feed_host":', F.feedHost);
+    this.text(out, ',"feed_host":', F.feedHost);
     out.ascii(`,"line":${r.line}}}\n`);
     return WRITTEN;
+  }
+
+  private text(out: ByteSink, key: string, f: number): void {
+    out.ensure(key.length);
+    out.ascii(key);
+    jsonString(this.value, this.r.starts[f] as number, this.r.ends[f] as number, out);
   }
 }
