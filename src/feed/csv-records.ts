@@ -151,17 +151,21 @@ export class CsvReader {
       }
       if (c === LF || c === CR) {
         if (c === CR && i + 1 >= n && !final) break;
-        const eol = c === CR && buf.charCodeAt(i + 1) === LF ? 2 : 1;
-        if (this.state === S.FieldStart && this.fields.length === 0) {
-          // An empty line: skipped.
-          this.line++;
-          i += eol;
-          this.startRecord(i);
+        const crlf = c === CR && buf.charCodeAt(i + 1) === LF;
+        // Line ends are LF and CRLF (shared/feed-contract.md); a lone CR is data.
+        if (c === LF || crlf) {
+          const eol = crlf ? 2 : 1;
+          if (this.state === S.FieldStart && this.fields.length === 0) {
+            // An empty line: skipped.
+            this.line++;
+            i += eol;
+            this.startRecord(i);
+            continue;
+          }
+          this.closeField(i);
+          i = this.closeRecord(i, eol);
           continue;
         }
-        this.closeField(i);
-        i = this.closeRecord(i, eol);
-        continue;
       }
       switch (this.state) {
         case S.FieldStart:
@@ -182,7 +186,12 @@ export class CsvReader {
           // (which the top of the outer loop takes); anything else, quotes included, is data.
           let j = i;
           let cj = c;
-          while (cj !== d && cj !== LF && cj !== CR) {
+          // A CR ends it only as part of CRLF (or when the next chunk must say: at a chunk's end).
+          while (
+            cj !== d &&
+            cj !== LF &&
+            !(cj === CR && j > i && (j + 1 >= n ? !final : buf.charCodeAt(j + 1) === LF))
+          ) {
             if (++j === n) break;
             cj = buf.charCodeAt(j);
           }

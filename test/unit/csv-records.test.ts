@@ -146,7 +146,21 @@ describe('CsvReader', () => {
     it('has no tail when the body ends with a line end, or is empty', () => {
       expect(read('a,b\n1,2\n', 100, false).some((e) => e.kind === 'tail')).toBe(false);
       expect(read('', 1, false)).toEqual([]);
-      expect(read('a,b\r\n1,2\r', 100, false).some((e) => e.kind === 'tail')).toBe(false);
+    });
+
+    it('takes a lone CR as data, not a line end (line ends are LF and CRLF): a body ending in one has a tail', () => {
+      expect(records(read('a,b\n1,x\ry\n2,z\n'))).toEqual([
+        ['a', 'b'],
+        ['1', 'x\ry'],
+        ['2', 'z'],
+      ]);
+      for (const size of [1, 2, 3, 100]) {
+        expect(records(read('a,b\r\n1,x\ry\r\n', size))).toEqual([
+          ['a', 'b'],
+          ['1', 'x\ry'],
+        ]);
+        expect(read('a,b\r\n1,2\r', size, false).some((e) => e.kind === 'tail')).toBe(true);
+      }
     });
   });
 
