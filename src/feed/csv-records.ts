@@ -15,14 +15,15 @@
 //   the wrong shape (one dead letter with all its text). One that runs past the size limit or never
 //   closes is always split.
 // Quotes inside an unquoted field, and text after a closing quote, are kept as data (lenient, as sent).
-import { StringDecoder } from 'node:string_decoder';
+
 import { splitLine } from './split-line.ts';
+import { Utf8Text } from './utf8-text.ts';
 
 export type CsvEvent =
   | { kind: 'record'; fields: string[]; raw: string; line: number }
   | {
       kind: 'broken';
-      code: 'too_large' | 'unclosed_quote';
+      code: 'too_large' | 'unclosed_quote' | 'invalid_utf8';
       raw: string;
       line: number;
       /** The fields of the record's first line as far as they can be read (to find its id). */
@@ -50,7 +51,7 @@ export class CsvReader {
   private readonly delim: number;
   private readonly max: number;
   private readonly clipAt: number;
-  private readonly decoder = new StringDecoder('utf8');
+  private readonly decoder = new Utf8Text();
   private buf = '';
   private pos = 0;
   private state: State = S.FieldStart;
@@ -246,16 +247,20 @@ export class CsvReader {
     if (this.quotedBreak && wrongShape && (length > this.max || this.linesAfterFirstAreRows(start, i))) {
       return this.splitFirstLine('a quoted field runs over line breaks into a record of the wrong shape');
     }
+    const raw = this.buf.slice(start, i);
     if (length > this.max) {
-      this.broken('too_large', this.buf.slice(start, i), this.tooLargeReason(length));
+      this.broken('too_large', raw, this.tooLargeReason(length));
+    } else if (!raw.isWellFormed()) {
+      // Bytes that are not UTF-8 (utf8-text.ts): one dead letter, not a CDR with U+FFFD in it.
+      this.expected ??= this.fields.length;
+      this.broken(
+        'invalid_utf8',
+        raw.toWellFormed(),
+        'the row is not valid UTF-8 (shown with U+FFFD where its bytes were not)',
+      );
     } else {
       this.expected ??= this.fields.length;
-      this.out.push({
-        kind: 'record',
-        fields: this.fields,
-        raw: this.buf.slice(start, i),
-        line: this.recordLine,
-      });
+      this.out.push({ kind: 'record', fields: this.fields, raw, line: this.recordLine });
     }
     this.line++;
     this.startRecord(i + eol);
@@ -338,7 +343,7 @@ export class CsvReader {
     this.recordLine = this.line;
   }
 
-  private broken(code: 'too_large' | 'unclosed_quote', raw: string, reason: string): void {
+  private broken(code: 'too_large' | 'unclosed_quote' | 'invalid_utf8', raw: string, reason: string): void {
     const clipped = this.clip(raw);
     const nl = clipped.indexOf('\n');
     const leading = splitLine(nl === -1 ? clipped : clipped.slice(0, nl), this.delim);

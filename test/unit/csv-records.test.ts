@@ -90,9 +90,40 @@ describe('CsvReader', () => {
       got.push(...r.end(() => true));
       expect(got, `size ${size}`).toEqual(expected);
     }
-    // A body of two bytes that start like the mark is not one.
+    // A body of two bytes that start like the mark is not one: and not UTF-8 either, a broken
+    // record shown with U+FFFD where the byte was.
     const two = new CsvReader(opts);
-    expect(records([...two.push(Buffer.from([0xef, 0x41])), ...two.end(() => true)])).toEqual([['\ufffdA']]);
+    expect([...two.push(Buffer.from([0xef, 0x41])), ...two.end(() => true)]).toMatchObject([
+      { kind: 'broken', code: 'invalid_utf8', raw: '\ufffdA' },
+    ]);
+  });
+
+  it('makes a row with bytes that are not UTF-8 one broken record, however the chunks cut them; valid text is untouched', () => {
+    const bytes = Buffer.concat([
+      Buffer.from('id,note\n1,ok ü 東京 🚀\n2,bad'),
+      Buffer.from([0xff, 0xe6, 0x9d]), // a stray byte, a three-byte sequence without its last byte
+      Buffer.from('x\n3,\ud83d\ude80 fine\n4,'),
+      Buffer.from([0xed, 0xa0, 0x80]), // an encoded surrogate
+      Buffer.from('\n'),
+    ]);
+    for (const size of [1, 2, 3, 5, 1000]) {
+      const r = new CsvReader(opts);
+      const got: CsvEvent[] = [];
+      for (let i = 0; i < bytes.length; i += size) got.push(...r.push(bytes.subarray(i, i + size)));
+      got.push(...r.end(() => true));
+      expect(
+        got.map((e) =>
+          e.kind === 'record' ? e.fields : `${e.kind}:${e.kind === 'broken' ? e.code : ''}:${e.raw}`,
+        ),
+        `size ${size}`,
+      ).toEqual([
+        ['id', 'note'],
+        ['1', 'ok ü 東京 🚀'],
+        'broken:invalid_utf8:2,bad\ufffd\ufffd\ufffdx', // one U+FFFD a byte
+        ['3', '🚀 fine'],
+        'broken:invalid_utf8:4,\ufffd\ufffd\ufffd',
+      ]);
+    }
   });
 
   it('reports raw text without the line end and the physical line where a record starts', () => {

@@ -40,7 +40,14 @@ const row = (id: number, o: { seconds?: string; cost?: string; description?: str
  * How a row is written, and whether it is a CDR (published) or broken (one dead letter, naming
  * the row's id unless `idLess`: a row whose id cannot be read).
  */
-const KINDS: Record<string, { valid: boolean; idLess?: boolean; text: (id: number) => string }> = {
+interface Kind {
+  valid: boolean;
+  idLess?: boolean;
+  text: (id: number) => string;
+  /** The row's bytes when they are not its text in UTF-8. */
+  bytes?: (id: number) => Buffer;
+}
+const KINDS: Record<string, Kind> = {
   plain: { valid: true, text: (id) => row(id) },
   formula: { valid: true, text: (id) => row(id, { description: '=HYPERLINK("http://x";"y")' }) },
   quoted: { valid: true, text: (id) => row(id, { description: '"a, ""quoted""\nline, and ü 東京"' }) },
@@ -56,6 +63,18 @@ const KINDS: Record<string, { valid: boolean; idLess?: boolean; text: (id: numbe
   nul: { valid: false, text: (id) => row(id, { seconds: '6\u00000' }) },
   oversized: { valid: false, text: (id) => row(id, { description: 'x'.repeat(MAX_RECORD + 10) }) },
   bomMidBody: { valid: false, idLess: true, text: (id) => `\ufeff${row(id)}` },
+  // Bytes that are not UTF-8 (a lone 0xFF, a lead byte without its continuation): the dead
+  // letter shows U+FFFD where they were.
+  invalidUtf8: {
+    valid: false,
+    text: (id) => row(id, { description: 'bad\ufffd\ufffdend' }),
+    bytes: (id) =>
+      Buffer.concat([
+        Buffer.from(row(id, { description: 'bad' })),
+        Buffer.from([0xff, 0xc3]),
+        Buffer.from('end'),
+      ]),
+  },
 };
 
 interface Parsed {
@@ -110,11 +129,17 @@ describe('hostile feeds (fast-check)', () => {
       fc.boolean(),
       (kinds, cutSeeds, crlf) => {
         const eol = crlf ? '\r\n' : '\n';
-        const texts = kinds.map((k, i) => (KINDS[k] as (typeof KINDS)[string]).text(1000 + i));
-        const body = Buffer.from(`${HEADER}${eol}${texts.map((t) => t + eol).join('')}`);
+        const texts = kinds.map((k, i) => (KINDS[k] as Kind).text(1000 + i));
+        const body = Buffer.concat([
+          Buffer.from(HEADER + eol),
+          ...kinds.flatMap((k, i) => {
+            const kind = KINDS[k] as Kind;
+            return [kind.bytes?.(1000 + i) ?? Buffer.from(texts[i] as string), Buffer.from(eol)];
+          }),
+        ]);
         const cuts = cutSeeds.map((n) => n % body.length);
         const { published, dead, batches } = parse(body, cuts);
-        const kind = (i: number) => KINDS[kinds[i] as string] as (typeof KINDS)[string];
+        const kind = (i: number) => KINDS[kinds[i] as string] as Kind;
         const validIds = kinds.flatMap((_, i) => (kind(i).valid ? [1000 + i] : []));
         const broken = kinds.flatMap((_, i) => (kind(i).valid ? [] : [i]));
         expect(published).toEqual(validIds);
