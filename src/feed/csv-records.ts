@@ -185,18 +185,8 @@ export class CsvReader {
         case S.Unquoted: {
           // The rest of an unquoted field in one tight loop: it ends at a delimiter or a line end
           // (which the top of the outer loop takes); anything else, quotes included, is data.
-          let j = i;
-          let cj = c;
-          // A CR ends it only as part of CRLF (or when the next chunk must say: at a chunk's end).
-          while (
-            cj !== d &&
-            cj !== LF &&
-            !(cj === CR && j > i && (j + 1 >= n ? !final : buf.charCodeAt(j + 1) === LF))
-          ) {
-            if (++j === n) break;
-            cj = buf.charCodeAt(j);
-          }
-          if (j < n && cj === d) {
+          const j = this.unquotedEnd(i, final);
+          if (j < n && buf.charCodeAt(j) === d) {
             this.fields.push(buf.slice(this.fieldStart, j));
             this.state = S.FieldStart;
             i = j + 1;
@@ -221,6 +211,27 @@ export class CsvReader {
       }
     }
     this.pos = i;
+  }
+
+  /**
+   * Where the unquoted field going on at `i` stops: a delimiter, a line end (a CR only as part of
+   * CRLF, or at a chunk's end where the next chunk must say), or the end of what was read.
+   */
+  private unquotedEnd(i: number, final: boolean): number {
+    const buf = this.buf;
+    const n = buf.length;
+    const d = this.delim;
+    let j = i;
+    let cj = buf.charCodeAt(j);
+    while (
+      cj !== d &&
+      cj !== LF &&
+      !(cj === CR && j > i && (j + 1 >= n ? !final : buf.charCodeAt(j + 1) === LF))
+    ) {
+      if (++j === n) break;
+      cj = buf.charCodeAt(j);
+    }
+    return j;
   }
 
   /** Pushes the field that ends at `i` (a delimiter or a line end). */
