@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { z } from 'zod';
-import { configError, secret } from './env.ts';
+import { configError, readPemFile, secret } from './env.ts';
 
 export interface FeedAccount {
   login: string;
@@ -98,17 +98,8 @@ function readCarrierTls(cfg: {
       'set both FEED_CLIENT_CERT_FILE and FEED_CLIENT_KEY_FILE, or neither',
     );
   if (cfg.FEED_CA_FILE === undefined && cfg.FEED_CLIENT_CERT_FILE === undefined) return undefined;
-  const pem = (key: string, file: string | undefined) => {
-    if (file === undefined) return undefined;
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      configError(key, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-    if (!text.includes('-----BEGIN ')) configError(key, 'is not a PEM file');
-    return text;
-  };
+  const pem = (key: string, file: string | undefined) =>
+    file === undefined ? undefined : readPemFile(key, file);
   const ca = pem('FEED_CA_FILE', cfg.FEED_CA_FILE);
   return {
     // Beside the system's CAs, not instead of them: a proxy or a later public certificate still works.

@@ -92,3 +92,15 @@ export function deepFreeze<T>(value: T): Readonly<T> {
   }
   return value;
 }
+
+/** A PEM file's text; a start-up error naming `key` when it cannot be read or is not PEM. */
+export function readPemFile(key: string, path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    configError(key, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (!text.includes('-----BEGIN ')) configError(key, 'is not a PEM file');
+  return text;
+}

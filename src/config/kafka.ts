@@ -1,8 +1,11 @@
-// Kafka connection settings shared by every command that talks to Kafka: brokers, TLS and SASL.
+// Kafka connection settings shared by every command that talks to Kafka: brokers, TLS (a private
+// CA, a client certificate for mutual TLS) and SASL (PLAIN, SCRAM, OAUTHBEARER). Secrets come from
+// files (Kubernetes secrets) or, for a token, a command.
 import { readFileSync } from 'node:fs';
 import type { KafkaConfig as KafkaJsConfig, SASLOptions } from 'kafkajs';
 import { z } from 'zod';
-import { bool, configError } from './env.ts';
+import { oauthTokenProvider } from '../ops/oauth-token.ts';
+import { bool, configError, readPemFile } from './env.ts';
 
 export const kafkaEnvSchema = z.object({
   KAFKA_BROKERS: z
@@ -15,10 +18,33 @@ export const kafkaEnvSchema = z.object({
     .string()
     .optional()
     .describe('PEM file of the CA that signed the brokers (with KAFKA_SSL)'),
+  KAFKA_SSL_CERT_FILE: z
+    .string()
+    .optional()
+    .describe(
+      "PEM file of this client's certificate, for brokers that require mutual TLS (with KAFKA_SSL_KEY_FILE)",
+    ),
+  KAFKA_SSL_KEY_FILE: z.string().optional().describe("PEM file of the client certificate's private key"),
+  KAFKA_SSL_KEY_PASSWORD_FILE: z
+    .string()
+    .optional()
+    .describe('File holding the passphrase of an encrypted KAFKA_SSL_KEY_FILE'),
   KAFKA_SASL_MECHANISM: z
-    .enum(['plain', 'scram-sha-256', 'scram-sha-512'])
+    .enum(['plain', 'scram-sha-256', 'scram-sha-512', 'oauthbearer'])
     .optional()
     .describe('SASL mechanism; unset for none'),
+  KAFKA_OAUTH_TOKEN_FILE: z
+    .string()
+    .optional()
+    .describe(
+      'With oauthbearer: a file holding the token, read again as it nears expiry (kept fresh by a sidecar)',
+    ),
+  KAFKA_OAUTH_TOKEN_COMMAND: z
+    .string()
+    .optional()
+    .describe(
+      'With oauthbearer: a shell command that prints a token (e.g. an MSK IAM signer), run again as it nears expiry',
+    ),
   KAFKA_SASL_USERNAME: z.string().optional().describe('SASL user'),
   KAFKA_SASL_PASSWORD: z.string().optional().describe('SASL password (prefer KAFKA_SASL_PASSWORD_FILE)'),
   KAFKA_SASL_PASSWORD_FILE: z.string().optional().describe('File holding the SASL password'),
@@ -28,11 +54,10 @@ export type KafkaConfig = Readonly<Pick<KafkaJsConfig, 'brokers' | 'clientId' | 
 
 export function readKafkaConfig(env: z.infer<typeof kafkaEnvSchema>): KafkaConfig {
   const brokers = env.KAFKA_BROKERS.split(',');
-  let ssl: KafkaJsConfig['ssl'];
-  if (env.KAFKA_SSL)
-    ssl = env.KAFKA_SSL_CA_FILE ? { ca: [readFile('KAFKA_SSL_CA_FILE', env.KAFKA_SSL_CA_FILE)] } : true;
+  const ssl = readTls(env);
   let sasl: SASLOptions | undefined;
-  if (env.KAFKA_SASL_MECHANISM) {
+  if (env.KAFKA_SASL_MECHANISM === 'oauthbearer') sasl = readOauth(env);
+  else if (env.KAFKA_SASL_MECHANISM) {
     if (env.KAFKA_SASL_PASSWORD !== undefined && env.KAFKA_SASL_PASSWORD_FILE !== undefined) {
       configError(
         'KAFKA_SASL_PASSWORD',
@@ -58,6 +83,50 @@ export function readKafkaConfig(env: z.infer<typeof kafkaEnvSchema>): KafkaConfi
     ...(ssl === undefined ? {} : { ssl }),
     ...(sasl === undefined ? {} : { sasl }),
   });
+}
+
+function readTls(env: z.infer<typeof kafkaEnvSchema>): KafkaJsConfig['ssl'] {
+  const client = env.KAFKA_SSL_CERT_FILE !== undefined || env.KAFKA_SSL_KEY_FILE !== undefined;
+  if (client && (env.KAFKA_SSL_CERT_FILE === undefined || env.KAFKA_SSL_KEY_FILE === undefined))
+    configError(
+      env.KAFKA_SSL_CERT_FILE === undefined ? 'KAFKA_SSL_CERT_FILE' : 'KAFKA_SSL_KEY_FILE',
+      'set both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE, or neither',
+    );
+  if (!env.KAFKA_SSL) {
+    if (client || env.KAFKA_SSL_CA_FILE !== undefined)
+      configError('KAFKA_SSL', 'must be true when a CA file or a client certificate is given');
+    return undefined;
+  }
+  if (!client && env.KAFKA_SSL_CA_FILE === undefined) return true;
+  return {
+    ...(env.KAFKA_SSL_CA_FILE === undefined
+      ? {}
+      : { ca: [readPemFile('KAFKA_SSL_CA_FILE', env.KAFKA_SSL_CA_FILE)] }),
+    ...(client
+      ? {
+          cert: readPemFile('KAFKA_SSL_CERT_FILE', env.KAFKA_SSL_CERT_FILE as string),
+          key: readPemFile('KAFKA_SSL_KEY_FILE', env.KAFKA_SSL_KEY_FILE as string),
+        }
+      : {}),
+    ...(env.KAFKA_SSL_KEY_PASSWORD_FILE === undefined
+      ? {}
+      : { passphrase: readFile('KAFKA_SSL_KEY_PASSWORD_FILE', env.KAFKA_SSL_KEY_PASSWORD_FILE).trimEnd() }),
+  };
+}
+
+function readOauth(env: z.infer<typeof kafkaEnvSchema>): SASLOptions {
+  const file = env.KAFKA_OAUTH_TOKEN_FILE;
+  const command = env.KAFKA_OAUTH_TOKEN_COMMAND;
+  if ((file === undefined) === (command === undefined))
+    configError(
+      'KAFKA_OAUTH_TOKEN_FILE',
+      'with KAFKA_SASL_MECHANISM=oauthbearer, set one of KAFKA_OAUTH_TOKEN_FILE and KAFKA_OAUTH_TOKEN_COMMAND',
+    );
+  if (file !== undefined) readFile('KAFKA_OAUTH_TOKEN_FILE', file);
+  return {
+    mechanism: 'oauthbearer',
+    oauthBearerProvider: oauthTokenProvider(file !== undefined ? { file } : { command: command as string }),
+  };
 }
 
 function readFile(key: string, path: string): string {
