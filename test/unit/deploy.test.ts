@@ -255,6 +255,78 @@ describe('Helm chart', () => {
     expect(existing.find((d) => d.kind === 'Secret')).toBeUndefined();
   });
 
+  it('connects every command to a secured cluster: a private CA and a client certificate mounted from Secrets, OAUTHBEARER from a token file', () => {
+    const docs = render([
+      ...multi,
+      '--set',
+      'recordings.enabled=true',
+      '--set',
+      'recordings.url=https://carrier.example/recordings/',
+      '--set',
+      'recordings.s3.bucket=billing-recordings',
+      '--set',
+      'kafka.ssl=true',
+      '--set',
+      'kafka.tls.caSecret=kafka-ca',
+      '--set',
+      'kafka.tls.clientSecret=kafka-client-cert',
+      '--set',
+      'kafka.sasl.mechanism=oauthbearer',
+      '--set',
+      'kafka.sasl.oauth.tokenFile=/var/run/secrets/kafka/token',
+    ]);
+    const config = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name.endsWith('-config')) as Doc & {
+      data: Record<string, string>;
+    };
+    const deployments = docs.filter((d) => d.kind === 'Deployment');
+    expect(deployments.length).toBeGreaterThanOrEqual(4);
+    for (const d of deployments) {
+      const pod = (
+        d.spec as {
+          template: {
+            spec: {
+              containers: Array<{
+                env: Array<{ name: string; value?: string }>;
+                volumeMounts: Array<{ name: string; mountPath: string }>;
+              }>;
+              volumes: Array<{
+                name: string;
+                secret?: { secretName: string; items: Array<{ key: string }> };
+              }>;
+            };
+          };
+        }
+      ).template.spec;
+      const c = pod.containers[0] as (typeof pod.containers)[number];
+      const env = Object.fromEntries(c.env.map((e) => [e.name, e.value]));
+      expect(env, d.metadata.name).toMatchObject({
+        KAFKA_SSL_CA_FILE: '/etc/cdr-pipeline/kafka-ca/ca.crt',
+        KAFKA_SSL_CERT_FILE: '/etc/cdr-pipeline/kafka-client/tls.crt',
+        KAFKA_SSL_KEY_FILE: '/etc/cdr-pipeline/kafka-client/tls.key',
+        KAFKA_OAUTH_TOKEN_FILE: '/var/run/secrets/kafka/token',
+      });
+      expect(env.KAFKA_SASL_PASSWORD_FILE).toBeUndefined();
+      const mounted = (path: string) => c.volumeMounts.find((m) => path.startsWith(`${m.mountPath}/`));
+      for (const [key, secret] of [
+        ['KAFKA_SSL_CA_FILE', 'kafka-ca'],
+        ['KAFKA_SSL_CERT_FILE', 'kafka-client-cert'],
+        ['KAFKA_SSL_KEY_FILE', 'kafka-client-cert'],
+      ] as const) {
+        const mount = mounted(env[key] as string);
+        const volume = pod.volumes.find((v) => v.name === mount?.name);
+        expect(volume?.secret?.secretName, `${d.metadata.name} ${key}`).toBe(secret);
+        expect(volume?.secret?.items.map((i) => i.key)).toContain((env[key] as string).split('/').at(-1));
+      }
+      // The Kafka settings as every command reads them: accepted (files are read at start in a pod).
+      const kafkaEnv = { ...config.data, ...env };
+      for (const key of Object.keys(kafkaEnv).filter((k) => k.startsWith('KAFKA_')))
+        expect(Object.keys(kafkaEnvSchema.shape), key).toContain(key);
+      expect(kafkaEnv.KAFKA_SSL).toBe('true');
+      expect(kafkaEnv.KAFKA_SASL_MECHANISM).toBe('oauthbearer');
+    }
+    expect(() => render([...multi, '--set', 'kafka.sasl.mechanism=gssapi'])).toThrow(/mechanism/);
+  });
+
   it('runs every container restricted, with probes and resources', () => {
     for (const d of render(multi).filter((x) => x.kind === 'Deployment')) {
       const pod = (
