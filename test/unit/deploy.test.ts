@@ -164,6 +164,16 @@ function render(extra: string[] = []): Doc[] {
 
 describe('Helm chart', () => {
   const multi = ['-f', `${CHART}/ci/multi-account-values.yaml`];
+  /** The multi-account values with the recordings stage on, against an existing bucket. */
+  const withRecordings = [
+    ...multi,
+    '--set',
+    'recordings.enabled=true',
+    '--set',
+    'recordings.url=https://carrier.example/recordings/',
+    '--set',
+    'recordings.s3.bucket=billing-recordings',
+  ];
 
   it('renders one single-replica, Recreate producer Deployment per account group', () => {
     for (const [args, groups] of [
@@ -257,13 +267,7 @@ describe('Helm chart', () => {
 
   it('connects every command to a secured cluster: a private CA and a client certificate mounted from Secrets, OAUTHBEARER from a token file', () => {
     const docs = render([
-      ...multi,
-      '--set',
-      'recordings.enabled=true',
-      '--set',
-      'recordings.url=https://carrier.example/recordings/',
-      '--set',
-      'recordings.s3.bucket=billing-recordings',
+      ...withRecordings,
       '--set',
       'kafka.ssl=true',
       '--set',
@@ -419,13 +423,7 @@ describe('Helm chart', () => {
 
   it('renders the recordings stage against an existing bucket: its keys known, every account, secrets as files', () => {
     const values = [
-      ...multi,
-      '--set',
-      'recordings.enabled=true',
-      '--set',
-      'recordings.url=https://carrier.example/recordings/',
-      '--set',
-      'recordings.s3.bucket=billing-recordings',
+      ...withRecordings,
       '--set',
       'egress.proxyUrl=http://egress-proxy:3128',
       '--set',
