@@ -2,6 +2,7 @@
 // clients built from it, made when a command first asks for them.
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
+import type { RegistryOptions } from '../codec/registry.ts';
 import type { Env } from '../config/env.ts';
 import { loadLogOptions } from '../config/service.ts';
 import { loadToolsOptions, type ToolsOptions } from '../config/tools.ts';
@@ -17,7 +18,7 @@ export interface CliContext {
   /** An operator's command: its options and a Kafka client logging warnings on stderr. */
   tool(): { options: ToolsOptions; kafka: Kafka };
   /** The registry records are decoded with: refused (exit 2) when SCHEMA_REGISTRY_URL is not set. */
-  registry(options: ToolsOptions): { url: string };
+  registry(options: ToolsOptions): RegistryOptions;
 }
 
 export function cliContext(env: Env): CliContext {
@@ -42,9 +43,7 @@ export function cliContext(env: Env): CliContext {
       return { options, kafka: createKafka(options.kafka, logger) };
     },
     registry(options) {
-      return {
-        url: options.registryUrl ?? badOption('SCHEMA_REGISTRY_URL', 'is required to decode records'),
-      };
+      return options.registry ?? badOption('SCHEMA_REGISTRY_URL', 'is required to decode records');
     },
   };
 }

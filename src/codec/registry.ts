@@ -1,22 +1,44 @@
 // Registration with a Confluent-compatible registry (Apicurio's /apis/ccompat/v7 in the local
 // stack). BACKWARD compatibility is set on first registration and checked on every later one.
+import { Agent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { rootCertificates } from 'node:tls';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { CdrError, ErrorCodes } from '../errors.ts';
 import { type SchemaName, schemaText } from './schemas.ts';
 
 export interface RegistryOptions {
   url: string;
+  /** Basic auth (Confluent Cloud API keys, Apicurio with basic auth). */
   username?: string | undefined;
   password?: string | undefined;
+  /** A private CA (PEM) the registry's certificate is checked against, beside the system's. */
+  ca?: string | undefined;
+  /** A bearer token, asked for on each request (it may be rotated underneath). */
+  token?: (() => string) | undefined;
 }
+
+/** A middleware of the registry client's HTTP library (mappersmith), as the client's own types name it. */
+type Middleware = NonNullable<ConstructorParameters<typeof SchemaRegistry>[0]['middlewares']>[number];
 
 export function registryClient(options: RegistryOptions): SchemaRegistry {
   const auth =
     options.username !== undefined
       ? { username: options.username, password: options.password ?? '' }
       : undefined;
-  return new SchemaRegistry(auth ? { host: options.url, auth } : { host: options.url });
+  const token = options.token;
+  const bearer: Middleware = () => ({
+    prepareRequest: async (next) =>
+      (await next()).enhance({ headers: { authorization: `Bearer ${(token as () => string)()}` } }),
+  });
+  return new SchemaRegistry({
+    host: options.url,
+    ...(auth ? { auth } : {}),
+    ...(options.ca === undefined
+      ? {}
+      : { agent: new Agent({ keepAlive: true, ca: [...rootCertificates, options.ca] }) }),
+    ...(token ? { middlewares: [bearer] } : {}),
+  });
 }
 
 /**

@@ -1,18 +1,17 @@
 // Keys every long-running command shares: the schema registry, the health/metrics server,
 // shutdown and logging, and the registry connection read from them. Spread into each command's schema; only HTTP_PORT's default differs.
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { type CountryCode, countryCode } from '../cdr/phone.ts';
 import type { RegistryOptions } from '../codec/registry.ts';
-import { type Env, int, parseEnv, secret } from './env.ts';
+import { configError, type Env, int, parseEnv, readPemFile, secret } from './env.ts';
 
 export function serviceEnvShape(defaultHttpPort: number) {
   return {
     SCHEMA_REGISTRY_URL: z
       .url()
       .describe('Confluent-compatible schema registry (Apicurio: …/apis/ccompat/v7)'),
-    SCHEMA_REGISTRY_USERNAME: z.string().optional().describe('Registry basic-auth user'),
-    SCHEMA_REGISTRY_PASSWORD: z.string().optional().describe('Registry basic-auth password'),
-    SCHEMA_REGISTRY_PASSWORD_FILE: z.string().optional().describe('File holding the registry password'),
+    ...registryAuthShape(),
     HTTP_HOST: z.string().default('0.0.0.0').describe('Address of the health and metrics server'),
     HTTP_PORT: int(0, 65535)
       .default(defaultHttpPort)
@@ -156,22 +155,76 @@ export function topicCreation(env: {
 }
 
 /** The registry connection: URL and, when set, basic-auth user and password (inline or file). */
+/** How to reach the registry beside its URL: basic auth, a private CA, a bearer token. */
+export function registryAuthShape() {
+  return {
+    SCHEMA_REGISTRY_USERNAME: z.string().optional().describe('Registry basic-auth user'),
+    SCHEMA_REGISTRY_PASSWORD: z.string().optional().describe('Registry basic-auth password'),
+    SCHEMA_REGISTRY_PASSWORD_FILE: z.string().optional().describe('File holding the registry password'),
+    SCHEMA_REGISTRY_CA_FILE: z
+      .string()
+      .optional()
+      .describe("PEM file of a private CA that signed the registry's certificate (beside the system's)"),
+    SCHEMA_REGISTRY_TOKEN_FILE: z
+      .string()
+      .optional()
+      .describe('File holding a bearer token for the registry, read again every 30 s (rotated underneath)'),
+  };
+}
+
 export function registryConfig(env: {
   SCHEMA_REGISTRY_URL: string;
   SCHEMA_REGISTRY_USERNAME?: string | undefined;
   SCHEMA_REGISTRY_PASSWORD?: string | undefined;
   SCHEMA_REGISTRY_PASSWORD_FILE?: string | undefined;
+  SCHEMA_REGISTRY_CA_FILE?: string | undefined;
+  SCHEMA_REGISTRY_TOKEN_FILE?: string | undefined;
 }): RegistryOptions {
   const password = secret(
     env.SCHEMA_REGISTRY_PASSWORD,
     env.SCHEMA_REGISTRY_PASSWORD_FILE,
     'SCHEMA_REGISTRY_PASSWORD',
   );
+  if (env.SCHEMA_REGISTRY_TOKEN_FILE !== undefined && env.SCHEMA_REGISTRY_USERNAME)
+    configError(
+      'SCHEMA_REGISTRY_TOKEN_FILE',
+      'set either SCHEMA_REGISTRY_USERNAME or SCHEMA_REGISTRY_TOKEN_FILE, not both',
+    );
   return Object.freeze({
     url: env.SCHEMA_REGISTRY_URL,
     ...(env.SCHEMA_REGISTRY_USERNAME ? { username: env.SCHEMA_REGISTRY_USERNAME } : {}),
     ...(password !== undefined ? { password } : {}),
+    ...(env.SCHEMA_REGISTRY_CA_FILE === undefined
+      ? {}
+      : { ca: readPemFile('SCHEMA_REGISTRY_CA_FILE', env.SCHEMA_REGISTRY_CA_FILE) }),
+    ...(env.SCHEMA_REGISTRY_TOKEN_FILE === undefined
+      ? {}
+      : { token: tokenFile('SCHEMA_REGISTRY_TOKEN_FILE', env.SCHEMA_REGISTRY_TOKEN_FILE) }),
   });
+}
+
+/** A token file read at start (a missing one fails there) and again every 30 s. */
+function tokenFile(key: string, path: string): () => string {
+  const read = () => {
+    try {
+      return readFileSync(path, 'utf8').trim();
+    } catch (err) {
+      configError(key, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  };
+  let token = read();
+  let readAt = Date.now();
+  if (token === '') configError(key, 'is empty');
+  return () => {
+    if (Date.now() - readAt > 30_000) {
+      // A file being rotated may be missing or empty for a moment: the last token stays.
+      try {
+        token = read() || token;
+      } catch {}
+      readAt = Date.now();
+    }
+    return token;
+  };
 }
 
 /** FEED_COUNTRY: the accounts' home country, for their phone numbers (the enricher, the reading tools). */

@@ -2,10 +2,19 @@
 // services, so they run in a producer's or enricher's environment (a pod, the local stack) as is.
 import { z } from 'zod';
 import type { CountryCode } from '../cdr/phone.ts';
+import type { RegistryOptions } from '../codec/registry.ts';
 import { deepFreeze, type Env, int, parseEnv } from './env.ts';
 import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
 import type { ProducerTopics } from './producer.ts';
-import { countryEnvShape, feedCountry, logEnvShape, producerTopics, producerTopicsShape } from './service.ts';
+import {
+  countryEnvShape,
+  feedCountry,
+  logEnvShape,
+  producerTopics,
+  producerTopicsShape,
+  registryAuthShape,
+  registryConfig,
+} from './service.ts';
 
 export const toolsEnvSchema = z.object({
   ...producerTopicsShape(),
@@ -24,7 +33,11 @@ export const toolsEnvSchema = z.object({
     ),
   ENRICH_GROUP_ID: z.string().min(1).default('cdr-enricher').describe("The enrichers' consumer group"),
   ENRICH_TOPIC_PREFIX: z.string().min(1).default('cdr.enriched.').describe('Prefix of the enriched topics'),
-  SCHEMA_REGISTRY_URL: z.url().optional().describe('Registry whose subjects status lists (optional)'),
+  SCHEMA_REGISTRY_URL: z
+    .url()
+    .optional()
+    .describe('Registry the reading tools decode with, and whose subjects status lists'),
+  ...registryAuthShape(),
   TRANSACTION_TIMEOUT_MS: int(1000).default(60_000).describe('Kafka transaction timeout (cursor set)'),
   ...countryEnvShape(),
   ...logEnvShape('warn'),
@@ -44,6 +57,8 @@ export interface ToolsOptions {
   enrichers: { groupId: string; topicPrefix: string };
   /** The registry, when set: records are decoded with it, and status lists its subjects. */
   registryUrl: string | undefined;
+  /** The registry with its credentials and CA, when SCHEMA_REGISTRY_URL is set. */
+  registry: RegistryOptions | undefined;
   /** The accounts' home country for phone numbers (FEED_COUNTRY); undefined: each layout's. */
   country: CountryCode | undefined;
   kafka: KafkaConfig;
@@ -56,6 +71,10 @@ export function loadToolsOptions(env: Env): Readonly<ToolsOptions> {
     producers: { idPrefix: cfg.TRANSACTIONAL_ID_PREFIX, transactionTimeoutMs: cfg.TRANSACTION_TIMEOUT_MS },
     enrichers: { groupId: cfg.ENRICH_GROUP_ID, topicPrefix: cfg.ENRICH_TOPIC_PREFIX },
     registryUrl: cfg.SCHEMA_REGISTRY_URL,
+    registry:
+      cfg.SCHEMA_REGISTRY_URL === undefined
+        ? undefined
+        : registryConfig({ ...cfg, SCHEMA_REGISTRY_URL: cfg.SCHEMA_REGISTRY_URL }),
     country: feedCountry(cfg),
     kafka: readKafkaConfig(parseEnv(kafkaEnvSchema, env)),
   });

@@ -1,4 +1,7 @@
+import { rootCertificates } from 'node:tls';
 import type { Kafka } from 'kafkajs';
+import { Agent, fetch as undiciFetch } from 'undici';
+import type { RegistryOptions } from '../codec/registry.ts';
 
 // Is a dependency reachable? Checked on demand for /readyz, at most once per `ttlMs`, so a probe
 // storm does not become a load on Kafka or the registry.
@@ -33,7 +36,7 @@ export function cachedCheck(probe: () => Promise<unknown>, ttlMs = 10_000, timeo
  */
 export function dependencyChecks(
   kafka: Kafka,
-  registry: { url: string; username?: string; password?: string },
+  registry: RegistryOptions,
 ): { check(): Promise<{ kafka: boolean; registry: boolean }> } {
   const kafkaReachable = cachedCheck(async () => {
     const admin = kafka.admin();
@@ -44,9 +47,7 @@ export function dependencyChecks(
       await admin.disconnect();
     }
   });
-  const registryReachable = cachedCheck(() =>
-    probeRegistry(registry.url, registry.username, registry.password),
-  );
+  const registryReachable = cachedCheck(() => probeRegistry(registry));
   return {
     check: async () => {
       const [kafkaOk, registryOk] = await Promise.all([kafkaReachable.check(), registryReachable.check()]);
@@ -55,15 +56,26 @@ export function dependencyChecks(
   };
 }
 
-/** GET {registryUrl}/subjects with basic auth when configured. */
-export async function probeRegistry(url: string, username?: string, password?: string): Promise<void> {
+/** GET {url}/subjects with the registry's credentials and CA, as its client would send them. */
+export async function probeRegistry(registry: RegistryOptions): Promise<void> {
   const headers: Record<string, string> = {};
-  if (username !== undefined)
-    headers.authorization = `Basic ${Buffer.from(`${username}:${password ?? ''}`).toString('base64')}`;
-  const res = await fetch(`${url.replace(/\/$/, '')}/subjects`, {
-    headers,
-    signal: AbortSignal.timeout(5000),
-  });
-  await res.body?.cancel();
-  if (!res.ok) throw new Error(`registry answered ${res.status}`);
+  if (registry.username !== undefined)
+    headers.authorization = `Basic ${Buffer.from(`${registry.username}:${registry.password ?? ''}`).toString('base64')}`;
+  if (registry.token) headers.authorization = `Bearer ${registry.token()}`;
+  const dispatcher = registry.ca === undefined ? undefined : caAgent(registry.ca);
+  try {
+    const res = await undiciFetch(`${registry.url.replace(/\/$/, '')}/subjects`, {
+      headers,
+      signal: AbortSignal.timeout(5000),
+      ...(dispatcher ? { dispatcher } : {}),
+    });
+    await res.body?.cancel();
+    if (!res.ok) throw new Error(`registry answered ${res.status}`);
+  } finally {
+    await dispatcher?.close();
+  }
+}
+
+function caAgent(ca: string): Agent {
+  return new Agent({ connect: { ca: [...rootCertificates, ca] } });
 }
