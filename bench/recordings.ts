@@ -216,7 +216,7 @@ export async function benchRecordings(
     const env = stageEnv(run, rawTopic, sim);
     const stage = await runStage(env, ids.length, nodeFlags);
     const kafka = new Kafka({ brokers: [ADDRESSES.brokers], logLevel: logLevel.NOTHING });
-    const refs = await readReferences(kafka, env.TOPIC_RECORDINGS as string, ADDRESSES.registry);
+    const refs = await readReferences(kafka, env.TOPIC_RECORDINGS as string, { url: ADDRESSES.registry });
     const exactlyOnce = refs.length === ids.length && new Set(refs.map((r) => r.id)).size === ids.length;
     const plainUploadPerSecond = await plainUploads(run, ids, bytes);
     const recordingsPerSecond = ids.length / stage.seconds;

@@ -165,7 +165,7 @@ async function reconcileRecordingsCommand(
   try {
     const report = await reconcileRecordings({
       kafka: ctx.tool().kafka,
-      registryUrl: tools.registryUrl,
+      registry: tools.registry,
       topics: { ...tools.topics, raw: flags.topic ?? tools.topics.raw },
       store,
       keyPrefix: tools.store.keyPrefix,

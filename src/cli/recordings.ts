@@ -55,7 +55,7 @@ export function registerRecordings(program: Command, ctx: CliContext): void {
         const { tools, kafka } = await recordingsTool(ctx);
         const { readReferences } = await import('../tools/recordings/index.ts');
         const { ObjectStore } = await import('../recordings/store.ts');
-        const found = await readReferences(kafka, tools.topics.recordings, tools.registryUrl, {
+        const found = await readReferences(kafka, tools.topics.recordings, tools.registry, {
           id,
           ...(flags.account === undefined ? {} : { account: flags.account }),
         });
@@ -97,7 +97,7 @@ export function registerRecordings(program: Command, ctx: CliContext): void {
       toolAction('recordings status', async (flags: { json?: boolean }) => {
         const { tools, kafka } = await recordingsTool(ctx);
         const { formatRecordingsStatus, recordingsStatus } = await import('../tools/recordings/index.ts');
-        const status = await recordingsStatus(kafka, tools.topics, tools.registryUrl);
+        const status = await recordingsStatus(kafka, tools.topics, tools.registry);
         print(flags.json === true, status, () => formatRecordingsStatus(status));
         return status.duplicateReferences > 0 ? EXIT.ATTENTION : EXIT.OK;
       }),

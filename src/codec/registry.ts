@@ -4,6 +4,7 @@ import { Agent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { rootCertificates } from 'node:tls';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { type Dispatcher, Agent as UndiciAgent, fetch as undiciFetch } from 'undici';
 import { CdrError, ErrorCodes } from '../errors.ts';
 import { type SchemaName, schemaText } from './schemas.ts';
 
@@ -92,18 +93,9 @@ export async function registerSchema(
  * schema is parsed by our own avsc, the one the reader type comes from. Undefined for an unknown id.
  */
 export async function fetchSchemaText(options: RegistryOptions, id: number): Promise<string | undefined> {
-  const headers: Record<string, string> = {
-    accept: 'application/vnd.schemaregistry.v1+json, application/json',
-  };
-  if (options.username !== undefined) {
-    headers.authorization = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`;
-  }
   let res: Response;
   try {
-    res = await fetch(`${options.url.replace(/\/$/, '')}/schemas/ids/${id}`, {
-      headers,
-      signal: AbortSignal.timeout(10_000),
-    });
+    res = await registryGet(options, `/schemas/ids/${id}`, 10_000);
   } catch (cause) {
     throw new CdrError(ErrorCodes.REGISTRY, `fetching schema id ${id} failed`, { cause, retriable: true });
   }
@@ -114,4 +106,31 @@ export async function fetchSchemaText(options: RegistryOptions, id: number): Pro
     });
   const body = (await res.json()) as { schema?: string };
   return body.schema;
+}
+
+/** One HTTPS agent per registry options trusting its private CA (kept for the process, keep-alive). */
+const caDispatchers = new WeakMap<RegistryOptions, Dispatcher>();
+
+/**
+ * GET `path` of the registry with what its client sends: basic auth or the bearer token, and the
+ * private CA. Every raw request to the registry (writer schemas, the readiness probe, status)
+ * goes through here.
+ */
+export function registryGet(options: RegistryOptions, path: string, timeoutMs: number): Promise<Response> {
+  const headers: Record<string, string> = {
+    accept: 'application/vnd.schemaregistry.v1+json, application/json',
+  };
+  if (options.username !== undefined)
+    headers.authorization = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`;
+  if (options.token) headers.authorization = `Bearer ${options.token()}`;
+  let dispatcher = caDispatchers.get(options);
+  if (dispatcher === undefined && options.ca !== undefined) {
+    dispatcher = new UndiciAgent({ connect: { ca: [...rootCertificates, options.ca] } });
+    caDispatchers.set(options, dispatcher);
+  }
+  return undiciFetch(`${options.url.replace(/\/$/, '')}${path}`, {
+    headers,
+    signal: AbortSignal.timeout(timeoutMs),
+    ...(dispatcher ? { dispatcher } : {}),
+  }) as unknown as Promise<Response>;
 }

@@ -15,6 +15,7 @@ import {
 import { bool, configError, deepFreeze, type Env, int, parseEnv, secret } from './env.ts';
 import { type KafkaConfig, kafkaEnvSchema, readKafkaConfig } from './kafka.ts';
 import {
+  registryAuthShape,
   registryConfig,
   type ServiceOptions,
   serviceEnvShape,
@@ -259,6 +260,7 @@ export const recordingsToolEnvSchema = z.object({
   TOPIC_RECORDINGS: z.string().min(1).default('cdr.recordings').describe('Topic of the recording references'),
   TOPIC_DLQ: z.string().min(1).default('cdr.dlq').describe('Dead-letter topic'),
   SCHEMA_REGISTRY_URL: z.url().describe('Registry the records are decoded with'),
+  ...registryAuthShape(),
   ...storeEnvShape(),
 });
 
@@ -266,7 +268,7 @@ export const recordingsToolEnvSchema = z.object({
 export interface RecordingsToolOptions {
   topics: { raw: string; recordings: string; dlq: string };
   store: ObjectStoreOptions;
-  registryUrl: string;
+  registry: RegistryOptions;
   kafka: KafkaConfig;
 }
 
@@ -275,7 +277,7 @@ export function loadRecordingsToolOptions(env: Env): Readonly<RecordingsToolOpti
   return deepFreeze({
     topics: { raw: cfg.TOPIC_RAW, recordings: cfg.TOPIC_RECORDINGS, dlq: cfg.TOPIC_DLQ },
     store: readStore(cfg),
-    registryUrl: cfg.SCHEMA_REGISTRY_URL,
+    registry: registryConfig(cfg),
     kafka: readKafkaConfig(parseEnv(kafkaEnvSchema, env)),
   });
 }

@@ -55,9 +55,7 @@ export interface ToolsOptions {
     transactionTimeoutMs: number;
   };
   enrichers: { groupId: string; topicPrefix: string };
-  /** The registry, when set: records are decoded with it, and status lists its subjects. */
-  registryUrl: string | undefined;
-  /** The registry with its credentials and CA, when SCHEMA_REGISTRY_URL is set. */
+  /** The registry with its credentials and CA, when set: records are decoded with it, and status lists its subjects. */
   registry: RegistryOptions | undefined;
   /** The accounts' home country for phone numbers (FEED_COUNTRY); undefined: each layout's. */
   country: CountryCode | undefined;
@@ -70,7 +68,6 @@ export function loadToolsOptions(env: Env): Readonly<ToolsOptions> {
     topics: { ...producerTopics(cfg), replay: cfg.TOPIC_REPLAY },
     producers: { idPrefix: cfg.TRANSACTIONAL_ID_PREFIX, transactionTimeoutMs: cfg.TRANSACTION_TIMEOUT_MS },
     enrichers: { groupId: cfg.ENRICH_GROUP_ID, topicPrefix: cfg.ENRICH_TOPIC_PREFIX },
-    registryUrl: cfg.SCHEMA_REGISTRY_URL,
     registry:
       cfg.SCHEMA_REGISTRY_URL === undefined
         ? undefined

@@ -1,7 +1,5 @@
-import { rootCertificates } from 'node:tls';
 import type { Kafka } from 'kafkajs';
-import { Agent, fetch as undiciFetch } from 'undici';
-import type { RegistryOptions } from '../codec/registry.ts';
+import { type RegistryOptions, registryGet } from '../codec/registry.ts';
 
 // Is a dependency reachable? Checked on demand for /readyz, at most once per `ttlMs`, so a probe
 // storm does not become a load on Kafka or the registry.
@@ -58,24 +56,7 @@ export function dependencyChecks(
 
 /** GET {url}/subjects with the registry's credentials and CA, as its client would send them. */
 export async function probeRegistry(registry: RegistryOptions): Promise<void> {
-  const headers: Record<string, string> = {};
-  if (registry.username !== undefined)
-    headers.authorization = `Basic ${Buffer.from(`${registry.username}:${registry.password ?? ''}`).toString('base64')}`;
-  if (registry.token) headers.authorization = `Bearer ${registry.token()}`;
-  const dispatcher = registry.ca === undefined ? undefined : caAgent(registry.ca);
-  try {
-    const res = await undiciFetch(`${registry.url.replace(/\/$/, '')}/subjects`, {
-      headers,
-      signal: AbortSignal.timeout(5000),
-      ...(dispatcher ? { dispatcher } : {}),
-    });
-    await res.body?.cancel();
-    if (!res.ok) throw new Error(`registry answered ${res.status}`);
-  } finally {
-    await dispatcher?.close();
-  }
-}
-
-function caAgent(ca: string): Agent {
-  return new Agent({ connect: { ca: [...rootCertificates, ca] } });
+  const res = await registryGet(registry, '/subjects', 5000);
+  await res.body?.cancel();
+  if (!res.ok) throw new Error(`registry answered ${res.status}`);
 }

@@ -8,7 +8,7 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerSchema, registryClient } from '../../src/codec/registry.ts';
+import { fetchSchemaText, registerSchema, registryClient } from '../../src/codec/registry.ts';
 import { loadToolsOptions } from '../../src/config/tools.ts';
 import { probeRegistry } from '../../src/ops/reachability.ts';
 import { makeCerts } from '../helpers/carrier-front.ts';
@@ -28,6 +28,7 @@ const server = createServer(
     }
     if (req.url?.startsWith('/config')) res.end('{"compatibilityLevel":"BACKWARD"}');
     else if (req.method === 'POST') res.end('{"id":42}');
+    else if (req.url === '/schemas/ids/42') res.end(JSON.stringify({ schema: '{"type":"string"}' }));
     else res.end('[]');
   },
 );
@@ -56,6 +57,8 @@ describe('a registry over TLS with a private CA and a bearer token', () => {
       await registerSchema(registryClient(registry as NonNullable<typeof registry>), 'cdr-raw', 'x-value'),
     ).toBe(42);
     await probeRegistry(registry as NonNullable<typeof registry>);
+    // Writer schemas, as the decoders fetch them: the same CA and token.
+    expect(await fetchSchemaText(registry as NonNullable<typeof registry>, 42)).toBe('{"type":"string"}');
     expect(seen.length).toBeGreaterThanOrEqual(2);
     expect(seen.every((r) => r.authorization === 'Bearer token-1')).toBe(true);
 

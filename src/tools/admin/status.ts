@@ -4,6 +4,7 @@
 // the lag per partition; hanging transactions in the pipeline's topics; the registry's subjects of
 // the pipeline's topics.
 import type { Kafka } from 'kafkajs';
+import { type RegistryOptions, registryGet } from '../../codec/registry.ts';
 import type { ToolsOptions } from '../../config/tools.ts';
 import { readToEnd } from '../../kafka/bounded-read.ts';
 import { findHanging } from '../../kafka/hanging.ts';
@@ -100,8 +101,8 @@ export async function gatherStatus(
     });
   const groups = await groupLags(kafka, topics.raw, options.groups, options.maxLag);
   const hanging = await pipelineHanging(kafka, tools, now);
-  const subjects = tools.registryUrl
-    ? await registrySubjects(tools.registryUrl, [topics.raw, tools.enrichers.topicPrefix])
+  const subjects = tools.registry
+    ? await registrySubjects(tools.registry, [topics.raw, tools.enrichers.topicPrefix])
     : null;
   return {
     at: new Date(now).toISOString(),
@@ -195,18 +196,20 @@ async function groupLags(
   }
 }
 
-async function registrySubjects(url: string, prefixes: string[]): Promise<StatusReport['subjects']> {
-  const base = url.replace(/\/$/, '');
+async function registrySubjects(
+  registry: RegistryOptions,
+  prefixes: string[],
+): Promise<StatusReport['subjects']> {
   try {
-    const all = (await (
-      await fetch(`${base}/subjects`, { signal: AbortSignal.timeout(10_000) })
-    ).json()) as string[];
+    const all = (await (await registryGet(registry, '/subjects', 10_000)).json()) as string[];
     const mine = all.filter((s) => prefixes.some((p) => s.startsWith(p))).sort();
     const out: Array<{ subject: string; version: number; id: number }> = [];
     for (const subject of mine) {
-      const res = await fetch(`${base}/subjects/${encodeURIComponent(subject)}/versions/latest`, {
-        signal: AbortSignal.timeout(10_000),
-      });
+      const res = await registryGet(
+        registry,
+        `/subjects/${encodeURIComponent(subject)}/versions/latest`,
+        10_000,
+      );
       const v = (await res.json()) as { version: number; id: number };
       out.push({ subject, version: v.version, id: v.id });
     }

@@ -5,6 +5,7 @@ import type { Kafka } from 'kafkajs';
 import type { RawCdr } from '../../cdr/row.ts';
 import { avroType } from '../../codec/index.ts';
 import { RawDecoder, WriterSchemaDecoder } from '../../codec/raw-decoder.ts';
+import type { RegistryOptions } from '../../codec/registry.ts';
 import { readToEnd } from '../../kafka/bounded-read.ts';
 
 export interface Reference {
@@ -39,12 +40,12 @@ const READ = { timeoutMs: 120_000, groupPrefix: 'cdr-recordings-read' };
 export async function readReferences(
   kafka: Kafka,
   topic: string,
-  registryUrl: string,
+  registry: RegistryOptions,
   only?: { id?: string; account?: string },
 ): Promise<Reference[]> {
   const decoder = new WriterSchemaDecoder<ReferenceValue>(
     avroType('cdr-recording'),
-    { url: registryUrl },
+    registry,
     'cdr-recording',
   );
   const out: Reference[] = [];
@@ -114,11 +115,11 @@ export const cdrKey = (c: { account: string; id: string }) => `${c.account}/${c.
 export async function readRecordingsState(
   kafka: Kafka,
   topics: { raw: string; recordings: string; dlq: string },
-  registryUrl: string,
+  registry: RegistryOptions,
   keep: (cdr: RawCdr) => boolean = () => true,
 ): Promise<RecordingsState> {
   const references = new Map<string, Reference[]>();
-  for (const r of await readReferences(kafka, topics.recordings, registryUrl))
+  for (const r of await readReferences(kafka, topics.recordings, registry))
     references.set(cdrKey(r), [...(references.get(cdrKey(r)) ?? []), r]);
   const dead = new Map<string, string>();
   await readToEnd(
@@ -138,7 +139,7 @@ export async function readRecordingsState(
     },
     READ,
   );
-  const decoder = new RawDecoder(avroType('cdr-raw'), { url: registryUrl });
+  const decoder = new RawDecoder(avroType('cdr-raw'), registry);
   const cdrs: RecordedCdr[] = [];
   await readToEnd(
     kafka,
@@ -170,9 +171,9 @@ export async function readRecordingsState(
 export async function recordingsStatus(
   kafka: Kafka,
   topics: { raw: string; recordings: string; dlq: string },
-  registryUrl: string,
+  registry: RegistryOptions,
 ): Promise<RecordingsStatus> {
-  const { cdrs, references, dead } = await readRecordingsState(kafka, topics, registryUrl);
+  const { cdrs, references, dead } = await readRecordingsState(kafka, topics, registry);
   const failed: Record<string, number> = {};
   for (const code of dead.values()) failed[code] = (failed[code] ?? 0) + 1;
   const waiting = cdrs.filter((c) => !references.has(cdrKey(c)) && !dead.has(cdrKey(c)));

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Kafka } from 'kafkajs';
+import type { RegistryOptions } from '../../codec/registry.ts';
 import { Permits } from '../../ops/permits.ts';
 import { type ObjectStore, parseObjectKey } from '../../recordings/store.ts';
 import type { CdrScope } from '../reconcile/scope.ts';
@@ -44,7 +45,7 @@ export interface RecordingsReconcileReport {
 
 export interface RecordingsReconcileRequest {
   kafka: Kafka;
-  registryUrl: string;
+  registry: RegistryOptions;
   topics: { raw: string; recordings: string; dlq: string };
   store: ObjectStore;
   keyPrefix: string;
@@ -65,7 +66,7 @@ export async function reconcileRecordings(
     if (differences.length < req.maxListed) differences.push(d);
     else unlisted++;
   };
-  const state = await readRecordingsState(req.kafka, req.topics, req.registryUrl, req.scope.keep);
+  const state = await readRecordingsState(req.kafka, req.topics, req.registry, req.scope.keep);
   const references: Reference[] = [];
   for (const cdr of state.cdrs) {
     const refs = state.references.get(cdrKey(cdr));
