@@ -77,10 +77,15 @@ export function secret(
   if (inline !== undefined && file !== undefined)
     configError(key, `set either ${key} or ${key}_FILE, not both`);
   if (file === undefined) return inline;
+  return readConfigFile(`${key}_FILE`, file).replace(/\r?\n$/, '');
+}
+
+/** A file a setting names; a start-up error naming `key` when it cannot be read. */
+export function readConfigFile(key: string, path: string): string {
   try {
-    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    return readFileSync(path, 'utf8');
   } catch (err) {
-    configError(`${key}_FILE`, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    configError(key, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
 }
 
@@ -95,12 +100,7 @@ export function deepFreeze<T>(value: T): Readonly<T> {
 
 /** A PEM file's text; a start-up error naming `key` when it cannot be read or is not PEM. */
 export function readPemFile(key: string, path: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    configError(key, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
+  const text = readConfigFile(key, path);
   if (!text.includes('-----BEGIN ')) configError(key, 'is not a PEM file');
   return text;
 }

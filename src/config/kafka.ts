@@ -1,11 +1,10 @@
 // Kafka connection settings shared by every command that talks to Kafka: brokers, TLS (a private
 // CA, a client certificate for mutual TLS) and SASL (PLAIN, SCRAM, OAUTHBEARER). Secrets come from
 // files (Kubernetes secrets) or, for a token, a command.
-import { readFileSync } from 'node:fs';
 import type { KafkaConfig as KafkaJsConfig, SASLOptions } from 'kafkajs';
 import { z } from 'zod';
 import { oauthTokenProvider } from '../ops/oauth-token.ts';
-import { bool, configError, readPemFile } from './env.ts';
+import { bool, configError, readConfigFile, readPemFile } from './env.ts';
 
 export const kafkaEnvSchema = z.object({
   KAFKA_BROKERS: z
@@ -67,7 +66,7 @@ export function readKafkaConfig(env: z.infer<typeof kafkaEnvSchema>): KafkaConfi
     const password =
       env.KAFKA_SASL_PASSWORD ??
       (env.KAFKA_SASL_PASSWORD_FILE
-        ? readFile('KAFKA_SASL_PASSWORD_FILE', env.KAFKA_SASL_PASSWORD_FILE).trimEnd()
+        ? readConfigFile('KAFKA_SASL_PASSWORD_FILE', env.KAFKA_SASL_PASSWORD_FILE).trimEnd()
         : undefined);
     if (!env.KAFKA_SASL_USERNAME) configError('KAFKA_SASL_USERNAME', 'is required with KAFKA_SASL_MECHANISM');
     if (password === undefined) configError('KAFKA_SASL_PASSWORD', 'is required with KAFKA_SASL_MECHANISM');
@@ -110,7 +109,12 @@ function readTls(env: z.infer<typeof kafkaEnvSchema>): KafkaJsConfig['ssl'] {
       : {}),
     ...(env.KAFKA_SSL_KEY_PASSWORD_FILE === undefined
       ? {}
-      : { passphrase: readFile('KAFKA_SSL_KEY_PASSWORD_FILE', env.KAFKA_SSL_KEY_PASSWORD_FILE).trimEnd() }),
+      : {
+          passphrase: readConfigFile(
+            'KAFKA_SSL_KEY_PASSWORD_FILE',
+            env.KAFKA_SSL_KEY_PASSWORD_FILE,
+          ).trimEnd(),
+        }),
   };
 }
 
@@ -122,17 +126,9 @@ function readOauth(env: z.infer<typeof kafkaEnvSchema>): SASLOptions {
       'KAFKA_OAUTH_TOKEN_FILE',
       'with KAFKA_SASL_MECHANISM=oauthbearer, set one of KAFKA_OAUTH_TOKEN_FILE and KAFKA_OAUTH_TOKEN_COMMAND',
     );
-  if (file !== undefined) readFile('KAFKA_OAUTH_TOKEN_FILE', file);
+  if (file !== undefined) readConfigFile('KAFKA_OAUTH_TOKEN_FILE', file);
   return {
     mechanism: 'oauthbearer',
     oauthBearerProvider: oauthTokenProvider(file !== undefined ? { file } : { command: command as string }),
   };
-}
-
-function readFile(key: string, path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    configError(key, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
 }

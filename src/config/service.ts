@@ -1,10 +1,9 @@
 // Keys every long-running command shares: the schema registry, the health/metrics server,
 // shutdown and logging, and the registry connection read from them. Spread into each command's schema; only HTTP_PORT's default differs.
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { type CountryCode, countryCode } from '../cdr/phone.ts';
 import type { RegistryOptions } from '../codec/registry.ts';
-import { configError, type Env, int, parseEnv, readPemFile, secret } from './env.ts';
+import { configError, type Env, int, parseEnv, readConfigFile, readPemFile, secret } from './env.ts';
 
 export function serviceEnvShape(defaultHttpPort: number) {
   return {
@@ -205,13 +204,7 @@ export function registryConfig(env: {
 
 /** A token file read at start (a missing one fails there) and again every 30 s. */
 function tokenFile(key: string, path: string): () => string {
-  const read = () => {
-    try {
-      return readFileSync(path, 'utf8').trim();
-    } catch (err) {
-      configError(key, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-  };
+  const read = () => readConfigFile(key, path).trim();
   let token = read();
   let readAt = Date.now();
   if (token === '') configError(key, 'is empty');
