@@ -13,9 +13,12 @@
 //   whole row of the header's shape (the rows it swallowed): its first physical line is reported
 //   broken and the lines after it are read again as records. When they do not, it is one record of
 //   the wrong shape (one dead letter with all its text). One that runs past the size limit or never
-//   closes is always split.
+//   closes is always split; at the end of a body, one still open whose lines after the first are
+//   whole rows is split at once rather than held as a tail (a growing feed would hold it again and
+//   again), while one whose lines are not rows is held like any tail.
 // Quotes inside an unquoted field, and text after a closing quote, are kept as data (lenient, as sent).
 
+import { openQuoteTookRows, rowsFromLineStart } from './row-shape.ts';
 import { splitLine } from './split-line.ts';
 import { Utf8Text } from './utf8-text.ts';
 
@@ -100,11 +103,21 @@ export class CsvReader {
     const rest = this.decoder.end();
     const events = rest ? this.push(rest) : [];
     this.scan(true);
-    if (this.state !== S.SkipLine && this.recordStart < this.buf.length) {
+    while (this.state !== S.SkipLine && this.recordStart < this.buf.length) {
       // Shorter than the record limit, or it would have been reported already.
       const raw = this.buf.slice(this.recordStart);
-      if (acceptTail(raw)) this.closeAtEnd();
-      else this.out.push({ kind: 'tail', raw, line: this.recordLine });
+      if (acceptTail(raw)) {
+        this.closeAtEnd();
+        break;
+      }
+      const open = this.state === S.Quoted && this.expected !== undefined;
+      if (!open || !openQuoteTookRows(this.buf, this.recordStart, this.delim, this.expected as number)) {
+        this.out.push({ kind: 'tail', raw, line: this.recordLine });
+        break;
+      }
+      // A quote left open took in whole rows: decided now, not held (a growing feed would hold it on).
+      this.pos = this.splitFirstLine('a quote left open takes in the whole rows after its line');
+      this.scan(true);
     }
     return events.concat(this.drain());
   }
@@ -261,6 +274,9 @@ export class CsvReader {
     const raw = this.buf.slice(start, i);
     if (length > this.max) {
       this.broken('too_large', raw, this.tooLargeReason(length));
+    } else if (this.quotedBreak && this.strayClose) {
+      // A quote closed lines away, where the data did not mean it to: never a CDR (it may hold rows).
+      this.broken('unclosed_quote', raw, 'a quoted field spans lines and text follows its closing quote');
     } else if (!raw.isWellFormed()) {
       // Bytes that are not UTF-8 (utf8-text.ts): one dead letter, not a CDR with U+FFFD in it.
       this.expected ??= this.fields.length;
@@ -361,24 +377,11 @@ export class CsvReader {
     this.out.push({ kind: 'broken', code, raw: clipped, line: this.recordLine, leading, reason });
   }
 
-  /**
-   * Whether every line after the record's first reads on its own as a whole row of the header's
-   * shape. Then the record is an open quote that swallowed rows until a later quote, and those rows
-   * are read again; else it is one record whose quoted field spans lines and whose shape is wrong:
-   * one dead letter with all its text, not one per line.
-   */
+  /** Whether the text after the record's first line reads as rows (see rowsFromLineStart). */
   private linesAfterFirstAreRows(start: number, end: number): boolean {
     const nl = this.firstLineBreak(start, end);
     if (nl === -1 || this.expected === undefined) return true;
-    const delim = String.fromCharCode(this.delim);
-    return this.buf
-      .slice(nl + 1, end)
-      .split('\n')
-      .every((l) => {
-        const line = l.endsWith('\r') ? l.slice(0, -1) : l;
-        // The delimiter after the line makes its last field a whole one to splitLine.
-        return line === '' || splitLine(line + delim, this.delim).length === this.expected;
-      });
+    return rowsFromLineStart(this.buf, nl + 1, end, this.delim, this.expected);
   }
 
   private firstLineBreak(from: number, to: number): number {

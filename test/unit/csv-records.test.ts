@@ -243,17 +243,30 @@ describe('CsvReader', () => {
       }
     });
 
-    it('recovers from an unclosed quote that never closes: held first, then split when accepted', () => {
+    it('splits an unclosed quote that never closes at once when whole rows follow its line', () => {
       const text = 'id,d\n1,a\n2,"open\n3,b\n4,c\n';
-      // The whole rest of the body is one open field: a tail, held.
-      expect(records(read(text, 5, false))).toEqual([['id', 'd'], ['1', 'a'], 'tail:2,"open\n3,b\n4,c\n']);
-      // Accepted (the same tail twice): the first line is broken, the rows after it are kept.
+      // Not a row cut short: the lines after it are rows. Its line is broken, the rows are kept,
+      // whether or not the tail was accepted (a growing feed would otherwise hold it again and again).
+      for (const accepted of [false, true])
+        expect(records(read(text, 5, accepted))).toEqual([
+          ['id', 'd'],
+          ['1', 'a'],
+          'broken:2,"open',
+          ['3', 'b'],
+          ['4', 'c'],
+        ]);
+      // Lines that are not rows (a quoted field cut short): held as a tail until accepted.
+      const cut = 'id,d\n1,a\n2,"open\nmore text\n';
+      expect(records(read(cut, 5, false))).toEqual([['id', 'd'], ['1', 'a'], 'tail:2,"open\nmore text\n']);
+    });
+
+    it('dead-letters a record whose quote closes lines away with text after it, even of the right width', () => {
+      // The quote opened on row 1 closes on row 3; row 2 is too short, so the lines are not rows.
+      const text = 'id,d,e\n1,"open,x\n2,short\n3,"q"w,z\n4,ok,ok\n';
       expect(records(read(text, 5, true))).toEqual([
-        ['id', 'd'],
-        ['1', 'a'],
-        'broken:2,"open',
-        ['3', 'b'],
-        ['4', 'c'],
+        ['id', 'd', 'e'],
+        'broken:1,"open,x\n2,short\n3,"q"w,z',
+        ['4', 'ok', 'ok'],
       ]);
     });
 

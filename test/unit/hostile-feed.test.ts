@@ -57,6 +57,8 @@ const KINDS: Record<string, Kind> = {
   tooFew: { valid: false, text: (id) => `${id},40021,Sales,2026-11` },
   tooFewMultiLine: { valid: false, text: (id) => `${id},40021,"Sales\nteam\nnote",2026-11,x` },
   tooMany: { valid: false, text: (id) => `${row(id)},extra,fields` },
+  // A quote opened and never closed: CSV would read the rest of the body into that field.
+  unclosedQuote: { valid: false, text: (id) => row(id, { description: '"never closed' }) },
   badSeconds: { valid: false, text: (id) => row(id, { seconds: 'forty' }) },
   pastLong: { valid: false, text: (id) => row(id, { seconds: '99999999999999999999' }) },
   badCost: { valid: false, text: (id) => row(id, { cost: '$1.20' }) },
@@ -83,15 +85,16 @@ interface Parsed {
   batches: ParsedBatch[];
 }
 
-function parse(body: Buffer, cuts: number[]): Parsed {
+/** One poll of `body` from `cursor`, cut into chunks at `cuts`. */
+function poll(
+  body: Buffer,
+  cuts: number[],
+  cursor: { lastId: number; deadLetteredAfter: number },
+  heldTail: string | undefined,
+) {
   const parser = new ResponseParser(
     setup,
-    {
-      fetchedAt: '2026-11-28T00:00:00.000Z',
-      cursor: { lastId: 999, deadLetteredAfter: 0 },
-      heldTail: undefined,
-      maxMessageBytes: 1_000_000,
-    },
+    { fetchedAt: '2026-11-28T00:00:00.000Z', cursor, heldTail, maxMessageBytes: 1_000_000 },
     type,
   );
   const batches: ParsedBatch[] = [];
@@ -101,7 +104,24 @@ function parse(body: Buffer, cuts: number[]): Parsed {
     at = cut;
   }
   batches.push(...parser.push(body.subarray(at)));
-  batches.push(...parser.end(false).batches);
+  const end = parser.end(false);
+  batches.push(...end.batches);
+  return { batches, heldTail: end.summary.heldTail };
+}
+
+/**
+ * A body polled as the producer polls it: once, and when its last record was held back (no line
+ * end: maybe cut short), once more from the cursor (`rest`: the body the feed sends from there),
+ * where the same record at the end confirms it.
+ */
+function parse(body: Buffer, cuts: number[], rest: (lastId: number) => Buffer): Parsed {
+  const first = poll(body, cuts, { lastId: 999, deadLetteredAfter: 0 }, undefined);
+  const batches = [...first.batches];
+  if (first.heldTail !== undefined) {
+    const last = batches.at(-1) as ParsedBatch;
+    const cursor = { lastId: last.lastId, deadLetteredAfter: last.deadLetteredAfter };
+    batches.push(...poll(rest(last.lastId), [], cursor, first.heldTail).batches);
+  }
   return {
     batches,
     published: batches.flatMap((b) =>
@@ -128,17 +148,29 @@ describe('hostile feeds (fast-check)', () => {
       fc.array(fc.nat(), { maxLength: 12 }),
       fc.boolean(),
       (kinds, cutSeeds, crlf) => {
+        // A quote left open with a broken row after it is ambiguous to any reader (which quote is
+        // the stray one, which lines are rows?): the open quote's line and the rows up to the quote
+        // that closes it become one dead letter (docs/limitations.md). Held to the property: a quote
+        // left open with only whole rows after it, directly or further down.
+        fc.pre(
+          kinds.every((k, i) => k !== 'unclosedQuote' || kinds.slice(i + 1).every((n) => KINDS[n]?.valid)),
+        );
         const eol = crlf ? '\r\n' : '\n';
         const texts = kinds.map((k, i) => (KINDS[k] as Kind).text(1000 + i));
-        const body = Buffer.concat([
-          Buffer.from(HEADER + eol),
-          ...kinds.flatMap((k, i) => {
-            const kind = KINDS[k] as Kind;
-            return [kind.bytes?.(1000 + i) ?? Buffer.from(texts[i] as string), Buffer.from(eol)];
-          }),
-        ]);
+        /** The header and the rows from index `from` on. */
+        const bodyFrom = (from: number) =>
+          Buffer.concat([
+            Buffer.from(HEADER + eol),
+            ...kinds.slice(from).flatMap((k, j) => {
+              const kind = KINDS[k] as Kind;
+              const i = from + j;
+              return [kind.bytes?.(1000 + i) ?? Buffer.from(texts[i] as string), Buffer.from(eol)];
+            }),
+          ]);
+        const body = bodyFrom(0);
         const cuts = cutSeeds.map((n) => n % body.length);
-        const { published, dead, batches } = parse(body, cuts);
+        // The feed answers from the cursor's next id: the rows after it.
+        const { published, dead, batches } = parse(body, cuts, (lastId) => bodyFrom(lastId - 999));
         const kind = (i: number) => KINDS[kinds[i] as string] as Kind;
         const validIds = kinds.flatMap((_, i) => (kind(i).valid ? [1000 + i] : []));
         const broken = kinds.flatMap((_, i) => (kind(i).valid ? [] : [i]));
