@@ -51,11 +51,12 @@ export async function benchEnricher(
   rawTopic: string,
   records: number,
   nodeFlags: string[],
+  env: Record<string, string> = {},
 ): Promise<EnricherBenchResult> {
   await up([STACK_KAFKA, 'registry']);
   const run = `bench-enrich-${Date.now()}`;
   const child = spawn(process.execPath, [...nodeFlags, `${ROOT}/dist/cli.js`, 'enrich'], {
-    env: enricherEnv(rawTopic, run, { LOG_LEVEL: 'info' }),
+    env: enricherEnv(rawTopic, run, { LOG_LEVEL: 'info', ...env }),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {

@@ -11,6 +11,8 @@
 // `./dev bench brokers [rows]`: the producer, ProducerPerformance and the enricher on the Kafka that
 // STACK_BROKERS selects (1: the single broker, 3: the three-node cluster, replication 3), beside the
 // last run on the other one.
+// `./dev bench secured [rows]`: the producer and the enricher over plaintext and over SASL_SSL with
+// SCRAM-SHA-512 on the single broker, and the ratio (bench/secured.ts).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { RECORDINGS_NODE_FLAGS, SERVICE_ENV, SERVICE_NODE_FLAGS } from '../scripts/node-flags.ts';
 import { LOCAL, stackBrokers } from '../scripts/stack/paths.ts';
@@ -19,13 +21,17 @@ import { benchEnricher, consumerCeiling, endToEndLatency } from './enricher.ts';
 import { benchProducer, dropRunTopics, feedFile, kafkaCeiling } from './producer.ts';
 import { benchRecordings, benchRecordingsMemory } from './recordings.ts';
 import { benchExport, benchKcat, benchReconcile, benchReconcileFastMonth, benchSearch } from './replay.ts';
+import { securedMain } from './secured.ts';
 
 const replayOnly = process.argv[2] === 'replay';
 const accountsOnly = process.argv[2] === 'accounts';
 const brokersOnly = process.argv[2] === 'brokers';
 const recordingsOnly = process.argv[2] === 'recordings';
+const securedOnly = process.argv[2] === 'secured';
 const argv =
-  replayOnly || accountsOnly || brokersOnly || recordingsOnly ? process.argv.slice(3) : process.argv.slice(2);
+  replayOnly || accountsOnly || brokersOnly || recordingsOnly || securedOnly
+    ? process.argv.slice(3)
+    : process.argv.slice(2);
 const rows = Number(argv[0] ?? 1_000_000);
 const rssRows = Number(argv[1] ?? 5_000_000);
 const TUNED = SERVICE_NODE_FLAGS;
@@ -407,7 +413,9 @@ async function brokersMain(): Promise<void> {
       ? brokersMain()
       : recordingsOnly
         ? recordingsMain()
-        : main()
+        : securedOnly
+          ? securedMain(rows, IMAGE)
+          : main()
 ).catch((err: unknown) => {
   console.error(err);
   process.exit(1);

@@ -55,6 +55,11 @@ export const ErrorCodes = {
   CONSUMER_STOPPED: 'CDR_CONSUMER_STOPPED',
   /** A Kafka operation failed. */
   KAFKA: 'CDR_KAFKA',
+  /**
+   * Kafka refused this client: its login, its certificate or the broker's, TLS on one side only, or a
+   * missing ACL (the message names the setting, or the operation and resource). Exit 2 at start.
+   */
+  KAFKA_ACCESS: 'CDR_KAFKA_ACCESS',
   /** The producer's parse worker thread died mid-response; the rest is read again from the cursor. */
   PARSE_WORKER: 'CDR_PARSE_WORKER',
   /** Retries ran out; `cause` holds the last failure. */

@@ -6,11 +6,12 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 import './quiet-warnings.ts';
 import { javaBin, KAFKA_VERSION, LOCAL, mvn, PORTS, ROOT } from './paths.ts';
 import { type Started, startDetached } from './processes.ts';
+import { ensureTls, SECURED_USERS, TLS } from './tls.ts';
 
 const CLASSPATH_FILE = `${LOCAL}/kafka/classpath-${KAFKA_VERSION}.txt`;
 
@@ -68,11 +69,44 @@ export function kafkaClasspath(): string {
 }
 
 /**
- * Users of the single broker's SASL listener (PLAIN, over plaintext: loopback only). The plaintext
+ * Users of the single broker's SASL_PLAINTEXT listener (PLAIN, loopback only). The plaintext
  * listener's clients (User:ANONYMOUS) and `admin` are super users; `producer` has only the ACLs a
  * test gives it: what a least-privileged client meets (the client conformance suite).
  */
 export const SASL_USERS = { admin: 'admin-secret', producer: 'producer-secret' } as const;
+
+/**
+ * The single broker's secured listeners, as production has them: SASL_SSL with SCRAM-SHA-512 (the
+ * users of SECURED_USERS, made when the storage is formatted) and SSL requiring a client
+ * certificate, whose CN is the principal (CN=cdr-producer is User:cdr-producer). No access without
+ * an ACL; each role's ACLs are src/ops/acls.ts's.
+ */
+function securedListeners(): Record<string, string> {
+  const sasl = `SASL_SSL://127.0.0.1:${PORTS.kafkaSaslSsl}`;
+  const mtls = `SSL://127.0.0.1:${PORTS.kafkaMtls}`;
+  return {
+    listeners: `${sasl},${mtls}`,
+    'listener.security.protocol.map': 'SASL_SSL:SASL_SSL,SSL:SSL',
+    'listener.name.sasl_ssl.sasl.enabled.mechanisms': 'SCRAM-SHA-512',
+    'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config':
+      'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    'listener.name.ssl.ssl.client.auth': 'required',
+    'ssl.keystore.type': 'PEM',
+    'ssl.keystore.location': TLS.brokerKeyStore,
+    'ssl.truststore.type': 'PEM',
+    'ssl.truststore.location': TLS.ca,
+    'ssl.principal.mapping.rules': 'RULE:^CN=([^,]+)$/$1/,DEFAULT',
+  };
+}
+
+/** The storage format's SCRAM users, and the file that says a data folder has them. */
+const SCRAM_MARKER = 'scram-users';
+function scramArguments(): string[] {
+  return Object.entries(SECURED_USERS).flatMap(([name, password]) => [
+    '--add-scram',
+    `SCRAM-SHA-512=[name=${name},password=${password}]`,
+  ]);
+}
 
 function nodeProperties(node: KafkaNode): Record<string, string> {
   const voters =
@@ -97,22 +131,26 @@ function nodeProperties(node: KafkaNode): Record<string, string> {
     // producer frozen past its transaction timeout) see the abort without long waits.
     'transaction.abort.timed.out.transaction.cleanup.interval.ms': '1000',
   };
-  if (node.cluster === 'single')
+  if (node.cluster === 'single') {
+    const secured = securedListeners();
+    const listeners = `SASL_PLAINTEXT://127.0.0.1:${PORTS.kafkaSasl},${secured.listeners}`;
     return {
       ...common,
-      listeners: `${common.listeners},SASL_PLAINTEXT://127.0.0.1:${PORTS.kafkaSasl}`,
-      'advertised.listeners': `${common['advertised.listeners']},SASL_PLAINTEXT://127.0.0.1:${PORTS.kafkaSasl}`,
-      'listener.security.protocol.map': `${common['listener.security.protocol.map']},SASL_PLAINTEXT:SASL_PLAINTEXT`,
-      'sasl.enabled.mechanisms': 'PLAIN',
+      ...secured,
+      listeners: `${common.listeners},${listeners}`,
+      'advertised.listeners': `${common['advertised.listeners']},${listeners}`,
+      'listener.security.protocol.map': `${common['listener.security.protocol.map']},SASL_PLAINTEXT:SASL_PLAINTEXT,${secured['listener.security.protocol.map']}`,
+      'listener.name.sasl_plaintext.sasl.enabled.mechanisms': 'PLAIN',
       'listener.name.sasl_plaintext.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required ${Object.entries(
         SASL_USERS,
       )
         .map(([user, password]) => `user_${user}="${password}"`)
         .join(' ')};`,
-      // ACLs apply on every listener; resources without any stay open to all, as before.
+      // ACLs apply on every listener, and nothing is allowed without one. The plaintext
+      // listener's clients (the tests' own admin, the services in most tests) are super users.
       'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
       'super.users': 'User:ANONYMOUS;User:admin',
-      'allow.everyone.if.no.acl.found': 'true',
+      'allow.everyone.if.no.acl.found': 'false',
       // One broker cannot meet the default replication of the internal topics: without these,
       // consumer groups find no coordinator and transactions never start.
       'offsets.topic.replication.factor': '1',
@@ -123,6 +161,7 @@ function nodeProperties(node: KafkaNode): Record<string, string> {
       'share.coordinator.state.topic.replication.factor': '1',
       'share.coordinator.state.topic.min.isr': '1',
     };
+  }
   // A production shape: every partition on three nodes, a write acknowledged by two of them, no
   // replica that missed writes ever made leader. Fewer internal partitions than Kafka's 50 (a
   // restarted node loads them faster), still spread over the three nodes.
@@ -186,6 +225,7 @@ function clusterId(node: KafkaNode): string {
 
 export function startKafkaNode(node: KafkaNode): Started {
   const classpath = kafkaClasspath();
+  if (node.cluster === 'single') ensureTls();
   const { config, log4j } = writeConfig(node);
   const heap = node.cluster === 'single' ? ['-Xms512m', '-Xmx1g'] : ['-Xms256m', '-Xmx768m'];
   const jvm = [
@@ -197,12 +237,32 @@ export function startKafkaNode(node: KafkaNode): Started {
     '-cp',
     classpath,
   ];
-  if (!existsSync(`${node.home}/data/meta.properties`)) {
+  const data = `${node.home}/data`;
+  const scram = node.cluster === 'single';
+  if (scram && existsSync(`${data}/meta.properties`) && !existsSync(`${data}/${SCRAM_MARKER}`)) {
+    // SCRAM users are made when the storage is formatted: data from before they existed is dropped.
+    process.stderr.write(
+      `${data} predates the secured listeners' users: formatted again (its topics are dropped)\n`,
+    );
+    rmSync(data, { recursive: true, force: true });
+    mkdirSync(data, { recursive: true });
+  }
+  if (!existsSync(`${data}/meta.properties`)) {
+    const users = scram ? scramArguments() : [];
     execFileSync(
       javaBin(),
-      [...jvm, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId(node)}`, '-c', config],
+      [
+        ...jvm,
+        'kafka.tools.StorageTool',
+        'format',
+        `--cluster-id=${clusterId(node)}`,
+        '-c',
+        config,
+        ...users,
+      ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
+    if (scram) writeFileSync(`${data}/${SCRAM_MARKER}`, `${Object.keys(SECURED_USERS).join('\n')}\n`);
   }
   return startDetached(javaBin(), [...jvm, 'kafka.Kafka', config], `${node.home}/logs/server.log`);
 }

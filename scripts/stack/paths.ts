@@ -27,6 +27,10 @@ export const PORTS = {
   controller: port('STACK_CONTROLLER_PORT', 19093),
   /** The single broker's SASL listener (PLAIN, users of SASL_USERS), where ACLs apply. */
   kafkaSasl: port('STACK_KAFKA_SASL_PORT', 19094),
+  /** The single broker's SASL_SSL listener (SCRAM-SHA-512, the local CA; scripts/stack/tls.ts). */
+  kafkaSaslSsl: port('STACK_KAFKA_SASL_SSL_PORT', 19095),
+  /** The single broker's SSL listener that requires a client certificate (mutual TLS). */
+  kafkaMtls: port('STACK_KAFKA_MTLS_PORT', 19096),
   registry: port('STACK_REGISTRY_PORT', 18081),
   simulator: port('STACK_SIMULATOR_PORT', 18080),
   /** The S3 server of the recordings (s3proxy). */
@@ -58,6 +62,8 @@ export const ADDRESSES = {
   brokers: stackBrokers() === 3 ? CLUSTER_BROKERS : `127.0.0.1:${PORTS.kafka}`,
   single: `127.0.0.1:${PORTS.kafka}`,
   singleSasl: `127.0.0.1:${PORTS.kafkaSasl}`,
+  singleSaslSsl: `127.0.0.1:${PORTS.kafkaSaslSsl}`,
+  singleMtls: `127.0.0.1:${PORTS.kafkaMtls}`,
   cluster: CLUSTER_BROKERS,
   registry: `http://127.0.0.1:${PORTS.registry}/apis/ccompat/v7`,
   simulator: `http://127.0.0.1:${PORTS.simulator}`,

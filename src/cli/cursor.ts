@@ -24,7 +24,7 @@ export function registerCursor(program: Command, ctx: CliContext): void {
     .option('--json', 'JSON for scripts')
     .action(
       toolAction('cursor show', async (flags: { json?: boolean }) => {
-        const { options, kafka } = ctx.tool();
+        const { options, kafka } = await ctx.tool();
         const cursors = await readCursors(kafka, options.topics.cursor, {
           timeoutMs: 60_000,
           groupPrefix: 'cdr-cursor-tool',
@@ -42,7 +42,7 @@ export function registerCursor(program: Command, ctx: CliContext): void {
     .action(
       toolAction('cursor set', async (flags: SetFlags) => {
         const lastId = wholeOption('--last-id', flags.lastId) as number;
-        const { options, kafka } = ctx.tool();
+        const { options, kafka } = await ctx.tool();
         const result = await setCursor(kafka, options, {
           account: flags.account,
           lastId,

@@ -36,7 +36,7 @@ export function registerDlq(program: Command, ctx: CliContext): void {
         const since = instantOption('--since', flags.since);
         const until = instantOption('--until', flags.until);
         const limit = wholeOption('--limit', flags.limit) as number;
-        const { options, kafka } = ctx.tool();
+        const { options, kafka } = await ctx.tool();
         const letters = await readDeadLetters(kafka, options.topics.dlq, {
           ...(flags.account === undefined ? {} : { account: flags.account }),
           ...(flags.code === undefined ? {} : { code: flags.code }),
@@ -61,7 +61,7 @@ export function registerDlq(program: Command, ctx: CliContext): void {
       toolAction('dlq show', async (flags: { account?: string; id?: string; at?: string }) => {
         if (flags.at === undefined && flags.id === undefined)
           badOption('--id', 'give --id (with --account) or --at');
-        const { options, kafka } = ctx.tool();
+        const { options, kafka } = await ctx.tool();
         const letters = await readDeadLetters(kafka, options.topics.dlq, {
           ...(flags.account === undefined ? {} : { account: flags.account }),
           ...(flags.id === undefined ? {} : { id: flags.id }),

@@ -36,7 +36,7 @@ export function registerExport(program: Command, ctx: CliContext): void {
           badOption('--format', `"${flags.format}" is not csv, jsonl or parquet`);
         if (flags.format === 'parquet' && flags.output === undefined)
           badOption('--output', 'is required with --format parquet (a Parquet file is not a stream)');
-        const s = readSetup(ctx, flags);
+        const s = await readSetup(ctx, flags);
         const report = progressReporter();
         const from = { ...(report ? { onProgress: report } : {}), ...(await periodStarts(s)) };
         const done =

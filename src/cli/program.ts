@@ -1,9 +1,10 @@
 // The `cdr-pipeline` command line: one file per command (services: produce, enrich, recordings, simulate;
-// operators: status, cursor, dlq; billing teams: search, export, replay, reconcile), each turning
+// operators: status, cursor, dlq, acls; billing teams: search, export, replay, reconcile), each turning
 // its options into a typed request for the code that does the work and printing the result. How a
 // command's exit code is decided: run.ts.
 import { Command, CommanderError } from 'commander';
 import type { Env } from '../config/env.ts';
+import { registerAcls } from './acls.ts';
 import { cliContext } from './context.ts';
 import { registerCursor } from './cursor.ts';
 import { registerDlq } from './dlq.ts';
@@ -35,6 +36,7 @@ export function cliProgram(env: Env): Command {
     registerExport,
     registerReplay,
     registerReconcile,
+    registerAcls,
   ])
     register(program, ctx);
   // Usage errors (a missing option, an unknown command) exit 2 like bad input; help exits 0.

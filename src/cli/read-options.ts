@@ -117,9 +117,9 @@ export function filterText(flags: FilterOptions): string {
 }
 
 /** What a reading command works with: its filter, its options, a Kafka client, the registry, the topics read. */
-export function readSetup(ctx: CliContext, flags: FilterOptions) {
+export async function readSetup(ctx: CliContext, flags: FilterOptions) {
   const filter = filterFromOptions(flags);
-  const { options, kafka } = ctx.tool();
+  const { options, kafka } = await ctx.tool();
   // Numbers are matched on their E.164 form too, read in the accounts' home country.
   if (filter.from || filter.to) filter.phones = new PhoneNumbers(options.country);
   return {
@@ -131,7 +131,7 @@ export function readSetup(ctx: CliContext, flags: FilterOptions) {
   };
 }
 
-export type ReadSetup = ReturnType<typeof readSetup>;
+export type ReadSetup = Awaited<ReturnType<typeof readSetup>>;
 
 /**
  * With billing periods asked for on cdr.raw: where they begin per partition, from the period index

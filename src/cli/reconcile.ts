@@ -113,7 +113,7 @@ async function runReconcile(ctx: CliContext, flags: ReconcileOptions): Promise<n
     ...(idMax === undefined ? {} : { idMax }),
   });
   if (flags.recordings === true) return reconcileRecordingsCommand(ctx, flags, scope, maxListed);
-  const { options, kafka } = ctx.tool();
+  const { options, kafka } = await ctx.tool();
   const registry = ctx.registry(options);
   const accept = new Set<DifferenceKind>();
   for (const kind of flags.accept ?? []) {
@@ -164,7 +164,7 @@ async function reconcileRecordingsCommand(
   const store = new ObjectStore(tools.store);
   try {
     const report = await reconcileRecordings({
-      kafka: ctx.tool().kafka,
+      kafka: (await ctx.tool()).kafka,
       registry: tools.registry,
       topics: { ...tools.topics, raw: flags.topic ?? tools.topics.raw },
       store,

@@ -107,5 +107,5 @@ export function registerRecordings(program: Command, ctx: CliContext): void {
 async function recordingsTool(ctx: CliContext) {
   const { loadRecordingsToolOptions } = await import('../config/recordings.ts');
   const tools = loadRecordingsToolOptions(ctx.env);
-  return { tools, kafka: ctx.tool().kafka };
+  return { tools, kafka: (await ctx.tool()).kafka };
 }

@@ -63,7 +63,7 @@ export function registerReplay(program: Command, ctx: CliContext): void {
         const replayId = flags.replayId ?? `r-${new Date().toISOString().replace(/[:.]/g, '-')}`;
         if (!/^[A-Za-z0-9._-]{1,100}$/.test(replayId))
           badOption('--replay-id', 'letters, digits, dot, dash and underscore only');
-        const { filter, options, kafka, registry, topics } = readSetup(ctx, flags);
+        const { filter, options, kafka, registry, topics } = await readSetup(ctx, flags);
         process.stderr.write(
           `replay ${replayId}: ${topics[0]} -> ${flags.toTopic} (re-run with --replay-id ${replayId} to resume)\n`,
         );
@@ -84,7 +84,7 @@ export function registerReplay(program: Command, ctx: CliContext): void {
 
 async function resetGroup(ctx: CliContext, flags: ResetFlags): Promise<void> {
   const target = resetTarget(flags.to);
-  const { options, kafka, registry, topics } = readSetup(ctx, {
+  const { options, kafka, registry, topics } = await readSetup(ctx, {
     zone: 'UTC',
     ...(flags.topic ? { topic: [flags.topic] } : {}),
   });

@@ -11,6 +11,7 @@
 import { setFlagsFromString } from 'node:v8';
 import type { Logger } from 'pino';
 import { ErrorCodes, isCdrError } from '../errors.ts';
+import { accessFailure } from '../kafka/access.ts';
 import { createLogger } from '../ops/logger.ts';
 import type { CliContext } from './context.ts';
 import { READING_HEAP_FLAGS } from './heap.ts';
@@ -19,7 +20,8 @@ export const EXIT = { OK: 0, ATTENTION: 1, USAGE: 2, FENCED: 3 } as const;
 
 /** The exit code of a failure; `otherwise` for a failure that is neither bad input nor a takeover. */
 export function exitCodeOf(err: unknown, otherwise: number = EXIT.ATTENTION): number {
-  if (isCdrError(err, ErrorCodes.CONFIG_INVALID)) return EXIT.USAGE;
+  if (isCdrError(err, ErrorCodes.CONFIG_INVALID) || isCdrError(err, ErrorCodes.KAFKA_ACCESS))
+    return EXIT.USAGE;
   if (isCdrError(err, ErrorCodes.FENCED)) return EXIT.FENCED;
   if (isCdrError(err, ErrorCodes.REFUSED)) return EXIT.ATTENTION;
   return otherwise;
@@ -27,7 +29,10 @@ export function exitCodeOf(err: unknown, otherwise: number = EXIT.ATTENTION): nu
 
 /** The one line a person reads about a failure: its message, and its cause's. */
 export function failureLine(command: string, err: unknown): string {
-  const cause = (err as { cause?: { message?: string } }).cause?.message;
+  // A refusal's message already says what the broker answered; its cause is the TLS library's text.
+  const cause = isCdrError(err, ErrorCodes.KAFKA_ACCESS)
+    ? undefined
+    : (err as { cause?: { message?: string } }).cause?.message;
   return `cdr-pipeline ${command}: ${(err as Error).message}${cause && !(err as Error).message.includes(cause) ? ` (${cause})` : ''}`;
 }
 
@@ -46,7 +51,9 @@ export function toolAction<A extends unknown[]>(
     try {
       const code = await run(...args);
       process.exitCode = typeof code === 'number' ? code : EXIT.OK;
-    } catch (err) {
+    } catch (caught) {
+      // Kafka refusing the command (an ACL it lacks, say) is a setting to fix, said as such.
+      const err = accessFailure(caught) ?? caught;
       process.exitCode = exitCodeOf(err, failed);
       console.error(failureLine(command, err));
     }
@@ -67,7 +74,9 @@ export function serviceAction(ctx: CliContext, run: (logger: Logger) => Promise<
       process.exitCode = exitCodeOf(err);
       // A bad LOG_LEVEL leaves no service logger: the default one says so.
       const log = logger ?? createLogger();
-      if (isCdrError(err, ErrorCodes.CONFIG_INVALID)) log.fatal({ code: err.code }, err.message);
+      // Bad settings are said in one line, without a stack.
+      if (isCdrError(err, ErrorCodes.CONFIG_INVALID) || isCdrError(err, ErrorCodes.KAFKA_ACCESS))
+        log.fatal({ code: err.code }, err.message);
       else log.fatal({ err }, err instanceof Error ? err.message : 'failed');
       log.flush();
     }

@@ -30,7 +30,7 @@ export function registerSearch(program: Command, ctx: CliContext): void {
     .action(
       toolAction('search', async (flags: FilterOptions & { limit: string; json?: boolean }) => {
         const limit = wholeOption('--limit', flags.limit) as number;
-        const s = readSetup(ctx, flags);
+        const s = await readSetup(ctx, flags);
         const first: RawCdr[] = [];
         const report = progressReporter();
         const done = await scan(s.kafka, {

@@ -28,7 +28,7 @@ export function registerStatus(program: Command, ctx: CliContext): void {
       toolAction('status', async (flags: StatusFlags) => {
         const staleAfterMs = durationOption('--stale-after', flags.staleAfter);
         const maxLag = wholeOption('--max-lag', flags.maxLag);
-        const { options, kafka } = ctx.tool();
+        const { options, kafka } = await ctx.tool();
         const report = await gatherStatus(kafka, options, {
           groups: flags.group ?? [options.enrichers.groupId],
           ...(staleAfterMs === undefined ? {} : { staleAfterMs }),

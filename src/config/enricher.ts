@@ -87,12 +87,9 @@ export interface EnricherOptions {
 export function loadEnricherOptions(env: Env): Readonly<EnricherOptions> {
   const cfg = parseEnv(enricherEnvSchema, env);
   const kafka = readKafkaConfig(parseEnv(kafkaEnvSchema, env));
-  const routes: Record<string, string> = {};
-  for (const c of [...CATEGORIES, 'unknown']) routes[c] = `${cfg.ENRICH_TOPIC_PREFIX}${c}`;
-  if (cfg.ENRICH_ROUTES_FILE) Object.assign(routes, readRoutes(cfg.ENRICH_ROUTES_FILE));
   return deepFreeze({
     inputTopic: cfg.TOPIC_RAW,
-    routes,
+    routes: enricherRoutes(cfg),
     dlqTopic: cfg.TOPIC_DLQ,
     groupId: cfg.ENRICH_GROUP_ID,
     transactions: { idPrefix: cfg.ENRICH_TRANSACTIONAL_ID_PREFIX, timeoutMs: cfg.TRANSACTION_TIMEOUT_MS },
@@ -109,6 +106,17 @@ export function loadEnricherOptions(env: Env): Readonly<EnricherOptions> {
     registry: registryConfig(cfg),
     service: serviceOptions(cfg),
   });
+}
+
+/** The output topic of each category: the prefix and the category, unless the routes file says otherwise. */
+export function enricherRoutes(cfg: {
+  ENRICH_TOPIC_PREFIX: string;
+  ENRICH_ROUTES_FILE?: string | undefined;
+}): Record<string, string> {
+  const routes: Record<string, string> = {};
+  for (const c of [...CATEGORIES, 'unknown']) routes[c] = `${cfg.ENRICH_TOPIC_PREFIX}${c}`;
+  if (cfg.ENRICH_ROUTES_FILE) Object.assign(routes, readRoutes(cfg.ENRICH_ROUTES_FILE));
+  return routes;
 }
 
 function readRoutes(path: string): Record<string, string> {

@@ -1,6 +1,7 @@
 // Kafka connection settings shared by every command that talks to Kafka: brokers, TLS (a private
 // CA, a client certificate for mutual TLS) and SASL (PLAIN, SCRAM, OAUTHBEARER). Secrets come from
 // files (Kubernetes secrets) or, for a token, a command.
+import { X509Certificate } from 'node:crypto';
 import type { KafkaConfig as KafkaJsConfig, SASLOptions } from 'kafkajs';
 import { z } from 'zod';
 import { oauthTokenProvider } from '../ops/oauth-token.ts';
@@ -103,7 +104,7 @@ function readTls(env: z.infer<typeof kafkaEnvSchema>): KafkaJsConfig['ssl'] {
       : { ca: [readPemFile('KAFKA_SSL_CA_FILE', env.KAFKA_SSL_CA_FILE)] }),
     ...(client
       ? {
-          cert: readPemFile('KAFKA_SSL_CERT_FILE', env.KAFKA_SSL_CERT_FILE as string),
+          cert: readCertificateFile('KAFKA_SSL_CERT_FILE', env.KAFKA_SSL_CERT_FILE as string),
           key: readPemFile('KAFKA_SSL_KEY_FILE', env.KAFKA_SSL_KEY_FILE as string),
         }
       : {}),
@@ -116,6 +117,25 @@ function readTls(env: z.infer<typeof kafkaEnvSchema>): KafkaJsConfig['ssl'] {
           ).trimEnd(),
         }),
   };
+}
+
+/**
+ * A client certificate, refused at start when it is not valid today: the broker would only say
+ * "certificate unknown", which could be any of a dozen things.
+ */
+function readCertificateFile(key: string, path: string, now = Date.now()): string {
+  const text = readPemFile(key, path);
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(text);
+  } catch {
+    return configError(key, 'holds no X.509 certificate');
+  }
+  if (Date.parse(cert.validTo) < now)
+    configError(key, `holds a certificate that expired on ${new Date(cert.validTo).toISOString()}`);
+  if (Date.parse(cert.validFrom) > now)
+    configError(key, `holds a certificate not valid before ${new Date(cert.validFrom).toISOString()}`);
+  return text;
 }
 
 function readOauth(env: z.infer<typeof kafkaEnvSchema>): SASLOptions {

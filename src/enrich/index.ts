@@ -5,6 +5,7 @@ import { avroType } from '../codec/index.ts';
 import { RawDecoder } from '../codec/raw-decoder.ts';
 import { encodeValue, HEADER_BYTES, MAGIC_BYTE } from '../codec/wire.ts';
 import type { EnricherOptions } from '../config/enricher.ts';
+import { checkKafkaAccess } from '../kafka/access.ts';
 import { createKafka } from '../kafka/client.ts';
 import { startTransformGroup } from '../kafka/group-consumer.ts';
 import { type OpsServer, startOpsServer } from '../ops/http-server.ts';
@@ -24,6 +25,8 @@ export interface RunningEnricher {
 
 export async function startEnricher(options: EnricherOptions, logger: Logger): Promise<RunningEnricher> {
   const log = logger.child({ component: 'enricher' });
+  // A refused login, certificate or TLS setting is said at once, in one line (exit 2).
+  await checkKafkaAccess(options.kafka);
   const kafka = createKafka(options.kafka, logger);
   const metricsRegistry = new Registry();
   const metrics = enricherMetrics(metricsRegistry);

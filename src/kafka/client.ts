@@ -3,6 +3,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from '../config/kafka.ts';
 import { kafkajsLevel } from '../ops/kafkajs-levels.ts';
+import { type ClientIdentity, clientIdentity } from './access.ts';
 import { registerCodecs } from './compression.ts';
 import { assertReadCommittedFixed } from './read-committed.ts';
 
@@ -13,11 +14,18 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/** Who each client is to the brokers (its user or certificate), for the messages of a refusal. */
+const identities = new WeakMap<Kafka, ClientIdentity>();
+
+export function kafkaIdentity(kafka: Kafka): ClientIdentity | undefined {
+  return identities.get(kafka);
+}
+
 export function createKafka(config: KafkaConfig, logger: Logger): Kafka {
   assertReadCommittedFixed();
   registerCodecs();
   const log = logger.child({ component: 'kafkajs' });
-  return new Kafka({
+  const kafka = new Kafka({
     ...config,
     // A leader or coordinator that moved is found again within seconds: kafkajs's default waits
     // grow to 30 s between tries (after a broker fault, consumers and admins stayed idle that long).
@@ -38,4 +46,6 @@ export function createKafka(config: KafkaConfig, logger: Logger): Kafka {
         log[kafkajsLevel(own, String(message), error)]({ kafkajs: label, ...rest }, message);
       },
   });
+  identities.set(kafka, clientIdentity(config));
+  return kafka;
 }

@@ -9,6 +9,8 @@ import type { ConsumerRunConfig, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { CdrError, ErrorCodes } from '../errors.ts';
 import { backoffDelay } from '../ops/retry.ts';
+import { accessFailure } from './access.ts';
+import { kafkaIdentity } from './client.ts';
 import { type HangingGauge, watchHanging } from './hanging.ts';
 import { noBrokerAnswered } from './kafka-errors.ts';
 import { PartitionOwners } from './partition-owners.ts';
@@ -65,9 +67,13 @@ export async function consumeGroup(
     joined = false;
   });
   const stopFor = (cause: unknown) => {
-    stopped = new CdrError(ErrorCodes.CONSUMER_STOPPED, 'the Kafka consumer stopped and will not restart', {
-      cause,
-    });
+    // A missing ACL on the group or the input topic is said as such (exit 2).
+    stopped =
+      accessFailure(cause, kafkaIdentity(kafka), {
+        group: { operation: 'Read', names: [options.groupId] },
+        topic: { operation: 'Read', names: [options.inputTopic] },
+      }) ??
+      new CdrError(ErrorCodes.CONSUMER_STOPPED, 'the Kafka consumer stopped and will not restart', { cause });
     log.fatal({ err: cause, code: stopped.code }, stopped.message);
     failDone(stopped);
   };

@@ -1,5 +1,6 @@
 // Kafka's errors as this project's codes: what a failed transaction means to its caller.
 import { CdrError, ErrorCodes } from '../errors.ts';
+import { type AccessContext, accessFailure, type ClientIdentity } from './access.ts';
 
 // Kafka error codes by meaning. kafkajs 2.2.4 speaks old protocol versions, for which the broker
 // reports both a timed-out transaction and a takeover by another producer as
@@ -46,8 +47,18 @@ export function noBrokerAnswered(err: unknown): boolean {
   return inChain(err, (e) => e.name !== undefined && NO_ANSWER.has(e.name));
 }
 
-export function kafkaError(message: string, cause: unknown): CdrError {
+/**
+ * A Kafka failure as this project's error. A refusal of this client (login, certificate, ACL) is
+ * CDR_KAFKA_ACCESS, naming what `access.context` says the call needed.
+ */
+export function kafkaError(
+  message: string,
+  cause: unknown,
+  access?: { who?: ClientIdentity | undefined; context?: AccessContext },
+): CdrError {
   if (cause instanceof CdrError) return cause;
+  const refused = accessFailure(cause, access?.who, access?.context);
+  if (refused) return refused;
   const text = `${message}: ${(cause as Error).message}`;
   if (hasKafkaError(cause, 'PRODUCER_FENCED'))
     return new CdrError(

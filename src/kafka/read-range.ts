@@ -4,6 +4,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Kafka } from 'kafkajs';
 import { CdrError, ErrorCodes } from '../errors.ts';
+import { accessFailure } from './access.ts';
+import { kafkaIdentity } from './client.ts';
 import { type PartitionOffsets, topicOffsets, topicOffsetsAt } from './offsets.ts';
 
 /** `topic/partition` -> the offset one past the last record when the read started. */
@@ -56,8 +58,13 @@ export async function readRange(
   try {
     const ends: EndOffsets = new Map();
     const starts = new Map<string, bigint>();
-    // A topic that does not exist (yet) has nothing to read.
+    // A topic that does not exist (yet) has nothing to read; one this client may not Describe
+    // looks the same to a listing, and is refused instead of read as empty.
     const existing = new Set(await admin.listTopics());
+    await refuseHidden(
+      kafka,
+      topics.filter((t) => !existing.has(t)),
+    );
     for (const topic of topics.filter((t) => existing.has(t))) {
       const byTime =
         fromTimestamp === undefined ? undefined : await topicOffsetsAt(admin, topic, fromTimestamp);
@@ -95,6 +102,27 @@ export async function readRange(
   } finally {
     await admin.disconnect();
     await uncommitted.disconnect();
+  }
+}
+
+/**
+ * Throws CDR_KAFKA_ACCESS for a topic of `topics` (missing from the listing) that the broker says
+ * this client may not Describe: Kafka lists only the topics a client may see.
+ */
+async function refuseHidden(kafka: Kafka, topics: readonly string[]): Promise<void> {
+  if (topics.length === 0) return;
+  const admin = kafka.admin({ retry: { retries: 0 } });
+  await admin.connect();
+  try {
+    for (const topic of topics)
+      await admin.fetchTopicMetadata({ topics: [topic] }).catch((err: unknown) => {
+        const refused = accessFailure(err, kafkaIdentity(kafka), {
+          topic: { operation: 'Describe', names: [topic] },
+        });
+        if (refused) throw refused;
+      });
+  } finally {
+    await admin.disconnect();
   }
 }
 

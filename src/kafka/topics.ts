@@ -6,6 +6,9 @@ import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { CdrError, ErrorCodes } from '../errors.ts';
 import { retryStartup } from '../ops/retry.ts';
+import { type ClientIdentity, rethrowAccess } from './access.ts';
+import type { AclOperation } from './acls.ts';
+import { kafkaIdentity } from './client.ts';
 
 export interface TopicSpec {
   topic: string;
@@ -16,33 +19,54 @@ export interface TopicSpec {
   config: Record<string, string>;
 }
 
-export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): Promise<string[]> {
+export async function ensureTopics(
+  admin: Admin,
+  specs: readonly TopicSpec[],
+  who?: ClientIdentity,
+): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const missing = specs.filter((s) => !existing.has(s.topic));
+  // A topic this client may not Describe is missing to it: its creation is refused as unauthorised.
+  const refused = (operation: AclOperation, names: readonly string[]) => (err: unknown) =>
+    rethrowAccess(err, who, { topic: { operation, names } });
   if (missing.length > 0) {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((s) => ({
-        topic: s.topic,
-        numPartitions: s.numPartitions,
-        replicationFactor: s.replicationFactor,
-        configEntries: [
-          { name: 'cleanup.policy', value: s.cleanupPolicy },
-          ...Object.entries(s.config).map(([name, value]) => ({ name, value })),
-        ],
-      })),
-    });
+    await admin
+      .createTopics({
+        waitForLeaders: true,
+        topics: missing.map((s) => ({
+          topic: s.topic,
+          numPartitions: s.numPartitions,
+          replicationFactor: s.replicationFactor,
+          configEntries: [
+            { name: 'cleanup.policy', value: s.cleanupPolicy },
+            ...Object.entries(s.config).map(([name, value]) => ({ name, value })),
+          ],
+        })),
+      })
+      .catch(
+        refused(
+          'Create',
+          missing.map((s) => s.topic),
+        ),
+      );
   }
   const present = specs.filter((s) => existing.has(s.topic));
   if (present.length > 0) {
-    const { resources } = await admin.describeConfigs({
-      includeSynonyms: false,
-      resources: present.map((s) => ({
-        type: 2 /* TOPIC */,
-        name: s.topic,
-        configNames: ['cleanup.policy'],
-      })),
-    });
+    const { resources } = await admin
+      .describeConfigs({
+        includeSynonyms: false,
+        resources: present.map((s) => ({
+          type: 2 /* TOPIC */,
+          name: s.topic,
+          configNames: ['cleanup.policy'],
+        })),
+      })
+      .catch(
+        refused(
+          'DescribeConfigs',
+          present.map((s) => s.topic),
+        ),
+      );
     for (const r of resources) {
       const spec = present.find((s) => s.topic === r.resourceName) as TopicSpec;
       const policy = r.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue ?? 'delete';
@@ -83,10 +107,14 @@ export async function setUpTopics(
       try {
         // A wait without limit for another process (the producer creates cdr.raw), not a retry.
         for (let waited = 0; waitFor && !(await admin.listTopics()).includes(waitFor); waited += 1000) {
-          if (waited % 10_000 === 0) log.info({ topic: waitFor }, 'waiting for the input topic to exist');
+          if (waited % 10_000 === 0)
+            log.info(
+              { topic: waitFor },
+              'waiting for the input topic to exist (and to be one this client may Describe)',
+            );
           await sleep(1000);
         }
-        const created = await ensureTopics(admin, specs);
+        const created = await ensureTopics(admin, specs, kafkaIdentity(kafka));
         if (created.length > 0) log.info({ topics: created }, 'topics created');
       } finally {
         await admin.disconnect();

@@ -21,6 +21,7 @@ import {
 } from 'kafkajs';
 import type { Logger } from 'pino';
 import { CdrError, ErrorCodes } from '../errors.ts';
+import { kafkaIdentity } from './client.ts';
 import { openPartitionsNow, openRecordHeads } from './hanging.ts';
 import { kafkaError } from './kafka-errors.ts';
 import {
@@ -135,7 +136,13 @@ export class TransactionalSender {
       }
     } catch (cause) {
       await producer.disconnect().catch(() => undefined);
-      throw kafkaError('connecting the transactional producer failed', cause);
+      throw kafkaError('connecting the transactional producer failed', cause, {
+        who: kafkaIdentity(this.kafka),
+        context: {
+          'transactional-id': { operation: 'Write', names: [this.options.transactionalId] },
+          topic: { operation: 'Describe', names: this.options.writes?.topics() ?? [] },
+        },
+      });
     }
     if (generation !== this.generation) {
       await producer.disconnect().catch(() => undefined);
@@ -247,7 +254,14 @@ export class TransactionalSender {
     } catch (cause) {
       if (transaction?.isActive()) await transaction.abort().catch(() => undefined);
       await this.discard();
-      throw kafkaError('transaction failed', cause);
+      throw kafkaError('transaction failed', cause, {
+        who: kafkaIdentity(this.kafka),
+        context: {
+          'transactional-id': { operation: 'Write', names: [this.options.transactionalId] },
+          topic: { operation: 'Write', names: [...new Set(topicMessages.map((t) => t.topic))] },
+          ...(offsets ? { group: { operation: 'Read', names: [offsets.consumerGroupId] } } : {}),
+        },
+      });
     }
   }
 

@@ -15,6 +15,11 @@ export interface LevelRule {
 
 export const KAFKAJS_LEVEL_RULES: readonly LevelRule[] = [
   {
+    pattern: /Not authorized to access|authorization failed|authentication failed/i,
+    level: 'debug',
+    why: 'Kafka refused this client (an ACL, a login): the failing call says so in one line of its own, naming the ACL or the setting (kafka/access.ts)',
+  },
+  {
     pattern: /^Limiting retries for the idempotent producer/,
     level: 'debug',
     why: 'our transactional producers limit retries on purpose: a failed transaction is aborted and the producer recreated',

@@ -41,6 +41,7 @@ export function retryDelay(
 /** Never worth another try: a bad setting, a topic or schema the pipeline cannot use, a takeover. */
 const FINAL = new Set<string>([
   ErrorCodes.CONFIG_INVALID,
+  ErrorCodes.KAFKA_ACCESS,
   ErrorCodes.TOPIC_MISCONFIGURED,
   ErrorCodes.FENCED,
   ErrorCodes.SCHEMA_INCOMPATIBLE,

@@ -103,6 +103,7 @@ export class AccountPoller {
         attempt = 0;
         this.health.authFailing = false;
         this.health.headerUnreadable = false;
+        delete this.health.kafkaRefused;
         delete this.health.lastErrorCode;
         this.health.lastSuccessAt = Date.now();
         metrics.lastPollSuccess.set(this.labels, Date.now() / 1000);
@@ -159,6 +160,12 @@ export class AccountPoller {
     if (step.authFailing || step.headerUnreadable) {
       this.health.authFailing = step.authFailing;
       this.health.headerUnreadable = step.headerUnreadable;
+    }
+    if (step.kafkaRefused) {
+      // Not routine: nothing is published until someone grants the ACL or fixes the credentials.
+      this.health.kafkaRefused = (err as Error).message;
+      logger.error({ code, retryInMs: step.delayMs, account: this.login }, (err as Error).message);
+      return;
     }
     logger.warn({ err, code, retryInMs: step.delayMs, account: this.login }, 'poll failed');
   }

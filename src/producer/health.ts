@@ -1,8 +1,8 @@
 // The producer's liveness and readiness, from its pollers' health and its dependencies.
 //
 // A fenced account does not fail liveness: a restart would only take the account back from the
-// process that now owns it. Readiness needs every account polling (a refused login or a poll older
-// than the staleness limit is not ready) and Kafka and the registry reachable.
+// process that now owns it. Readiness needs every account polling (a refused feed login, Kafka
+// refusing this client, or a poll older than the staleness limit is not ready) and Kafka and the registry reachable.
 import type { Check } from '../ops/http-server.ts';
 
 /** What a poller says of its account. */
@@ -11,6 +11,8 @@ export interface AccountHealth {
   authFailing: boolean;
   /** The last response's header fit no layout. */
   headerUnreadable: boolean;
+  /** What Kafka refused this client the last time (a login, a certificate, an ACL), until a poll goes through. */
+  kafkaRefused?: string;
   lastErrorCode?: string;
 }
 
@@ -45,6 +47,7 @@ export function readiness(
     fenced: state.fenced.has(account),
     authFailing: health.authFailing,
     headerUnreadable: health.headerUnreadable,
+    kafkaRefused: health.kafkaRefused ?? null,
     lastSuccessAgoMs: health.lastSuccessAt === undefined ? null : now - health.lastSuccessAt,
     lastError: health.lastErrorCode ?? null,
   }));
@@ -53,7 +56,12 @@ export function readiness(
     dependencies.kafka &&
     dependencies.registry &&
     accounts.every(
-      (a) => !a.fenced && !a.authFailing && a.lastSuccessAgoMs !== null && a.lastSuccessAgoMs < staleAfterMs,
+      (a) =>
+        !a.fenced &&
+        !a.authFailing &&
+        a.kafkaRefused === null &&
+        a.lastSuccessAgoMs !== null &&
+        a.lastSuccessAgoMs < staleAfterMs,
     );
   return { ok, details: { ...dependencies, accounts } };
 }

@@ -10,6 +10,7 @@ import type { ProducerOptions } from '../config/producer.ts';
 import { CdrError, ErrorCodes, isCdrError } from '../errors.ts';
 import { egressDispatcher } from '../feed/egress.ts';
 import { createParsers, type ResponseParsers } from '../feed/parsers.ts';
+import { checkKafkaAccess } from '../kafka/access.ts';
 import { createKafka } from '../kafka/client.ts';
 import { compressionType } from '../kafka/compression.ts';
 import { openTransactionHolders, watchHanging } from '../kafka/hanging.ts';
@@ -40,6 +41,8 @@ export interface RunningProducer {
 
 export async function startProducer(options: ProducerOptions, logger: Logger): Promise<RunningProducer> {
   const log = logger.child({ component: 'producer' });
+  // A refused login, certificate or TLS setting is said at once, in one line (exit 2).
+  await checkKafkaAccess(options.kafka);
   const kafka = createKafka(options.kafka, logger);
   const metricsRegistry = new Registry();
   const metrics = producerMetrics(metricsRegistry);

@@ -25,6 +25,8 @@ export interface FailureStep {
   authFailing: boolean;
   /** The header fits no layout (the account is not ready). */
   headerUnreadable: boolean;
+  /** Kafka refused this client: its login, a certificate or an ACL (the account is not ready). */
+  kafkaRefused: boolean;
   /** A refused epoch: the slot waits for its claim before it initialises again (pool.ts). */
   epochRefused: boolean;
 }
@@ -32,7 +34,7 @@ export interface FailureStep {
 export interface FailureTimings {
   /** The feed's backoff: for the carrier, which may ask for minutes. */
   feedBackoff: BackoffOptions;
-  /** Nothing changes a refused password or a foreign layout soon: retried this slowly. */
+  /** Nothing changes a refused password, a foreign layout or a missing ACL soon: retried this slowly. */
   authRetryMs: number;
 }
 
@@ -55,11 +57,13 @@ export function afterFailure(
     halveRecordLimit: code === ErrorCodes.MESSAGE_TOO_LARGE,
     authFailing: code === ErrorCodes.FEED_AUTH,
     headerUnreadable: code === ErrorCodes.FEED_HEADER,
+    kafkaRefused: code === ErrorCodes.KAFKA_ACCESS,
     epochRefused: code === ErrorCodes.PRODUCER_EPOCH,
   };
   // A timed-out transaction or another process: read where the account stands, at once.
   if (step.epochRefused) return step;
-  if (step.authFailing || step.headerUnreadable) return { ...step, delayMs: timings.authRetryMs };
+  if (step.authFailing || step.headerUnreadable || step.kafkaRefused)
+    return { ...step, delayMs: timings.authRetryMs };
   // A Kafka failure is a leader or coordinator moving, over within seconds: asked again soon,
   // whatever the feed asked before.
   const backoff = FEED_ERRORS.has(code) ? timings.feedBackoff : KAFKA_BACKOFF;

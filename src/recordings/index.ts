@@ -12,6 +12,7 @@ import { RawDecoder } from '../codec/raw-decoder.ts';
 import { encodeValue } from '../codec/wire.ts';
 import type { RecordingsOptions } from '../config/recordings.ts';
 import { egressDispatcher } from '../feed/egress.ts';
+import { checkKafkaAccess } from '../kafka/access.ts';
 import { createKafka } from '../kafka/client.ts';
 import { startTransformGroup, type TransformGroup } from '../kafka/group-consumer.ts';
 import type { PartitionOwners } from '../kafka/partition-owners.ts';
@@ -36,6 +37,8 @@ export async function startRecordings(
   logger: Logger,
 ): Promise<RunningRecordings> {
   const log = logger.child({ component: 'recordings' });
+  // A refused login, certificate or TLS setting is said at once, in one line (exit 2).
+  await checkKafkaAccess(options.kafka);
   const kafka = createKafka(options.kafka, logger);
   const metricsRegistry = new Registry();
   const metrics = recordingsMetrics(metricsRegistry);

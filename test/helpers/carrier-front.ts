@@ -1,7 +1,6 @@
 // The carrier as production shows it, in front of the simulator: HTTPS with a private CA (and a
 // client certificate asked for), bodies sent gzip- or deflate-encoded, or a decompression bomb.
 // Real servers on loopback; the certificates are made here with openssl for each run, never kept.
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import {
@@ -16,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream';
 import { createDeflate, createGzip, gzipSync } from 'node:zlib';
+import { opensslIn } from '../../scripts/stack/tls.ts';
 
 export interface Certs {
   dir: string;
@@ -31,57 +31,11 @@ export interface Certs {
 /** A private CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files. */
 export function makeCerts(): Certs {
   const dir = mkdtempSync(join(tmpdir(), 'cdr-certs-'));
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  ssl(
-    'req',
-    '-x509',
-    ...key,
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=test-carrier-ca',
-  );
-  ssl(
-    'req',
-    '-x509',
-    ...key,
-    '-keyout',
-    'other.key',
-    '-out',
-    'other.pem',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=other-ca',
-  );
-  const sign = (name: string, cn: string, ext: string) => {
-    writeFileSync(join(dir, `${name}.ext`), `${ext}\n`);
-    ssl('req', ...key, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${name}.pem`,
-      '-days',
-      '2',
-      '-extfile',
-      `${name}.ext`,
-    );
-  };
-  sign('server', '127.0.0.1', 'subjectAltName=IP:127.0.0.1');
-  sign('client', 'cdr-pipeline', 'extendedKeyUsage=clientAuth');
+  const certs = opensslIn(dir, 2);
+  certs.ca('ca', 'test-carrier-ca');
+  certs.ca('other', 'other-ca');
+  certs.leaf('server', '127.0.0.1', 'subjectAltName=IP:127.0.0.1\n');
+  certs.leaf('client', 'cdr-pipeline', 'extendedKeyUsage=clientAuth\n');
   return {
     dir,
     ca: join(dir, 'ca.pem'),

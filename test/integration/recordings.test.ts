@@ -39,6 +39,7 @@ import {
   startTestProducer,
   waitFor,
 } from '../helpers/producer.ts';
+import { scram, securedHelpers } from '../helpers/secured.ts';
 import { SIM_ACCOUNTS, startTestSimulator } from '../helpers/simulator.ts';
 
 const A = SIM_ACCOUNTS[0] as (typeof SIM_ACCOUNTS)[0];
@@ -161,18 +162,34 @@ function setFaults(rules: RecordingFault[]): void {
   });
 }
 
+/** Waits until the stage has committed a reference to every recording. */
+async function everyReferenceCommitted(stage: RunningRecordings): Promise<void> {
+  await waitFor(
+    'every reference committed',
+    async () =>
+      (await metricValue(stage.ops.port, 'cdr_recordings_references_total')) === expected.size || undefined,
+    120_000,
+  );
+}
+
 describe('recordings', () => {
+  it('runs over SASL_SSL (SCRAM-SHA-512) with only the recordings role’s ACLs', async () => {
+    const { grant, expectNoSecret } = securedHelpers(cleanups);
+    const env = recordingsEnv({ ...scram('cdr-recordings'), LOG_LEVEL: 'info' });
+    await grant('recordings', env);
+    const { stage, log } = await startStage(env);
+    await everyReferenceCommitted(stage);
+    expect((await references(env)).length).toBe(expected.size);
+    expect((await fetch(`http://127.0.0.1:${stage.ops.port}/readyz`)).status).toBe(200);
+    expectNoSecret(log.lines.join('\n'));
+  });
+
   it('stores every recording of a few thousand CDRs once, through the egress proxy, bytes as served, credentials nowhere', async () => {
     const proxyLinesBefore = readFileSync(PROXY_LOG, 'utf8').split('\n').length;
     const servedBefore = sim.recordings.log.length;
     const env = recordingsEnv();
     const { stage, log } = await startStage(env);
-    await waitFor(
-      'every reference committed',
-      async () =>
-        (await metricValue(stage.ops.port, 'cdr_recordings_references_total')) === expected.size || undefined,
-      120_000,
-    );
+    await everyReferenceCommitted(stage);
     const refs = await references(env);
     expect(refs.map((r) => String(r.id)).sort()).toEqual([...expected.keys()].sort());
     const client = s3();
@@ -259,12 +276,7 @@ describe('recordings', () => {
   it('reconcile --recordings: exit 0 when every recording is stored as referenced, 1 naming a missing, an altered and an orphan object', async () => {
     const env = recordingsEnv();
     const { stage } = await startStage(env);
-    await waitFor(
-      'every reference committed',
-      async () =>
-        (await metricValue(stage.ops.port, 'cdr_recordings_references_total')) === expected.size || undefined,
-      120_000,
-    );
+    await everyReferenceCommitted(stage);
     await stage.stop();
     const toolEnv = { ...env, TOPIC_RAW: rawTopic };
     const clean = await runCli(['reconcile', '--recordings', '--format', 'json'], toolEnv);

@@ -153,6 +153,11 @@ describe('docker-compose.yml', () => {
 const HELM = process.env.HELM_BIN ?? `${ROOT}.tools/helm/helm`;
 const CHART = `${ROOT}helm/cdr-pipeline`;
 
+interface PodSpec {
+  containers: Array<{ env: Array<{ name: string; value?: string }> }>;
+  volumes: Array<{ name: string; secret?: { secretName: string } }>;
+}
+
 function render(extra: string[] = []): Doc[] {
   if (!existsSync(HELM))
     throw new Error(`helm not found at ${HELM}: run scripts/ensure-helm.sh (./dev setup does)`);
@@ -329,6 +334,54 @@ describe('Helm chart', () => {
       expect(kafkaEnv.KAFKA_SASL_MECHANISM).toBe('oauthbearer');
     }
     expect(() => render([...multi, '--set', 'kafka.sasl.mechanism=gssapi'])).toThrow(/mechanism/);
+  });
+
+  it('gives each service its own Kafka principal (kafka.roles), for least-privilege ACLs', () => {
+    const docs = render([
+      ...withRecordings,
+      '--set',
+      'kafka.ssl=true',
+      '--set',
+      'kafka.sasl.mechanism=scram-sha-512',
+      '--set',
+      'kafka.sasl.username=shared',
+      '--set',
+      'kafka.roles.producer.username=cdr-producer',
+      '--set',
+      'kafka.roles.producer.passwordKey=producer-kafka-password',
+      '--set',
+      'kafka.roles.enricher.username=cdr-enricher',
+      '--set',
+      'kafka.roles.recordings.clientSecret=recordings-cert',
+    ]);
+    const pods = docs
+      .filter((d) => d.kind === 'Deployment')
+      .map((d) => {
+        const spec = (d.spec as { template: { spec: PodSpec } }).template.spec;
+        const c = spec.containers[0] as PodSpec['containers'][number];
+        return { name: d.metadata.name, env: Object.fromEntries(c.env.map((e) => [e.name, e.value])), spec };
+      });
+    const of = (role: string) => pods.filter((p) => p.name.includes(`-${role}`));
+    for (const p of of('producer')) {
+      expect(p.env.KAFKA_SASL_USERNAME).toBe('cdr-producer');
+      expect(p.env.KAFKA_SASL_PASSWORD_FILE).toBe('/etc/cdr-pipeline/secrets/producer-kafka-password');
+    }
+    for (const p of of('enricher')) {
+      expect(p.env.KAFKA_SASL_USERNAME).toBe('cdr-enricher');
+      expect(p.env.KAFKA_SASL_PASSWORD_FILE).toBe('/etc/cdr-pipeline/secrets/kafka-sasl-password');
+    }
+    for (const p of of('recordings')) {
+      // No role user: the ConfigMap's shared one; its own client certificate.
+      expect(p.env.KAFKA_SASL_USERNAME).toBeUndefined();
+      expect(p.env.KAFKA_SSL_CERT_FILE).toBe('/etc/cdr-pipeline/kafka-client/tls.crt');
+      expect(p.spec.volumes.find((v) => v.name === 'kafka-client')?.secret?.secretName).toBe(
+        'recordings-cert',
+      );
+    }
+    expect(of('producer').length + of('enricher').length + of('recordings').length).toBe(pods.length);
+    expect(() => render([...multi, '--set', 'kafka.roles.producer.passwordKey=../etc'])).toThrow(
+      /passwordKey/,
+    );
   });
 
   it('runs every container restricted, with probes and resources', () => {

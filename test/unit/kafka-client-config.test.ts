@@ -2,10 +2,11 @@
 // CA and a client certificate (mutual TLS), SASL PLAIN/SCRAM with the password from a file, and
 // OAUTHBEARER with a token from a file or a command, kept until it nears expiry. Errors name the
 // variable and never carry a secret.
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ensureTls, TLS } from '../../scripts/stack/tls.ts';
 import { parseEnv } from '../../src/config/env.ts';
 import { kafkaEnvSchema, readKafkaConfig } from '../../src/config/kafka.ts';
 import { jwtExpiry, oauthTokenProvider } from '../../src/ops/oauth-token.ts';
@@ -16,6 +17,9 @@ const file = (name: string, text: string) => {
   writeFileSync(path, text);
   return path;
 };
+// Real certificates made with openssl (the local stack's, under .local/tls).
+ensureTls();
+const CLIENT = TLS.client('cdr-producer').cert;
 const PEM = (what: string) => `-----BEGIN ${what}-----\nMIIB\n-----END ${what}-----\n`;
 const read = (env: Record<string, string>) =>
   readKafkaConfig(parseEnv(kafkaEnvSchema, { KAFKA_BROKERS: 'k1:9093', ...env }));
@@ -29,12 +33,12 @@ describe('Kafka client settings', () => {
     const ssl = read({
       KAFKA_SSL: 'true',
       KAFKA_SSL_CA_FILE: file('ca.pem', PEM('CERTIFICATE')),
-      KAFKA_SSL_CERT_FILE: file('client.pem', PEM('CERTIFICATE')),
+      KAFKA_SSL_CERT_FILE: CLIENT,
       KAFKA_SSL_KEY_FILE: file('client.key', PEM('ENCRYPTED PRIVATE KEY')),
       KAFKA_SSL_KEY_PASSWORD_FILE: file('pass', 'key-secret\n'),
     }).ssl as { ca: string[]; cert: string; key: string; passphrase: string };
     expect(ssl.ca).toEqual([PEM('CERTIFICATE')]);
-    expect(ssl.cert).toBe(PEM('CERTIFICATE'));
+    expect(ssl.cert).toBe(readFileSync(CLIENT, 'utf8'));
     expect(ssl.key).toBe(PEM('ENCRYPTED PRIVATE KEY'));
     expect(ssl.passphrase).toBe('key-secret');
     expect(read({ KAFKA_SSL: 'true' }).ssl).toBe(true);
@@ -44,6 +48,18 @@ describe('Kafka client settings', () => {
   it.each([
     [{ KAFKA_SSL: 'true', KAFKA_SSL_CERT_FILE: 'x' }, /KAFKA_SSL_KEY_FILE: set both/],
     [{ KAFKA_SSL_CA_FILE: 'x' }, /KAFKA_SSL: must be true/],
+    [
+      { KAFKA_SSL: 'true', KAFKA_SSL_CERT_FILE: TLS.expired.cert, KAFKA_SSL_KEY_FILE: TLS.expired.key },
+      /KAFKA_SSL_CERT_FILE: holds a certificate that expired on 2020-01-02T00:00:00.000Z/,
+    ],
+    [
+      {
+        KAFKA_SSL: 'true',
+        KAFKA_SSL_CERT_FILE: file('fake.pem', PEM('CERTIFICATE')),
+        KAFKA_SSL_KEY_FILE: TLS.expired.key,
+      },
+      /KAFKA_SSL_CERT_FILE: holds no X.509 certificate/,
+    ],
     [
       { KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: join(dir, 'missing.pem') },
       /KAFKA_SSL_CA_FILE: cannot be read \(ENOENT\)/,

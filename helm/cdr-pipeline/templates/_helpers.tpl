@@ -45,32 +45,41 @@ readinessProbe:
   failureThreshold: 3
 {{- end -}}
 
-{{/* Environment of every command: secrets only as file paths. */}}
+{{/*
+Environment of a service's command, secrets only as file paths. Called with (dict "root" $ "role"
+"producer"): the role's own Kafka principal (kafka.roles.<role>) where one is set, else the shared one.
+*/}}
 {{- define "cdr.commonEnv" -}}
-{{- if eq .Values.kafka.sasl.mechanism "oauthbearer" }}
-{{- with .Values.kafka.sasl.oauth.tokenFile }}
+{{- $v := .root.Values }}
+{{- $r := index $v.kafka.roles .role | default dict }}
+{{- if eq $v.kafka.sasl.mechanism "oauthbearer" }}
+{{- with $v.kafka.sasl.oauth.tokenFile }}
 - name: KAFKA_OAUTH_TOKEN_FILE
   value: {{ . | quote }}
 {{- end }}
-{{- with .Values.kafka.sasl.oauth.tokenCommand }}
+{{- with $v.kafka.sasl.oauth.tokenCommand }}
 - name: KAFKA_OAUTH_TOKEN_COMMAND
   value: {{ . | quote }}
 {{- end }}
-{{- else if .Values.kafka.sasl.mechanism }}
-- name: KAFKA_SASL_PASSWORD_FILE
-  value: /etc/cdr-pipeline/secrets/kafka-sasl-password
+{{- else if $v.kafka.sasl.mechanism }}
+{{- with $r.username }}
+- name: KAFKA_SASL_USERNAME
+  value: {{ . | quote }}
 {{- end }}
-{{- with .Values.kafka.tls.caSecret }}
+- name: KAFKA_SASL_PASSWORD_FILE
+  value: /etc/cdr-pipeline/secrets/{{ default "kafka-sasl-password" $r.passwordKey }}
+{{- end }}
+{{- with $v.kafka.tls.caSecret }}
 - name: KAFKA_SSL_CA_FILE
   value: /etc/cdr-pipeline/kafka-ca/ca.crt
 {{- end }}
-{{- with .Values.kafka.tls.clientSecret }}
+{{- if (default $v.kafka.tls.clientSecret $r.clientSecret) }}
 - name: KAFKA_SSL_CERT_FILE
   value: /etc/cdr-pipeline/kafka-client/tls.crt
 - name: KAFKA_SSL_KEY_FILE
   value: /etc/cdr-pipeline/kafka-client/tls.key
 {{- end }}
-{{- if .Values.schemaRegistry.username }}
+{{- if $v.schemaRegistry.username }}
 - name: SCHEMA_REGISTRY_PASSWORD_FILE
   value: /etc/cdr-pipeline/secrets/schema-registry-password
 {{- end }}
@@ -79,12 +88,14 @@ readinessProbe:
 
 {{/* The Kafka CA and client certificate Secrets, mounted as files where the environment says. */}}
 {{- define "cdr.kafkaTlsMounts" -}}
-{{- if .Values.kafka.tls.caSecret }}
+{{- $v := .root.Values }}
+{{- $r := index $v.kafka.roles .role | default dict }}
+{{- if $v.kafka.tls.caSecret }}
 - name: kafka-ca
   mountPath: /etc/cdr-pipeline/kafka-ca
   readOnly: true
 {{- end }}
-{{- if .Values.kafka.tls.clientSecret }}
+{{- if (default $v.kafka.tls.clientSecret $r.clientSecret) }}
 - name: kafka-client
   mountPath: /etc/cdr-pipeline/kafka-client
   readOnly: true
@@ -92,7 +103,9 @@ readinessProbe:
 {{- end -}}
 
 {{- define "cdr.kafkaTlsVolumes" -}}
-{{- with .Values.kafka.tls.caSecret }}
+{{- $v := .root.Values }}
+{{- $r := index $v.kafka.roles .role | default dict }}
+{{- with $v.kafka.tls.caSecret }}
 - name: kafka-ca
   secret:
     secretName: {{ . }}
@@ -100,7 +113,7 @@ readinessProbe:
       - key: ca.crt
         path: ca.crt
 {{- end }}
-{{- with .Values.kafka.tls.clientSecret }}
+{{- with (default $v.kafka.tls.clientSecret $r.clientSecret) }}
 - name: kafka-client
   secret:
     secretName: {{ . }}
