@@ -1,4 +1,4 @@
-// `./dev chaos [--rounds N] [--kinds k1,k2] [--rate rows/s] [--accounts N] [--single] [--keep-topics]`: the fault
+// `./dev chaos [--rounds N] [--kinds k1,k2] [--rate rows/s] [--accounts N] [--single] [--keep-topics] [--env K=V]`: the fault
 // campaign on the three-node cluster (bench/chaos/campaign.ts); with --single, on the single broker
 // (stopped or killed and started again, `rounds` times each). --pipeline-root runs the producer and
 // enrichers of another checkout (a version before a change) under the same campaign. Starts the cluster and the registry if they are
@@ -24,8 +24,17 @@ const { values } = parseArgs({
     single: { type: 'boolean', default: false },
     'pipeline-root': { type: 'string' },
     'keep-topics': { type: 'boolean', default: false },
+    /** KEY=VALUE for the producer and the enrichers, e.g. LOG_LEVEL=debug and KAFKAJS_LOG_LEVEL=debug. */
+    env: { type: 'string', multiple: true },
   },
 });
+const env = Object.fromEntries(
+  (values.env ?? []).map((kv) => {
+    const at = kv.indexOf('=');
+    if (at < 1) throw new Error(`--env takes KEY=VALUE, got ${kv}`);
+    return [kv.slice(0, at), kv.slice(at + 1)];
+  }),
+);
 const known: readonly FaultKind[] = values.single ? SINGLE_FAULT_KINDS : FAULT_KINDS;
 const kinds = (values.kinds ?? known.join(',')).split(',') as FaultKind[];
 for (const k of kinds)
@@ -42,6 +51,7 @@ const result = await runCampaign({
   pauseMs: Number(values['pause-ms']),
   dir: `${LOCAL}/chaos`,
   keepTopics: values['keep-topics'],
+  env,
   ...(values['pipeline-root'] === undefined ? {} : { pipelineRoot: values['pipeline-root'] }),
   log: (line) => console.log(line),
 });

@@ -63,9 +63,10 @@ export async function startEnricher(options: EnricherOptions, logger: Logger): P
     ready: async () => {
       const { kafka: kafkaOk, registry: registryOk } = await dependencies.check();
       const joined = group.joined();
+      const kafkaRefused = group.owners.refusal ?? null;
       return {
-        ok: !stopping && group.stopped() === undefined && joined && kafkaOk && registryOk,
-        details: { joined, kafka: kafkaOk, registry: registryOk },
+        ok: !stopping && group.stopped() === undefined && joined && kafkaOk && registryOk && !kafkaRefused,
+        details: { joined, kafka: kafkaOk, registry: registryOk, kafkaRefused },
       };
     },
   });

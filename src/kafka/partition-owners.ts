@@ -43,6 +43,8 @@ export class PartitionOwners {
   private readonly options: PartitionOwnersOptions;
   private readonly log: Logger;
   private readonly owned = new Map<number, Entry>();
+  /** What Kafka refused last (BatchOwners), until a commit goes through. */
+  refusal: string | undefined;
   /** One admin client for the offset reads of every partition, connected on first use. */
   private admin: Promise<Admin> | undefined;
 
@@ -176,6 +178,17 @@ export interface BatchOwners {
   acquire(partition: number): Promise<{ sender: PartitionSender; committed: bigint | undefined } | undefined>;
   isCurrent(partition: number, sender: PartitionSender): boolean;
   drop(partition: number, sender: PartitionSender): void;
+  /** What Kafka refused this client last (a login, an ACL: CDR_KAFKA_ACCESS), until a commit goes through. */
+  refusal: string | undefined;
+}
+
+/** Notes a refusal on the owners (the stage is not ready until a commit goes through); true when it was one. */
+function noteRefusal(owners: BatchOwners, err: unknown, partition: number, log: Logger): boolean {
+  if (!isCdrError(err, ErrorCodes.KAFKA_ACCESS)) return false;
+  // Not routine: nothing of this partition moves until someone grants the ACL or fixes the login.
+  owners.refusal = err.message;
+  log.error({ partition, code: err.code }, err.message);
+  return true;
 }
 
 /** An error kafkajs answers by rejoining the group (its isRebalancing test reads `type`). */
@@ -210,7 +223,8 @@ async function takePartition(
     // Its producer could not be initialised or its committed offset read (a coordinator moving):
     // the partition was dropped; the group gives it out again.
     const code = isCdrError(err) ? err.code : undefined;
-    log.warn({ err, partition, code }, 'taking the partition over failed: rejoining the group');
+    if (!noteRefusal(owners, err, partition, log))
+      log.warn({ err, partition, code }, 'taking the partition over failed: rejoining the group');
     throw rejoin(`taking partition ${partition} over failed (${code ?? 'error'})`, partition);
   }
   if (!owner) throw rejoin(`partition ${partition} is not assigned to this enricher`, partition);
@@ -259,6 +273,7 @@ export async function commitSlice(
       consumerGroupId: groupId,
       topics: [{ topic, partitions: [{ partition, offset: String(BigInt(lastOffset) + 1n) }] }],
     });
+    owners.refusal = undefined;
     return true;
   } catch (err) {
     metrics.failed?.inc();
@@ -267,7 +282,8 @@ export async function commitSlice(
     owners.drop(partition, sender);
     metrics.partitionsMoved.inc();
     const code = isCdrError(err) ? err.code : undefined;
-    log.warn({ err, partition, code }, 'transaction failed: partition dropped; rejoining the group');
+    if (!noteRefusal(owners, err, partition, log))
+      log.warn({ err, partition, code }, 'transaction failed: partition dropped; rejoining the group');
     throw rejoin(`the transaction of partition ${partition} failed (${code ?? 'error'})`, partition);
   }
 }

@@ -218,6 +218,7 @@ function startOps(
       ]);
       const joined = group.joined();
       const addressRefused = refusals.forbidden;
+      const kafkaRefused = group.owners.refusal ?? null;
       return {
         ok:
           !stopping() &&
@@ -226,10 +227,12 @@ function startOps(
           kafkaOk &&
           registryOk &&
           storageOk &&
-          !addressRefused,
+          !addressRefused &&
+          !kafkaRefused,
         details: {
           joined,
           kafka: kafkaOk,
+          kafkaRefused,
           registry: registryOk,
           storage: storageOk,
           addressRefused,

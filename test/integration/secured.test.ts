@@ -304,4 +304,49 @@ describe('secured listeners, least privilege', () => {
     expectEachIdOnce(ids, A.firstId, later);
     expectNoSecret(log.lines.join('\n'));
   });
+
+  it('an enricher that loses Write on its outputs while it runs: /readyz false naming it; granted again, every record once', async () => {
+    const s = await startTestSimulator({ historyRows: 200, growthPerSecond: 20, epochMs: Date.now() });
+    cleanups.push(() => s.close());
+    const penv = producerEnv(s.url, A, { LOG_LEVEL: 'warn' });
+    const { producer } = await startTestProducer(penv);
+    cleanups.push(() => producer.stop());
+    await cursorAtLeast(producer.ops.port, A.login, A.firstId + 199, 60_000);
+    const eenv = { ...enricherEnv(penv), ...mtls('cdr-enricher') };
+    const granted = await grant('enricher', eenv);
+    const { logger, log } = memoryLogger();
+    const enricher = await startEnricher(loadEnricherOptions(eenv), logger);
+    cleanups.push(() => enricher.stop());
+    const metric = async () => (await metricValue(enricher.ops.port, 'cdr_enrich_records_in_total')) ?? 0;
+    await waitFor('the history enriched', async () => ((await metric()) >= 200 ? true : undefined), 60_000);
+    const writeOutputs = granted.acl.filter(
+      (a) => a.resourceName === eenv.ENRICH_TOPIC_PREFIX && a.operation === kafkajs.AclOperationTypes.WRITE,
+    );
+    await granted.admin.deleteAcls({ filters: writeOutputs });
+    const body = await waitFor(
+      'readyz false',
+      async () => {
+        const r = await fetch(`http://127.0.0.1:${enricher.ops.port}/readyz`);
+        return r.status === 503 ? await r.text() : undefined;
+      },
+      30_000,
+    );
+    expect(body).toMatch(
+      new RegExp(`Kafka denied Write on topic ${eenv.ENRICH_TOPIC_PREFIX.replaceAll('.', '\\.')}`),
+    );
+    await granted.admin.createAcls({ acl: writeOutputs });
+    await waitFor(
+      'readyz true',
+      async () => (await fetch(`http://127.0.0.1:${enricher.ops.port}/readyz`)).status === 200,
+      60_000,
+    );
+    await producer.stop();
+    const total = (await readTopics(testKafka(), [penv.TOPIC_RAW])).length;
+    await waitFor('all enriched', async () => ((await metric()) === total ? true : undefined), 60_000);
+    expectOncePerRawRecord(
+      (await readOutputs(testKafka(), eenv, total)).map((o) => o.value),
+      total,
+    );
+    expectNoSecret(log.lines.join('\n'));
+  });
 });

@@ -43,6 +43,7 @@ function harness(
     },
     isCurrent: () => !opts.stale,
     drop: (partition) => dropped.push(partition),
+    refusal: undefined,
   };
   const metrics = enricherMetrics(new Registry());
   const deps = {
