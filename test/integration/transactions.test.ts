@@ -5,6 +5,7 @@ import { statSync } from 'node:fs';
 import { Partitioners } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { KAFKA_DATA } from '../../scripts/stack/kafka.ts';
+import { processesOf, readState } from '../../scripts/stack/state.ts';
 import { compressionType, registerCodecs } from '../../src/kafka/compression.ts';
 import { TransactionalSender } from '../../src/kafka/transactions.ts';
 import { cleanupAfterEach } from '../helpers/cleanups.ts';
@@ -86,5 +87,35 @@ describe('TransactionalSender', () => {
     }
     const none = sizes.get('none') as number;
     for (const name of ['gzip', 'lz4', 'zstd']) expect(sizes.get(name), name).toBeLessThan(none / 3);
+  });
+
+  it('abandons a commit that does not end within its deadline (a broker frozen under it), and the next commits once', async () => {
+    const { kafka, topic } = await newTopic('deadline');
+    const sender = new TransactionalSender(kafka, {
+      transactionalId: uniqueName('txn'),
+      transactionTimeoutMs: 60_000,
+      commitDeadlineMs: 3000,
+      writes: { topics: () => [topic] },
+    });
+    cleanups.push(() => sender.discard());
+    await sender.commit([{ topic, messages: [{ value: 'before' }] }]);
+    const broker = processesOf(readState(), 'kafka')[0];
+    if (!broker) throw new Error('no broker process of the stack');
+    process.kill(broker.pid, 'SIGSTOP');
+    let failure: unknown;
+    try {
+      failure = await sender
+        .commit([{ topic, messages: [{ value: 'abandoned' }] }])
+        .catch((err: unknown) => err);
+    } finally {
+      process.kill(broker.pid, 'SIGCONT');
+    }
+    // Abandoned by its deadline, not by a request timeout of kafkajs (30 s) or its retries.
+    expect(failure).toMatchObject({ code: 'CDR_KAFKA', retriable: true });
+    expect(String((failure as Error).message)).toMatch(/did not end within 3000 ms/);
+    // A new producer (epoch bumped) commits; the abandoned transaction's record is not read.
+    await sender.commit([{ topic, messages: [{ value: 'after' }] }]);
+    const values = (await readTopics(kafka, [topic])).map((r) => r.message.value?.toString());
+    expect(values).toEqual(['before', 'after']);
   });
 });
