@@ -76,10 +76,11 @@ export function kafkaClasspath(): string {
 export const SASL_USERS = { admin: 'admin-secret', producer: 'producer-secret' } as const;
 
 /**
- * The single broker's secured listeners, as production has them: SASL_SSL with SCRAM-SHA-512 (the
+ * The single broker's secured listeners, as production has them: SASL_SSL with SCRAM-SHA-512 and
+ * SCRAM-SHA-256 (the
  * users of SECURED_USERS, made when the storage is formatted) and SSL requiring a client
  * certificate, whose CN is the principal (CN=cdr-producer is User:cdr-producer). No access without
- * an ACL; each role's ACLs are src/ops/acls.ts's.
+ * an ACL; each role's ACLs are src/kafka/acls.ts's.
  */
 function securedListeners(): Record<string, string> {
   const sasl = `SASL_SSL://127.0.0.1:${PORTS.kafkaSaslSsl}`;
@@ -87,8 +88,10 @@ function securedListeners(): Record<string, string> {
   return {
     listeners: `${sasl},${mtls}`,
     'listener.security.protocol.map': 'SASL_SSL:SASL_SSL,SSL:SSL',
-    'listener.name.sasl_ssl.sasl.enabled.mechanisms': 'SCRAM-SHA-512',
+    'listener.name.sasl_ssl.sasl.enabled.mechanisms': 'SCRAM-SHA-512,SCRAM-SHA-256',
     'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config':
+      'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config':
       'org.apache.kafka.common.security.scram.ScramLoginModule required;',
     'listener.name.ssl.ssl.client.auth': 'required',
     'ssl.keystore.type': 'PEM',
@@ -100,12 +103,14 @@ function securedListeners(): Record<string, string> {
 }
 
 /** The storage format's SCRAM users, and the file that says a data folder has them. */
-const SCRAM_MARKER = 'scram-users';
+const SCRAM_MARKER = 'scram-users-512-256';
 function scramArguments(): string[] {
-  return Object.entries(SECURED_USERS).flatMap(([name, password]) => [
-    '--add-scram',
-    `SCRAM-SHA-512=[name=${name},password=${password}]`,
-  ]);
+  return Object.entries(SECURED_USERS).flatMap(([name, password]) =>
+    ['SCRAM-SHA-512', 'SCRAM-SHA-256'].flatMap((m) => [
+      '--add-scram',
+      `${m}=[name=${name},password=${password}]`,
+    ]),
+  );
 }
 
 function nodeProperties(node: KafkaNode): Record<string, string> {

@@ -170,6 +170,16 @@ describe('secured listeners, least privilege', () => {
     expect(report).toBeTypeOf('object');
     expect(await run(['cursor', 'show'])).toContain(A.login);
     await run(['dlq', 'list', '--json']);
+    // SCRAM-SHA-256, the other SCRAM mechanism, on the same listener and user.
+    const sha256 = await runCli(
+      ['search', '--json', '--id-from', String(A.firstId), '--id-to', String(A.firstId + 2)],
+      {
+        ...env,
+        KAFKA_SASL_MECHANISM: 'scram-sha-256',
+      },
+    );
+    expect(sha256.code, sha256.stderr).toBe(0);
+    expect((JSON.parse(sha256.stdout) as { matched: number }).matched).toBe(3);
     // The same principal by its certificate on the mutual-TLS listener.
     Object.assign(
       env,
