@@ -6,7 +6,7 @@ import { enricherEnvSchema, enricherRoutes } from '../config/enricher.ts';
 import type { Env } from '../config/env.ts';
 import { parseEnv } from '../config/env.ts';
 import { producerEnvSchema } from '../config/producer.ts';
-import { recordingsEnvSchema } from '../config/recordings.ts';
+import { recordingsEnvSchema, recordingsToolEnvSchema } from '../config/recordings.ts';
 import { toolsEnvSchema } from '../config/tools.ts';
 import { aclCommands, ROLES, type Role, type RoleNames, roleAcls } from '../kafka/acls.ts';
 import type { CliContext } from './context.ts';
@@ -87,7 +87,8 @@ export function roleNames(role: Role, env: Env): Partial<RoleNames> {
     }),
     env,
   );
-  const recordings = env.TOPIC_RECORDINGS ?? 'cdr.recordings';
+  // The recordings topic's name and default, as the recordings tools read it.
+  const recordings = parseEnv(recordingsToolEnvSchema.pick({ TOPIC_RECORDINGS: true }), env).TOPIC_RECORDINGS;
   return {
     tools: {
       topics: [

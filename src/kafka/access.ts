@@ -11,7 +11,7 @@ import type { KafkaConfig } from '../config/kafka.ts';
 import { CdrError, ErrorCodes } from '../errors.ts';
 import type { AclOperation } from './acls.ts';
 
-type Chain = {
+export type Chain = {
   name?: string;
   type?: string;
   code?: unknown;
@@ -21,14 +21,17 @@ type Chain = {
   errors?: unknown;
 };
 
-/** Every error of kafkajs's chain, and of an aggregate's list (topic creation answers per topic). */
-function chainOf(err: unknown): Chain[] {
+/**
+ * Every error of kafkajs's chain (retriable wrappers keep `originalError`, others `cause`), and
+ * with `lists`, of an aggregate's list too (topic creation answers per topic).
+ */
+export function chainOf(err: unknown, lists = true): Chain[] {
   const out: Chain[] = [];
   const visit = (e: unknown, depth: number): void => {
     if (!e || typeof e !== 'object' || depth > 10) return;
     const c = e as Chain;
     out.push(c);
-    if (Array.isArray(c.errors)) for (const inner of c.errors) visit(inner, depth + 1);
+    if (lists && Array.isArray(c.errors)) for (const inner of c.errors) visit(inner, depth + 1);
     visit(c.originalError ?? c.cause, depth + 1);
   };
   visit(err, 0);

@@ -1,6 +1,6 @@
 // Kafka's errors as this project's codes: what a failed transaction means to its caller.
 import { CdrError, ErrorCodes } from '../errors.ts';
-import { type AccessContext, accessFailure, type ClientIdentity } from './access.ts';
+import { type AccessContext, accessFailure, type Chain, type ClientIdentity, chainOf } from './access.ts';
 
 // Kafka error codes by meaning. kafkajs 2.2.4 speaks old protocol versions, for which the broker
 // reports both a timed-out transaction and a takeover by another producer as
@@ -14,15 +14,9 @@ const KAFKA_CODES = {
 } as const;
 type KafkaCodeName = keyof typeof KAFKA_CODES;
 
-type Chain = { name?: string; type?: string; code?: number; originalError?: unknown; cause?: unknown };
-
-/** Whether an error of kafkajs's chain (retriable wrappers keep `originalError`, others `cause`) matches. */
+/** Whether an error of kafkajs's chain (not the lists of aggregates) matches. */
 function inChain(err: unknown, test: (e: Chain) => boolean): boolean {
-  for (let e = err as Chain | undefined, i = 0; e && i < 10; i++) {
-    if (test(e)) return true;
-    e = (e.originalError ?? e.cause) as typeof e;
-  }
-  return false;
+  return chainOf(err, false).some(test);
 }
 
 /** Whether kafkajs's error chain holds this Kafka error. */

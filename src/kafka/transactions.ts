@@ -21,6 +21,7 @@ import {
 } from 'kafkajs';
 import type { Logger } from 'pino';
 import { CdrError, ErrorCodes } from '../errors.ts';
+import type { AccessContext } from './access.ts';
 import { kafkaIdentity } from './client.ts';
 import { openPartitionsNow, openRecordHeads } from './hanging.ts';
 import { kafkaError } from './kafka-errors.ts';
@@ -150,13 +151,11 @@ export class TransactionalSender {
       }
     } catch (cause) {
       await producer.disconnect().catch(() => undefined);
-      throw kafkaError('connecting the transactional producer failed', cause, {
-        who: kafkaIdentity(this.kafka),
-        context: {
-          'transactional-id': { operation: 'Write', names: [this.options.transactionalId] },
-          topic: { operation: 'Describe', names: this.options.writes?.topics() ?? [] },
-        },
-      });
+      throw kafkaError(
+        'connecting the transactional producer failed',
+        cause,
+        this.refusal({ operation: 'Describe', names: this.options.writes?.topics() ?? [] }),
+      );
     }
     if (generation !== this.generation) {
       await producer.disconnect().catch(() => undefined);
@@ -299,15 +298,22 @@ export class TransactionalSender {
       if (transaction?.isActive()) await transaction.abort().catch(() => undefined);
       // Not a producer taken up since (this commit was abandoned and another connected).
       if (this.generation === generation) await this.discard();
-      throw kafkaError('transaction failed', cause, {
-        who: kafkaIdentity(this.kafka),
-        context: {
-          'transactional-id': { operation: 'Write', names: [this.options.transactionalId] },
-          topic: { operation: 'Write', names: [...new Set(topicMessages.map((t) => t.topic))] },
-          ...(offsets ? { group: { operation: 'Read', names: [offsets.consumerGroupId] } } : {}),
-        },
-      });
+      throw kafkaError(
+        'transaction failed',
+        cause,
+        this.refusal({ operation: 'Write', names: [...new Set(topicMessages.map((t) => t.topic))] }, offsets),
+      );
     }
+  }
+
+  /** What a refusal of this sender's call names: this client, its transactional id, the topics, the group. */
+  private refusal(topic: NonNullable<AccessContext['topic']>, offsets?: Offsets) {
+    const context: AccessContext = {
+      'transactional-id': { operation: 'Write', names: [this.options.transactionalId] },
+      topic,
+      ...(offsets ? { group: { operation: 'Read', names: [offsets.consumerGroupId] } } : {}),
+    };
+    return { who: kafkaIdentity(this.kafka), context };
   }
 
   async discard(): Promise<void> {

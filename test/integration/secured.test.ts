@@ -37,6 +37,31 @@ const cleanups = cleanupAfterEach();
 const { grant, expectNoSecret } = securedHelpers(cleanups);
 const A = SIM_ACCOUNTS[0] as (typeof SIM_ACCOUNTS)[number];
 const dir = mkdtempSync(join(tmpdir(), 'cdr-secured-'));
+/**
+ * The body of the service's /readyz once it answers 503 naming Kafka's refusal (a 503 while the
+ * group rebalances, before the refusal is met, is not it).
+ */
+function unready(port: number): Promise<string> {
+  return waitFor(
+    'readyz false, naming the refusal',
+    async () => {
+      const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+      const body = await r.text();
+      return r.status === 503 && body.includes('Kafka denied') ? body : undefined;
+    },
+    30_000,
+  );
+}
+
+/** Waits until the service's /readyz answers 200. */
+async function readyAgain(port: number, timeoutMs: number): Promise<void> {
+  await waitFor(
+    'readyz true',
+    async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200,
+    timeoutMs,
+  );
+}
+
 describe('secured listeners, least privilege', () => {
   const listeners = {
     'SASL_SSL (SCRAM-SHA-512)': (user: SecuredUser) => scram(user),
@@ -282,32 +307,13 @@ describe('secured listeners, least privilege', () => {
       roleAcls('producer', roleNames('producer', env)),
     ).filter((a) => a.resourceName === env.TOPIC_RAW && a.operation === write);
     await noCreate.admin.deleteAcls({ filters: writeOnRaw });
-    const body = await waitFor(
-      'readyz false',
-      async () => {
-        const r = await fetch(`http://127.0.0.1:${producer.ops.port}/readyz`);
-        return r.status === 503 ? await r.text() : undefined;
-      },
-      30_000,
-    ).catch((e) => {
-      console.log(
-        log.lines
-          .filter((l) => !l.includes('"level":20'))
-          .slice(-15)
-          .join('\n'),
-      );
-      throw e;
-    });
+    const body = await unready(producer.ops.port);
     expect(body).toContain(`Kafka denied Write on topic ${env.TOPIC_RAW}`);
     const stuck = (await metricValue(producer.ops.port, 'cdr_cursor_id', { account: A.login })) as number;
     await noCreate.admin.createAcls({ acl: writeOnRaw });
     // Granted again: it goes on from its cursor, and is ready again.
     const later = await cursorAtLeast(producer.ops.port, A.login, stuck + 20, 60_000);
-    await waitFor(
-      'readyz true',
-      async () => (await fetch(`http://127.0.0.1:${producer.ops.port}/readyz`)).status === 200,
-      10_000,
-    );
+    await readyAgain(producer.ops.port, 10_000);
     await producer.stop();
     const raw = await readTopics(testKafka(), [env.TOPIC_RAW]);
     const ids = raw.map((r) => decodeRaw(r.message).id).filter((id) => id <= later);
@@ -333,23 +339,12 @@ describe('secured listeners, least privilege', () => {
       (a) => a.resourceName === eenv.ENRICH_TOPIC_PREFIX && a.operation === kafkajs.AclOperationTypes.WRITE,
     );
     await granted.admin.deleteAcls({ filters: writeOutputs });
-    const body = await waitFor(
-      'readyz false',
-      async () => {
-        const r = await fetch(`http://127.0.0.1:${enricher.ops.port}/readyz`);
-        return r.status === 503 ? await r.text() : undefined;
-      },
-      30_000,
-    );
+    const body = await unready(enricher.ops.port);
     expect(body).toMatch(
       new RegExp(`Kafka denied Write on topic ${eenv.ENRICH_TOPIC_PREFIX.replaceAll('.', '\\.')}`),
     );
     await granted.admin.createAcls({ acl: writeOutputs });
-    await waitFor(
-      'readyz true',
-      async () => (await fetch(`http://127.0.0.1:${enricher.ops.port}/readyz`)).status === 200,
-      60_000,
-    );
+    await readyAgain(enricher.ops.port, 60_000);
     await producer.stop();
     const total = (await readTopics(testKafka(), [penv.TOPIC_RAW])).length;
     await waitFor('all enriched', async () => ((await metric()) === total ? true : undefined), 60_000);
