@@ -2,7 +2,8 @@
 // deployed): export to CSV and Parquet, reconcile (full scan) and reconcile --fast. Records/s over
 // the whole run (start-up and the consumer group join included) and peak RSS from /proc; every
 // run is checked (the exported file, the reconciled count).
-import { spawn } from 'node:child_process';
+
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, rmSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -139,6 +140,17 @@ export async function benchExport(
     let rows = 0;
     for await (const line of createInterface({ input: createReadStream(file) })) if (line !== '') rows++;
     if (rows !== records) throw new Error(`exported ${rows} of ${records}: ${run.stderr}`);
+  }
+  if (format === 'parquet') {
+    const python = process.env.PYARROW_PYTHON ?? '';
+    if (python === '') throw new Error('PYARROW_PYTHON is not set: run through ./dev bench');
+    const read = spawnSync(
+      python,
+      ['-c', 'import sys, pyarrow.parquet as pq; print(pq.ParquetFile(sys.argv[1]).metadata.num_rows)', file],
+      { encoding: 'utf8' },
+    );
+    const rows = Number(read.stdout.trim());
+    if (rows !== records) throw new Error(`pyarrow read ${rows} of ${records} rows: ${read.stderr}`);
   }
   rmSync(file, { force: true });
   if (!run.stderr.includes(`exported ${records.toLocaleString('en')} of`))

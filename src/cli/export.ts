@@ -4,10 +4,8 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
-import type { RawCdr } from '../cdr/row.ts';
-import { matches } from '../tools/read/filter.ts';
-import { type ScanProgress, scan } from '../tools/read/scan.ts';
-import { exportRecords } from '../tools/replay/stream-export.ts';
+import type { ScanProgress } from '../tools/read/scan.ts';
+import { exportRecords, parquetWriter, textWriter } from '../tools/replay/stream-export.ts';
 import type { CliContext } from './context.ts';
 import { badOption } from './options.ts';
 import {
@@ -39,10 +37,7 @@ export function registerExport(program: Command, ctx: CliContext): void {
         const s = await readSetup(ctx, flags);
         const report = progressReporter();
         const from = { ...(report ? { onProgress: report } : {}), ...(await periodStarts(s)) };
-        const done =
-          flags.format === 'parquet'
-            ? await exportParquet(s, from, flags.output as string)
-            : await exportStream(s, from, flags.format as 'csv' | 'jsonl', flags.output);
+        const done = await exportTo(s, from, flags.format, flags.output);
         const undecodable = done.undecodable ? `; ${done.undecodable} could not be decoded` : '';
         process.stderr.write(
           `${report ? '\n' : ''}exported ${done.matched.toLocaleString('en')} of ${done.scanned.toLocaleString('en')} records${flags.output ? ` to ${flags.output}` : ''}${undecodable}\n`,
@@ -53,46 +48,23 @@ export function registerExport(program: Command, ctx: CliContext): void {
 
 type ReadFrom = { onProgress?: (p: ScanProgress) => void; fromOffsets?: Map<string, bigint> };
 
-function scanFor(s: ReadSetup, from: ReadFrom, onMatch: (c: RawCdr) => Promise<unknown> | undefined) {
-  return scan(s.kafka, {
-    topics: s.topics,
-    registry: s.registry,
-    keep: (c) => matches(c, s.filter),
-    onMatch,
-    ...from,
-  });
-}
-
-async function exportParquet(s: ReadSetup, from: ReadFrom, file: string): Promise<ScanProgress> {
-  // DuckDB (a native library of its own) is loaded only for a Parquet export.
-  const { ParquetExport } = await import('../tools/replay/parquet.ts');
-  const parquet = await ParquetExport.open(file);
-  try {
-    return await scanFor(s, from, (c) => {
-      parquet.write(c);
-      return undefined;
-    });
-  } finally {
-    await parquet.close();
-  }
-}
-
-async function exportStream(
+async function exportTo(
   s: ReadSetup,
   from: ReadFrom,
-  format: 'csv' | 'jsonl',
+  format: 'csv' | 'jsonl' | 'parquet',
   file: string | undefined,
 ): Promise<ScanProgress> {
-  const out: Writable = file ? createWriteStream(file) : process.stdout;
+  const out: Writable | undefined =
+    format === 'parquet' ? undefined : file ? createWriteStream(file) : process.stdout;
+  const writer = out ? textWriter(format as 'csv' | 'jsonl', out) : parquetWriter(file as string);
   const done = await exportRecords(s.kafka, {
-    format,
     topics: s.topics,
     registry: s.registry,
     filter: s.filter,
-    out,
+    writer,
     ...from,
   });
-  if (file) {
+  if (file && out) {
     out.end();
     await once(out, 'finish');
   }

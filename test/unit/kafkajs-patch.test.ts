@@ -129,3 +129,59 @@ describe('kafkajs patch', () => {
     expect(framed.buffer.equals(Buffer.concat([header, body]))).toBe(true);
   });
 });
+
+describe('record decoding (patched: offsets and timestamps as numbers where exact)', () => {
+  const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0/index.js') as {
+    RecordBatch(args: Record<string, unknown>): Promise<{ buffer: Buffer }>;
+  };
+  const Record = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as (
+    args: Record<string, unknown>,
+  ) => unknown;
+  const decodeBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder.js') as (
+    d: unknown,
+  ) => Promise<{ records: Array<{ offset: string; timestamp: string; key: Buffer; value: Buffer }> }>;
+  const Decoder = require('kafkajs/src/protocol/decoder.js') as new (b: Buffer) => unknown;
+  const LongOf = require('kafkajs/src/utils/long') as { fromString(s: string): unknown };
+
+  // Deltas of every varint size, negative timestamp deltas, and ones past 2^49 (the Long path).
+  const TIMESTAMP_DELTAS = [0, 1, -1, 63, -64, 8_191, 2 ** 31, -(2 ** 35), 2 ** 48 - 1, 2 ** 49, -(2 ** 52)];
+
+  it.each([
+    ['small offsets, now', '0', String(NOW)],
+    ['offsets crossing 2^53', String(2n ** 53n - 5n), String(NOW)],
+    ['offsets far past 2^53', String(2n ** 62n), String(NOW)],
+    ['a timestamp near 2^53', '42', String(2n ** 53n - 3n)],
+    ['negative timestamps', '7', '-5000'],
+  ])(
+    'gives the same offsets and timestamps as Long arithmetic: %s',
+    async (_name, firstOffset, firstTimestamp) => {
+      const records = TIMESTAMP_DELTAS.map((timestampDelta, i) =>
+        Record({
+          offsetDelta: i * 3,
+          timestampDelta,
+          key: Buffer.from(`k${i}`),
+          value: Buffer.from(`v${i}`),
+        }),
+      );
+      const batch = await RecordBatch({
+        firstOffset: LongOf.fromString(firstOffset),
+        firstTimestamp: LongOf.fromString(firstTimestamp),
+        maxTimestamp: LongOf.fromString(firstTimestamp),
+        lastOffsetDelta: (records.length - 1) * 3,
+        records,
+      });
+      // The encoder writes the batch as a fetch response holds it: first offset, length, batch.
+      const decoded = await decodeBatch(new Decoder(batch.buffer));
+      expect(
+        decoded.records.map((r) => [r.offset, r.timestamp, r.key.toString(), r.value.toString()]),
+      ).toEqual(
+        TIMESTAMP_DELTAS.map((d, i) => [
+          String(BigInt(firstOffset) + BigInt(i * 3)),
+          String(BigInt(firstTimestamp) + BigInt(d)),
+          `k${i}`,
+          `v${i}`,
+        ]),
+      );
+    },
+  );
+});

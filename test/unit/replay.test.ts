@@ -1,15 +1,17 @@
 import { parse } from 'csv-parse/sync';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { costToBytes } from '../../src/cdr/decimal.ts';
+import { bytesToDecimalString, costToBytes } from '../../src/cdr/decimal.ts';
 import { PhoneNumbers } from '../../src/cdr/phone.ts';
 import type { RawCdr } from '../../src/cdr/row.ts';
 import { TimeZone } from '../../src/cdr/time-zone.ts';
 import { filterFromOptions } from '../../src/cli/read-options.ts';
 import { avroType } from '../../src/codec/schemas.ts';
 import { encodeValue } from '../../src/codec/wire.ts';
+import { ByteSink } from '../../src/tools/read/byte-sink.ts';
 import { boundary, matches } from '../../src/tools/read/filter.ts';
 import { CSV_COLUMNS, csvHeaderLine, csvLine, jsonLine, neutralise } from '../../src/tools/read/formats.ts';
-import { ByteSink, CsvTranscoder, GENERIC, SKIPPED, WRITTEN } from '../../src/tools/replay/csv-transcode.ts';
+import { CsvTranscoder, GENERIC, SKIPPED, WRITTEN } from '../../src/tools/replay/csv-transcode.ts';
 import { JsonLinesTranscoder } from '../../src/tools/replay/json-transcode.ts';
 import { rawCdr } from '../helpers/raw-cdr.ts';
 
@@ -163,9 +165,33 @@ describe('CSV and JSON Lines straight from Avro bytes', () => {
 
   it('leaves to the generic path an extra whose keys JSON would reorder', () => {
     for (const t of [transcode, transcodeJson]) {
-      const { result, text } = t(rawCdr({ extra: { b: '1', '7': 'index-like' } }));
-      expect(result).toBe(GENERIC);
-      expect(text).toBe('');
+      for (const key of ['7', '0', '1234567890', '4294967294']) {
+        const { result, text } = t(rawCdr({ extra: { b: '1', [key]: 'index-like' } }));
+        expect(result, key).toBe(GENERIC);
+        expect(text).toBe('');
+      }
+    }
+  });
+
+  it('writes from the bytes an extra whose keys only look like numbers, or are not ASCII', () => {
+    for (const key of ['01', '12345678901', '-1', '1.5', ' 7', 'ü', '東京', 'ab', 'ba']) {
+      const c = rawCdr({ extra: { z: '1', [key]: 'v', b: '2' } });
+      expect(transcode(c)).toEqual({ result: WRITTEN, text: csvLine(c) });
+      expect(transcodeJson(c)).toEqual({ result: WRITTEN, text: jsonLine(c) });
+    }
+  });
+
+  it('leaves to the generic path a map that holds a key twice (ASCII or not)', () => {
+    // Avro maps may repeat a key; an object keeps one. Made by renaming a key in the bytes.
+    for (const [first, second] of [
+      ['ka', 'kb'],
+      ['ü1', 'ü2'],
+    ]) {
+      const v = encodeValue(type, 9, rawCdr({ extra: { [first as string]: '1', [second as string]: '2' } }));
+      const at = v.lastIndexOf(Buffer.from(second as string));
+      Buffer.from(first as string).copy(v, at);
+      for (const t of [new CsvTranscoder(), new JsonLinesTranscoder()])
+        expect(t.write(v, new ByteSink(16))).toBe(GENERIC);
     }
   });
 
@@ -196,5 +222,56 @@ describe('CSV and JSON Lines straight from Avro bytes', () => {
       const keep = (x: RawCdr) => matches(x, { to: { value: '614', prefix: true }, phones });
       expect(new CsvTranscoder().write(value, sink, keep), layout).toBe(want);
     }
+  });
+});
+
+describe('ByteSink writes numbers, times and costs as JavaScript does', () => {
+  const written = (f: (s: ByteSink) => void) => {
+    const s = new ByteSink(1);
+    f(s);
+    return s.buf.toString('latin1', 0, s.len);
+  };
+
+  it('digits: String(n) for any integer up to 2^53 in magnitude', () => {
+    for (const n of [0, 1, 9, 10, 99, 100, -1, -10, 2 ** 53 - 1, -(2 ** 53 - 1), 1e15, 5_000_000_000_123])
+      expect(written((s) => s.digits(n))).toBe(String(n));
+    fc.assert(
+      fc.property(fc.maxSafeInteger(), (n) => written((s) => s.digits(n)) === String(n)),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('isoTime: toISOString for every instant, years 0000 to 9999 written directly, the rest by Date', () => {
+    const edges = [
+      0, -1, 1, 86_399_999, 86_400_000, 951_782_400_000, 253_402_300_799_999, 253_402_300_800_000,
+    ];
+    for (const ms of [...edges, -62_167_219_200_000, -62_167_219_200_001, -8_640_000_000_000_000])
+      expect(written((s) => s.isoTime(ms))).toBe(new Date(ms).toISOString());
+    fc.assert(
+      fc.property(fc.integer({ min: -8_640_000_000_000_000, max: 8_640_000_000_000_000 }), (ms) => {
+        return written((s) => s.isoTime(ms)) === new Date(ms).toISOString();
+      }),
+      { numRuns: 5000 },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: -62_167_219_200_000, max: 253_402_300_799_999 }), (ms) => {
+        return written((s) => s.isoTime(ms)) === new Date(ms).toISOString();
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('cost: bytesToDecimalString for decimals of 0 to 8 bytes', () => {
+    for (const text of ['0', '-0.000001', '0.000001', '-1.25', '999999999999.999999', '-999999999999.999999'])
+      expect(written((s) => s.cost(costToBytes(text), 0, costToBytes(text).length))).toBe(
+        bytesToDecimalString(costToBytes(text)),
+      );
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 8 }), (b) => {
+        const framed = Buffer.concat([Buffer.from([7, 7]), b, Buffer.from([7])]);
+        return written((s) => s.cost(framed, 2, 2 + b.length)) === bytesToDecimalString(b);
+      }),
+      { numRuns: 5000 },
+    );
   });
 });

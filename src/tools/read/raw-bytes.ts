@@ -4,36 +4,7 @@
 // strings made only to be written again were most of an export's work and garbage.
 import type { RawCdr } from '../../cdr/row.ts';
 import { HEADER_BYTES } from '../../codec/wire.ts';
-
-/** A growing output buffer of bytes. */
-export class ByteSink {
-  buf: Buffer;
-  len = 0;
-
-  constructor(size = 1 << 20) {
-    this.buf = Buffer.allocUnsafe(size);
-  }
-
-  ensure(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
-    this.buf.copy(next, 0, 0, this.len);
-    this.buf = next;
-  }
-
-  byte(b: number): void {
-    this.buf[this.len++] = b;
-  }
-
-  ascii(text: string): void {
-    this.len += this.buf.write(text, this.len, 'latin1');
-  }
-
-  text(text: string): void {
-    this.ensure(text.length * 3);
-    this.len += this.buf.write(text, this.len, 'utf8');
-  }
-}
+import type { ByteSink } from './byte-sink.ts';
 
 /** Span numbers of the texts located (in Avro order). */
 export const F = {
@@ -60,6 +31,19 @@ export const F = {
   recording: 20,
 } as const;
 const SPANS = 21;
+
+/** The optional texts, in the order the CSV and Parquet exports give them columns. */
+export const OPTIONAL_TEXTS = [
+  F.currency,
+  F.layout,
+  F.dateText,
+  F.timeText,
+  F.status,
+  F.terminated,
+  F.smartcode,
+  F.smartcodeDescription,
+  F.recording,
+] as const;
 const QUOTE = 34;
 const BACKSLASH = 0x5c;
 const ARRAY_INDEX = /^(0|[1-9]\d{0,9})$/;
@@ -174,11 +158,18 @@ export class RawSpans {
     } as RawCdr;
   }
 
-  /** Whether JSON.stringify would write `extra`'s keys in map order (no index-like key, none twice). */
+  /**
+   * Whether JSON.stringify would write `extra`'s keys in map order (no index-like key, none twice).
+   * Read on the bytes, no string made: ASCII keys compared byte for byte; a key with other bytes
+   * sends the map to the string comparison (two byte sequences can decode to one string).
+   */
   extraIsPlain(): boolean {
     if (this.extraEnd - this.extraAt <= 1) return true;
     this.p = this.extraAt;
-    const keys = new Set<string>();
+    const b = this.b;
+    let k = 0;
+    /** The keys as strings, from the first key that is not ASCII on. */
+    let strings: Set<string> | undefined;
     for (let count = this.readLong(); count !== 0; count = this.readLong()) {
       if (count < 0) {
         this.readLong();
@@ -186,14 +177,41 @@ export class RawSpans {
       }
       for (let i = 0; i < count; i++) {
         const n = this.readLong();
-        const key = this.b.toString('utf8', this.p, this.p + n);
-        this.p += n;
+        const s = this.p;
+        const e = s + n;
+        this.p = e;
         this.skipBytes();
-        if (ARRAY_INDEX.test(key) || keys.has(key)) return false;
-        keys.add(key);
+        let ascii = strings === undefined;
+        for (let x = s; x < e && ascii; x++) ascii = (b[x] as number) < 0x80;
+        if (ascii) {
+          if (indexLike(b, s, e)) return false;
+          for (let j = 0; j < k; j++)
+            if (sameBytes(b, this.keyStarts[j] as number, this.keyEnds[j] as number, s, e)) return false;
+        } else {
+          strings ??= new Set(
+            Array.from({ length: k }, (_, j) => this.textAt(this.keyStarts[j], this.keyEnds[j])),
+          );
+          const key = this.textAt(s, e);
+          if (ARRAY_INDEX.test(key) || strings.has(key)) return false;
+          strings.add(key);
+        }
+        if (k === this.keyStarts.length) {
+          this.keyStarts = grow(this.keyStarts);
+          this.keyEnds = grow(this.keyEnds);
+        }
+        this.keyStarts[k] = s;
+        this.keyEnds[k] = e;
+        k++;
       }
     }
     return true;
+  }
+
+  private keyStarts = new Int32Array(16);
+  private keyEnds = new Int32Array(16);
+
+  private textAt(s: number | undefined, e: number | undefined): string {
+    return this.b.toString('utf8', s, e);
   }
 
   /** `extra` as JSON.stringify writes it into `j` (`{}` when empty); false when it is empty. */
@@ -256,6 +274,29 @@ export class RawSpans {
   }
 }
 
+/** Whether ASCII `b[s..e)` is a key JavaScript orders first as an array index (as ARRAY_INDEX). */
+function indexLike(b: Uint8Array, s: number, e: number): boolean {
+  const n = e - s;
+  if (n < 1 || n > 10 || (n > 1 && b[s] === 0x30)) return false;
+  for (let i = s; i < e; i++) {
+    const c = b[i] as number;
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+function sameBytes(b: Uint8Array, s1: number, e1: number, s2: number, e2: number): boolean {
+  if (e1 - s1 !== e2 - s2) return false;
+  for (let i = 0; i < e1 - s1; i++) if (b[s1 + i] !== b[s2 + i]) return false;
+  return true;
+}
+
+function grow(a: Int32Array): Int32Array<ArrayBuffer> {
+  const next = new Int32Array(2 * a.length);
+  next.set(a);
+  return next;
+}
+
 /** UTF-8 bytes `b[s..e)` as a JSON string literal, with JSON.stringify's escapes. */
 export function jsonString(b: Buffer, s: number, e: number, j: ByteSink): void {
   // Most texts need no escape: copied in one piece.
@@ -270,8 +311,7 @@ export function jsonString(b: Buffer, s: number, e: number, j: ByteSink): void {
   if (plain) {
     j.ensure(e - s + 2);
     j.buf[j.len++] = QUOTE;
-    b.copy(j.buf, j.len, s, e);
-    j.len += e - s;
+    j.span(b, s, e);
     j.buf[j.len++] = QUOTE;
     return;
   }

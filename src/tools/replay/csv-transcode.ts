@@ -3,11 +3,9 @@
 // neutralised on the bytes), numbers are written as digits, and no JavaScript string is made for
 // them. The same cells as formats.ts's csvLine, which stays the path for records of other schema
 // versions.
-import { bytesToDecimalString } from '../../cdr/decimal.ts';
 import type { RawCdr } from '../../cdr/row.ts';
-import { ByteSink, F, RawSpans } from '../read/raw-bytes.ts';
-
-export { ByteSink } from '../read/raw-bytes.ts';
+import { ByteSink } from '../read/byte-sink.ts';
+import { F, OPTIONAL_TEXTS, RawSpans } from '../read/raw-bytes.ts';
 
 const QUOTE = 34;
 const COMMA = 44;
@@ -45,7 +43,7 @@ export class CsvTranscoder implements Transcoder {
     const s = r.starts;
     const e = r.ends;
     out.ensure(2 * (value.length + 64) + 200);
-    out.ascii(String(r.id));
+    out.digits(r.id);
     out.byte(COMMA);
     this.cell(out, s[F.account] as number, e[F.account] as number, true);
     this.cell(out, s[F.group] as number, e[F.group] as number, true);
@@ -53,29 +51,19 @@ export class CsvTranscoder implements Transcoder {
     this.cell(out, s[F.startText] as number, e[F.startText] as number, true);
     this.cell(out, s[F.from] as number, e[F.from] as number, true);
     this.cell(out, s[F.to] as number, e[F.to] as number, true);
-    out.ascii(String(r.seconds));
+    out.digits(r.seconds);
     out.byte(COMMA);
     this.cell(out, s[F.type] as number, e[F.type] as number, true);
     this.cell(out, s[F.subType] as number, e[F.subType] as number, true);
     this.cell(out, s[F.costText] as number, e[F.costText] as number, false);
     this.cell(out, s[F.description] as number, e[F.description] as number, true);
-    out.ascii(new Date(r.startTime).toISOString());
+    out.isoTime(r.startTime);
     out.byte(COMMA);
-    out.ascii(bytesToDecimalString(value.subarray(s[F.cost] as number, e[F.cost] as number)));
+    out.cost(value, s[F.cost] as number, e[F.cost] as number);
     out.byte(COMMA);
     out.ascii(r.derived ? 'true' : 'false');
     out.byte(COMMA);
-    for (const f of [
-      F.currency,
-      F.layout,
-      F.dateText,
-      F.timeText,
-      F.status,
-      F.terminated,
-      F.smartcode,
-      F.smartcodeDescription,
-      F.recording,
-    ]) {
+    for (const f of OPTIONAL_TEXTS) {
       if ((s[f] as number) < 0) out.byte(COMMA);
       else this.cell(out, s[f] as number, e[f] as number, true);
     }
@@ -110,10 +98,7 @@ export class CsvTranscoder implements Transcoder {
         out.buf[out.len++] = c;
         if (c === QUOTE) out.buf[out.len++] = QUOTE;
       }
-    else {
-      b.copy(out.buf, out.len, s, e);
-      out.len += e - s;
-    }
+    else out.span(b, s, e);
     if (quote) out.byte(QUOTE);
     out.byte(COMMA);
   }

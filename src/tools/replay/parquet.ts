@@ -1,152 +1,158 @@
-// Parquet export through DuckDB (@duckdb/node-api): rows are appended to a table in a scratch
-// database file beside the output (so memory stays bounded: DuckDB spills to that file), then
-// written with DuckDB's own Parquet writer, and the scratch file removed. Types: ids, seconds and
-// lines BIGINT; cost DECIMAL(18,6), exact, beside cost_text as sent; start_time and ingested_at
-// TIMESTAMP WITH TIME ZONE (Parquet: an instant, adjusted to UTC) beside start_time_text as sent.
-import { rm } from 'node:fs/promises';
-import {
-  type DuckDBAppender,
-  type DuckDBConnection,
-  DuckDBDecimalValue,
-  DuckDBInstance,
-  DuckDBTimestampTZValue,
-} from '@duckdb/node-api';
-import { twosComplementToBigint } from '../../cdr/decimal.ts';
+// `export --format parquet`: CDRs as Parquet columns (parquet-file.ts), from the record's Avro
+// bytes when it has the current cdr-raw schema (read/raw-bytes.ts: texts copied as bytes, no string
+// made), from the decoded record otherwise. Types: ids, seconds and lines INT64; cost
+// DECIMAL(18,6) on INT64, exact, beside cost_text as sent; start_time and ingested_at
+// TIMESTAMP(MICROS, adjusted to UTC), an instant, beside start_time_text as sent; extra as its
+// JSON text, null when empty.
 import type { RawCdr } from '../../cdr/row.ts';
+import { ByteSink } from '../read/byte-sink.ts';
+import { F, OPTIONAL_TEXTS, type RawSpans } from '../read/raw-bytes.ts';
+import { type ColumnValues, type ParquetColumn, ParquetFile } from './parquet-file.ts';
 
-const COLUMNS: Array<[string, string]> = [
-  ['id', 'BIGINT NOT NULL'],
-  ['account', 'VARCHAR NOT NULL'],
-  ['billing_group', 'VARCHAR NOT NULL'],
-  ['billing_period', 'VARCHAR NOT NULL'],
-  ['start_time', 'TIMESTAMPTZ NOT NULL'],
-  ['start_time_text', 'VARCHAR NOT NULL'],
-  ['from', 'VARCHAR NOT NULL'],
-  ['to', 'VARCHAR NOT NULL'],
-  ['seconds', 'BIGINT NOT NULL'],
-  ['type', 'VARCHAR NOT NULL'],
-  ['sub_type', 'VARCHAR NOT NULL'],
-  ['cost', 'DECIMAL(18,6) NOT NULL'],
-  ['cost_text', 'VARCHAR NOT NULL'],
-  ['description', 'VARCHAR NOT NULL'],
-  ['extra', 'VARCHAR'],
-  ['billing_period_derived', 'BOOLEAN NOT NULL'],
-  ['currency', 'VARCHAR'],
-  ['layout', 'VARCHAR'],
-  ['date_text', 'VARCHAR'],
-  ['time_text', 'VARCHAR'],
-  ['status', 'VARCHAR'],
-  ['terminated', 'VARCHAR'],
-  ['smartcode', 'VARCHAR'],
-  ['smartcode_description', 'VARCHAR'],
-  ['recording', 'VARCHAR'],
-  ['ingested_at', 'TIMESTAMPTZ NOT NULL'],
-  ['feed_host', 'VARCHAR NOT NULL'],
-  ['line', 'BIGINT NOT NULL'],
+const text = (name: string): ParquetColumn => ({ name, kind: 'string', optional: false });
+const maybe = (name: string): ParquetColumn => ({ name, kind: 'string', optional: true });
+const int64 = (name: string): ParquetColumn => ({ name, kind: 'int64', optional: false });
+const instant = (name: string): ParquetColumn => ({ name, kind: 'timestamp', optional: false });
+
+const COLUMNS: ParquetColumn[] = [
+  int64('id'),
+  text('account'),
+  text('billing_group'),
+  text('billing_period'),
+  instant('start_time'),
+  text('start_time_text'),
+  text('from'),
+  text('to'),
+  int64('seconds'),
+  text('type'),
+  text('sub_type'),
+  { name: 'cost', kind: 'decimal', optional: false, precision: 18, scale: 6 },
+  text('cost_text'),
+  text('description'),
+  maybe('extra'),
+  { name: 'billing_period_derived', kind: 'boolean', optional: false },
+  maybe('currency'),
+  maybe('layout'),
+  maybe('date_text'),
+  maybe('time_text'),
+  maybe('status'),
+  maybe('terminated'),
+  maybe('smartcode'),
+  maybe('smartcode_description'),
+  maybe('recording'),
+  instant('ingested_at'),
+  text('feed_host'),
+  int64('line'),
 ];
 
-export const PARQUET_COLUMNS = COLUMNS.map(([name]) => name);
+export const PARQUET_COLUMNS = COLUMNS.map((c) => c.name);
 
-/** Rows the appender holds before handing them to the table. */
-const FLUSH_ROWS = 5_000;
-/** Rows per Parquet row group (DuckDB's default is 122,880; a row group is built in memory). */
-const ROW_GROUP_ROWS = 20_000;
+/**
+ * Rows per row group: about 300 bytes a row before compression, so ~15 MB held; large enough
+ * for readers to skip by statistics, small enough to keep the export's memory flat.
+ */
+const ROW_GROUP_ROWS = 50_000;
+
+/** Checked before a row's first value, so a record refused leaves no column a value ahead. */
+function fitsInt64(costBytes: number): void {
+  if (costBytes > 8) throw new Error(`cost of ${costBytes} bytes is beyond DECIMAL(18,6)`);
+}
 
 export class ParquetExport {
-  private readonly path: string;
-  private readonly scratch: string;
-  private readonly instance: DuckDBInstance;
-  private readonly connection: DuckDBConnection;
-  private readonly appender: DuckDBAppender;
+  private readonly file: ParquetFile;
+  private readonly col: ColumnValues[];
+  private readonly json = new ByteSink(4096);
 
-  private constructor(
-    path: string,
-    scratch: string,
-    instance: DuckDBInstance,
-    connection: DuckDBConnection,
-    appender: DuckDBAppender,
-  ) {
-    this.path = path;
-    this.scratch = scratch;
-    this.instance = instance;
-    this.connection = connection;
-    this.appender = appender;
+  constructor(path: string, options: { rowGroupRows?: number } = {}) {
+    this.file = new ParquetFile(path, COLUMNS, { rowGroupRows: options.rowGroupRows ?? ROW_GROUP_ROWS });
+    this.col = this.file.columns;
   }
 
-  static async open(path: string): Promise<ParquetExport> {
-    const scratch = `${path}.${process.pid}.duckdb`;
-    // Memory: DuckDB's buffers within 48 MB (it spills to the scratch file; 24 MB ran out), one
-    // thread, and no order kept between row groups, so COPY streams the table out a row group at
-    // a time. With 128 MB, DuckDB's default row groups and no appender flushes, a 1,000,000-record
-    // export peaked at 532 MiB; with these, 313-327 MiB (docs/performance.md).
-    const instance = await DuckDBInstance.create(scratch, {
-      memory_limit: '48MB',
-      threads: '1',
-      preserve_insertion_order: 'false',
-    });
-    const connection = await instance.connect();
-    const columns = COLUMNS.map(([name, type]) => `"${name}" ${type}`).join(', ');
-    await connection.run(`CREATE TABLE cdr (${columns})`);
-    const appender = await connection.createAppender('cdr');
-    return new ParquetExport(path, scratch, instance, connection, appender);
-  }
-
-  /** Rows appended since the appender last handed its rows to the table. */
-  private pending = 0;
-
-  write(c: RawCdr): void {
-    const a = this.appender;
-    const text = (v: string | null) => (v === null ? a.appendNull() : a.appendVarchar(v));
-    a.appendBigInt(BigInt(c.id));
-    a.appendVarchar(c.account);
-    a.appendVarchar(c.billing_group);
-    a.appendVarchar(c.billing_period);
-    a.appendTimestampTZ(new DuckDBTimestampTZValue(BigInt(c.start_time) * 1000n));
-    a.appendVarchar(c.start_time_text);
-    a.appendVarchar(c.from);
-    a.appendVarchar(c.to);
-    a.appendBigInt(BigInt(c.seconds));
-    a.appendVarchar(c.type);
-    a.appendVarchar(c.sub_type);
-    a.appendDecimal(new DuckDBDecimalValue(twosComplementToBigint(c.cost), 18, 6));
-    a.appendVarchar(c.cost_text);
-    a.appendVarchar(c.description);
-    text(Object.keys(c.extra).length === 0 ? null : JSON.stringify(c.extra));
-    a.appendBoolean(c.billing_period_derived ?? false);
-    text(c.currency ?? null);
-    text(c.layout ?? null);
-    text(c.date_text ?? null);
-    text(c.time_text ?? null);
-    text(c.status ?? null);
-    text(c.terminated ?? null);
-    text(c.smartcode ?? null);
-    text(c.smartcode_description ?? null);
-    text(c.recording ?? null);
-    a.appendTimestampTZ(new DuckDBTimestampTZValue(BigInt(c.ingest.ingested_at) * 1000n));
-    a.appendVarchar(c.ingest.feed_host);
-    a.appendBigInt(BigInt(c.ingest.line));
-    a.endRow();
-    // The appender holds rows outside DuckDB's memory limit until it flushes (by itself only
-    // every ~200,000): handed to the table, which the buffer manager bounds, every FLUSH_ROWS.
-    if (++this.pending >= FLUSH_ROWS) {
-      a.flushSync();
-      this.pending = 0;
+  /** A record of the current schema, from the spans `r` has just parsed. */
+  writeSpans(r: RawSpans): void {
+    const c = this.col;
+    const b = r.b;
+    const s = r.starts;
+    const e = r.ends;
+    const span = (k: number, f: number) => (c[k] as ColumnValues).bytes(b, s[f] as number, e[f] as number);
+    fitsInt64((e[F.cost] as number) - (s[F.cost] as number));
+    (c[0] as ColumnValues).int64(r.id);
+    span(1, F.account);
+    span(2, F.group);
+    span(3, F.period);
+    (c[4] as ColumnValues).int64(r.startTime * 1000);
+    span(5, F.startText);
+    span(6, F.from);
+    span(7, F.to);
+    (c[8] as ColumnValues).int64(r.seconds);
+    span(9, F.type);
+    span(10, F.subType);
+    (c[11] as ColumnValues).decimalBytes(b, s[F.cost] as number, e[F.cost] as number);
+    span(12, F.costText);
+    span(13, F.description);
+    const j = this.json;
+    j.len = 0;
+    if (r.extraJson(j)) (c[14] as ColumnValues).bytes(j.buf, 0, j.len);
+    else (c[14] as ColumnValues).nul();
+    (c[15] as ColumnValues).boolean(r.derived);
+    for (let i = 0; i < OPTIONAL_TEXTS.length; i++) {
+      const f = OPTIONAL_TEXTS[i] as number;
+      if (r.isNull(f)) (c[16 + i] as ColumnValues).nul();
+      else span(16 + i, f);
     }
+    (c[25] as ColumnValues).int64(r.ingestedAt * 1000);
+    span(26, F.feedHost);
+    (c[27] as ColumnValues).int64(r.line);
+    this.file.endRow();
   }
 
-  /** Writes the Parquet file and removes the scratch database. */
-  async close(): Promise<void> {
-    try {
-      this.appender.closeSync();
-      const target = this.path.replaceAll("'", "''");
-      await this.connection.run(
-        `COPY cdr TO '${target}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`,
-      );
-    } finally {
-      this.connection.closeSync();
-      this.instance.closeSync();
-      await rm(this.scratch, { force: true });
-      await rm(`${this.scratch}.wal`, { force: true });
-    }
+  /** A decoded record (of any schema version). */
+  write(r: RawCdr): void {
+    const c = this.col;
+    fitsInt64(r.cost.length);
+    const t = (k: number, v: string | null) =>
+      v === null ? (c[k] as ColumnValues).nul() : (c[k] as ColumnValues).text(v);
+    (c[0] as ColumnValues).int64(r.id);
+    t(1, r.account);
+    t(2, r.billing_group);
+    t(3, r.billing_period);
+    (c[4] as ColumnValues).int64(r.start_time * 1000);
+    t(5, r.start_time_text);
+    t(6, r.from);
+    t(7, r.to);
+    (c[8] as ColumnValues).int64(r.seconds);
+    t(9, r.type);
+    t(10, r.sub_type);
+    (c[11] as ColumnValues).decimalBytes(r.cost, 0, r.cost.length);
+    t(12, r.cost_text);
+    t(13, r.description);
+    t(14, Object.keys(r.extra).length === 0 ? null : JSON.stringify(r.extra));
+    (c[15] as ColumnValues).boolean(r.billing_period_derived ?? false);
+    const optional = [
+      r.currency,
+      r.layout,
+      r.date_text,
+      r.time_text,
+      r.status,
+      r.terminated,
+      r.smartcode,
+      r.smartcode_description,
+      r.recording,
+    ];
+    for (let i = 0; i < optional.length; i++) t(16 + i, optional[i] ?? null);
+    (c[25] as ColumnValues).int64(r.ingest.ingested_at * 1000);
+    t(26, r.ingest.feed_host);
+    (c[27] as ColumnValues).int64(r.ingest.line);
+    this.file.endRow();
+  }
+
+  /** Writes the footer and gives the file its name. */
+  close(): void {
+    this.file.close();
+  }
+
+  /** Removes the partial file. */
+  abort(): void {
+    this.file.abort();
   }
 }

@@ -1,7 +1,7 @@
-// `export --format csv|jsonl`: one bounded read of the topics, each record written straight from
-// its Avro bytes when it has the current cdr-raw schema (csv-transcode.ts, json-transcode.ts),
-// through the decoded record otherwise (formats.ts); the output is written in chunks, waiting only
-// when the stream asks to drain.
+// `export --format csv|jsonl|parquet`: one bounded read of the topics, each record written straight
+// from its Avro bytes when it has the current cdr-raw schema (csv-transcode.ts, json-transcode.ts,
+// parquet.ts), through the decoded record otherwise; text is written in chunks, waiting only when
+// the stream asks to drain; Parquet a row group at a time.
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { Kafka } from 'kafkajs';
@@ -11,18 +11,37 @@ import type { RegistryOptions } from '../../codec/registry.ts';
 import { avroType } from '../../codec/schemas.ts';
 import { HEADER_BYTES, MAGIC_BYTE } from '../../codec/wire.ts';
 import { readToEnd } from '../../kafka/bounded-read.ts';
+import { ByteSink } from '../read/byte-sink.ts';
 import { type CdrFilter, matches } from '../read/filter.ts';
 import { csvHeaderLine, csvLine, jsonLine } from '../read/formats.ts';
+import { RawSpans } from '../read/raw-bytes.ts';
 import { newProgress, progressEnds, type ScanProgress } from '../read/scan.ts';
-import { ByteSink, CsvTranscoder, GENERIC, WRITTEN } from './csv-transcode.ts';
+import { CsvTranscoder, GENERIC, SKIPPED, type Transcoder, WRITTEN } from './csv-transcode.ts';
 import { JsonLinesTranscoder } from './json-transcode.ts';
+import { ParquetExport } from './parquet.ts';
+
+/** Where an export's records go. */
+export interface ExportWriter {
+  /**
+   * A framed cdr-raw value of the current schema: WRITTEN, SKIPPED (`keep` said no) or GENERIC
+   * (nothing written: the record needs `record`). Throws on bytes that are not such a record.
+   */
+  bytes(value: Buffer, keep?: (c: RawCdr) => boolean): number;
+  /** A decoded record that passed the filter. */
+  record(c: RawCdr): void;
+  /** After each fetched batch. */
+  batchDone(): Promise<void>;
+  /** After the last: the output is whole. */
+  end(): Promise<void>;
+  /** After a failure: nothing half-written is left to look whole. */
+  abort(): void;
+}
 
 export interface StreamExportOptions {
-  format: 'csv' | 'jsonl';
   topics: string[];
   registry: RegistryOptions;
   filter: CdrFilter;
-  out: Writable;
+  writer: ExportWriter;
   onProgress?(p: ScanProgress): void;
   fromOffsets?: ReadonlyMap<string, bigint>;
   timeoutMs?: number;
@@ -30,68 +49,114 @@ export interface StreamExportOptions {
 
 const CHUNK = 256 * 1024;
 
-export async function exportRecords(kafka: Kafka, options: StreamExportOptions): Promise<ScanProgress> {
-  const progress = newProgress();
-  const decoder = new RawDecoder(avroType('cdr-raw'), options.registry);
-  const csv = options.format === 'csv';
-  const transcoder = csv ? new CsvTranscoder() : new JsonLinesTranscoder();
+/** CSV or JSON Lines to a stream (which the caller ends). */
+export function textWriter(format: 'csv' | 'jsonl', out: Writable): ExportWriter {
+  const csv = format === 'csv';
+  const transcoder: Transcoder = csv ? new CsvTranscoder() : new JsonLinesTranscoder();
   const line = csv ? csvLine : jsonLine;
-  const filtered = Object.keys(options.filter).length > 0;
-  const keep = filtered ? (c: RawCdr) => matches(c, options.filter) : undefined;
   let sink = new ByteSink(2 * CHUNK);
   if (csv) sink.text(csvHeaderLine());
   const flush = async () => {
     if (sink.len === 0) return;
     const chunk = sink.buf.subarray(0, sink.len);
     sink = new ByteSink(2 * CHUNK);
-    if (!options.out.write(chunk)) await once(options.out, 'drain');
+    if (!out.write(chunk)) await once(out, 'drain');
   };
-  await readToEnd(
-    kafka,
-    options.topics,
-    async ({ messages }) => {
-      await decoder.prepare(messages.map((m) => m.value));
-      for (const m of messages) {
-        progress.scanned++;
-        const v = m.value;
-        let done = GENERIC;
-        if (
-          v !== null &&
-          v.length > HEADER_BYTES &&
-          v[0] === MAGIC_BYTE &&
-          decoder.writtenWithReader(v.readInt32BE(1))
-        ) {
-          try {
-            done = transcoder.write(v, sink, keep);
-          } catch {
-            progress.undecodable++;
-            continue;
-          }
-        }
-        if (done === GENERIC) {
-          let c: RawCdr;
-          try {
-            c = decoder.decode(v);
-          } catch {
-            progress.undecodable++;
-            continue;
-          }
-          if (keep && !keep(c)) continue;
-          sink.text(line(c));
-          done = WRITTEN;
-        }
-        if (done === WRITTEN) progress.matched++;
-      }
+  return {
+    bytes: (value, keep) => transcoder.write(value, sink, keep),
+    record: (c) => sink.text(line(c)),
+    batchDone: async () => {
       if (sink.len >= CHUNK) await flush();
-      options.onProgress?.(progress);
     },
-    {
-      timeoutMs: options.timeoutMs ?? 30 * 60_000,
-      groupPrefix: 'cdr-export',
-      onEnds: progressEnds(progress),
-      ...(options.fromOffsets ? { fromOffsets: options.fromOffsets } : {}),
+    end: flush,
+    abort: () => {},
+  };
+}
+
+/** Parquet to a file, named only once whole. */
+export function parquetWriter(path: string): ExportWriter {
+  const parquet = new ParquetExport(path);
+  const spans = new RawSpans();
+  return {
+    bytes: (value, keep) => {
+      spans.parse(value);
+      if (keep && !keep(spans.view())) return SKIPPED;
+      if (!spans.extraIsPlain()) return GENERIC;
+      parquet.writeSpans(spans);
+      return WRITTEN;
     },
-  );
-  await flush();
+    record: (c) => parquet.write(c),
+    batchDone: async () => {},
+    end: async () => parquet.close(),
+    abort: () => parquet.abort(),
+  };
+}
+
+export async function exportRecords(kafka: Kafka, options: StreamExportOptions): Promise<ScanProgress> {
+  const progress = newProgress();
+  const decoder = new RawDecoder(avroType('cdr-raw'), options.registry);
+  const writer = options.writer;
+  const keep = Object.keys(options.filter).length > 0 ? (c: RawCdr) => matches(c, options.filter) : undefined;
+  try {
+    await readToEnd(
+      kafka,
+      options.topics,
+      async ({ messages }) => {
+        await decoder.prepare(messages.map((m) => m.value));
+        for (const m of messages) {
+          progress.scanned++;
+          const done = writeOne(m.value, decoder, writer, keep);
+          if (done === WRITTEN) progress.matched++;
+          else if (done === UNDECODABLE) progress.undecodable++;
+        }
+        await writer.batchDone();
+        options.onProgress?.(progress);
+      },
+      {
+        timeoutMs: options.timeoutMs ?? 30 * 60_000,
+        groupPrefix: 'cdr-export',
+        onEnds: progressEnds(progress),
+        ...(options.fromOffsets ? { fromOffsets: options.fromOffsets } : {}),
+      },
+    );
+    await writer.end();
+  } catch (err) {
+    writer.abort();
+    throw err;
+  }
   return progress;
+}
+
+const UNDECODABLE = -2;
+
+/** One record: from its bytes when it has the current schema, decoded otherwise. */
+function writeOne(
+  v: Buffer | null,
+  decoder: RawDecoder,
+  writer: ExportWriter,
+  keep: ((c: RawCdr) => boolean) | undefined,
+): number {
+  let done = GENERIC;
+  if (
+    v !== null &&
+    v.length > HEADER_BYTES &&
+    v[0] === MAGIC_BYTE &&
+    decoder.writtenWithReader(v.readInt32BE(1))
+  ) {
+    try {
+      done = writer.bytes(v, keep);
+    } catch {
+      return UNDECODABLE;
+    }
+  }
+  if (done !== GENERIC) return done;
+  let c: RawCdr;
+  try {
+    c = decoder.decode(v);
+  } catch {
+    return UNDECODABLE;
+  }
+  if (keep && !keep(c)) return SKIPPED;
+  writer.record(c);
+  return WRITTEN;
 }
