@@ -98,17 +98,25 @@ function javaHash(text: string): number {
  * The node that coordinates `transactionalId`'s transactions: the leader of its partition of
  * __transaction_state (Utils.abs(hashCode) mod the topic's partitions, as the broker computes it).
  */
-export async function transactionCoordinator(transactionalId: string): Promise<number> {
+export function transactionCoordinator(transactionalId: string): Promise<number> {
+  return coordinatorOf('__transaction_state', transactionalId);
+}
+
+/** The node that coordinates consumer group `groupId`: the leader of its __consumer_offsets partition. */
+export function groupCoordinator(groupId: string): Promise<number> {
+  return coordinatorOf('__consumer_offsets', groupId);
+}
+
+async function coordinatorOf(stateTopic: string, key: string): Promise<number> {
   const admin = clusterAdmin();
   await admin.connect();
   try {
-    const { topics } = await admin.fetchTopicMetadata({ topics: ['__transaction_state'] });
+    const { topics } = await admin.fetchTopicMetadata({ topics: [stateTopic] });
     const partitions = topics[0]?.partitions.length ?? 0;
-    if (partitions === 0) throw new Error('__transaction_state does not exist yet');
-    const partition = (javaHash(transactionalId) & 0x7fffffff) % partitions;
+    if (partitions === 0) throw new Error(`${stateTopic} does not exist yet`);
+    const partition = (javaHash(key) & 0x7fffffff) % partitions;
     const p = topics[0]?.partitions.find((x) => x.partitionId === partition);
-    if (p === undefined || p.leader < 0)
-      throw new Error(`__transaction_state/${partition} has no leader now`);
+    if (p === undefined || p.leader < 0) throw new Error(`${stateTopic}/${partition} has no leader now`);
     return p.leader;
   } finally {
     await admin.disconnect();

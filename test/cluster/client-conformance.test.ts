@@ -7,10 +7,19 @@
 // TransactionalSender aborts on any failure. Read back with kcat: every record exactly once.
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
+import pino from 'pino';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { leaderOf, startNode, stopNode, waitClusterHealthy } from '../../scripts/stack/cluster.ts';
+import {
+  groupCoordinator,
+  leaderOf,
+  startNode,
+  stopNode,
+  waitClusterHealthy,
+} from '../../scripts/stack/cluster.ts';
 import { kcatReadCommitted } from '../../scripts/stack/kcat.ts';
 import { sleep } from '../../scripts/stack/processes.ts';
+import { createKafka } from '../../src/kafka/client.ts';
+import { consumeGroup, type GroupConsumer } from '../../src/kafka/group-consumer.ts';
 import { TransactionalSender } from '../../src/kafka/transactions.ts';
 import { clusterKafka, clusterUp } from '../helpers/cluster.ts';
 
@@ -94,4 +103,70 @@ describe('client conformance on three brokers', () => {
     expect(concurrent).toBeGreaterThan(0);
     expect(failed).toBeGreaterThan(0);
   });
+
+  it('a group member that crashed while its coordinator was down rejoins as the member it was', async () => {
+    // kafkajs starts a crashed consumer again as a new member (its LeaveGroup had gone to the dead
+    // coordinator): the group kept the old member until its session timed out, 30 s after the new
+    // coordinator loaded the group, and the rebalance waited for it (enrichers resumed 46 s after
+    // such a kill in the fault campaign). The patch rejoins with the member id the group knows.
+    const topic = `conform-rejoin-${randomUUID().slice(0, 8)}`;
+    const groupId = `conform-rejoin-${randomUUID().slice(0, 8)}`;
+    const admin = clusterKafka().admin();
+    await admin.connect();
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic, numPartitions: 2, replicationFactor: 3 }],
+    });
+    const log = pino({ level: 'silent' });
+    const kafka = createKafka(
+      { clientId: 'conformance-rejoin', brokers: inject('clusterBrokers').split(',') },
+      log,
+    );
+    const members: GroupConsumer[] = [];
+    let killed: number | undefined;
+    try {
+      for (let i = 0; i < 2; i++) {
+        members.push(
+          await consumeGroup(
+            kafka,
+            { groupId, inputTopic: topic, sessionTimeoutMs: 30_000 },
+            { assigned: () => {} },
+            log,
+            { eachBatch: async () => {} },
+          ),
+        );
+      }
+      const memberIds = async () => {
+        const [group] = (await admin.describeGroups([groupId])).groups;
+        return { state: group?.state, ids: (group?.members ?? []).map((m) => m.memberId).sort() };
+      };
+      await waitFor(async () => members.every((m) => m.joined()) && (await memberIds()).state === 'Stable');
+      const before = await memberIds();
+      expect(before.ids).toHaveLength(2);
+
+      killed = await groupCoordinator(groupId);
+      await stopNode(killed, 'SIGKILL');
+      // Both members lose their coordinator; kafkajs gives each up and it is started again.
+      await waitFor(async () => members.every((m) => !m.joined()), 60_000);
+      await waitFor(
+        async () => members.every((m) => m.joined()) && (await memberIds()).state === 'Stable',
+        120_000,
+      );
+      const after = await memberIds();
+      expect(after.ids).toEqual(before.ids);
+    } finally {
+      for (const m of members) await m.stop();
+      if (killed !== undefined) await startNode(killed);
+      await admin.disconnect();
+      await waitClusterHealthy();
+    }
+  });
 });
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`not within ${timeoutMs} ms`);
+    await sleep(250);
+  }
+}
