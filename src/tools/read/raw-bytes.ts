@@ -299,25 +299,20 @@ function grow(a: Int32Array): Int32Array<ArrayBuffer> {
 
 /** UTF-8 bytes `b[s..e)` as a JSON string literal, with JSON.stringify's escapes. */
 export function jsonString(b: Buffer, s: number, e: number, j: ByteSink): void {
-  // Most texts need no escape: copied in one piece.
-  let plain = true;
-  for (let i = s; i < e; i++) {
-    const c = b[i] as number;
-    if (c < 0x20 || c === QUOTE || c === BACKSLASH) {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) {
-    j.ensure(e - s + 2);
-    j.buf[j.len++] = QUOTE;
-    j.span(b, s, e);
-    j.buf[j.len++] = QUOTE;
-    return;
-  }
+  // Most texts need no escape: copied as they are read, in one pass; the first byte that needs one
+  // sends the rest to the escaping loop.
   j.ensure(6 * (e - s) + 2);
-  j.byte(QUOTE);
-  for (let i = s; i < e; i++) {
+  const o = j.buf;
+  let at = j.len;
+  o[at++] = QUOTE;
+  let i = s;
+  for (; i < e; i++) {
+    const c = b[i] as number;
+    if (c < 0x20 || c === QUOTE || c === BACKSLASH) break;
+    o[at++] = c;
+  }
+  j.len = at;
+  for (; i < e; i++) {
     const c = b[i] as number;
     if (c === QUOTE || c === BACKSLASH) {
       j.byte(BACKSLASH);
