@@ -49,6 +49,13 @@ export function countryCode(text: string): CountryCode | undefined {
 
 const CACHE_MAX = 200_000;
 
+/** What the numbers of one block share: their E.164 but its last digits, country and type. */
+interface Block {
+  prefix: string;
+  country: string | null;
+  type: string | null;
+}
+
 /**
  * Numbering plans are allocated in blocks: numbers that differ only in their last digits, past the
  * part a plan's patterns read, have the same type and country (or are alike not numbers), and
@@ -67,12 +74,15 @@ function blockTail(digits: number): number {
  */
 export class PhoneNumbers {
   private readonly configured: CountryCode | undefined;
-  private readonly cache = new Map<string, ParsedNumber | null>();
-  /** Per block (the text but its last digits, blockTail): its numbers' E.164 prefix, country and type; null: not numbers. */
-  private readonly blocks = new Map<
-    string,
-    { prefix: string; country: string | null; type: string | null } | null
-  >();
+  /** Per home country (`''`: none): numbers parsed one by one, by their text. */
+  private readonly cache = new Map<string, Map<string, ParsedNumber | null>>();
+  /**
+   * Per home country and tail length: per block (the text but its last digits, blockTail), its
+   * numbers' E.164 prefix, country and type; null: not numbers. Maps of maps: a lookup makes no key
+   * string (the search's and the enricher's per-record cost was mostly these keys).
+   */
+  private readonly blocks = new Map<string, Array<Map<string, Block | null>>>();
+  private sizes = 0;
 
   /** `country`: FEED_COUNTRY; without it, each record's layout says (LAYOUT_COUNTRY). */
   constructor(country?: CountryCode) {
@@ -86,35 +96,48 @@ export class PhoneNumbers {
 
   /** `text` as a phone number of someone in `home`, or null when it is not one. */
   parse(text: string, home: CountryCode | undefined): ParsedNumber | null {
-    const key = `${home ?? ''}\u0000${text}`;
-    const hit = this.cache.get(key);
+    const h = home ?? '';
+    const cache = this.cache.get(h);
+    const hit = cache?.get(text);
     if (hit !== undefined) return hit;
     const n = text.length;
     const tailLength = blockTail(countDigits(text));
-    const tail = text.slice(n - tailLength);
-    const blockKey =
-      tailLength > 0 && isDigits(tail)
-        ? `${home ?? ''}\u0000${tailLength}\u0000${text.slice(0, n - tailLength)}`
-        : undefined;
-    if (blockKey !== undefined) {
-      const block = this.blocks.get(blockKey);
+    const tail = tailLength > 0 ? text.slice(n - tailLength) : '';
+    const blocks = tailLength > 0 && isDigits(tail) ? this.blocksOf(h, tailLength) : undefined;
+    const blockKey = blocks ? text.slice(0, n - tailLength) : '';
+    if (blocks) {
+      const block = blocks.get(blockKey);
       if (block === null) return null;
       if (block) return { e164: block.prefix + tail, country: block.country, type: block.type };
     }
     const parsed = parseNumber(text, home);
-    if (blockKey !== undefined && (parsed === null || parsed.e164.endsWith(tail))) {
-      if (this.blocks.size >= CACHE_MAX) this.blocks.clear();
-      this.blocks.set(
+    if (this.sizes >= CACHE_MAX) {
+      this.cache.clear();
+      this.blocks.clear();
+      this.sizes = 0;
+    }
+    this.sizes++;
+    if (blocks && (parsed === null || parsed.e164.endsWith(tail)))
+      this.blocksOf(h, tailLength).set(
         blockKey,
         parsed === null
           ? null
           : { prefix: parsed.e164.slice(0, -tailLength), country: parsed.country, type: parsed.type },
       );
-    } else {
-      if (this.cache.size >= CACHE_MAX) this.cache.clear();
-      this.cache.set(key, parsed);
+    else {
+      let texts = this.cache.get(h);
+      if (!texts) this.cache.set(h, (texts = new Map()));
+      texts.set(text, parsed);
     }
     return parsed;
+  }
+
+  private blocksOf(home: string, tailLength: number): Map<string, Block | null> {
+    let byTail = this.blocks.get(home);
+    if (!byTail) this.blocks.set(home, (byTail = []));
+    let m = byTail[tailLength];
+    if (!m) byTail[tailLength] = m = new Map();
+    return m;
   }
 
   /** The enriched fields of a CDR's numbers. */
@@ -158,15 +181,29 @@ export function parseNumber(text: string, home: CountryCode | undefined): Parsed
   // As a number of the home country first (national forms, its international prefix, a leading
   // +); then, when that is not a valid number, as a country code and number sent without the `+`.
   const asSent = safeParse(text, home);
-  if (asSent?.isValid()) return described(asSent);
+  const asSentValid = validType(asSent);
+  if (asSent && asSentValid) return described(asSent, asSentValid);
   const digits = text.replace(/[^\d]/g, '');
   const international = text.trim().startsWith('+') ? undefined : safeParse(`+${digits}`, undefined);
-  if (international?.isValid()) return described(international);
+  const internationalValid = validType(international);
+  if (international && internationalValid) return described(international, internationalValid);
   // Possible but not valid (a range the metadata does not know yet): E.164 without a type.
   if (asSent?.isPossible()) return { e164: asSent.number, country: asSent.country ?? null, type: null };
   if (international?.isPossible())
     return { e164: international.number, country: international.country ?? null, type: null };
   return null;
+}
+
+/**
+ * A valid number's type (`{ type: undefined }` when valid without one); undefined when not
+ * valid. libphonenumber's isValid() is its type being known (where the plan has types), so the
+ * type is worked out once, not once for isValid() and again for getType().
+ */
+function validType(n: ReturnType<typeof safeParse>): { type: NumberType } | undefined {
+  if (!n) return undefined;
+  const type = n.getType();
+  if (type !== undefined) return { type };
+  return n.isValid() ? { type: undefined } : undefined;
 }
 
 function safeParse(text: string, home: CountryCode | undefined) {
@@ -177,8 +214,8 @@ function safeParse(text: string, home: CountryCode | undefined) {
   }
 }
 
-function described(n: NonNullable<ReturnType<typeof safeParse>>): ParsedNumber {
-  const type: NumberType = n.getType();
+function described(n: NonNullable<ReturnType<typeof safeParse>>, valid: { type: NumberType }): ParsedNumber {
+  const type = valid.type;
   return { e164: n.number, country: n.country ?? null, type: type ? type.toLowerCase() : null };
 }
 
