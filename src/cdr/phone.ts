@@ -126,7 +126,10 @@ export class PhoneNumbers {
       );
     else {
       let texts = this.cache.get(h);
-      if (!texts) this.cache.set(h, (texts = new Map()));
+      if (!texts) {
+        texts = new Map();
+        this.cache.set(h, texts);
+      }
       texts.set(text, parsed);
     }
     return parsed;
@@ -134,9 +137,15 @@ export class PhoneNumbers {
 
   private blocksOf(home: string, tailLength: number): Map<string, Block | null> {
     let byTail = this.blocks.get(home);
-    if (!byTail) this.blocks.set(home, (byTail = []));
+    if (!byTail) {
+      byTail = [];
+      this.blocks.set(home, byTail);
+    }
     let m = byTail[tailLength];
-    if (!m) byTail[tailLength] = m = new Map();
+    if (!m) {
+      m = new Map();
+      byTail[tailLength] = m;
+    }
     return m;
   }
 
