@@ -2,7 +2,7 @@
 // client certificate asked for), bodies sent gzip- or deflate-encoded, or a decompression bomb.
 // Real servers on loopback; the certificates are made here with openssl for each run, never kept.
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import {
   createServer as createHttpServer,
   type IncomingMessage,
