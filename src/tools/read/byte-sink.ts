@@ -149,7 +149,7 @@ const CIVIL = new Float64Array(3);
  * Year, month (1-12) and day of a day count since 1970-01-01 (proleptic Gregorian, any sign),
  * into `out`.
  */
-export function civil(days: number, out: Float64Array): void {
+function civil(days: number, out: Float64Array): void {
   // Howard Hinnant's days_from_civil inverse (http://howardhinnant.github.io/date_algorithms.html).
   const z = days + 719_468;
   const era = Math.floor(z / 146_097);

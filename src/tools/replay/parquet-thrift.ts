@@ -5,7 +5,7 @@
 import { ByteSink } from '../read/byte-sink.ts';
 
 /** Compact protocol type codes. */
-export const T = {
+const T = {
   true: 1,
   false: 2,
   i32: 5,
@@ -126,6 +126,6 @@ export class ThriftWriter {
 }
 
 /** Zigzag of a signed integer up to 2^52 in magnitude. */
-export function zigzag(v: number): number {
+function zigzag(v: number): number {
   return v >= 0 ? 2 * v : -2 * v - 1;
 }
