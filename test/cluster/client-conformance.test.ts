@@ -22,6 +22,7 @@ import { createKafka } from '../../src/kafka/client.ts';
 import { consumeGroup, type GroupConsumer } from '../../src/kafka/group-consumer.ts';
 import { TransactionalSender } from '../../src/kafka/transactions.ts';
 import { clusterKafka, clusterUp } from '../helpers/cluster.ts';
+import { waitFor } from '../helpers/producer.ts';
 
 const PARTITIONS = 6;
 /** The rejoin test's group sessions (the broker allows up to 30 min). */
@@ -144,18 +145,16 @@ describe('client conformance on three brokers', () => {
         const [group] = (await admin.describeGroups([groupId])).groups;
         return { state: group?.state, ids: (group?.members ?? []).map((m) => m.memberId).sort() };
       };
-      await waitFor(async () => members.every((m) => m.joined()) && (await memberIds()).state === 'Stable');
+      const rejoined = async () => members.every((m) => m.joined()) && (await memberIds()).state === 'Stable';
+      await waitFor('both members in a stable group', rejoined);
       const before = await memberIds();
       expect(before.ids).toHaveLength(2);
 
       killed = await groupCoordinator(groupId);
       await stopNode(killed, 'SIGKILL');
       // Both members lose their coordinator; kafkajs gives each up and it is started again.
-      await waitFor(async () => members.every((m) => !m.joined()), 60_000);
-      await waitFor(
-        async () => members.every((m) => m.joined()) && (await memberIds()).state === 'Stable',
-        SESSION_MS / 2,
-      );
+      await waitFor('both members to lose the group', () => members.every((m) => !m.joined()), 60_000);
+      await waitFor('both members back in a stable group', rejoined, SESSION_MS / 2);
       // Two members, the live ones: no old member left in the group.
       expect((await memberIds()).ids).toHaveLength(2);
     } finally {
@@ -166,11 +165,3 @@ describe('client conformance on three brokers', () => {
     }
   });
 });
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`not within ${timeoutMs} ms`);
-    await sleep(250);
-  }
-}

@@ -301,6 +301,11 @@ export class ParquetFile {
   }
 }
 
+/** The Parquet physical type a column's values are stored as. */
+function physicalType(c: ParquetColumn): number {
+  return c.kind === 'string' ? TYPE.byteArray : c.kind === 'boolean' ? TYPE.boolean : TYPE.int64;
+}
+
 function sum<T>(items: readonly T[], f: (t: T) => number): number {
   let n = 0;
   for (const i of items) n += f(i);
@@ -314,8 +319,7 @@ function schemaElement(children: number) {
       w.string(4, 'schema').i32(5, children);
       return;
     }
-    const physical = c.kind === 'string' ? TYPE.byteArray : c.kind === 'boolean' ? TYPE.boolean : TYPE.int64;
-    w.i32(1, physical);
+    w.i32(1, physicalType(c));
     w.i32(3, c.optional ? REPETITION.optional : REPETITION.required);
     w.string(4, c.name);
     if (c.kind === 'string') w.i32(6, CONVERTED.utf8).struct(10, (l) => l.struct(1, () => {}));
@@ -338,7 +342,7 @@ function columnChunk(w: ThriftWriter, k: ChunkMeta): void {
   const c = k.column;
   w.i64(2, k.offset);
   w.struct(3, (m) => {
-    m.i32(1, c.kind === 'string' ? TYPE.byteArray : c.kind === 'boolean' ? TYPE.boolean : TYPE.int64);
+    m.i32(1, physicalType(c));
     m.i32List(2, [ENCODING.plain, ENCODING.rle]);
     m.stringList(3, [c.name]);
     m.i32(4, CODEC_ZSTD);

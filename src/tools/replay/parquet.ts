@@ -74,22 +74,21 @@ export class ParquetExport {
     const b = r.b;
     const s = r.starts;
     const e = r.ends;
-    const span = (k: number, f: number) => (c[k] as ColumnValues).bytes(b, s[f] as number, e[f] as number);
     fitsInt64((e[F.cost] as number) - (s[F.cost] as number));
     (c[0] as ColumnValues).int64(r.id);
-    span(1, F.account);
-    span(2, F.group);
-    span(3, F.period);
+    this.span(r, 1, F.account);
+    this.span(r, 2, F.group);
+    this.span(r, 3, F.period);
     (c[4] as ColumnValues).int64(r.startTime * 1000);
-    span(5, F.startText);
-    span(6, F.from);
-    span(7, F.to);
+    this.span(r, 5, F.startText);
+    this.span(r, 6, F.from);
+    this.span(r, 7, F.to);
     (c[8] as ColumnValues).int64(r.seconds);
-    span(9, F.type);
-    span(10, F.subType);
+    this.span(r, 9, F.type);
+    this.span(r, 10, F.subType);
     (c[11] as ColumnValues).decimalBytes(b, s[F.cost] as number, e[F.cost] as number);
-    span(12, F.costText);
-    span(13, F.description);
+    this.span(r, 12, F.costText);
+    this.span(r, 13, F.description);
     const j = this.json;
     j.len = 0;
     if (r.extraJson(j)) (c[14] as ColumnValues).bytes(j.buf, 0, j.len);
@@ -98,12 +97,17 @@ export class ParquetExport {
     for (let i = 0; i < OPTIONAL_TEXTS.length; i++) {
       const f = OPTIONAL_TEXTS[i] as number;
       if (r.isNull(f)) (c[16 + i] as ColumnValues).nul();
-      else span(16 + i, f);
+      else this.span(r, 16 + i, f);
     }
     (c[25] as ColumnValues).int64(r.ingestedAt * 1000);
-    span(26, F.feedHost);
+    this.span(r, 26, F.feedHost);
     (c[27] as ColumnValues).int64(r.line);
     this.file.endRow();
+  }
+
+  /** Text `f` of the record `r` has parsed, as column `k`'s value (a method: no closure per record). */
+  private span(r: RawSpans, k: number, f: number): void {
+    (this.col[k] as ColumnValues).bytes(r.b, r.starts[f] as number, r.ends[f] as number);
   }
 
   /** A decoded record (of any schema version). */
