@@ -301,10 +301,8 @@ export class ParquetFile {
   }
 }
 
-/** The Parquet physical type a column's values are stored as. */
-function physicalType(c: ParquetColumn): number {
-  return c.kind === 'string' ? TYPE.byteArray : c.kind === 'boolean' ? TYPE.boolean : TYPE.int64;
-}
+const physicalType = (c: ParquetColumn): number =>
+  c.kind === 'string' ? TYPE.byteArray : c.kind === 'boolean' ? TYPE.boolean : TYPE.int64;
 
 function sum<T>(items: readonly T[], f: (t: T) => number): number {
   let n = 0;
